@@ -1,0 +1,78 @@
+//! The command tree. Exit codes: 0 success, 1 a check found problems,
+//! 2 an error (printed on stderr).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "upivia", version, about = "The Upivia governed service execution platform")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the platform (HTTP API and background workers).
+    Serve(ServeArgs),
+    /// Operator checks over a data directory.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Audit trail checks over a data directory.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataDirArg {
+    /// Where the platform keeps its data.
+    #[arg(long, env = "UPIVIA_DATA_DIR", default_value = "./upivia-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "UPIVIA_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Credit 10000 cents of sandbox balance and create a demo agent.
+    #[arg(long, env = "UPIVIA_DEV")]
+    pub dev: bool,
+    /// The URL clients use to reach this server (for links it hands out).
+    #[arg(long, env = "UPIVIA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// How long an approval stays open, in seconds.
+    #[arg(long, env = "UPIVIA_APPROVAL_TTL_SECS", default_value_t = 86_400)]
+    pub approval_ttl_secs: u64,
+    /// How long a provider call may take, in milliseconds.
+    #[arg(long, env = "UPIVIA_PROVIDER_TIMEOUT_MS", default_value_t = 30_000)]
+    pub provider_timeout_ms: u64,
+    /// How long the sandbox takes to complete a voice call, in milliseconds.
+    #[arg(long, env = "UPIVIA_VOICE_CALL_DELAY_MS", default_value_t = 2_000)]
+    pub voice_call_delay_ms: u64,
+    /// How often background workers run, in milliseconds.
+    #[arg(long, env = "UPIVIA_WORKER_INTERVAL_MS", default_value_t = 500)]
+    pub worker_interval_ms: u64,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "UPIVIA_BODY_LIMIT", default_value_t = 1_048_576)]
+    pub body_limit: usize,
+    /// Hosts `notification.webhook` may call (comma-separated).
+    #[arg(long, env = "UPIVIA_WEBHOOK_HOSTS", value_delimiter = ',')]
+    pub webhook_hosts: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Verify the ledger invariants over the whole database.
+    CheckLedger(DataDirArg),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Recompute the audit hash chain and report the first broken link.
+    Verify(DataDirArg),
+}

@@ -1,0 +1,71 @@
+//! `upivia serve`: binds, prepares the platform, serves until Ctrl-C or
+//! SIGTERM, then drains.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use upivia_server::config::Config;
+
+use crate::cli::ServeArgs;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Config::new(args.listen, args.data.data_dir);
+    config.dev = args.dev;
+    config.public_base_url = args.public_url;
+    config.approval_ttl = Duration::from_secs(args.approval_ttl_secs);
+    config.provider_timeout = Duration::from_millis(args.provider_timeout_ms);
+    config.voice_call_delay = Duration::from_millis(args.voice_call_delay_ms);
+    config.worker_interval = Duration::from_millis(args.worker_interval_ms);
+    config.body_limit = args.body_limit;
+    config.webhook_allowed_hosts = args.webhook_hosts;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("could not listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let prepared = upivia_server::prepare(config, bound)
+        .await
+        .context("could not start the platform")?;
+    if let Some(dev) = &prepared.dev_agent {
+        // Shown once, on the terminal only: the store keeps just a hash.
+        println!("demo agent {} created; its API key (shown once):", dev.agent_id);
+        println!("  export UPIVIA_API_KEY={}", dev.api_key);
+        println!("  export UPIVIA_BASE_URL={}", prepared.base_url);
+    }
+    tracing::info!(address = %bound, base_url = %prepared.base_url, "upivia is serving");
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        signal.cancel();
+    });
+    upivia_server::serve(prepared, listener, shutdown)
+        .await
+        .context("the server stopped with an error")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

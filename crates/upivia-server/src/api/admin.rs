@@ -1,0 +1,71 @@
+//! Operator endpoints: the organisation kill switch, and verification of
+//! the ledger and of the audit chain.
+
+use axum::extract::State;
+use axum::routing::{get, patch};
+use axum::{Json as AxumJson, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Json, UserAuth};
+use crate::model::Role;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/org", patch(update_org))
+        .route("/admin/ledger/check", get(check_ledger))
+        .route("/admin/audit/verify", get(verify_audit))
+}
+
+#[derive(Deserialize)]
+struct UpdateOrg {
+    kill_switch: Option<bool>,
+}
+
+async fn update_org(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Json(body): Json<UpdateOrg>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let principal = user.require(Role::Admin)?;
+    let now = state.platform.clock.now();
+    let org = match body.kill_switch {
+        Some(on) => {
+            state
+                .platform
+                .store
+                .set_kill_switch(&principal.org_id, on, &principal.user_id, now)
+                .await?
+        }
+        None => state
+            .platform
+            .store
+            .org(&principal.org_id)
+            .await?
+            .ok_or(ApiError::NotFound("organisation"))?,
+    };
+    Ok(AxumJson(json!({"org": {"id": org.id, "name": org.name, "kill_switch": org.kill_switch}})))
+}
+
+async fn check_ledger(State(state): State<AppState>, user: UserAuth) -> Result<AxumJson<Value>, ApiError> {
+    user.require(Role::Admin)?;
+    let report = state.platform.store.check_ledger().await?;
+    Ok(AxumJson(json!({
+        "ok": report.problems.is_empty(),
+        "accounts_checked": report.accounts_checked,
+        "entries_checked": report.entries_checked,
+        "problems": report.problems,
+    })))
+}
+
+async fn verify_audit(State(state): State<AppState>, user: UserAuth) -> Result<AxumJson<Value>, ApiError> {
+    user.require(Role::Admin)?;
+    let v = state.platform.store.verify_audit().await?;
+    Ok(AxumJson(json!({
+        "ok": v.first_break.is_none(),
+        "entries_checked": v.entries_checked,
+        "first_break": v.first_break.map(|b| json!({"seq": b.seq, "id": b.id, "reason": b.reason})),
+    })))
+}

@@ -1,0 +1,83 @@
+//! The approvals queue: list, approve (runs the stored request) and reject.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json as AxumJson, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Query, UserAuth};
+use crate::clock::rfc3339;
+use crate::governance::approvals;
+use crate::model::{Approval, ApprovalStatus, Role};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/approvals", get(list))
+        .route("/approvals/{approval_id}/approve", post(approve))
+        .route("/approvals/{approval_id}/reject", post(reject))
+}
+
+#[derive(Deserialize)]
+struct ListApprovals {
+    status: Option<String>,
+}
+
+fn row(a: &Approval) -> Value {
+    json!({
+        "id": a.id,
+        "request_id": a.request_id,
+        "agent_id": a.agent_id,
+        "agent_name": a.agent_name,
+        "service": a.service,
+        "operation": a.operation,
+        "payload": a.payload,
+        "estimated_cost_cents": a.estimated_cost.get(),
+        "status": a.status.as_str(),
+        "expires_at": rfc3339(a.expires_at),
+        "created_at": rfc3339(a.created_at),
+        "decided_at": a.decided_at.map(rfc3339),
+        "decided_by": a.decided_by,
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Query(q): Query<ListApprovals>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let status = match q.status.as_deref() {
+        None | Some("all") => None,
+        Some(raw) => Some(ApprovalStatus::parse(raw).ok_or_else(|| {
+            ApiError::InvalidRequest(format!(
+                "status must be pending, approved, rejected, expired or all; got {raw:?}"
+            ))
+        })?),
+    };
+    let approvals = approvals::list(&state.platform, &user.0, status).await?;
+    Ok(AxumJson(json!({"approvals": approvals.iter().map(row).collect::<Vec<_>>()})))
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(approval_id): Path<String>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let principal = user.require(Role::Admin)?;
+    let mut outcome = approvals::approve(&state.platform, principal, &approval_id).await?;
+    outcome["approval_id"] = json!(approval_id);
+    Ok(AxumJson(outcome))
+}
+
+async fn reject(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(approval_id): Path<String>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let principal = user.require(Role::Admin)?;
+    let mut outcome = approvals::reject(&state.platform, principal, &approval_id).await?;
+    outcome["approval_id"] = json!(approval_id);
+    Ok(AxumJson(outcome))
+}

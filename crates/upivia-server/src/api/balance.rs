@@ -1,0 +1,94 @@
+//! The organisation balance (or a team pool with `team_id`), and the
+//! owner-only credit that funds it.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json as AxumJson, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Json, Query, UserAuth};
+use crate::governance::trail;
+use crate::model::{Account, AuditEvent, HoldLimit, Role};
+use crate::money::Cents;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/balance", get(fetch))
+        .route("/balance/credits", post(credit))
+}
+
+#[derive(Deserialize)]
+struct BalanceQuery {
+    team_id: Option<String>,
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Query(q): Query<BalanceQuery>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let org_id = &user.0.org_id;
+    let account = match &q.team_id {
+        Some(team) => {
+            // Teams arrive with their own issue; until then none exist.
+            let _ = team;
+            return Err(ApiError::NotFound("team"));
+        }
+        None => Account::Org(org_id.clone()),
+    };
+    let totals = state.platform.store.totals(account).await?;
+    let available = totals.available(&HoldLimit::Funds);
+    Ok(AxumJson(json!({
+        "amount_cents": available.get(),
+        "currency": "USD",
+        "credits_cents": totals.credits.get(),
+        "settled_cents": totals.settled.get(),
+        "reserved_cents": totals.reserved.get(),
+    })))
+}
+
+#[derive(Deserialize)]
+struct CreditBalance {
+    amount_cents: i64,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn credit(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Json(body): Json<CreditBalance>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let principal = user.require(Role::Owner)?;
+    if body.amount_cents <= 0 {
+        return Err(ApiError::Unprocessable(
+            "invalid field amount_cents: must be a positive integer".into(),
+        ));
+    }
+    let note = body.note.unwrap_or_default();
+    if note.len() > 500 {
+        return Err(ApiError::Unprocessable("invalid field note: at most 500 bytes".into()));
+    }
+    let amount = Cents::new(body.amount_cents);
+    let now = state.platform.clock.now();
+    let audit = AuditEvent::new(
+        &principal.org_id,
+        "balance.credited",
+        trail::user_actor(&principal.user_id),
+    )
+    .with_cost(amount)
+    .with_details(json!({"amount_cents": amount.get(), "note": note}));
+    let totals = state
+        .platform
+        .store
+        .credit(Account::Org(principal.org_id.clone()), &principal.org_id, amount, &note, now, audit)
+        .await?;
+    Ok(AxumJson(json!({
+        "amount_cents": totals.available(&HoldLimit::Funds).get(),
+        "currency": "USD",
+        "credited_cents": amount.get(),
+    })))
+}

@@ -1,0 +1,183 @@
+//! Extractors that reject with [`ApiError`], so every bad input gets the
+//! same envelope: JSON bodies (400 malformed, 422 wrong shape naming the
+//! field, 413 too large), query strings, and the caller's credentials.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::{self, SESSION_COOKIE};
+use crate::model::{Agent, Role, UserPrincipal};
+
+/// A JSON body. The content type is not checked: clients send JSON.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.config.body_limit;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(limit)
+            } else {
+                ApiError::InvalidRequest(format!("could not read the request body: {rejection}"))
+            }
+        })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// Parses a body: syntax errors are 400, shape errors 422 with the path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let trimmed = bytes.iter().all(u8::is_ascii_whitespace);
+    let bytes: &[u8] = if trimmed { b"{}" } else { bytes };
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::MalformedJson(format!("request body is not valid JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        ApiError::Unprocessable(format!("invalid field {field}: {}", e.inner()))
+    })
+}
+
+/// A query string.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(raw)
+            .map(Query)
+            .map_err(|e| ApiError::InvalidRequest(format!("invalid query string: {e}")))
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthenticated("malformed Authorization header"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or(ApiError::Unauthenticated("Authorization must be a Bearer token"))?
+        .trim();
+    if token.is_empty() {
+        return Err(ApiError::Unauthenticated("empty bearer token"));
+    }
+    Ok(Some(token))
+}
+
+fn session_cookie(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+fn is_agent_key(token: &str) -> bool {
+    token.starts_with("agent_key_")
+}
+
+/// Whoever is calling.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    Agent(Agent),
+    User(UserPrincipal),
+}
+
+async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
+    let store = &state.platform.store;
+    if let Some(token) = bearer(parts)? {
+        let hash = auth::hash_token(token);
+        if is_agent_key(token) {
+            return match store.agent_by_key(&hash).await? {
+                Some(agent) => Ok(Some(Caller::Agent(agent))),
+                None => Err(ApiError::Unauthenticated("invalid agent key")),
+            };
+        }
+        return match store.user_by_pat(&hash).await? {
+            Some(user) => Ok(Some(Caller::User(user))),
+            None => Err(ApiError::Unauthenticated("invalid access token")),
+        };
+    }
+    if let Some(token) = session_cookie(parts) {
+        let now = state.platform.clock.now();
+        return match store.user_by_session(&auth::hash_token(token), now).await? {
+            Some(user) => Ok(Some(Caller::User(user))),
+            None => Err(ApiError::Unauthenticated("session expired or invalid")),
+        };
+    }
+    Ok(None)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        resolve(parts, state)
+            .await?
+            .ok_or(ApiError::Unauthenticated("credentials required"))
+    }
+}
+
+/// An agent, by its API key.
+pub struct AgentAuth(pub Agent);
+
+impl FromRequestParts<AppState> for AgentAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Agent(agent) => Ok(AgentAuth(agent)),
+            Caller::User(_) => Err(ApiError::Forbidden(
+                "this endpoint takes an agent API key, not a user credential".into(),
+            )),
+        }
+    }
+}
+
+/// A human, by PAT or session cookie.
+pub struct UserAuth(pub UserPrincipal);
+
+impl FromRequestParts<AppState> for UserAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::User(user) => Ok(UserAuth(user)),
+            Caller::Agent(_) => Err(ApiError::Forbidden(
+                "this endpoint takes a personal access token or a session, not an agent key".into(),
+            )),
+        }
+    }
+}
+
+impl UserAuth {
+    /// Refuses callers below `role`.
+    pub fn require(&self, role: Role) -> Result<&UserPrincipal, ApiError> {
+        if self.0.role >= role {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this needs the {} role; you are {}",
+                role.as_str(),
+                self.0.role.as_str()
+            )))
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The HTTP boundary. Each resource module owns its routes with its
+//! handlers just below them; this module merges them, serves them under
+//! both `/api/v1` and `/v1`, and adds the layers once: request ids,
+//! tracing, metrics, timeout, body limit, panic catching, and JSON
+//! envelopes for unknown routes and methods.
+
+pub mod error;
+pub mod extract;
+
+mod admin;
+mod agents;
+mod approvals;
+mod audit_logs;
+mod balance;
+mod metrics;
+
+pub use metrics::handle as metrics_handle;
+mod platform;
+mod service_requests;
+mod services;
+mod sessions;
+mod usage;
+
+use std::sync::Arc;
+
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use self::error::{ApiError, InternalCause};
+use crate::config::Config;
+use crate::platform::Platform;
+use crate::workers::WorkerHealth;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub platform: Platform,
+    pub config: Arc<Config>,
+    pub base_url: Arc<str>,
+    pub metrics: PrometheusHandle,
+    pub workers: WorkerHealth,
+}
+
+fn v1() -> Router<AppState> {
+    Router::new()
+        .merge(platform::router())
+        .merge(services::router())
+        .merge(sessions::router())
+        .merge(service_requests::router())
+        .merge(approvals::router())
+        .merge(balance::router())
+        .merge(usage::router())
+        .merge(audit_logs::router())
+        .merge(agents::router())
+        .merge(admin::router())
+        .route_layer(middleware::from_fn(metrics::track))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let body_limit = state.config.body_limit;
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .nest("/api/v1", v1())
+        .nest("/v1", v1())
+        .merge(metrics::router())
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(log_internal_errors))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("a handler panicked".into()).into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(middleware::from_fn(move |req, next| {
+            envelope_for_bare_errors(body_limit, req, next)
+        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn no_route() -> ApiError {
+    ApiError::NoRoute
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Logs the cause of a 500 once, where the response leaves.
+async fn log_internal_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(cause = %cause, "internal error");
+    }
+    response
+}
+
+/// Layers below the router (body limit, timeout) answer with empty bodies;
+/// give those the JSON envelope too.
+async fn envelope_for_bare_errors(body_limit: usize, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if status.is_success() || response.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+        return response;
+    }
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(body_limit),
+        StatusCode::SERVICE_UNAVAILABLE => {
+            ApiError::Unavailable("the request took too long and was cancelled".into())
+        }
+        _ => return response,
+    };
+    let mut fresh = error.into_response();
+    *fresh.status_mut() = status;
+    fresh
+}
+

@@ -1,0 +1,167 @@
+//! First start: one organisation, its owner and a personal access token,
+//! written once to `<data-dir>/initial-credentials.json` (mode 0600). Dev
+//! mode adds sandbox money and a demo agent whose key is handed back to the
+//! caller to print once.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::auth;
+use crate::governance::trail;
+use crate::model::{Account, AuditEvent, KeyMode};
+use crate::money::Cents;
+use crate::platform::Platform;
+use crate::store::{BindingUpsert, BootstrapPlan, NewAgent, StoreError};
+
+pub const CREDENTIALS_FILE: &str = "initial-credentials.json";
+pub const OWNER_EMAIL: &str = "owner@upivia.local";
+const DEV_CREDIT: Cents = Cents::new(10_000);
+const DEMO_AGENT: &str = "demo-agent";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not hash the owner's password: {0}")]
+    Hash(String),
+}
+
+/// What the first start created.
+#[derive(Debug)]
+pub struct Bootstrap {
+    pub org_id: String,
+    pub credentials_path: PathBuf,
+}
+
+/// Creates the first organisation unless one exists. Never rewrites the
+/// credentials file and never creates a second owner.
+pub async fn ensure_org(
+    platform: &Platform,
+    data_dir: &Path,
+    base_url: &str,
+) -> Result<Option<Bootstrap>, BootstrapError> {
+    let password = auth::new_password();
+    let pat = auth::new_pat();
+    let password_hash = auth::hash_password(&password).map_err(|e| BootstrapError::Hash(e.to_string()))?;
+    let created = platform
+        .store
+        .bootstrap(BootstrapPlan {
+            org_name: "Default".into(),
+            email: OWNER_EMAIL.into(),
+            password_hash,
+            pat_hash: auth::hash_token(&pat),
+            now: platform.clock.now(),
+        })
+        .await?;
+    let Some(created) = created else {
+        return Ok(None);
+    };
+    let path = data_dir.join(CREDENTIALS_FILE);
+    let contents = json!({
+        "base_url": base_url,
+        "org_id": created.org_id,
+        "email": OWNER_EMAIL,
+        "password": password,
+        "pat": pat,
+    });
+    write_private(&path, &serde_json::to_vec_pretty(&contents).unwrap_or_default())
+        .map_err(|source| BootstrapError::Write { path: path.clone(), source })?;
+    Ok(Some(Bootstrap {
+        org_id: created.org_id,
+        credentials_path: path,
+    }))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The demo agent of `--dev`, created (and the org credited) once.
+#[derive(Debug)]
+pub struct DevAgent {
+    pub agent_id: String,
+    pub api_key: String,
+}
+
+pub async fn ensure_dev(platform: &Platform, org_id: &str) -> Result<Option<DevAgent>, BootstrapError> {
+    let agents = platform.store.agents(org_id, None).await?;
+    if agents.iter().any(|a| a.name == DEMO_AGENT) {
+        return Ok(None);
+    }
+    let now = platform.clock.now();
+    platform
+        .store
+        .credit(
+            Account::Org(org_id.to_owned()),
+            org_id,
+            DEV_CREDIT,
+            "dev mode sandbox balance",
+            now,
+            AuditEvent::new(org_id, "balance.credited", trail::SYSTEM)
+                .with_cost(DEV_CREDIT)
+                .with_details(json!({"amount_cents": DEV_CREDIT.get(), "note": "dev mode sandbox balance"})),
+        )
+        .await?;
+    let key = auth::new_agent_key(KeyMode::Test);
+    let agent = platform
+        .store
+        .create_agent(NewAgent {
+            org_id: org_id.to_owned(),
+            team_id: None,
+            owner_user_id: None,
+            name: DEMO_AGENT.into(),
+            description: Some("Created by `upivia serve --dev`; reaches the sandbox only.".into()),
+            key_hash: auth::hash_token(&key),
+            key_mode: KeyMode::Test,
+            monthly_budget: Some(Cents::new(5_000)),
+            daily_request_limit: None,
+            rate_limit_per_minute: None,
+            default_model_id: None,
+            profile: json!({}),
+            now,
+            actor: trail::SYSTEM.into(),
+        })
+        .await?;
+    for service in ["email", "text_generation", "web_search", "voice_call", "platform"] {
+        if platform.catalog.service(service).is_none() {
+            continue;
+        }
+        platform
+            .store
+            .upsert_bindings(
+                org_id,
+                &agent.id,
+                BindingUpsert {
+                    service_id: service.into(),
+                    operations: vec![None],
+                    settings: Default::default(),
+                },
+                now,
+                AuditEvent::new(org_id, "binding.enabled", trail::SYSTEM)
+                    .with_agent(&agent.id)
+                    .with_details(json!({"service_id": service})),
+            )
+            .await?;
+    }
+    Ok(Some(DevAgent {
+        agent_id: agent.id,
+        api_key: key,
+    }))
+}

@@ -1,0 +1,74 @@
+//! Server configuration, built once (by the CLI from flags and `UPIVIA_*`
+//! variables, or by tests in code) and validated before anything starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Credit the org with sandbox money and create a demo agent.
+    pub dev: bool,
+    /// The URL clients reach the server at; defaults to `http://<listen>`.
+    pub public_base_url: Option<String>,
+    pub approval_ttl: Duration,
+    pub provider_timeout: Duration,
+    /// How long the sandbox takes to complete a voice call.
+    pub voice_call_delay: Duration,
+    /// How often workers (reconciliation, expiry, heartbeat) run.
+    pub worker_interval: Duration,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Hosts `notification.webhook` may call.
+    pub webhook_allowed_hosts: Vec<String>,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// How long a login session lasts.
+    pub session_ttl: Duration,
+}
+
+impl Config {
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Config {
+        Config {
+            listen,
+            data_dir,
+            dev: false,
+            public_base_url: None,
+            approval_ttl: Duration::from_secs(24 * 3600),
+            provider_timeout: Duration::from_secs(30),
+            voice_call_delay: Duration::from_secs(2),
+            worker_interval: Duration::from_millis(500),
+            body_limit: 1024 * 1024,
+            webhook_allowed_hosts: Vec::new(),
+            request_timeout: Duration::from_secs(60),
+            session_ttl: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        self.public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("upivia.db")
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.body_limit < 1024 {
+            return Err("body limit must be at least 1024 bytes".into());
+        }
+        if self.approval_ttl.is_zero() {
+            return Err("approval TTL must be positive".into());
+        }
+        if self.provider_timeout.is_zero() || self.worker_interval.is_zero() {
+            return Err("timeouts and intervals must be positive".into());
+        }
+        Ok(())
+    }
+}

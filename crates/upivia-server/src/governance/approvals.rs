@@ -1,0 +1,359 @@
+//! The approval gate. A gated request is stored with its exact payload and
+//! an approval bound to that payload's digest; nothing is reserved. A human
+//! approves (policy and budget are checked again at that moment, then the
+//! stored request runs server-side) or rejects; an approval left open past
+//! `expires_at` counts as denied. Each approval is decided exactly once.
+
+use serde_json::{Value, json};
+use time::Duration;
+
+use super::pipeline::Answer;
+use super::policy::{self, PolicyDecision, PolicyInput};
+use super::{GovernanceError, budget, execute, idempotency, outcome, trail};
+use crate::ids;
+use crate::model::{
+    Approval, ApprovalStatus, AuditEvent, Binding, ReasonCode, RequestStatus, ServiceRequest,
+    UserPrincipal,
+};
+use crate::money::Cents;
+use crate::platform::Platform;
+use crate::store::{
+    ApprovalDecision, DailyLimit, DecideApproval, DecideRefusal, Decided, Disposition,
+    IdempotencyClaim, OpenRequest, Opened,
+};
+
+/// Must a human approve this request first?
+pub fn required(binding: &Binding, estimate: Cents) -> bool {
+    binding.require_approval || binding.approval_threshold.is_some_and(|t| estimate > t)
+}
+
+/// Stores the request and its pending approval; answers `approval_required`.
+pub(super) async fn park(
+    platform: &Platform,
+    mut request: ServiceRequest,
+    limits: Vec<DailyLimit>,
+    claim: Option<IdempotencyClaim>,
+    fingerprint: &str,
+    actor: &str,
+) -> Result<Answer, GovernanceError> {
+    let ttl = Duration::try_from(platform.settings.approval_ttl).unwrap_or(Duration::DAY);
+    let expires_at = request.created_at + ttl;
+    let approval = Approval {
+        id: ids::new_id(ids::APPROVAL),
+        org_id: request.org_id.clone(),
+        agent_id: request.agent_id.clone(),
+        agent_name: String::new(),
+        request_id: request.id.clone(),
+        service: request.service.clone(),
+        operation: request.operation.clone(),
+        payload: request.payload.clone(),
+        payload_digest: request.payload_digest.clone(),
+        status: ApprovalStatus::Pending,
+        estimated_cost: request.estimated_cost,
+        expires_at,
+        decided_at: None,
+        decided_by: None,
+        created_at: request.created_at,
+    };
+    request.status = RequestStatus::AwaitingApproval;
+    request.approval_id = Some(approval.id.clone());
+    request.approval_expires_at = Some(expires_at);
+    let response = outcome::response(&request);
+    let opened = platform
+        .store
+        .open_request(OpenRequest {
+            audit: Some(trail::decision(&request, actor)),
+            request: request.clone(),
+            idempotency: claim.clone(),
+            disposition: Disposition::AwaitApproval {
+                approval,
+                limits,
+                response: response.clone(),
+            },
+        })
+        .await?;
+    match opened {
+        Opened::Recorded => {
+            metrics::counter!("upivia_decisions_total", "status" => "approval_required").increment(1);
+            Ok(Answer {
+                status: response.status,
+                body: response.body,
+                replayed: false,
+            })
+        }
+        Opened::Existing(existing) => idempotency::replay(existing, fingerprint).map(|r| Answer {
+            status: r.status,
+            body: r.body,
+            replayed: true,
+        }),
+        Opened::LimitReached { scope, limit } => {
+            request.status = RequestStatus::Blocked;
+            request.approval_id = None;
+            request.approval_expires_at = None;
+            request.reason_code = Some(ReasonCode::DailyLimitExceeded);
+            request.message = Some(policy::daily_limit_message(&scope, limit));
+            super::pipeline::record_final(platform, request, claim, fingerprint, actor).await
+        }
+        Opened::HoldRefused { .. } => Err(GovernanceError::InvalidRequest(
+            "an approval reserved budget unexpectedly".into(),
+        )),
+    }
+}
+
+pub async fn list(
+    platform: &Platform,
+    principal: &UserPrincipal,
+    status: Option<ApprovalStatus>,
+) -> Result<Vec<Approval>, GovernanceError> {
+    Ok(platform.store.approvals(&principal.org_id, status).await?)
+}
+
+fn approval_event(approval: &Approval, kind: &str, actor: &str, note: Value) -> AuditEvent {
+    AuditEvent::new(&approval.org_id, &format!("approval.{kind}"), actor)
+        .with_agent(&approval.agent_id)
+        .with_operation(&approval.service, &approval.operation)
+        .with_request(&approval.request_id)
+        .with_status(kind)
+        .with_details(json!({
+            "approval_id": approval.id,
+            "payload_digest": approval.payload_digest,
+            "estimated_cost_cents": approval.estimated_cost.get(),
+            "note": note,
+        }))
+}
+
+async fn decide(
+    platform: &Platform,
+    approval: &Approval,
+    decision: ApprovalDecision,
+    decided_by: &str,
+    audit: Vec<AuditEvent>,
+    org_id: Option<String>,
+) -> Result<Result<Decided, DecideRefusal>, GovernanceError> {
+    Ok(platform
+        .store
+        .decide_approval(DecideApproval {
+            approval_id: approval.id.clone(),
+            org_id,
+            decision,
+            decided_by: decided_by.to_owned(),
+            now: platform.clock.now(),
+            audit,
+        })
+        .await?)
+}
+
+fn refused(refusal: DecideRefusal) -> GovernanceError {
+    match refusal {
+        DecideRefusal::NotFound => GovernanceError::NotFound("approval"),
+        DecideRefusal::AlreadyDecided(status) => GovernanceError::ApprovalDecided(status),
+        DecideRefusal::Expired | DecideRefusal::HoldRefused { .. } => GovernanceError::ApprovalExpired,
+    }
+}
+
+async fn pending(
+    platform: &Platform,
+    principal: &UserPrincipal,
+    approval_id: &str,
+) -> Result<Approval, GovernanceError> {
+    let approval = platform
+        .store
+        .approval(approval_id)
+        .await?
+        .filter(|a| a.org_id == principal.org_id)
+        .ok_or(GovernanceError::NotFound("approval"))?;
+    if approval.status != ApprovalStatus::Pending {
+        return Err(GovernanceError::ApprovalDecided(approval.status));
+    }
+    if platform.clock.now() >= approval.expires_at {
+        expire_one(platform, &approval).await?;
+        return Err(GovernanceError::ApprovalExpired);
+    }
+    Ok(approval)
+}
+
+/// Approves: re-checks policy and budget now, then runs the stored request.
+pub async fn approve(
+    platform: &Platform,
+    principal: &UserPrincipal,
+    approval_id: &str,
+) -> Result<Value, GovernanceError> {
+    let approval = pending(platform, principal, approval_id).await?;
+    let actor = trail::user_actor(&principal.user_id);
+    let org_id = Some(principal.org_id.clone());
+    let request = platform
+        .store
+        .request(&approval.request_id)
+        .await?
+        .ok_or(GovernanceError::NotFound("service request"))?;
+    let approved = approval_event(&approval, "approved", &actor, Value::Null);
+
+    let recheck = recheck(platform, &request).await?;
+    let (holds, amount) = match recheck {
+        Ok(holds) => (holds, request.estimated_cost),
+        Err((reason, message)) => {
+            return approve_blocked(platform, &approval, &request, reason, message, &actor, org_id).await;
+        }
+    };
+    let decided = decide(
+        platform,
+        &approval,
+        ApprovalDecision::Approve { holds, amount },
+        &actor,
+        vec![approved],
+        org_id.clone(),
+    )
+    .await?;
+    match decided {
+        Ok(Decided::Reserved(request)) => {
+            let finished = execute::run(platform, request, actor).await?;
+            Ok(outcome::render(&finished))
+        }
+        Ok(Decided::Closed(request)) => Ok(outcome::render(&request)),
+        Err(DecideRefusal::HoldRefused { account, available }) => {
+            let (reason, message) = budget::refusal(&account, available, amount);
+            approve_blocked(platform, &approval, &request, reason, message, &actor, org_id).await
+        }
+        Err(DecideRefusal::Expired) => {
+            expire_one(platform, &approval).await?;
+            Err(GovernanceError::ApprovalExpired)
+        }
+        Err(other) => Err(refused(other)),
+    }
+}
+
+/// Policy as it stands now, and the holds the request needs.
+async fn recheck(
+    platform: &Platform,
+    request: &ServiceRequest,
+) -> Result<Result<Vec<crate::model::Hold>, (ReasonCode, String)>, GovernanceError> {
+    let now = platform.clock.now();
+    let Some(agent) = platform.store.agent(&request.org_id, &request.agent_id).await? else {
+        return Ok(Err((ReasonCode::AgentDisabled, "the agent no longer exists".into())));
+    };
+    let org = platform
+        .store
+        .org(&request.org_id)
+        .await?
+        .ok_or(GovernanceError::NotFound("organisation"))?;
+    let Some(operation) = platform.catalog.operation(&request.service, &request.operation) else {
+        return Ok(Err((
+            ReasonCode::ServiceNotEnabled,
+            "the operation is no longer in the catalog".into(),
+        )));
+    };
+    let bindings = platform.store.bindings(&agent.id).await?;
+    let provider = platform.providers.for_operation(operation);
+    let decision = policy::evaluate(&PolicyInput {
+        org: &org,
+        agent: &agent,
+        bindings: &bindings,
+        operation,
+        provider: provider.map_or("none", |p| p.name()),
+        estimate: request.estimated_cost,
+        now,
+    });
+    Ok(match decision {
+        PolicyDecision::Block { reason, message } => Err((reason, message)),
+        PolicyDecision::Allow(allowed) => Ok(budget::holds(&agent, Some(&allowed.binding), now)),
+    })
+}
+
+async fn approve_blocked(
+    platform: &Platform,
+    approval: &Approval,
+    request: &ServiceRequest,
+    reason: ReasonCode,
+    message: String,
+    actor: &str,
+    org_id: Option<String>,
+) -> Result<Value, GovernanceError> {
+    let mut blocked = request.clone();
+    blocked.status = RequestStatus::Blocked;
+    blocked.reason_code = Some(reason);
+    blocked.message = Some(message.clone());
+    let audit = vec![
+        approval_event(approval, "approved", actor, Value::Null),
+        trail::decision(&blocked, actor),
+    ];
+    let decided = decide(
+        platform,
+        approval,
+        ApprovalDecision::ApproveBlocked { reason, message },
+        actor,
+        audit,
+        org_id,
+    )
+    .await?;
+    match decided {
+        Ok(Decided::Closed(request) | Decided::Reserved(request)) => {
+            metrics::counter!("upivia_decisions_total", "status" => "blocked").increment(1);
+            Ok(outcome::render(&request))
+        }
+        Err(DecideRefusal::Expired) => {
+            expire_one(platform, approval).await?;
+            Err(GovernanceError::ApprovalExpired)
+        }
+        Err(other) => Err(refused(other)),
+    }
+}
+
+pub async fn reject(
+    platform: &Platform,
+    principal: &UserPrincipal,
+    approval_id: &str,
+) -> Result<Value, GovernanceError> {
+    let approval = pending(platform, principal, approval_id).await?;
+    let actor = trail::user_actor(&principal.user_id);
+    let message = format!("rejected by {}", principal.email);
+    let audit = vec![approval_event(&approval, "rejected", &actor, Value::Null)];
+    let decided = decide(
+        platform,
+        &approval,
+        ApprovalDecision::Reject {
+            reason: ReasonCode::ApprovalRejected,
+            message,
+        },
+        &actor,
+        audit,
+        Some(principal.org_id.clone()),
+    )
+    .await?;
+    match decided {
+        Ok(Decided::Closed(request) | Decided::Reserved(request)) => {
+            metrics::counter!("upivia_decisions_total", "status" => "blocked").increment(1);
+            Ok(outcome::render(&request))
+        }
+        Err(other) => Err(refused(other)),
+    }
+}
+
+async fn expire_one(platform: &Platform, approval: &Approval) -> Result<bool, GovernanceError> {
+    let audit = vec![approval_event(approval, "expired", trail::SYSTEM, Value::Null)];
+    let decided = decide(
+        platform,
+        approval,
+        ApprovalDecision::Expire {
+            reason: ReasonCode::ApprovalExpired,
+            message: "the approval expired before anyone decided it".into(),
+        },
+        trail::SYSTEM,
+        audit,
+        None,
+    )
+    .await?;
+    Ok(decided.is_ok())
+}
+
+/// Marks every overdue approval expired; the worker calls this.
+pub async fn expire_due(platform: &Platform) -> Result<usize, GovernanceError> {
+    let now = platform.clock.now();
+    let due = platform.store.expired_approvals(now, 500).await?;
+    let mut expired = 0;
+    for approval in &due {
+        if expire_one(platform, approval).await? {
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}

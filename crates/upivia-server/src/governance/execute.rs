@@ -1,0 +1,121 @@
+//! Running a reserved request through its provider, then settling: the
+//! actual cost is charged (never more than was reserved) and the rest of
+//! the reservation released; a provider failure releases everything. The
+//! call runs in its own task so a client that hangs up cannot leave a
+//! reservation behind.
+
+use std::sync::Arc;
+
+use super::{GovernanceError, outcome, trail};
+use crate::catalog::OperationSpec;
+use crate::model::{ReasonCode, RequestStatus, ServiceRequest};
+use crate::platform::Platform;
+use crate::providers::{Execution, Provider, ProviderCall, ProviderError};
+use crate::store::{Finish, FinishRequest};
+
+/// Maps a provider failure to the reason clients see. No charge sticks.
+pub fn failure(error: ProviderError) -> Finish {
+    match error {
+        ProviderError::Unavailable(message) => Finish::Failed {
+            reason: ReasonCode::ProviderUnavailable,
+            message,
+        },
+        ProviderError::Adapter(message) => Finish::Failed {
+            reason: ReasonCode::AdapterError,
+            message,
+        },
+    }
+}
+
+async fn call(
+    platform: &Platform,
+    request: &ServiceRequest,
+    operation: &OperationSpec,
+    provider: &Arc<dyn Provider>,
+) -> Finish {
+    let call = ProviderCall {
+        operation,
+        payload: &request.payload,
+        request_id: &request.id,
+        now: platform.clock.now(),
+    };
+    let limit = platform.settings.provider_timeout;
+    match tokio::time::timeout(limit, provider.execute(call)).await {
+        Err(_) => Finish::Failed {
+            reason: ReasonCode::ProviderUnavailable,
+            message: format!("the provider did not answer within {} ms", limit.as_millis()),
+        },
+        Ok(Err(error)) => failure(error),
+        Ok(Ok(Execution::Completed {
+            result,
+            actual_cost,
+        })) => Finish::Executed {
+            result,
+            charge: actual_cost,
+            provider: provider.name().to_owned(),
+        },
+        Ok(Ok(Execution::Started {
+            external_id,
+            initial_cost,
+        })) => Finish::Running {
+            provider: provider.name().to_owned(),
+            external_id,
+            initial_cost,
+        },
+    }
+}
+
+/// Executes and settles `request` (which must be `executing`), on a task of
+/// its own; returns the finished request.
+pub async fn run(
+    platform: &Platform,
+    request: ServiceRequest,
+    actor: String,
+) -> Result<ServiceRequest, GovernanceError> {
+    let platform = platform.clone();
+    let task = tokio::spawn(async move {
+        let finish = match platform
+            .catalog
+            .operation(&request.service, &request.operation)
+            .cloned()
+        {
+            Some(op) => match platform.providers.for_operation(&op).cloned() {
+                Some(provider) => call(&platform, &request, &op, &provider).await,
+                None => Finish::Failed {
+                    reason: ReasonCode::AdapterError,
+                    message: format!("no provider is configured for {}", op.full_name()),
+                },
+            },
+            None => Finish::Failed {
+                reason: ReasonCode::AdapterError,
+                message: "the operation left the catalog".into(),
+            },
+        };
+        let status = match &finish {
+            Finish::Executed { .. } => RequestStatus::Executed,
+            Finish::Failed { .. } => RequestStatus::Failed,
+            Finish::Running { .. } => RequestStatus::Running,
+        };
+        let mut preview = request.clone();
+        preview.status = status;
+        if let Finish::Failed { reason, message } = &finish {
+            preview.reason_code = Some(*reason);
+            preview.message = Some(message.clone());
+        }
+        let finished = platform
+            .store
+            .finish_request(FinishRequest {
+                request_id: request.id.clone(),
+                outcome: finish,
+                render: outcome::response,
+                audit: trail::decision(&preview, &actor),
+                now: platform.clock.now(),
+            })
+            .await?;
+        metrics::counter!("upivia_decisions_total", "status" => outcome::wire_status(finished.status))
+            .increment(1);
+        Ok(finished)
+    });
+    task.await
+        .map_err(|e| GovernanceError::Store(crate::store::StoreError::Other(Box::new(e))))?
+}

@@ -1,0 +1,19 @@
+//! Governance: every decision the platform makes about a service request,
+//! in the order `pipeline.rs` applies them. Nothing here knows about HTTP;
+//! `api/` translates [`GovernanceError`] into statuses and codes.
+
+pub mod approvals;
+pub mod budget;
+pub mod error;
+pub mod execute;
+pub mod idempotency;
+pub mod outcome;
+pub mod pipeline;
+pub mod policy;
+pub mod rate_limit;
+pub mod reconcile;
+pub mod recovery;
+pub mod trail;
+pub mod validation;
+
+pub use error::GovernanceError;

@@ -1,0 +1,272 @@
+//! The governed request path, top to bottom. Each step is a module of its
+//! own; this file only puts them in order:
+//!
+//! 1. the agent is authenticated (by `api/`) and its standing checked (policy);
+//! 2. idempotency: a known key replays its stored answer;
+//! 3. catalog lookup and payload validation;
+//! 4. policy: binding, kill switches, cost ceiling, daily and per-minute limits;
+//! 5. approval gate: park the request for a human, nothing charged;
+//! 6. budget: reserve the estimate on every account at once, or block;
+//! 7. execute through the provider, then settle or release;
+//! 8. usage and audit are written by the same store transaction as 6 and 7.
+
+use std::time::Instant;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::policy::{self, PolicyDecision, PolicyInput};
+use super::{GovernanceError, approvals, budget, execute, idempotency, outcome, trail, validation};
+use crate::ids;
+use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
+use crate::money::Cents;
+use crate::platform::Platform;
+use crate::store::{Disposition, IdempotencyClaim, OpenRequest, Opened, StoredResponse};
+
+/// A service request as the agent sent it.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    pub service: String,
+    pub operation: String,
+    pub payload: Value,
+    pub metadata: Option<Value>,
+    pub idempotency_key: Option<String>,
+}
+
+/// The HTTP answer: status and body, fresh or replayed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub replayed: bool,
+}
+
+impl Answer {
+    fn fresh(response: StoredResponse) -> Answer {
+        Answer {
+            status: response.status,
+            body: response.body,
+            replayed: false,
+        }
+    }
+
+    fn replay(response: StoredResponse) -> Answer {
+        Answer {
+            status: response.status,
+            body: response.body,
+            replayed: true,
+        }
+    }
+}
+
+pub async fn submit(
+    platform: &Platform,
+    agent: &Agent,
+    submission: Submission,
+) -> Result<Answer, GovernanceError> {
+    let now = platform.clock.now();
+
+    // 2. Idempotency.
+    let fingerprint = idempotency::fingerprint(
+        &submission.service,
+        &submission.operation,
+        &submission.payload,
+        submission.metadata.as_ref(),
+    );
+    let claim = match &submission.idempotency_key {
+        Some(key) => {
+            idempotency::validate_key(key)?;
+            if let Some(existing) = platform.store.idempotency(&agent.id, key).await? {
+                return idempotency::replay(existing, &fingerprint).map(Answer::replay);
+            }
+            Some(IdempotencyClaim {
+                key: key.clone(),
+                fingerprint: fingerprint.clone(),
+            })
+        }
+        None => None,
+    };
+
+    // 3. Catalog and payload.
+    let operation = validation::resolve(&platform.catalog, &submission.service, &submission.operation)?;
+    validation::validate(&platform.validators, operation, &submission.payload)?;
+    let org = platform
+        .store
+        .org(&agent.org_id)
+        .await?
+        .ok_or(GovernanceError::NotFound("organisation"))?;
+    let mut request = new_request(agent, &submission, now);
+    let actor = trail::agent_actor(&agent.id);
+
+    if operation.service == "platform" && operation.name == "check_budget" {
+        return check_budget(platform, agent, &org, request, claim, &fingerprint, &actor).await;
+    }
+    let provider = platform.providers.for_operation(operation);
+    let estimate = provider.map_or(Cents::ZERO, |p| p.estimate(operation, &submission.payload));
+    request.estimated_cost = estimate;
+
+    // 4. Policy.
+    let bindings = platform.store.bindings(&agent.id).await?;
+    let decision = policy::evaluate(&PolicyInput {
+        org: &org,
+        agent,
+        bindings: &bindings,
+        operation,
+        provider: provider.map_or("none", |p| p.name()),
+        estimate,
+        now,
+    });
+    let allowed = match decision {
+        PolicyDecision::Allow(allowed) => allowed,
+        PolicyDecision::Block { reason, message } => {
+            return block(platform, request, reason, message, claim, &fingerprint, &actor).await;
+        }
+    };
+    policy::check_rate(&platform.rate_limiter, agent, &allowed.binding, Instant::now())?;
+    request.binding_id = Some(allowed.binding.id.clone());
+
+    // 5. Approval gate.
+    if approvals::required(&allowed.binding, estimate) {
+        return approvals::park(platform, request, allowed.daily_limits, claim, &fingerprint, &actor)
+            .await;
+    }
+
+    // 6. Budget.
+    request.status = RequestStatus::Executing;
+    let opened = platform
+        .store
+        .open_request(OpenRequest {
+            request: request.clone(),
+            idempotency: claim.clone(),
+            disposition: Disposition::Reserve {
+                holds: budget::holds(agent, Some(&allowed.binding), now),
+                amount: estimate,
+                limits: allowed.daily_limits,
+            },
+            audit: None,
+        })
+        .await?;
+    match opened {
+        Opened::Recorded => {}
+        Opened::Existing(existing) => {
+            return idempotency::replay(existing, &fingerprint).map(Answer::replay);
+        }
+        Opened::HoldRefused { account, available } => {
+            let (reason, message) = budget::refusal(&account, available, estimate);
+            return block(platform, request, reason, message, claim, &fingerprint, &actor).await;
+        }
+        Opened::LimitReached { scope, limit } => {
+            let message = policy::daily_limit_message(&scope, limit);
+            let reason = ReasonCode::DailyLimitExceeded;
+            return block(platform, request, reason, message, claim, &fingerprint, &actor).await;
+        }
+    }
+
+    // 7 and 8. Execute, settle, record.
+    let finished = execute::run(platform, request, actor).await?;
+    Ok(Answer::fresh(outcome::response(&finished)))
+}
+
+fn new_request(agent: &Agent, submission: &Submission, now: OffsetDateTime) -> ServiceRequest {
+    ServiceRequest {
+        id: ids::new_id(ids::REQUEST),
+        org_id: agent.org_id.clone(),
+        agent_id: agent.id.clone(),
+        binding_id: None,
+        service: submission.service.clone(),
+        operation: submission.operation.clone(),
+        payload: submission.payload.clone(),
+        metadata: submission.metadata.clone().filter(|m| !m.is_null()),
+        payload_digest: idempotency::payload_digest(
+            &submission.service,
+            &submission.operation,
+            &submission.payload,
+        ),
+        status: RequestStatus::Blocked,
+        reason_code: None,
+        message: None,
+        estimated_cost: Cents::ZERO,
+        initial_cost: None,
+        cost: Cents::ZERO,
+        result: None,
+        provider: None,
+        external_id: None,
+        approval_id: None,
+        approval_expires_at: None,
+        idempotency_key: submission.idempotency_key.clone(),
+        created_at: now,
+        started_at: None,
+        updated_at: now,
+    }
+}
+
+/// Records a request decided in one step (blocked, or the free budget
+/// check) and answers it.
+pub(super) async fn record_final(
+    platform: &Platform,
+    request: ServiceRequest,
+    claim: Option<IdempotencyClaim>,
+    fingerprint: &str,
+    actor: &str,
+) -> Result<Answer, GovernanceError> {
+    let response = outcome::response(&request);
+    let opened = platform
+        .store
+        .open_request(OpenRequest {
+            audit: Some(trail::decision(&request, actor)),
+            request: request.clone(),
+            idempotency: claim,
+            disposition: Disposition::Final {
+                response: response.clone(),
+            },
+        })
+        .await?;
+    match opened {
+        Opened::Existing(existing) => idempotency::replay(existing, fingerprint).map(Answer::replay),
+        _ => {
+            metrics::counter!("upivia_decisions_total", "status" => outcome::wire_status(request.status))
+                .increment(1);
+            Ok(Answer::fresh(response))
+        }
+    }
+}
+
+async fn block(
+    platform: &Platform,
+    mut request: ServiceRequest,
+    reason: ReasonCode,
+    message: String,
+    claim: Option<IdempotencyClaim>,
+    fingerprint: &str,
+    actor: &str,
+) -> Result<Answer, GovernanceError> {
+    request.status = RequestStatus::Blocked;
+    request.reason_code = Some(reason);
+    request.message = Some(message);
+    record_final(platform, request, claim, fingerprint, actor).await
+}
+
+/// `platform.check_budget`: free, always allowed for the agent itself.
+async fn check_budget(
+    platform: &Platform,
+    agent: &Agent,
+    org: &crate::model::Org,
+    mut request: ServiceRequest,
+    claim: Option<IdempotencyClaim>,
+    fingerprint: &str,
+    actor: &str,
+) -> Result<Answer, GovernanceError> {
+    if let Some((reason, message)) = policy::agent_block(agent, org) {
+        return block(platform, request, reason, message, claim, fingerprint, actor).await;
+    }
+    let asked = request.payload.get("agent_id").and_then(Value::as_str);
+    if asked.is_some_and(|id| id != agent.id) {
+        return Err(GovernanceError::Forbidden(
+            "an agent may check only its own budget".into(),
+        ));
+    }
+    request.result = Some(budget::check(platform, agent, request.created_at).await?);
+    request.status = RequestStatus::Executed;
+    request.provider = Some("platform".into());
+    record_final(platform, request, claim, fingerprint, actor).await
+}

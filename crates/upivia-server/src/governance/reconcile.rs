@@ -1,0 +1,102 @@
+//! Reconciliation of asynchronous requests: a `running` request is polled
+//! at its provider until it completes, then settled at its actual cost (or
+//! released when it failed, or when it stays silent past the deadline).
+
+use time::Duration;
+
+use super::{GovernanceError, execute, outcome, trail};
+use crate::model::{ReasonCode, RequestStatus, ServiceRequest};
+use crate::platform::Platform;
+use crate::providers::{PollStatus, ProviderPoll};
+use crate::store::{Finish, FinishRequest};
+
+/// A running request not completed after this long is failed and released.
+pub const MAX_RUNNING: Duration = Duration::hours(6);
+
+/// One pass over running requests; returns how many were settled.
+pub async fn tick(platform: &Platform) -> Result<usize, GovernanceError> {
+    let running = platform.store.requests_in(RequestStatus::Running, 200).await?;
+    let mut settled = 0;
+    for request in running {
+        if reconcile_one(platform, &request).await? {
+            settled += 1;
+        }
+    }
+    Ok(settled)
+}
+
+async fn reconcile_one(platform: &Platform, request: &ServiceRequest) -> Result<bool, GovernanceError> {
+    let now = platform.clock.now();
+    let started_at = request.started_at.unwrap_or(request.created_at);
+    let finish = match poll(platform, request, started_at).await {
+        None => return Ok(false),
+        Some(PollStatus::Pending) if now - started_at < MAX_RUNNING => return Ok(false),
+        Some(PollStatus::Pending) => Finish::Failed {
+            reason: ReasonCode::ProviderUnavailable,
+            message: "the provider never reported completion".into(),
+        },
+        Some(PollStatus::Completed {
+            result,
+            actual_cost,
+        }) => Finish::Executed {
+            result,
+            charge: actual_cost,
+            provider: request.provider.clone().unwrap_or_default(),
+        },
+        Some(PollStatus::Failed(error)) => execute::failure(error),
+    };
+    let mut preview = request.clone();
+    preview.status = match &finish {
+        Finish::Executed { .. } => RequestStatus::Executed,
+        _ => RequestStatus::Failed,
+    };
+    if let Finish::Failed { reason, message } = &finish {
+        preview.reason_code = Some(*reason);
+        preview.message = Some(message.clone());
+    }
+    let finished = platform
+        .store
+        .finish_request(FinishRequest {
+            request_id: request.id.clone(),
+            outcome: finish,
+            render: outcome::response,
+            audit: trail::named(&preview, trail::SYSTEM, "reconciled"),
+            now,
+        })
+        .await?;
+    metrics::counter!("upivia_decisions_total", "status" => outcome::wire_status(finished.status))
+        .increment(1);
+    Ok(true)
+}
+
+/// Asks the provider; `None` when the request cannot be polled now (the
+/// provider failed to answer this time: try again next pass).
+async fn poll(
+    platform: &Platform,
+    request: &ServiceRequest,
+    started_at: time::OffsetDateTime,
+) -> Option<PollStatus> {
+    let Some(operation) = platform.catalog.operation(&request.service, &request.operation) else {
+        return Some(PollStatus::Failed(crate::providers::ProviderError::Adapter(
+            "the operation left the catalog".into(),
+        )));
+    };
+    let provider = platform.providers.for_operation(operation)?;
+    let external_id = request.external_id.clone().unwrap_or_default();
+    let poll = ProviderPoll {
+        operation,
+        payload: &request.payload,
+        request_id: &request.id,
+        external_id: &external_id,
+        started_at,
+        now: platform.clock.now(),
+    };
+    match tokio::time::timeout(platform.settings.provider_timeout, provider.poll(poll)).await {
+        Ok(Ok(status)) => Some(status),
+        Ok(Err(error)) => {
+            tracing::warn!(request_id = %request.id, error = %error, "reconciliation poll failed");
+            None
+        }
+        Err(_) => None,
+    }
+}

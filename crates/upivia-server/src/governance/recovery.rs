@@ -1,0 +1,43 @@
+//! Recovery after an unclean stop. A request caught `executing` (budget
+//! reserved, provider call in flight) when the process died has no result
+//! we can trust: it is failed with `interrupted` and its reservation
+//! released, so no money stays held forever. `running` requests need
+//! nothing: the reconciler picks them up.
+
+use super::{GovernanceError, outcome, trail};
+use crate::model::{ReasonCode, RequestStatus};
+use crate::platform::Platform;
+use crate::store::{Finish, FinishRequest};
+
+/// Releases every interrupted request; returns how many. Run before serving.
+pub async fn recover(platform: &Platform) -> Result<usize, GovernanceError> {
+    let mut recovered = 0;
+    loop {
+        let stuck = platform.store.requests_in(RequestStatus::Executing, 500).await?;
+        if stuck.is_empty() {
+            return Ok(recovered);
+        }
+        for request in stuck {
+            let message =
+                "the server stopped while this request was executing; nothing was charged".to_owned();
+            let mut preview = request.clone();
+            preview.status = RequestStatus::Failed;
+            preview.reason_code = Some(ReasonCode::Interrupted);
+            preview.message = Some(message.clone());
+            platform
+                .store
+                .finish_request(FinishRequest {
+                    request_id: request.id.clone(),
+                    outcome: Finish::Failed {
+                        reason: ReasonCode::Interrupted,
+                        message,
+                    },
+                    render: outcome::response,
+                    audit: trail::decision(&preview, trail::SYSTEM),
+                    now: platform.clock.now(),
+                })
+                .await?;
+            recovered += 1;
+        }
+    }
+}

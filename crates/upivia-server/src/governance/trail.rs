@@ -1,0 +1,40 @@
+//! What each decision about a request writes to the audit trail.
+
+use serde_json::json;
+
+use super::outcome::wire_status;
+use crate::model::{AuditEvent, ServiceRequest};
+
+/// `service_request.<status>` for a request in its current state.
+pub fn decision(req: &ServiceRequest, actor: &str) -> AuditEvent {
+    named(req, actor, wire_status(req.status))
+}
+
+/// `service_request.<suffix>`, e.g. `reconciled`.
+pub fn named(req: &ServiceRequest, actor: &str, suffix: &str) -> AuditEvent {
+    let status = wire_status(req.status);
+    AuditEvent::new(&req.org_id, &format!("service_request.{suffix}"), actor)
+        .with_agent(&req.agent_id)
+        .with_operation(&req.service, &req.operation)
+        .with_status(status)
+        .with_request(&req.id)
+        .with_cost(req.cost)
+        .with_details(json!({
+            "reason_code": req.reason_code.map(|r| r.as_str()),
+            "message": req.message,
+            "estimated_cost_cents": req.estimated_cost.get(),
+            "approval_id": req.approval_id,
+            "binding_id": req.binding_id,
+            "payload_digest": req.payload_digest,
+        }))
+}
+
+pub fn agent_actor(agent_id: &str) -> String {
+    format!("agent:{agent_id}")
+}
+
+pub fn user_actor(user_id: &str) -> String {
+    format!("user:{user_id}")
+}
+
+pub const SYSTEM: &str = "system";

@@ -1,0 +1,186 @@
+//! The money ledger's vocabulary. Money lives in append-only entries on
+//! accounts; what an account has is always a sum of its entries:
+//!
+//! `available = credits − settled − reserved`, where `reserved` is the sum of
+//! reservations minus their releases.
+//!
+//! Accounts of kind *funds* (the organisation balance, a team pool) hold
+//! money that credits put there. Accounts of kind *cap* (an agent's or a
+//! binding's monthly budget) hold no money: their limit is configuration,
+//! and the ledger records only what was reserved and settled against them.
+
+use crate::money::Cents;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Account {
+    /// The organisation's balance: real (or sandbox) money.
+    Org(String),
+    /// A team pool: an envelope allocated to a team, spent from the org balance.
+    Team(String),
+    /// An agent's spending in one calendar month (`YYYY-MM`, UTC).
+    AgentMonth { agent_id: String, month: String },
+    /// A binding's spending in one calendar month.
+    BindingMonth { binding_id: String, month: String },
+}
+
+impl Account {
+    /// The key stored in `ledger_entries.account`.
+    pub fn key(&self) -> String {
+        match self {
+            Account::Org(id) => format!("org:{id}"),
+            Account::Team(id) => format!("team:{id}"),
+            Account::AgentMonth { agent_id, month } => format!("agent:{agent_id}:{month}"),
+            Account::BindingMonth { binding_id, month } => {
+                format!("binding:{binding_id}:{month}")
+            }
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Account> {
+        let mut parts = key.splitn(3, ':');
+        let kind = parts.next()?;
+        let id = parts.next()?.to_owned();
+        let month = parts.next();
+        match (kind, month) {
+            ("org", None) => Some(Account::Org(id)),
+            ("team", None) => Some(Account::Team(id)),
+            ("agent", Some(m)) => Some(Account::AgentMonth {
+                agent_id: id,
+                month: m.to_owned(),
+            }),
+            ("binding", Some(m)) => Some(Account::BindingMonth {
+                binding_id: id,
+                month: m.to_owned(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Words for a person: which budget stopped a request.
+    pub fn describe(&self) -> String {
+        match self {
+            Account::Org(_) => "organisation balance".to_owned(),
+            Account::Team(id) => format!("team pool {id}"),
+            Account::AgentMonth { month, .. } => format!("agent monthly budget ({month})"),
+            Account::BindingMonth { month, .. } => {
+                format!("service binding monthly budget ({month})")
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    Credit,
+    Reserve,
+    Release,
+    Settle,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Credit => "credit",
+            EntryKind::Reserve => "reserve",
+            EntryKind::Release => "release",
+            EntryKind::Settle => "settle",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<EntryKind> {
+        match raw {
+            "credit" => Some(EntryKind::Credit),
+            "reserve" => Some(EntryKind::Reserve),
+            "release" => Some(EntryKind::Release),
+            "settle" => Some(EntryKind::Settle),
+            _ => None,
+        }
+    }
+}
+
+/// Sums of one account's entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountTotals {
+    pub credits: Cents,
+    pub settled: Cents,
+    pub reserved: Cents,
+}
+
+impl AccountTotals {
+    /// What is left under `limit` (funds: the credits; caps: the cap).
+    pub fn available(&self, limit: &HoldLimit) -> Cents {
+        let ceiling = match limit {
+            HoldLimit::Funds => self.credits,
+            HoldLimit::Cap(cap) => *cap,
+            HoldLimit::Unlimited => return Cents::new(i64::MAX),
+        };
+        ceiling.saturating_sub(self.settled).saturating_sub(self.reserved)
+    }
+
+    pub fn apply(&mut self, kind: EntryKind, amount: Cents) -> Option<()> {
+        match kind {
+            EntryKind::Credit => self.credits = self.credits.checked_add(amount)?,
+            EntryKind::Reserve => self.reserved = self.reserved.checked_add(amount)?,
+            EntryKind::Release => self.reserved = self.reserved.checked_sub(amount)?,
+            EntryKind::Settle => self.settled = self.settled.checked_add(amount)?,
+        }
+        Some(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldLimit {
+    /// Limited by the money credited to the account.
+    Funds,
+    /// Limited by a configured cap.
+    Cap(Cents),
+    /// Not limited; held only so the account's spending is tracked.
+    Unlimited,
+}
+
+/// One part of a reservation: hold `amount` on `account` if it fits `limit`.
+/// A request's holds are applied all together or not at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    pub account: Account,
+    pub limit: HoldLimit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_keys_round_trip() {
+        let accounts = [
+            Account::Org("org_1".into()),
+            Account::Team("team_1".into()),
+            Account::AgentMonth {
+                agent_id: "agt_1".into(),
+                month: "2026-11".into(),
+            },
+            Account::BindingMonth {
+                binding_id: "bnd_1".into(),
+                month: "2026-12".into(),
+            },
+        ];
+        for account in accounts {
+            assert_eq!(Account::parse(&account.key()), Some(account));
+        }
+        assert_eq!(Account::parse("agent:agt_1"), None);
+        assert_eq!(Account::parse("bogus:x"), None);
+    }
+
+    #[test]
+    fn available_subtracts_settled_and_reserved() {
+        let mut totals = AccountTotals::default();
+        totals.apply(EntryKind::Credit, Cents::new(100)).unwrap();
+        totals.apply(EntryKind::Reserve, Cents::new(30)).unwrap();
+        totals.apply(EntryKind::Settle, Cents::new(20)).unwrap();
+        totals.apply(EntryKind::Release, Cents::new(30)).unwrap();
+        assert_eq!(totals.available(&HoldLimit::Funds), Cents::new(80));
+        assert_eq!(totals.available(&HoldLimit::Cap(Cents::new(25))), Cents::new(5));
+        totals.apply(EntryKind::Reserve, Cents::new(10)).unwrap();
+        assert_eq!(totals.available(&HoldLimit::Cap(Cents::new(25))), Cents::new(-5));
+    }
+}

@@ -1,0 +1,61 @@
+//! The `reason_code` vocabulary of `blocked` and `failed` outcomes. The
+//! strings are a public contract: clients branch on them.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReasonCode {
+    AgentPaused,
+    AgentDisabled,
+    KillSwitch,
+    ServiceNotEnabled,
+    LiveProviderNotAllowed,
+    DailyLimitExceeded,
+    MaxCostExceeded,
+    BudgetExceeded,
+    InsufficientBalance,
+    ApprovalRejected,
+    ApprovalExpired,
+    ProviderUnavailable,
+    AdapterError,
+    Interrupted,
+}
+
+impl ReasonCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::AgentPaused => "agent_paused",
+            ReasonCode::AgentDisabled => "agent_disabled",
+            ReasonCode::KillSwitch => "kill_switch",
+            ReasonCode::ServiceNotEnabled => "service_not_enabled",
+            ReasonCode::LiveProviderNotAllowed => "live_provider_not_allowed",
+            ReasonCode::DailyLimitExceeded => "daily_limit_exceeded",
+            ReasonCode::MaxCostExceeded => "max_cost_exceeded",
+            ReasonCode::BudgetExceeded => "budget_exceeded",
+            ReasonCode::InsufficientBalance => "insufficient_balance",
+            ReasonCode::ApprovalRejected => "approval_rejected",
+            ReasonCode::ApprovalExpired => "approval_expired",
+            ReasonCode::ProviderUnavailable => "provider_unavailable",
+            ReasonCode::AdapterError => "adapter_error",
+            ReasonCode::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ReasonCode> {
+        const ALL: [ReasonCode; 14] = [
+            ReasonCode::AgentPaused,
+            ReasonCode::AgentDisabled,
+            ReasonCode::KillSwitch,
+            ReasonCode::ServiceNotEnabled,
+            ReasonCode::LiveProviderNotAllowed,
+            ReasonCode::DailyLimitExceeded,
+            ReasonCode::MaxCostExceeded,
+            ReasonCode::BudgetExceeded,
+            ReasonCode::InsufficientBalance,
+            ReasonCode::ApprovalRejected,
+            ReasonCode::ApprovalExpired,
+            ReasonCode::ProviderUnavailable,
+            ReasonCode::AdapterError,
+            ReasonCode::Interrupted,
+        ];
+        ALL.into_iter().find(|c| c.as_str() == raw)
+    }
+}

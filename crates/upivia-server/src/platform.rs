@@ -1,0 +1,62 @@
+//! The platform's parts, wired once at start and shared by the HTTP layer
+//! and the workers. Governance takes a `&Platform`; it never sees HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::governance::rate_limit::RateLimiter;
+use crate::governance::validation::Validators;
+use crate::providers::Providers;
+use crate::store::Store;
+
+/// Settings of the governed pipeline.
+#[derive(Clone, Debug)]
+pub struct GovernanceSettings {
+    /// How long an approval stays open.
+    pub approval_ttl: Duration,
+    /// How long a synchronous provider call may take.
+    pub provider_timeout: Duration,
+}
+
+impl Default for GovernanceSettings {
+    fn default() -> Self {
+        GovernanceSettings {
+            approval_ttl: Duration::from_secs(24 * 3600),
+            provider_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Platform {
+    pub store: Arc<dyn Store>,
+    pub catalog: Catalog,
+    pub validators: Arc<Validators>,
+    pub providers: Providers,
+    pub clock: Arc<dyn Clock>,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub settings: GovernanceSettings,
+}
+
+impl Platform {
+    pub fn new(
+        store: Arc<dyn Store>,
+        catalog: Catalog,
+        providers: Providers,
+        clock: Arc<dyn Clock>,
+        settings: GovernanceSettings,
+    ) -> Platform {
+        let validators = Arc::new(Validators::for_catalog(&catalog));
+        Platform {
+            store,
+            catalog,
+            validators,
+            providers,
+            clock,
+            rate_limiter: Arc::new(RateLimiter::default()),
+            settings,
+        }
+    }
+}

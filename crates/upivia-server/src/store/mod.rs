@@ -1,0 +1,432 @@
+//! Persistence behind one trait. Each `Store` method is a unit of
+//! consistency: one transaction that keeps one invariant (a reservation
+//! writes its ledger entries, its request row and its audit event together
+//! or not at all). Transactions never leave this module, and nothing outside
+//! it writes SQL. SQLite ships now; PostgreSQL implements the same trait.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::model::{
+    Account, AccountTotals, Agent, AgentStatus, Approval, ApprovalStatus, AuditEntry, AuditEvent,
+    Binding, Hold, KeyMode, Org, ReasonCode, RequestStatus, ServiceRequest, UsageRecord, UserPrincipal,
+    agent::BindingSettings,
+};
+use crate::money::Cents;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the database failed")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+// ---------------------------------------------------------------------------
+// Identity
+
+/// What the first start creates.
+#[derive(Clone, Debug)]
+pub struct BootstrapPlan {
+    pub org_name: String,
+    pub email: String,
+    pub password_hash: String,
+    pub pat_hash: String,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Clone, Debug)]
+pub struct Bootstrapped {
+    pub org_id: String,
+    pub user_id: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewAgent {
+    pub org_id: String,
+    pub team_id: Option<String>,
+    pub owner_user_id: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub key_hash: String,
+    pub key_mode: KeyMode,
+    pub monthly_budget: Option<Cents>,
+    pub daily_request_limit: Option<u32>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub default_model_id: Option<String>,
+    pub profile: Value,
+    pub now: OffsetDateTime,
+    pub actor: String,
+}
+
+/// A partial update of an agent; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct AgentPatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub status: Option<AgentStatus>,
+    pub default_model_id: Option<Option<String>>,
+    pub daily_request_limit: Option<Option<u32>>,
+    pub rate_limit_per_minute: Option<Option<u32>>,
+    /// Profile keys to merge in (a JSON null removes the key).
+    pub profile: serde_json::Map<String, Value>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BindingUpsert {
+    pub service_id: String,
+    /// `None` binds every operation of the service.
+    pub operations: Vec<Option<String>>,
+    pub settings: BindingSettings,
+}
+
+// ---------------------------------------------------------------------------
+// Governed requests
+
+/// A new request's first write: claim its idempotency key and record the
+/// first decision, atomically.
+#[derive(Clone, Debug)]
+pub struct OpenRequest {
+    pub request: ServiceRequest,
+    pub idempotency: Option<IdempotencyClaim>,
+    pub disposition: Disposition,
+    pub audit: Option<AuditEvent>,
+}
+
+#[derive(Clone, Debug)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// A stored HTTP answer, replayed for a repeated idempotency key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+#[derive(Clone, Debug)]
+pub enum Disposition {
+    /// Already decided (blocked, or free and executed): store as is,
+    /// with the response to replay.
+    Final { response: StoredResponse },
+    /// Wait for a human. Counts towards daily limits.
+    AwaitApproval {
+        approval: Approval,
+        limits: Vec<DailyLimit>,
+        response: StoredResponse,
+    },
+    /// Reserve `amount` on every hold, then execute.
+    Reserve {
+        holds: Vec<Hold>,
+        amount: Cents,
+        limits: Vec<DailyLimit>,
+    },
+}
+
+/// At most `limit` counted requests per UTC day on a scope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DailyLimit {
+    pub scope: LimitScope,
+    pub limit: u32,
+    pub day_start: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LimitScope {
+    Agent(String),
+    Binding(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum Opened {
+    Recorded,
+    /// The idempotency key was already used.
+    Existing(IdempotencyRecord),
+    /// A hold did not fit; nothing was written.
+    HoldRefused { account: Account, available: Cents },
+    /// A daily limit is reached; nothing was written.
+    LimitReached { scope: LimitScope, limit: u32 },
+}
+
+#[derive(Clone, Debug)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub request_id: String,
+    /// `None` while the first request is still being decided.
+    pub response: Option<StoredResponse>,
+}
+
+/// How a request that held money ends (or moves to `running`).
+#[derive(Clone, Debug)]
+pub struct FinishRequest {
+    pub request_id: String,
+    pub outcome: Finish,
+    /// Renders the finished request as the answer to store for an
+    /// idempotent replay, if none is stored yet.
+    pub render: fn(&ServiceRequest) -> StoredResponse,
+    /// Appended with `cost` set to what was actually settled.
+    pub audit: AuditEvent,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Clone, Debug)]
+pub enum Finish {
+    /// Settle `charge` (capped at what was reserved) and release the rest.
+    Executed {
+        result: Value,
+        charge: Cents,
+        provider: String,
+    },
+    /// Release everything.
+    Failed {
+        reason: ReasonCode,
+        message: String,
+    },
+    /// Keep the reservation; the request settles at reconciliation.
+    Running {
+        provider: String,
+        external_id: String,
+        initial_cost: Cents,
+    },
+}
+
+// ---------------------------------------------------------------------------
+// Approvals
+
+#[derive(Clone, Debug)]
+pub struct DecideApproval {
+    pub approval_id: String,
+    /// The deciding human's organisation; `None` for the system (expiry).
+    pub org_id: Option<String>,
+    pub decision: ApprovalDecision,
+    pub decided_by: String,
+    pub now: OffsetDateTime,
+    /// Appended in order in the same transaction.
+    pub audit: Vec<AuditEvent>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ApprovalDecision {
+    /// Approve and reserve. Refused, with nothing written, when the approval
+    /// has expired or a hold does not fit.
+    Approve { holds: Vec<Hold>, amount: Cents },
+    /// Approve, but end the request blocked (a re-check failed).
+    ApproveBlocked { reason: ReasonCode, message: String },
+    Reject { reason: ReasonCode, message: String },
+    Expire { reason: ReasonCode, message: String },
+}
+
+#[derive(Clone, Debug)]
+pub enum Decided {
+    /// Approved and reserved: execute it now.
+    Reserved(ServiceRequest),
+    /// The request is closed (blocked).
+    Closed(ServiceRequest),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DecideRefusal {
+    NotFound,
+    AlreadyDecided(ApprovalStatus),
+    Expired,
+    HoldRefused { account: Account, available: Cents },
+}
+
+// ---------------------------------------------------------------------------
+// Queries
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    pub org_id: String,
+    pub agent_id: Option<String>,
+    pub service: Option<String>,
+    pub status: Option<String>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    /// Return entries with `seq` strictly below this (newest first).
+    pub before_seq: Option<i64>,
+    pub limit: u32,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct UsageQuery {
+    pub org_id: String,
+    pub agent_id: Option<String>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    pub limit: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct UsagePage {
+    pub records: Vec<UsageRecord>,
+    /// Over every record matching the filter, not just this page.
+    pub total: Cents,
+}
+
+/// The result of checking the whole ledger.
+#[derive(Clone, Debug, Default)]
+pub struct LedgerReport {
+    pub accounts_checked: usize,
+    pub entries_checked: usize,
+    pub problems: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AuditVerification {
+    pub entries_checked: i64,
+    pub first_break: Option<crate::audit::ChainBreak>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn ping(&self) -> StoreResult<()>;
+
+    // identity
+    async fn bootstrap(&self, plan: BootstrapPlan) -> StoreResult<Option<Bootstrapped>>;
+    async fn org(&self, org_id: &str) -> StoreResult<Option<Org>>;
+    /// The organisation created first (the one bootstrap made).
+    async fn primary_org(&self) -> StoreResult<Option<Org>>;
+    /// Turns the organisation's kill switch on or off (audited).
+    async fn set_kill_switch(
+        &self,
+        org_id: &str,
+        on: bool,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Org>;
+    async fn user_by_pat(&self, token_hash: &str) -> StoreResult<Option<UserPrincipal>>;
+    async fn user_by_session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<UserPrincipal>>;
+    /// The user's password hash and their principal in their first org.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<(String, UserPrincipal)>>;
+    async fn create_session(
+        &self,
+        principal: &UserPrincipal,
+        token_hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn create_pat(
+        &self,
+        principal: &UserPrincipal,
+        name: &str,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<String>;
+
+    // agents
+    async fn agent_by_key(&self, key_hash: &str) -> StoreResult<Option<Agent>>;
+    async fn create_agent(&self, agent: NewAgent) -> StoreResult<Agent>;
+    async fn agent(&self, org_id: &str, agent_id: &str) -> StoreResult<Option<Agent>>;
+    async fn agents(&self, org_id: &str, team_id: Option<&str>) -> StoreResult<Vec<Agent>>;
+    async fn update_agent(
+        &self,
+        org_id: &str,
+        agent_id: &str,
+        patch: AgentPatch,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<Agent>;
+    async fn set_agent_budget(
+        &self,
+        org_id: &str,
+        agent_id: &str,
+        monthly_budget: Option<Cents>,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<Agent>;
+    async fn rotate_agent_key(
+        &self,
+        org_id: &str,
+        agent_id: &str,
+        key_hash: &str,
+        key_mode: KeyMode,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<Agent>;
+    async fn bindings(&self, agent_id: &str) -> StoreResult<Vec<Binding>>;
+    async fn upsert_bindings(
+        &self,
+        org_id: &str,
+        agent_id: &str,
+        upsert: BindingUpsert,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<Vec<Binding>>;
+    async fn delete_bindings(
+        &self,
+        org_id: &str,
+        agent_id: &str,
+        service_id: &str,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<usize>;
+
+    // governed requests
+    async fn idempotency(&self, agent_id: &str, key: &str)
+    -> StoreResult<Option<IdempotencyRecord>>;
+    async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened>;
+    async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest>;
+    async fn request(&self, request_id: &str) -> StoreResult<Option<ServiceRequest>>;
+    /// Requests in `status` (oldest first), for workers and recovery.
+    async fn requests_in(
+        &self,
+        status: RequestStatus,
+        limit: u32,
+    ) -> StoreResult<Vec<ServiceRequest>>;
+
+    // approvals
+    async fn approval(&self, approval_id: &str) -> StoreResult<Option<Approval>>;
+    async fn approvals(
+        &self,
+        org_id: &str,
+        status: Option<ApprovalStatus>,
+    ) -> StoreResult<Vec<Approval>>;
+    async fn decide_approval(
+        &self,
+        decide: DecideApproval,
+    ) -> StoreResult<Result<Decided, DecideRefusal>>;
+    /// Pending approvals whose expiry has passed.
+    async fn expired_approvals(&self, now: OffsetDateTime, limit: u32)
+    -> StoreResult<Vec<Approval>>;
+
+    // money
+    async fn credit(
+        &self,
+        account: Account,
+        org_id: &str,
+        amount: Cents,
+        note: &str,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<AccountTotals>;
+    async fn totals(&self, account: Account) -> StoreResult<AccountTotals>;
+    async fn usage(&self, query: UsageQuery) -> StoreResult<UsagePage>;
+    async fn check_ledger(&self) -> StoreResult<LedgerReport>;
+
+    // audit
+    async fn audit_entries(&self, query: AuditQuery) -> StoreResult<Vec<AuditEntry>>;
+    async fn append_audit(&self, event: AuditEvent, now: OffsetDateTime) -> StoreResult<()>;
+    async fn verify_audit(&self) -> StoreResult<AuditVerification>;
+
+    // workers
+    async fn heartbeat(&self, worker: &str, now: OffsetDateTime) -> StoreResult<()>;
+    async fn last_heartbeat(&self, worker: &str) -> StoreResult<Option<OffsetDateTime>>;
+}
+

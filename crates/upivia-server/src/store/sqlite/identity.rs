@@ -1,0 +1,188 @@
+//! Organisations, users, PATs and cookie sessions.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use time::OffsetDateTime;
+
+use super::writer::WriteCtx;
+use super::{audit, db_error, rows};
+use crate::ids;
+use crate::model::{AuditEvent, Org, Role, UserPrincipal};
+use crate::store::{BootstrapPlan, Bootstrapped, StoreError, StoreResult};
+
+/// Creates the first organisation, its owner and a PAT, unless any
+/// organisation exists already. The check and the inserts share the
+/// writer's transaction, so two starts can never create two owners.
+pub(super) fn bootstrap(ctx: &mut WriteCtx<'_>, plan: BootstrapPlan) -> StoreResult<Option<Bootstrapped>> {
+    let existing: i64 = ctx
+        .conn
+        .query_row("SELECT COUNT(*) FROM orgs", [], |r| r.get(0))
+        .map_err(db_error)?;
+    if existing > 0 {
+        return Ok(None);
+    }
+    let now = rows::ts(plan.now);
+    let org_id = ids::new_id(ids::ORG);
+    let user_id = ids::new_id(ids::USER);
+    let conn = ctx.conn;
+    conn.execute(
+        "INSERT INTO orgs (id, name, kill_switch, created_at) VALUES (?1, ?2, 0, ?3)",
+        params![org_id, plan.org_name, now],
+    )
+    .map_err(db_error)?;
+    conn.execute(
+        "INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![user_id, plan.email, plan.password_hash, now],
+    )
+    .map_err(db_error)?;
+    conn.execute(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
+        params![org_id, user_id, now],
+    )
+    .map_err(db_error)?;
+    conn.execute(
+        "INSERT INTO pats (id, user_id, org_id, token_hash, name, created_at) \
+         VALUES (?1, ?2, ?3, ?4, 'initial', ?5)",
+        params![ids::new_id(ids::PAT), user_id, org_id, plan.pat_hash, now],
+    )
+    .map_err(db_error)?;
+    audit::append(
+        ctx,
+        AuditEvent::new(&org_id, "org.bootstrapped", "system")
+            .with_details(serde_json::json!({"owner_user_id": user_id})),
+        plan.now,
+    )?;
+    Ok(Some(Bootstrapped { org_id, user_id }))
+}
+
+pub(super) fn org(conn: &Connection, org_id: &str) -> StoreResult<Option<Org>> {
+    conn.prepare_cached("SELECT id, name, kill_switch, created_at FROM orgs WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([org_id], |r| {
+                Ok(Org {
+                    id: r.get("id")?,
+                    name: r.get("name")?,
+                    kill_switch: r.get("kill_switch")?,
+                    created_at: rows::time_col(r, "created_at")?,
+                })
+            })
+            .optional()
+        })
+        .map_err(db_error)
+}
+
+fn principal(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserPrincipal> {
+    let role: String = r.get("role")?;
+    Ok(UserPrincipal {
+        user_id: r.get("user_id")?,
+        email: r.get("email")?,
+        org_id: r.get("org_id")?,
+        role: Role::parse(&role).unwrap_or(Role::Member),
+    })
+}
+
+pub(super) fn user_by_pat(conn: &Connection, token_hash: &str) -> StoreResult<Option<UserPrincipal>> {
+    conn.prepare_cached(
+        "SELECT p.user_id, u.email, p.org_id, m.role FROM pats p \
+         JOIN users u ON u.id = p.user_id \
+         JOIN memberships m ON m.user_id = p.user_id AND m.org_id = p.org_id \
+         WHERE p.token_hash = ?1 AND p.revoked_at IS NULL",
+    )
+    .and_then(|mut s| s.query_row([token_hash], principal).optional())
+    .map_err(db_error)
+}
+
+pub(super) fn user_by_session(
+    conn: &Connection,
+    token_hash: &str,
+    now: OffsetDateTime,
+) -> StoreResult<Option<UserPrincipal>> {
+    conn.prepare_cached(
+        "SELECT s.user_id, u.email, s.org_id, m.role FROM sessions s \
+         JOIN users u ON u.id = s.user_id \
+         JOIN memberships m ON m.user_id = s.user_id AND m.org_id = s.org_id \
+         WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+    )
+    .and_then(|mut s| s.query_row(params![token_hash, rows::ts(now)], principal).optional())
+    .map_err(db_error)
+}
+
+pub(super) fn user_by_email(
+    conn: &Connection,
+    email: &str,
+) -> StoreResult<Option<(String, UserPrincipal)>> {
+    conn.prepare_cached(
+        "SELECT u.id AS user_id, u.email, u.password_hash, m.org_id, m.role FROM users u \
+         JOIN memberships m ON m.user_id = u.id \
+         WHERE u.email = ?1 ORDER BY m.created_at LIMIT 1",
+    )
+    .and_then(|mut s| {
+        s.query_row([email], |r| Ok((r.get::<_, String>("password_hash")?, principal(r)?)))
+            .optional()
+    })
+    .map_err(db_error)
+}
+
+pub(super) fn create_session(
+    conn: &Connection,
+    principal: &UserPrincipal,
+    token_hash: &str,
+    now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO sessions (id, token_hash, user_id, org_id, created_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            ids::new_id(ids::SESSION),
+            token_hash,
+            principal.user_id,
+            principal.org_id,
+            rows::ts(now),
+            rows::ts(expires_at)
+        ],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub(super) fn create_pat(
+    conn: &Connection,
+    principal: &UserPrincipal,
+    name: &str,
+    token_hash: &str,
+    now: OffsetDateTime,
+) -> StoreResult<String> {
+    let id = ids::new_id(ids::PAT);
+    conn.execute(
+        "INSERT INTO pats (id, user_id, org_id, token_hash, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, principal.user_id, principal.org_id, token_hash, name, rows::ts(now)],
+    )
+    .map_err(|e| match db_error(e) {
+        StoreError::Conflict(_) => StoreError::Conflict("token already exists".into()),
+        other => other,
+    })?;
+    Ok(id)
+}
+
+pub(super) fn set_kill_switch(
+    ctx: &mut WriteCtx<'_>,
+    org_id: &str,
+    on: bool,
+    user_id: &str,
+    now: OffsetDateTime,
+) -> StoreResult<Org> {
+    let changed = ctx
+        .conn
+        .execute("UPDATE orgs SET kill_switch = ?2 WHERE id = ?1", params![org_id, on])
+        .map_err(db_error)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    audit::append(
+        ctx,
+        AuditEvent::new(org_id, "org.kill_switch", format!("user:{user_id}"))
+            .with_details(serde_json::json!({"kill_switch": on})),
+        now,
+    )?;
+    org(ctx.conn, org_id)?.ok_or(StoreError::NotFound)
+}

@@ -1,0 +1,193 @@
+//! Ledger rows: appending entries, summing accounts, and the whole-database
+//! invariant check behind `upivia admin check-ledger`.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, params};
+
+use super::db_error;
+use crate::ids;
+use crate::model::{Account, AccountTotals, EntryKind, HoldLimit};
+use crate::money::Cents;
+use crate::store::{LedgerReport, StoreResult};
+
+pub(super) fn sum_account(conn: &Connection, account_key: &str) -> StoreResult<AccountTotals> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT kind, COALESCE(SUM(amount_cents), 0) FROM ledger_entries \
+             WHERE account = ?1 GROUP BY kind",
+        )
+        .map_err(db_error)?;
+    let rows = stmt
+        .query_map([account_key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(db_error)?;
+    let mut totals = AccountTotals::default();
+    for row in rows {
+        let (kind, sum) = row.map_err(db_error)?;
+        let kind = EntryKind::parse(&kind)
+            .ok_or_else(|| crate::store::StoreError::Conflict(format!("bad ledger kind {kind}")))?;
+        totals.apply(kind, Cents::new(sum)).ok_or_else(|| {
+            crate::store::StoreError::Conflict(format!("ledger overflow on {account_key}"))
+        })?;
+    }
+    Ok(totals)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn insert_entry(
+    conn: &Connection,
+    org_id: &str,
+    account: &Account,
+    kind: EntryKind,
+    amount: Cents,
+    request_id: Option<&str>,
+    note: Option<&str>,
+    now: &str,
+) -> StoreResult<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO ledger_entries (id, org_id, account, kind, amount_cents, request_id, note, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(db_error)?;
+    stmt.execute(params![
+        ids::new_id(ids::LEDGER),
+        org_id,
+        account.key(),
+        kind.as_str(),
+        amount.get(),
+        request_id,
+        note,
+        now
+    ])
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Net amount still reserved by `request_id`, per account.
+pub(super) fn open_holds(conn: &Connection, request_id: &str) -> StoreResult<Vec<(String, Cents)>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT account, \
+               SUM(CASE kind WHEN 'reserve' THEN amount_cents WHEN 'release' THEN -amount_cents ELSE 0 END) \
+             FROM ledger_entries WHERE request_id = ?1 GROUP BY account ORDER BY account",
+        )
+        .map_err(db_error)?;
+    let rows = stmt
+        .query_map([request_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(db_error)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (account, held) = row.map_err(db_error)?;
+        if held != 0 {
+            out.push((account, Cents::new(held)));
+        }
+    }
+    Ok(out)
+}
+
+/// Recomputes every account and request from the raw entries and checks:
+/// no funds account is overdrawn (`credits − settled − reserved ≥ 0`), no
+/// reservation is released more than it held, a finished request holds
+/// nothing, and what was settled on the org equals the requests' charges
+/// and the usage records.
+pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
+    let mut report = LedgerReport::default();
+    let mut accounts: BTreeMap<String, AccountTotals> = BTreeMap::new();
+    let mut per_request: BTreeMap<(String, String), i64> = BTreeMap::new();
+    {
+        let mut stmt = conn
+            .prepare("SELECT account, kind, amount_cents, request_id FROM ledger_entries ORDER BY seq")
+            .map_err(db_error)?;
+        let mut rows = stmt.query([]).map_err(db_error)?;
+        while let Some(row) = rows.next().map_err(db_error)? {
+            report.entries_checked += 1;
+            let account: String = row.get(0).map_err(db_error)?;
+            let kind: String = row.get(1).map_err(db_error)?;
+            let amount: i64 = row.get(2).map_err(db_error)?;
+            let request_id: Option<String> = row.get(3).map_err(db_error)?;
+            let Some(kind) = EntryKind::parse(&kind) else {
+                report.problems.push(format!("unknown entry kind {kind:?} on {account}"));
+                continue;
+            };
+            if amount < 0 {
+                report.problems.push(format!("negative amount {amount} on {account}"));
+            }
+            let totals = accounts.entry(account.clone()).or_default();
+            if totals.apply(kind, Cents::new(amount)).is_none() {
+                report.problems.push(format!("overflow on {account}"));
+            }
+            if let Some(request_id) = request_id {
+                let held = per_request.entry((request_id, account)).or_insert(0);
+                match kind {
+                    EntryKind::Reserve => *held += amount,
+                    EntryKind::Release => *held -= amount,
+                    _ => {}
+                }
+            }
+        }
+    }
+    report.accounts_checked = accounts.len();
+    for (key, totals) in &accounts {
+        if Account::parse(key).is_none() {
+            report.problems.push(format!("unparseable account key {key}"));
+        }
+        if totals.reserved.is_negative() {
+            report.problems.push(format!("{key}: reserved is negative ({})", totals.reserved));
+        }
+        let funds = key.starts_with("org:") || key.starts_with("team:");
+        if funds && totals.available(&HoldLimit::Funds).is_negative() {
+            report.problems.push(format!(
+                "{key}: overdrawn: credits {} − settled {} − reserved {} < 0",
+                totals.credits, totals.settled, totals.reserved
+            ));
+        }
+    }
+    let mut status_stmt = conn
+        .prepare_cached("SELECT status FROM service_requests WHERE id = ?1")
+        .map_err(db_error)?;
+    for ((request_id, account), held) in &per_request {
+        if *held < 0 {
+            report
+                .problems
+                .push(format!("{request_id} on {account}: released more than reserved"));
+            continue;
+        }
+        if *held > 0 {
+            let status: Option<String> = status_stmt
+                .query_row([request_id], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })
+                .map_err(db_error)?;
+            match status.as_deref() {
+                Some("executing") | Some("running") => {}
+                other => report.problems.push(format!(
+                    "{request_id} ({}) still holds {held} on {account}",
+                    other.unwrap_or("missing request")
+                )),
+            }
+        }
+    }
+    // Settled on org accounts = charged on requests = recorded usage.
+    let settled_on_orgs: i64 = accounts
+        .iter()
+        .filter(|(k, _)| k.starts_with("org:"))
+        .map(|(_, t)| t.settled.get())
+        .sum();
+    let charged: i64 = conn
+        .query_row("SELECT COALESCE(SUM(cost_cents), 0) FROM service_requests", [], |r| r.get(0))
+        .map_err(db_error)?;
+    let used: i64 = conn
+        .query_row("SELECT COALESCE(SUM(cost_cents), 0) FROM usage_records", [], |r| r.get(0))
+        .map_err(db_error)?;
+    if settled_on_orgs != charged || charged != used {
+        report.problems.push(format!(
+            "settled on organisations {settled_on_orgs}, charged on requests {charged}, \
+             usage records {used}: these must be equal"
+        ));
+    }
+    Ok(report)
+}

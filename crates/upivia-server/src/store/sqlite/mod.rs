@@ -1,0 +1,492 @@
+//! The SQLite store: one writer thread with group commit (`writer`) and a
+//! pool of read connections. WAL mode lets reads proceed while the writer
+//! commits; `synchronous = FULL` makes every commit durable.
+
+mod agents;
+mod approvals;
+mod audit;
+mod identity;
+mod ledger;
+mod requests;
+mod rows;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags, params};
+use rusqlite_migration::{M, Migrations};
+use time::OffsetDateTime;
+
+use self::writer::Writer;
+use super::*;
+use crate::model::{
+    Account, AccountTotals, Agent, Approval, ApprovalStatus, AuditEntry, AuditEvent, Binding,
+    KeyMode, Org, RequestStatus, ServiceRequest, UserPrincipal,
+};
+use crate::money::Cents;
+
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../../migrations/sqlite/0001_core.sql"))];
+
+/// Translates SQLite errors once, here: constraint violations are conflicts,
+/// a busy or locked database is unavailable, the rest is "other".
+pub(crate) fn db_error(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg) => match f.code {
+            ErrorCode::ConstraintViolation => {
+                StoreError::Conflict(msg.clone().unwrap_or_else(|| "constraint violated".into()))
+            }
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen => {
+                StoreError::Unavailable(Box::new(e))
+            }
+            _ => StoreError::Other(Box::new(e)),
+        },
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+        _ => StoreError::Other(Box::new(e)),
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let mut conn = Connection::open(path).map_err(db_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_error)?;
+        configure(&conn).map_err(db_error)?;
+        Migrations::from_slice(MIGRATIONS)
+            .to_latest(&mut conn)
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let writer = Writer::start(conn)?;
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|c| {
+                configure(c)?;
+                // Readers never write: a bug that tries is an error, not a lock.
+                c.pragma_update(None, "query_only", "ON")
+            });
+        let readers = r2d2::Pool::builder()
+            .max_size(8)
+            .connection_timeout(Duration::from_secs(5))
+            .build(manager)
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        Ok(SqliteStore {
+            writer,
+            readers,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Other(Box::new(e)))?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map_err(db_error)
+                .map(drop)
+        })
+        .await?;
+        // The writer answers too, so a wedged writer shows as unready.
+        self.writer.write(|_| Ok(())).await
+    }
+
+    async fn bootstrap(&self, plan: BootstrapPlan) -> StoreResult<Option<Bootstrapped>> {
+        self.writer.write(move |ctx| identity::bootstrap(ctx, plan)).await
+    }
+
+    async fn org(&self, org_id: &str) -> StoreResult<Option<Org>> {
+        let org_id = org_id.to_owned();
+        self.read(move |c| identity::org(c, &org_id)).await
+    }
+
+    async fn primary_org(&self) -> StoreResult<Option<Org>> {
+        self.read(|c| {
+            use rusqlite::OptionalExtension;
+            let id: Option<String> = c
+                .query_row("SELECT id FROM orgs ORDER BY created_at, id LIMIT 1", [], |r| r.get(0))
+                .optional()
+                .map_err(db_error)?;
+            match id {
+                Some(id) => identity::org(c, &id),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn set_kill_switch(
+        &self,
+        org_id: &str,
+        on: bool,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Org> {
+        let (o, u) = (org_id.to_owned(), user_id.to_owned());
+        self.writer
+            .write(move |ctx| identity::set_kill_switch(ctx, &o, on, &u, now))
+            .await
+    }
+
+    async fn user_by_pat(&self, token_hash: &str) -> StoreResult<Option<UserPrincipal>> {
+        let h = token_hash.to_owned();
+        self.read(move |c| identity::user_by_pat(c, &h)).await
+    }
+
+    async fn user_by_session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<UserPrincipal>> {
+        let h = token_hash.to_owned();
+        self.read(move |c| identity::user_by_session(c, &h, now)).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<(String, UserPrincipal)>> {
+        let email = email.to_owned();
+        self.read(move |c| identity::user_by_email(c, &email)).await
+    }
+
+    async fn create_session(
+        &self,
+        principal: &UserPrincipal,
+        token_hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let (p, h) = (principal.clone(), token_hash.to_owned());
+        self.writer
+            .write(move |ctx| identity::create_session(ctx.conn, &p, &h, now, expires_at))
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let h = token_hash.to_owned();
+        self.writer
+            .write(move |ctx| {
+                ctx.conn
+                    .execute("DELETE FROM sessions WHERE token_hash = ?1", [h])
+                    .map_err(db_error)
+                    .map(drop)
+            })
+            .await
+    }
+
+    async fn create_pat(
+        &self,
+        principal: &UserPrincipal,
+        name: &str,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<String> {
+        let (p, n, h) = (principal.clone(), name.to_owned(), token_hash.to_owned());
+        self.writer
+            .write(move |ctx| identity::create_pat(ctx.conn, &p, &n, &h, now))
+            .await
+    }
+
+    async fn agent_by_key(&self, key_hash: &str) -> StoreResult<Option<Agent>> {
+        let h = key_hash.to_owned();
+        self.read(move |c| agents::by_key(c, &h)).await
+    }
+
+    async fn create_agent(&self, agent: NewAgent) -> StoreResult<Agent> {
+        self.writer.write(move |ctx| agents::create(ctx, agent)).await
+    }
+
+    async fn agent(&self, org_id: &str, agent_id: &str) -> StoreResult<Option<Agent>> {
+        let (o, a) = (org_id.to_owned(), agent_id.to_owned());
+        self.read(move |c| agents::get(c, &o, &a)).await
+    }
+
+    async fn agents(&self, org_id: &str, team_id: Option<&str>) -> StoreResult<Vec<Agent>> {
+        let (o, t) = (org_id.to_owned(), team_id.map(str::to_owned));
+        self.read(move |c| agents::list(c, &o, t.as_deref())).await
+    }
+
+    async fn update_agent(
+        &self,
+        org_id: &str,
+        agent_id: &str,
+        patch: AgentPatch,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<Agent> {
+        let (o, a) = (org_id.to_owned(), agent_id.to_owned());
+        self.writer
+            .write(move |ctx| agents::update(ctx, &o, &a, patch, now, audit))
+            .await
+    }
+
+    async fn set_agent_budget(
+        &self,
+        org_id: &str,
+        agent_id: &str,
+        monthly_budget: Option<Cents>,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<Agent> {
+        let (o, a) = (org_id.to_owned(), agent_id.to_owned());
+        self.writer
+            .write(move |ctx| agents::set_budget(ctx, &o, &a, monthly_budget, now, audit))
+            .await
+    }
+
+    async fn rotate_agent_key(
+        &self,
+        org_id: &str,
+        agent_id: &str,
+        key_hash: &str,
+        key_mode: KeyMode,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<Agent> {
+        let (o, a, h) = (org_id.to_owned(), agent_id.to_owned(), key_hash.to_owned());
+        self.writer
+            .write(move |ctx| agents::rotate_key(ctx, &o, &a, &h, key_mode, now, audit))
+            .await
+    }
+
+    async fn bindings(&self, agent_id: &str) -> StoreResult<Vec<Binding>> {
+        let a = agent_id.to_owned();
+        self.read(move |c| agents::bindings(c, &a)).await
+    }
+
+    async fn upsert_bindings(
+        &self,
+        org_id: &str,
+        agent_id: &str,
+        upsert: BindingUpsert,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<Vec<Binding>> {
+        let (o, a) = (org_id.to_owned(), agent_id.to_owned());
+        self.writer
+            .write(move |ctx| agents::upsert_bindings(ctx, &o, &a, upsert, now, audit))
+            .await
+    }
+
+    async fn delete_bindings(
+        &self,
+        org_id: &str,
+        agent_id: &str,
+        service_id: &str,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<usize> {
+        let (o, a, s) = (org_id.to_owned(), agent_id.to_owned(), service_id.to_owned());
+        self.writer
+            .write(move |ctx| agents::delete_bindings(ctx, &o, &a, &s, audit, now))
+            .await
+    }
+
+    async fn idempotency(
+        &self,
+        agent_id: &str,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let (a, k) = (agent_id.to_owned(), key.to_owned());
+        self.read(move |c| requests::idempotency(c, &a, &k)).await
+    }
+
+    async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened> {
+        self.writer.write(move |ctx| requests::open(ctx, open)).await
+    }
+
+    async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest> {
+        self.writer.write(move |ctx| requests::finish(ctx, finish)).await
+    }
+
+    async fn request(&self, request_id: &str) -> StoreResult<Option<ServiceRequest>> {
+        let r = request_id.to_owned();
+        self.read(move |c| requests::get(c, &r)).await
+    }
+
+    async fn requests_in(
+        &self,
+        status: RequestStatus,
+        limit: u32,
+    ) -> StoreResult<Vec<ServiceRequest>> {
+        self.read(move |c| requests::in_status(c, status, limit)).await
+    }
+
+    async fn approval(&self, approval_id: &str) -> StoreResult<Option<Approval>> {
+        let a = approval_id.to_owned();
+        self.read(move |c| approvals::get(c, &a)).await
+    }
+
+    async fn approvals(
+        &self,
+        org_id: &str,
+        status: Option<ApprovalStatus>,
+    ) -> StoreResult<Vec<Approval>> {
+        let o = org_id.to_owned();
+        self.read(move |c| approvals::list(c, &o, status)).await
+    }
+
+    async fn decide_approval(
+        &self,
+        decide: DecideApproval,
+    ) -> StoreResult<Result<Decided, DecideRefusal>> {
+        self.writer.write(move |ctx| approvals::decide(ctx, decide)).await
+    }
+
+    async fn expired_approvals(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<Approval>> {
+        self.read(move |c| approvals::expired(c, now, limit)).await
+    }
+
+    async fn credit(
+        &self,
+        account: Account,
+        org_id: &str,
+        amount: Cents,
+        note: &str,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<AccountTotals> {
+        let (o, n) = (org_id.to_owned(), note.to_owned());
+        self.writer
+            .write(move |ctx| {
+                let ts = rows::ts(now);
+                let totals = ctx.post(
+                    &o,
+                    &account,
+                    crate::model::EntryKind::Credit,
+                    amount,
+                    None,
+                    Some(&n),
+                    &ts,
+                )?;
+                audit::append(ctx, audit, now)?;
+                Ok(totals)
+            })
+            .await
+    }
+
+    async fn totals(&self, account: Account) -> StoreResult<AccountTotals> {
+        // Through the writer, so the answer includes every committed write
+        // and is served from its running sums.
+        self.writer.write(move |ctx| ctx.totals(&account)).await
+    }
+
+    async fn usage(&self, query: UsageQuery) -> StoreResult<UsagePage> {
+        self.read(move |c| usage_page(c, &query)).await
+    }
+
+    async fn check_ledger(&self) -> StoreResult<LedgerReport> {
+        self.read(ledger::check).await
+    }
+
+    async fn audit_entries(&self, query: AuditQuery) -> StoreResult<Vec<AuditEntry>> {
+        self.read(move |c| audit::query(c, &query)).await
+    }
+
+    async fn append_audit(&self, event: AuditEvent, now: OffsetDateTime) -> StoreResult<()> {
+        self.writer.write(move |ctx| audit::append(ctx, event, now)).await
+    }
+
+    async fn verify_audit(&self) -> StoreResult<AuditVerification> {
+        self.read(audit::verify).await
+    }
+
+    async fn heartbeat(&self, worker: &str, now: OffsetDateTime) -> StoreResult<()> {
+        let w = worker.to_owned();
+        self.writer
+            .write(move |ctx| {
+                ctx.conn
+                    .execute(
+                        "INSERT INTO worker_heartbeats (worker, beat_at) VALUES (?1, ?2) \
+                         ON CONFLICT (worker) DO UPDATE SET beat_at = excluded.beat_at",
+                        params![w, rows::ts(now)],
+                    )
+                    .map_err(db_error)
+                    .map(drop)
+            })
+            .await
+    }
+
+    async fn last_heartbeat(&self, worker: &str) -> StoreResult<Option<OffsetDateTime>> {
+        let w = worker.to_owned();
+        self.read(move |c| {
+            use rusqlite::OptionalExtension;
+            let raw: Option<String> = c
+                .query_row(
+                    "SELECT beat_at FROM worker_heartbeats WHERE worker = ?1",
+                    [w],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_error)?;
+            Ok(raw.and_then(|r| crate::clock::parse_rfc3339(&r)))
+        })
+        .await
+    }
+}
+
+fn usage_page(conn: &Connection, q: &UsageQuery) -> StoreResult<UsagePage> {
+    let filter = "org_id = ?1 AND (?2 IS NULL OR agent_id = ?2) \
+                  AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4)";
+    let from = q.from.map(rows::ts);
+    let to = q.to.map(rows::ts);
+    let total: i64 = conn
+        .query_row(
+            &format!("SELECT COALESCE(SUM(cost_cents), 0) FROM usage_records WHERE {filter}"),
+            params![q.org_id, q.agent_id, from, to],
+            |r| r.get(0),
+        )
+        .map_err(db_error)?;
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT id, agent_id, request_id, service, operation, cost_cents, created_at \
+             FROM usage_records WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ?5"
+        ))
+        .map_err(db_error)?;
+    let records = stmt
+        .query_map(
+            params![q.org_id, q.agent_id, from, to, i64::from(q.limit)],
+            rows::usage_record,
+        )
+        .map_err(db_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
+    Ok(UsagePage {
+        records,
+        total: Cents::new(total),
+    })
+}

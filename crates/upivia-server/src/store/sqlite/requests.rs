@@ -1,0 +1,390 @@
+//! Governed requests: the first write (idempotency claim, limits, holds,
+//! request row, audit) and the last (settle or release, usage, response).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::writer::WriteCtx;
+use super::{audit, db_error, ledger, rows};
+use crate::ids;
+use crate::model::{Account, EntryKind, RequestStatus, ServiceRequest};
+use crate::money::Cents;
+use crate::store::{
+    DailyLimit, Disposition, Finish, FinishRequest, IdempotencyRecord, LimitScope, OpenRequest,
+    Opened, StoreError, StoreResult, StoredResponse,
+};
+
+pub(super) fn idempotency(
+    conn: &Connection,
+    agent_id: &str,
+    key: &str,
+) -> StoreResult<Option<IdempotencyRecord>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT fingerprint, request_id, response_status, response_body \
+             FROM idempotency_keys WHERE agent_id = ?1 AND key = ?2",
+        )
+        .map_err(db_error)?;
+    let row = stmt
+        .query_row(params![agent_id, key], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .optional()
+        .map_err(db_error)?;
+    let Some((fingerprint, request_id, status, body)) = row else {
+        return Ok(None);
+    };
+    let response = match (status, body) {
+        (Some(status), Some(body)) => Some(StoredResponse {
+            status: u16::try_from(status)
+                .map_err(|_| StoreError::Conflict(format!("bad stored status {status}")))?,
+            body: serde_json::from_str(&body)
+                .map_err(|e| StoreError::Conflict(format!("bad stored response: {e}")))?,
+        }),
+        _ => None,
+    };
+    Ok(Some(IdempotencyRecord {
+        fingerprint,
+        request_id,
+        response,
+    }))
+}
+
+fn limit_key(limit: &DailyLimit) -> String {
+    let day = &rows::ts(limit.day_start)[..10];
+    match &limit.scope {
+        LimitScope::Agent(id) => format!("agent:{id}:{day}"),
+        LimitScope::Binding(id) => format!("binding:{id}:{day}"),
+    }
+}
+
+fn count_today(conn: &Connection, limit: &DailyLimit) -> StoreResult<u32> {
+    let (sql, id) = match &limit.scope {
+        LimitScope::Agent(id) => (
+            "SELECT COUNT(*) FROM service_requests \
+             WHERE agent_id = ?1 AND created_at >= ?2 AND counts_toward_limits = 1",
+            id,
+        ),
+        LimitScope::Binding(id) => (
+            "SELECT COUNT(*) FROM service_requests \
+             WHERE binding_id = ?1 AND created_at >= ?2 AND counts_toward_limits = 1",
+            id,
+        ),
+    };
+    let n: i64 = conn
+        .prepare_cached(sql)
+        .and_then(|mut s| s.query_row(params![id, rows::ts(limit.day_start)], |r| r.get(0)))
+        .map_err(db_error)?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+pub(super) fn open(ctx: &mut WriteCtx<'_>, open: OpenRequest) -> StoreResult<Opened> {
+    let req = &open.request;
+    if let Some(claim) = &open.idempotency {
+        if let Some(existing) = idempotency(ctx.conn, &req.agent_id, &claim.key)? {
+            return Ok(Opened::Existing(existing));
+        }
+    }
+
+    let (limits, counts) = match &open.disposition {
+        Disposition::Final { .. } => (&[][..], false),
+        Disposition::AwaitApproval { limits, .. } | Disposition::Reserve { limits, .. } => {
+            (&limits[..], true)
+        }
+    };
+    let mut limit_keys = Vec::with_capacity(limits.len());
+    for limit in limits {
+        let key = limit_key(limit);
+        let used = ctx.daily_count(&key, |conn| count_today(conn, limit))?;
+        if used >= limit.limit {
+            return Ok(Opened::LimitReached {
+                scope: limit.scope.clone(),
+                limit: limit.limit,
+            });
+        }
+        limit_keys.push(key);
+    }
+    if let Disposition::Reserve { holds, amount, .. } = &open.disposition {
+        for hold in holds {
+            let available = ctx.totals(&hold.account)?.available(&hold.limit);
+            if available < *amount {
+                return Ok(Opened::HoldRefused {
+                    account: hold.account.clone(),
+                    available,
+                });
+            }
+        }
+    }
+
+    insert_request(ctx.conn, req, counts)?;
+    let now = rows::ts(req.created_at);
+    let response = match &open.disposition {
+        Disposition::Final { response } => Some(response),
+        Disposition::AwaitApproval {
+            approval, response, ..
+        } => {
+            ctx.conn
+                .prepare_cached(
+                    "INSERT INTO approvals (id, org_id, agent_id, request_id, payload_digest, status, \
+                     estimated_cost_cents, expires_at, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        approval.id,
+                        approval.org_id,
+                        approval.agent_id,
+                        req.id,
+                        approval.payload_digest,
+                        approval.estimated_cost.get(),
+                        rows::ts(approval.expires_at),
+                        now,
+                    ])
+                })
+                .map_err(db_error)?;
+            Some(response)
+        }
+        Disposition::Reserve { holds, amount, .. } => {
+            if *amount > Cents::ZERO {
+                for hold in holds {
+                    ctx.post(
+                        &req.org_id,
+                        &hold.account,
+                        EntryKind::Reserve,
+                        *amount,
+                        Some(&req.id),
+                        None,
+                        &now,
+                    )?;
+                }
+            }
+            None
+        }
+    };
+    for key in &limit_keys {
+        ctx.bump_daily(key);
+    }
+    if req.status == RequestStatus::Executed {
+        insert_usage(ctx.conn, req, req.cost, &now)?;
+    }
+    if let Some(claim) = &open.idempotency {
+        ctx.conn
+            .prepare_cached(
+                "INSERT INTO idempotency_keys (agent_id, key, fingerprint, request_id, response_status, \
+                 response_body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    req.agent_id,
+                    claim.key,
+                    claim.fingerprint,
+                    req.id,
+                    response.map(|r| i64::from(r.status)),
+                    response.map(|r| r.body.to_string()),
+                    now,
+                ])
+            })
+            .map_err(db_error)?;
+    }
+    if let Some(event) = open.audit {
+        audit::append(ctx, event, req.created_at)?;
+    }
+    Ok(Opened::Recorded)
+}
+
+fn insert_request(conn: &Connection, req: &ServiceRequest, counts: bool) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO service_requests (id, org_id, agent_id, binding_id, service, operation, payload, \
+         metadata, payload_digest, status, counts_toward_limits, reason_code, message, \
+         estimated_cost_cents, initial_cost_cents, cost_cents, result, provider, external_id, \
+         approval_id, idempotency_key, created_at, started_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+         ?19, ?20, ?21, ?22, ?23, ?24)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            req.id,
+            req.org_id,
+            req.agent_id,
+            req.binding_id,
+            req.service,
+            req.operation,
+            req.payload.to_string(),
+            req.metadata.as_ref().map(|m| m.to_string()),
+            req.payload_digest,
+            req.status.as_str(),
+            counts,
+            req.reason_code.map(|r| r.as_str()),
+            req.message,
+            req.estimated_cost.get(),
+            rows::opt_i64(req.initial_cost),
+            req.cost.get(),
+            req.result.as_ref().map(|r| r.to_string()),
+            req.provider,
+            req.external_id,
+            req.approval_id,
+            req.idempotency_key,
+            rows::ts(req.created_at),
+            req.started_at.map(rows::ts),
+            rows::ts(req.updated_at),
+        ])
+    })
+    .map_err(db_error)?;
+    Ok(())
+}
+
+fn insert_usage(conn: &Connection, req: &ServiceRequest, cost: Cents, now: &str) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO usage_records (id, org_id, agent_id, request_id, service, operation, cost_cents, \
+         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            ids::new_id(ids::USAGE),
+            req.org_id,
+            req.agent_id,
+            req.id,
+            req.service,
+            req.operation,
+            cost.get(),
+            now
+        ])
+    })
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub(super) fn get(conn: &Connection, request_id: &str) -> StoreResult<Option<ServiceRequest>> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE r.id = ?1",
+        rows::REQUEST_COLUMNS,
+        rows::REQUEST_FROM
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| s.query_row([request_id], rows::request).optional())
+        .map_err(db_error)
+}
+
+pub(super) fn in_status(
+    conn: &Connection,
+    status: RequestStatus,
+    limit: u32,
+) -> StoreResult<Vec<ServiceRequest>> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE r.status = ?1 ORDER BY r.created_at LIMIT ?2",
+        rows::REQUEST_COLUMNS,
+        rows::REQUEST_FROM
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(db_error)?;
+    let out = stmt
+        .query_map(params![status.as_str(), i64::from(limit)], rows::request)
+        .map_err(db_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
+    Ok(out)
+}
+
+/// Releases what `request_id` still holds; settles `charge` (capped at the
+/// hold) on each account when given. Returns what was settled.
+pub(super) fn close_holds(
+    ctx: &mut WriteCtx<'_>,
+    org_id: &str,
+    request_id: &str,
+    charge: Option<Cents>,
+    now: &str,
+) -> StoreResult<Cents> {
+    let holds = ledger::open_holds(ctx.conn, request_id)?;
+    let mut settled = Cents::ZERO;
+    for (key, held) in holds {
+        let account = Account::parse(&key)
+            .ok_or_else(|| StoreError::Conflict(format!("bad account key {key}")))?;
+        ctx.post(org_id, &account, EntryKind::Release, held, Some(request_id), None, now)?;
+        if let Some(charge) = charge {
+            let amount = charge.min(held);
+            if amount > Cents::ZERO {
+                ctx.post(org_id, &account, EntryKind::Settle, amount, Some(request_id), None, now)?;
+            }
+            if matches!(account, Account::Org(_)) {
+                settled = amount;
+            }
+        }
+    }
+    Ok(settled)
+}
+
+pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<ServiceRequest> {
+    let req = get(ctx.conn, &f.request_id)?.ok_or(StoreError::NotFound)?;
+    if !matches!(req.status, RequestStatus::Executing | RequestStatus::Running) {
+        return Err(StoreError::Conflict(format!(
+            "request {} is {} and cannot be finished",
+            req.id,
+            req.status.as_str()
+        )));
+    }
+    let now = rows::ts(f.now);
+    let mut event = f.audit;
+    match &f.outcome {
+        Finish::Executed {
+            result,
+            charge,
+            provider,
+        } => {
+            let charged = close_holds(ctx, &req.org_id, &req.id, Some(*charge), &now)?;
+            ctx.conn
+                .prepare_cached(
+                    "UPDATE service_requests SET status = 'executed', cost_cents = ?2, result = ?3, \
+                     provider = ?4, updated_at = ?5 WHERE id = ?1",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![req.id, charged.get(), result.to_string(), provider, now])
+                })
+                .map_err(db_error)?;
+            insert_usage(ctx.conn, &req, charged, &now)?;
+            event.cost = Some(charged);
+        }
+        Finish::Failed { reason, message } => {
+            close_holds(ctx, &req.org_id, &req.id, None, &now)?;
+            ctx.conn
+                .prepare_cached(
+                    "UPDATE service_requests SET status = 'failed', reason_code = ?2, message = ?3, \
+                     updated_at = ?4 WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![req.id, reason.as_str(), message, now]))
+                .map_err(db_error)?;
+        }
+        Finish::Running {
+            provider,
+            external_id,
+            initial_cost,
+        } => {
+            ctx.conn
+                .prepare_cached(
+                    "UPDATE service_requests SET status = 'running', provider = ?2, external_id = ?3, \
+                     initial_cost_cents = ?4, started_at = ?5, updated_at = ?5 WHERE id = ?1",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![req.id, provider, external_id, initial_cost.get(), now])
+                })
+                .map_err(db_error)?;
+        }
+    }
+    let finished = get(ctx.conn, &req.id)?.ok_or(StoreError::NotFound)?;
+    let response = (f.render)(&finished);
+    {
+        ctx.conn
+            .prepare_cached(
+                "UPDATE idempotency_keys SET response_status = ?2, response_body = ?3 \
+                 WHERE request_id = ?1 AND response_body IS NULL",
+            )
+            .and_then(|mut s| {
+                s.execute(params![req.id, i64::from(response.status), response.body.to_string()])
+            })
+            .map_err(db_error)?;
+    }
+    audit::append(ctx, event, f.now)?;
+    Ok(finished)
+}

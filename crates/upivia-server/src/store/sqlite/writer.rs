@@ -1,0 +1,287 @@
+//! The single writer, with group commit.
+//!
+//! SQLite allows one writer at a time, so every write goes to one thread
+//! that owns the write connection. It takes the jobs that are waiting, runs
+//! each inside its own SAVEPOINT (a failing job rolls back alone), commits
+//! them in one transaction, and only then answers each caller. Many
+//! decisions share one fsync, and no caller hears "done" before its write is
+//! durable.
+//!
+//! The writer also keeps running sums of ledger accounts and daily request
+//! counts, loaded lazily from the ledger on first use. They are a cache of
+//! sums over append-only rows, never stored: every change goes through an
+//! undo log so a rolled-back job or batch leaves them as the database is.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+use std::thread;
+
+use rusqlite::{Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use crate::audit::GENESIS_HASH;
+use crate::model::{Account, AccountTotals, EntryKind};
+use crate::money::Cents;
+use crate::store::{StoreError, StoreResult};
+
+/// Most jobs committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (bool, Reply) + Send>;
+
+/// Handle to the writer thread. Cloning shares the thread.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    sender: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer thread over `conn`, which must be open read-write.
+    pub(crate) fn start(conn: Connection) -> StoreResult<Writer> {
+        let head = load_audit_head(&conn)?;
+        let (sender, receiver) = mpsc::channel::<Job>();
+        thread::Builder::new()
+            .name("upivia-sqlite-writer".into())
+            .spawn(move || run(conn, receiver, head))
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(Writer { sender })
+    }
+
+    /// Runs `f` in the next batch and answers once the batch is committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |ctx| {
+            let result = f(ctx);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit| {
+                let out = match commit {
+                    Ok(()) => result,
+                    Err(message) => Err(StoreError::Unavailable(message.into())),
+                };
+                // The caller may have gone away (client disconnected); the
+                // write stands regardless.
+                let _ = tx.send(out);
+            });
+            (ok, reply)
+        });
+        self.sender
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the writer dropped a job".into()))?
+    }
+}
+
+/// What a job sees: the connection inside the batch's transaction, and the
+/// writer's caches.
+pub(crate) struct WriteCtx<'c> {
+    pub(crate) conn: &'c Connection,
+    cache: &'c mut Cache,
+}
+
+enum Undo {
+    Totals(String, Option<AccountTotals>),
+    Daily(String, Option<u32>),
+    Head(i64, String),
+}
+
+struct Cache {
+    totals: HashMap<String, AccountTotals>,
+    daily: HashMap<String, u32>,
+    head_seq: i64,
+    head_hash: String,
+    undo: Vec<Undo>,
+}
+
+impl Cache {
+    fn rollback_to(&mut self, mark: usize) {
+        while self.undo.len() > mark {
+            match self.undo.pop() {
+                Some(Undo::Totals(key, Some(old))) => {
+                    self.totals.insert(key, old);
+                }
+                Some(Undo::Totals(key, None)) => {
+                    self.totals.remove(&key);
+                }
+                Some(Undo::Daily(key, Some(old))) => {
+                    self.daily.insert(key, old);
+                }
+                Some(Undo::Daily(key, None)) => {
+                    self.daily.remove(&key);
+                }
+                Some(Undo::Head(seq, hash)) => {
+                    self.head_seq = seq;
+                    self.head_hash = hash;
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+impl WriteCtx<'_> {
+    /// Current sums of an account, including this batch's uncommitted work.
+    pub(crate) fn totals(&mut self, account: &Account) -> StoreResult<AccountTotals> {
+        let key = account.key();
+        if let Some(t) = self.cache.totals.get(&key) {
+            return Ok(*t);
+        }
+        let totals = super::ledger::sum_account(self.conn, &key)?;
+        self.cache.totals.insert(key.clone(), totals);
+        self.cache.undo.push(Undo::Totals(key, None));
+        Ok(totals)
+    }
+
+    /// Appends a ledger entry and updates the account's running sums.
+    pub(crate) fn post(
+        &mut self,
+        org_id: &str,
+        account: &Account,
+        kind: EntryKind,
+        amount: Cents,
+        request_id: Option<&str>,
+        note: Option<&str>,
+        now: &str,
+    ) -> StoreResult<AccountTotals> {
+        let mut totals = self.totals(account)?;
+        totals.apply(kind, amount).ok_or_else(|| {
+            StoreError::Conflict(format!("ledger arithmetic overflow on {}", account.key()))
+        })?;
+        if totals.reserved.is_negative() {
+            return Err(StoreError::Conflict(format!(
+                "release exceeds reservation on {}",
+                account.key()
+            )));
+        }
+        super::ledger::insert_entry(
+            self.conn, org_id, account, kind, amount, request_id, note, now,
+        )?;
+        let key = account.key();
+        let old = self.cache.totals.insert(key.clone(), totals);
+        self.cache.undo.push(Undo::Totals(key, old));
+        Ok(totals)
+    }
+
+    /// Requests counted so far today on `scope_key`, lazily loaded by `load`.
+    pub(crate) fn daily_count(
+        &mut self,
+        key: &str,
+        load: impl FnOnce(&Connection) -> StoreResult<u32>,
+    ) -> StoreResult<u32> {
+        if let Some(n) = self.cache.daily.get(key) {
+            return Ok(*n);
+        }
+        let n = load(self.conn)?;
+        self.cache.daily.insert(key.to_owned(), n);
+        self.cache.undo.push(Undo::Daily(key.to_owned(), None));
+        Ok(n)
+    }
+
+    /// Counts one more request on a daily key that was loaded before.
+    pub(crate) fn bump_daily(&mut self, key: &str) {
+        if let Some(n) = self.cache.daily.get_mut(key) {
+            let old = *n;
+            *n = old.saturating_add(1);
+            self.cache.undo.push(Undo::Daily(key.to_owned(), Some(old)));
+        }
+    }
+
+    /// The hash chain's head: the last entry's seq and hash.
+    pub(crate) fn audit_head(&self) -> (i64, &str) {
+        (self.cache.head_seq, &self.cache.head_hash)
+    }
+
+    pub(crate) fn set_audit_head(&mut self, seq: i64, hash: String) {
+        let old_hash = std::mem::replace(&mut self.cache.head_hash, hash);
+        let old_seq = std::mem::replace(&mut self.cache.head_seq, seq);
+        self.cache.undo.push(Undo::Head(old_seq, old_hash));
+    }
+}
+
+fn load_audit_head(conn: &Connection) -> StoreResult<(i64, String)> {
+    let head: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(super::db_error)?;
+    Ok(head.unwrap_or((0, GENESIS_HASH.to_owned())))
+}
+
+fn run(conn: Connection, receiver: mpsc::Receiver<Job>, head: (i64, String)) {
+    let mut cache = Cache {
+        totals: HashMap::new(),
+        daily: HashMap::new(),
+        head_seq: head.0,
+        head_hash: head.1,
+        undo: Vec::new(),
+    };
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, &mut cache, batch);
+    }
+    tracing::debug!("sqlite writer stopped");
+}
+
+fn run_batch(conn: &Connection, cache: &mut Cache, batch: Vec<Job>) {
+    let mut replies = Vec::with_capacity(batch.len());
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        // Dropping the jobs unrun answers their callers "unavailable".
+        tracing::error!(error = %e, "sqlite writer could not begin a transaction");
+        drop(batch);
+        return;
+    }
+    for job in batch {
+        let mark = cache.undo.len();
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            tracing::error!(error = %e, "sqlite writer could not open a savepoint");
+        }
+        let mut ctx = WriteCtx { conn, cache };
+        let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut ctx)));
+        let (ok, reply) = match outcome {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::error!("a store job panicked; its writes are rolled back");
+                (false, Box::new(|_| {}) as Reply)
+            }
+        };
+        if ok {
+            let _ = conn.execute_batch("RELEASE job");
+        } else {
+            cache.rollback_to(mark);
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+        }
+        replies.push(reply);
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            cache.undo.clear();
+            for reply in replies {
+                reply(Ok(()));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sqlite group commit failed; the batch is rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+            cache.rollback_to(0);
+            let message = format!("commit failed: {e}");
+            for reply in replies {
+                reply(Err(message.clone()));
+            }
+        }
+    }
+}
