@@ -73,6 +73,9 @@ pub enum BuildError {
     /// The HTTP client could not be built.
     #[error("could not build the HTTP client: {0}")]
     Http(#[source] reqwest::Error),
+    /// The blocking client's runtime could not be started.
+    #[error("could not start the blocking client's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// Configures a [`Client`]. Start from [`Client::builder`].

@@ -76,6 +76,9 @@ pub mod resources;
 #[cfg(feature = "client")]
 pub mod retry;
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
+
 #[cfg(feature = "client")]
 pub use client::{
     Body, BuildError, Client, ClientBuilder, DEFAULT_TIMEOUT, MultipartBody, Reply, RequestSpec,

@@ -2,6 +2,8 @@
 //! wiremock server, plus the check of the endpoint table against the
 //! contract's `ENDPOINTS.tsv`.
 
+#[cfg(feature = "blocking")]
+mod blocking;
 mod chat;
 mod endpoints_tsv;
 mod env;
