@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "upivia", version, about = "The Upivia governed service execution platform")]
+#[command(
+    name = "upivia",
+    version,
+    about = "The Upivia governed service execution platform"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -50,7 +50,8 @@ pub async fn ensure_org(
 ) -> Result<Option<Bootstrap>, BootstrapError> {
     let password = auth::new_password();
     let pat = auth::new_pat();
-    let password_hash = auth::hash_password(&password).map_err(|e| BootstrapError::Hash(e.to_string()))?;
+    let password_hash =
+        auth::hash_password(&password).map_err(|e| BootstrapError::Hash(e.to_string()))?;
     let created = platform
         .store
         .bootstrap(BootstrapPlan {
@@ -72,8 +73,14 @@ pub async fn ensure_org(
         "password": password,
         "pat": pat,
     });
-    write_private(&path, &serde_json::to_vec_pretty(&contents).unwrap_or_default())
-        .map_err(|source| BootstrapError::Write { path: path.clone(), source })?;
+    write_private(
+        &path,
+        &serde_json::to_vec_pretty(&contents).unwrap_or_default(),
+    )
+    .map_err(|source| BootstrapError::Write {
+        path: path.clone(),
+        source,
+    })?;
     Ok(Some(Bootstrap {
         org_id: created.org_id,
         credentials_path: path,
@@ -100,7 +107,10 @@ pub struct DevAgent {
     pub api_key: String,
 }
 
-pub async fn ensure_dev(platform: &Platform, org_id: &str) -> Result<Option<DevAgent>, BootstrapError> {
+pub async fn ensure_dev(
+    platform: &Platform,
+    org_id: &str,
+) -> Result<Option<DevAgent>, BootstrapError> {
     let agents = platform.store.agents(org_id, None).await?;
     if agents.iter().any(|a| a.name == DEMO_AGENT) {
         return Ok(None);
@@ -116,7 +126,9 @@ pub async fn ensure_dev(platform: &Platform, org_id: &str) -> Result<Option<DevA
             now,
             AuditEvent::new(org_id, "balance.credited", trail::SYSTEM)
                 .with_cost(DEV_CREDIT)
-                .with_details(json!({"amount_cents": DEV_CREDIT.get(), "note": "dev mode sandbox balance"})),
+                .with_details(
+                    json!({"amount_cents": DEV_CREDIT.get(), "note": "dev mode sandbox balance"}),
+                ),
         )
         .await?;
     let key = auth::new_agent_key(KeyMode::Test);
@@ -139,7 +151,13 @@ pub async fn ensure_dev(platform: &Platform, org_id: &str) -> Result<Option<DevA
             actor: trail::SYSTEM.into(),
         })
         .await?;
-    for service in ["email", "text_generation", "web_search", "voice_call", "platform"] {
+    for service in [
+        "email",
+        "text_generation",
+        "web_search",
+        "voice_call",
+        "platform",
+    ] {
         if platform.catalog.service(service).is_none() {
             continue;
         }

@@ -61,5 +61,6 @@ pub fn month_of(t: OffsetDateTime) -> String {
 
 /// Midnight UTC that starts the day of `t`; daily limits count from here.
 pub fn start_of_day(t: OffsetDateTime) -> OffsetDateTime {
-    t.to_offset(time::UtcOffset::UTC).replace_time(time::Time::MIDNIGHT)
+    t.to_offset(time::UtcOffset::UTC)
+        .replace_time(time::Time::MIDNIGHT)
 }

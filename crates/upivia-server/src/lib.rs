@@ -134,7 +134,10 @@ pub async fn prepare_with_clock(
     };
     let recovered = governance::recovery::recover(&platform).await?;
     if recovered > 0 {
-        tracing::warn!(recovered, "released reservations of requests interrupted by the last stop");
+        tracing::warn!(
+            recovered,
+            "released reservations of requests interrupted by the last stop"
+        );
     }
     Ok(Prepared {
         platform,

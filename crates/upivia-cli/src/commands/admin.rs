@@ -17,13 +17,18 @@ fn open(args: &DataDirArg) -> anyhow::Result<SqliteStore> {
 
 pub async fn check_ledger(args: DataDirArg) -> anyhow::Result<ExitCode> {
     let store = open(&args)?;
-    let report = store.check_ledger().await.context("the ledger check failed")?;
+    let report = store
+        .check_ledger()
+        .await
+        .context("the ledger check failed")?;
     println!(
         "checked {} ledger entries on {} accounts",
         report.entries_checked, report.accounts_checked
     );
     if report.problems.is_empty() {
-        println!("ok: available = credits − settled − reserved ≥ 0 everywhere; no dangling reservations");
+        println!(
+            "ok: available = credits − settled − reserved ≥ 0 everywhere; no dangling reservations"
+        );
         Ok(ExitCode::SUCCESS)
     } else {
         for problem in &report.problems {
@@ -35,7 +40,10 @@ pub async fn check_ledger(args: DataDirArg) -> anyhow::Result<ExitCode> {
 
 pub async fn verify_audit(args: DataDirArg) -> anyhow::Result<ExitCode> {
     let store = open(&args)?;
-    let v = store.verify_audit().await.context("the audit verification failed")?;
+    let v = store
+        .verify_audit()
+        .await
+        .context("the audit verification failed")?;
     match v.first_break {
         None => {
             println!("ok: {} audit entries, chain intact", v.entries_checked);

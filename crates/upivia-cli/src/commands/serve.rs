@@ -30,7 +30,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("could not start the platform")?;
     if let Some(dev) = &prepared.dev_agent {
         // Shown once, on the terminal only: the store keeps just a hash.
-        println!("demo agent {} created; its API key (shown once):", dev.agent_id);
+        println!(
+            "demo agent {} created; its API key (shown once):",
+            dev.agent_id
+        );
         println!("  export UPIVIA_API_KEY={}", dev.api_key);
         println!("  export UPIVIA_BASE_URL={}", prepared.base_url);
     }
@@ -52,13 +55,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -46,10 +46,15 @@ async fn update_org(
             .await?
             .ok_or(ApiError::NotFound("organisation"))?,
     };
-    Ok(AxumJson(json!({"org": {"id": org.id, "name": org.name, "kill_switch": org.kill_switch}})))
+    Ok(AxumJson(
+        json!({"org": {"id": org.id, "name": org.name, "kill_switch": org.kill_switch}}),
+    ))
 }
 
-async fn check_ledger(State(state): State<AppState>, user: UserAuth) -> Result<AxumJson<Value>, ApiError> {
+async fn check_ledger(
+    State(state): State<AppState>,
+    user: UserAuth,
+) -> Result<AxumJson<Value>, ApiError> {
     user.require(Role::Admin)?;
     let report = state.platform.store.check_ledger().await?;
     Ok(AxumJson(json!({
@@ -60,7 +65,10 @@ async fn check_ledger(State(state): State<AppState>, user: UserAuth) -> Result<A
     })))
 }
 
-async fn verify_audit(State(state): State<AppState>, user: UserAuth) -> Result<AxumJson<Value>, ApiError> {
+async fn verify_audit(
+    State(state): State<AppState>,
+    user: UserAuth,
+) -> Result<AxumJson<Value>, ApiError> {
     user.require(Role::Admin)?;
     let v = state.platform.store.verify_audit().await?;
     Ok(AxumJson(json!({

@@ -24,7 +24,10 @@ pub(super) fn router() -> Router<AppState> {
         .route("/agents/{agent_id}", get(fetch).patch(update))
         .route("/agents/{agent_id}/key", patch(rotate_key))
         .route("/agents/{agent_id}/budget", patch(set_budget))
-        .route("/agents/{agent_id}/services", post(enable_service).delete(disable_service))
+        .route(
+            "/agents/{agent_id}/services",
+            post(enable_service).delete(disable_service),
+        )
 }
 
 /// Profile keys kept as sent (camelCase where the platform uses it).
@@ -88,18 +91,28 @@ fn field<'a>(body: &'a Map<String, Value>, names: &[&str]) -> Option<(&'a str, &
         .map(|(k, v)| (k.as_str(), v))
 }
 
-fn string_field(body: &Map<String, Value>, names: &[&str], max: usize) -> Result<Option<String>, ApiError> {
+fn string_field(
+    body: &Map<String, Value>,
+    names: &[&str],
+    max: usize,
+) -> Result<Option<String>, ApiError> {
     match field(body, names) {
         None => Ok(None),
         Some((_, Value::String(s))) if s.len() <= max => Ok(Some(s.clone())),
         Some((name, Value::String(_))) => Err(ApiError::Unprocessable(format!(
             "invalid field {name}: at most {max} bytes"
         ))),
-        Some((name, _)) => Err(ApiError::Unprocessable(format!("invalid field {name}: must be a string"))),
+        Some((name, _)) => Err(ApiError::Unprocessable(format!(
+            "invalid field {name}: must be a string"
+        ))),
     }
 }
 
-fn count_field(body: &Map<String, Value>, names: &[&str], min: u64) -> Result<Option<u32>, ApiError> {
+fn count_field(
+    body: &Map<String, Value>,
+    names: &[&str],
+    min: u64,
+) -> Result<Option<u32>, ApiError> {
     match field(body, names) {
         None => Ok(None),
         Some((name, v)) => v
@@ -134,7 +147,9 @@ fn bool_field(body: &Map<String, Value>, names: &[&str]) -> Result<Option<bool>,
     match field(body, names) {
         None => Ok(None),
         Some((_, Value::Bool(b))) => Ok(Some(*b)),
-        Some((name, _)) => Err(ApiError::Unprocessable(format!("invalid field {name}: must be a boolean"))),
+        Some((name, _)) => Err(ApiError::Unprocessable(format!(
+            "invalid field {name}: must be a boolean"
+        ))),
     }
 }
 
@@ -150,7 +165,11 @@ fn profile_of(body: &Map<String, Value>) -> Map<String, Value> {
 
 /// An agent of the caller's organisation that the caller may manage:
 /// admins manage every agent, members the agents they own.
-async fn manageable(state: &AppState, user: &UserPrincipal, agent_id: &str) -> Result<Agent, ApiError> {
+async fn manageable(
+    state: &AppState,
+    user: &UserPrincipal,
+    agent_id: &str,
+) -> Result<Agent, ApiError> {
     let agent = state
         .platform
         .store
@@ -160,7 +179,9 @@ async fn manageable(state: &AppState, user: &UserPrincipal, agent_id: &str) -> R
     if user.role >= Role::Admin || agent.owner_user_id.as_deref() == Some(user.user_id.as_str()) {
         Ok(agent)
     } else {
-        Err(ApiError::Forbidden("only an admin or the agent's owner may change it".into()))
+        Err(ApiError::Forbidden(
+            "only an admin or the agent's owner may change it".into(),
+        ))
     }
 }
 
@@ -185,9 +206,17 @@ async fn list(
     let agents = match caller {
         // An agent sees itself (sharing between agents comes later).
         Caller::Agent(agent) => vec![agent],
-        Caller::User(user) => state.platform.store.agents(&user.org_id, q.team_id.as_deref()).await?,
+        Caller::User(user) => {
+            state
+                .platform
+                .store
+                .agents(&user.org_id, q.team_id.as_deref())
+                .await?
+        }
     };
-    Ok(AxumJson(json!({"agents": agents.iter().map(agent_json).collect::<Vec<_>>()})))
+    Ok(AxumJson(
+        json!({"agents": agents.iter().map(agent_json).collect::<Vec<_>>()}),
+    ))
 }
 
 async fn create(
@@ -221,7 +250,11 @@ async fn create(
             key_hash: auth::hash_token(&key),
             key_mode,
             monthly_budget: cents_field(&body, &["monthly_budget_cents", "monthly_limit_cents"])?,
-            daily_request_limit: count_field(&body, &["daily_request_limit", "dailyRequestLimit"], 0)?,
+            daily_request_limit: count_field(
+                &body,
+                &["daily_request_limit", "dailyRequestLimit"],
+                0,
+            )?,
             rate_limit_per_minute: count_field(&body, &["rate_limit_per_minute"], 1)?,
             default_model_id: string_field(&body, &["defaultModelId", "default_model_id"], 200)?,
             profile: Value::Object(profile_of(&body)),
@@ -233,7 +266,9 @@ async fn create(
             crate::store::StoreError::NotFound => ApiError::NotFound("team"),
             other => other.into(),
         })?;
-    Ok(AxumJson(json!({"agent": agent_json(&agent), "api_key": key})))
+    Ok(AxumJson(
+        json!({"agent": agent_json(&agent), "api_key": key}),
+    ))
 }
 
 async fn fetch(
@@ -272,14 +307,18 @@ async fn update(
     };
     let name = string_field(&body, &["name"], 200)?;
     if name.as_ref().is_some_and(|n| n.trim().is_empty()) {
-        return Err(ApiError::Unprocessable("invalid field name: must not be empty".into()));
+        return Err(ApiError::Unprocessable(
+            "invalid field name: must not be empty".into(),
+        ));
     }
     let patch = AgentPatch {
         name,
         description: string_field(&body, &["description"], 2000)?.map(Some),
         status,
-        default_model_id: string_field(&body, &["defaultModelId", "default_model_id"], 200)?.map(Some),
-        daily_request_limit: count_field(&body, &["daily_request_limit", "dailyRequestLimit"], 0)?.map(Some),
+        default_model_id: string_field(&body, &["defaultModelId", "default_model_id"], 200)?
+            .map(Some),
+        daily_request_limit: count_field(&body, &["daily_request_limit", "dailyRequestLimit"], 0)?
+            .map(Some),
         rate_limit_per_minute: count_field(&body, &["rate_limit_per_minute"], 1)?.map(Some),
         profile: profile_of(&body),
     };
@@ -293,7 +332,12 @@ async fn update(
             &agent.id,
             patch,
             now,
-            event(&user, &agent.id, "agent.updated", json!({"fields": changed, "status": status.map(|s| s.as_str())})),
+            event(
+                &user,
+                &agent.id,
+                "agent.updated",
+                json!({"fields": changed, "status": status.map(|s| s.as_str())}),
+            ),
         )
         .await?;
     Ok(AxumJson(json!({"agent": agent_json(&updated)})))
@@ -326,7 +370,9 @@ async fn rotate_key(
             event(&user, &agent.id, "agent.key_rotated", json!({})),
         )
         .await?;
-    Ok(AxumJson(json!({"agent": agent_json(&updated), "api_key": key})))
+    Ok(AxumJson(
+        json!({"agent": agent_json(&updated), "api_key": key}),
+    ))
 }
 
 async fn set_budget(
@@ -354,7 +400,12 @@ async fn set_budget(
             &agent.id,
             cap,
             now,
-            event(&user, &agent.id, "agent.budget_set", json!({"monthly_budget_cents": cap.map(Cents::get)})),
+            event(
+                &user,
+                &agent.id,
+                "agent.budget_set",
+                json!({"monthly_budget_cents": cap.map(Cents::get)}),
+            ),
         )
         .await?;
     Ok(AxumJson(json!({"agent": agent_json(&updated)})))
@@ -370,26 +421,35 @@ async fn enable_service(
     let agent = manageable(&state, &user, &agent_id).await?;
     let raw_service = string_field(&body, &["service_id", "service"], 100)?
         .ok_or_else(|| ApiError::Unprocessable("invalid field service_id: required".into()))?;
-    let service_id = raw_service.strip_prefix("svc_").unwrap_or(&raw_service).to_owned();
+    let service_id = raw_service
+        .strip_prefix("svc_")
+        .unwrap_or(&raw_service)
+        .to_owned();
     let catalog = &state.platform.catalog;
-    let service = catalog.service(&service_id).ok_or_else(|| ApiError::Missing {
-        code: "unknown_service",
-        message: format!("unknown service {raw_service:?}"),
-    })?;
+    let service = catalog
+        .service(&service_id)
+        .ok_or_else(|| ApiError::Missing {
+            code: "unknown_service",
+            message: format!("unknown service {raw_service:?}"),
+        })?;
     let mut operations: Vec<Option<String>> = Vec::new();
     if let Some((_, op)) = field(&body, &["operation"]) {
-        let op = op
-            .as_str()
-            .ok_or_else(|| ApiError::Unprocessable("invalid field operation: must be a string".into()))?;
+        let op = op.as_str().ok_or_else(|| {
+            ApiError::Unprocessable("invalid field operation: must be a string".into())
+        })?;
         operations.push(Some(op.to_owned()));
     }
     if let Some((_, ops)) = field(&body, &["operations"]) {
         let ops = ops.as_array().ok_or_else(|| {
-            ApiError::Unprocessable("invalid field operations: must be a list of operation names".into())
+            ApiError::Unprocessable(
+                "invalid field operations: must be a list of operation names".into(),
+            )
         })?;
         for op in ops {
             let op = op.as_str().ok_or_else(|| {
-                ApiError::Unprocessable("invalid field operations: must be a list of strings".into())
+                ApiError::Unprocessable(
+                    "invalid field operations: must be a list of strings".into(),
+                )
             })?;
             // Accept "email.send" as well as "send".
             let name = op.strip_prefix(&format!("{service_id}.")).unwrap_or(op);
@@ -418,7 +478,11 @@ async fn enable_service(
         approval_threshold: cents_field(&merged, &["approval_threshold_cents"])?,
         max_cost: cents_field(&merged, &["max_cost_cents"])?,
         monthly_budget: cents_field(&merged, &["monthly_budget_cents"])?,
-        daily_request_limit: count_field(&merged, &["daily_request_limit", "dailyRequestLimit"], 0)?,
+        daily_request_limit: count_field(
+            &merged,
+            &["daily_request_limit", "dailyRequestLimit"],
+            0,
+        )?,
         rate_limit_per_minute: count_field(&merged, &["rate_limit_per_minute"], 1)?,
     };
     let now = state.platform.clock.now();
@@ -480,8 +544,15 @@ async fn disable_service(
             &agent.id,
             &service_id,
             now,
-            event(&user, &agent.id, "binding.disabled", json!({"service_id": service_id})),
+            event(
+                &user,
+                &agent.id,
+                "binding.disabled",
+                json!({"service_id": service_id}),
+            ),
         )
         .await?;
-    Ok(AxumJson(json!({"ok": true, "removed": removed, "service_id": service_id})))
+    Ok(AxumJson(
+        json!({"ok": true, "removed": removed, "service_id": service_id}),
+    ))
 }

@@ -57,7 +57,9 @@ async fn list(
         })?),
     };
     let approvals = approvals::list(&state.platform, &user.0, status).await?;
-    Ok(AxumJson(json!({"approvals": approvals.iter().map(row).collect::<Vec<_>>()})))
+    Ok(AxumJson(
+        json!({"approvals": approvals.iter().map(row).collect::<Vec<_>>()}),
+    ))
 }
 
 async fn approve(

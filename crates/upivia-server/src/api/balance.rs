@@ -70,7 +70,9 @@ async fn credit(
     }
     let note = body.note.unwrap_or_default();
     if note.len() > 500 {
-        return Err(ApiError::Unprocessable("invalid field note: at most 500 bytes".into()));
+        return Err(ApiError::Unprocessable(
+            "invalid field note: at most 500 bytes".into(),
+        ));
     }
     let amount = Cents::new(body.amount_cents);
     let now = state.platform.clock.now();
@@ -84,7 +86,14 @@ async fn credit(
     let totals = state
         .platform
         .store
-        .credit(Account::Org(principal.org_id.clone()), &principal.org_id, amount, &note, now, audit)
+        .credit(
+            Account::Org(principal.org_id.clone()),
+            &principal.org_id,
+            amount,
+            &note,
+            now,
+            audit,
+        )
         .await?;
     Ok(AxumJson(json!({
         "amount_cents": totals.available(&HoldLimit::Funds).get(),

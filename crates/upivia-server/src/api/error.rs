@@ -37,7 +37,10 @@ pub enum ApiError {
     #[error("{0}")]
     Gone(String),
     #[error("{message}")]
-    RateLimited { message: String, retry_after: Duration },
+    RateLimited {
+        message: String,
+        retry_after: Duration,
+    },
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]

@@ -69,7 +69,9 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
-        .ok_or(ApiError::Unauthenticated("Authorization must be a Bearer token"))?
+        .ok_or(ApiError::Unauthenticated(
+            "Authorization must be a Bearer token",
+        ))?
         .trim();
     if token.is_empty() {
         return Err(ApiError::Unauthenticated("empty bearer token"));
@@ -128,7 +130,10 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         resolve(parts, state)
             .await?
             .ok_or(ApiError::Unauthenticated("credentials required"))
@@ -141,7 +146,10 @@ pub struct AgentAuth(pub Agent);
 impl FromRequestParts<AppState> for AgentAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match Caller::from_request_parts(parts, state).await? {
             Caller::Agent(agent) => Ok(AgentAuth(agent)),
             Caller::User(_) => Err(ApiError::Forbidden(
@@ -157,7 +165,10 @@ pub struct UserAuth(pub UserPrincipal);
 impl FromRequestParts<AppState> for UserAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match Caller::from_request_parts(parts, state).await? {
             Caller::User(user) => Ok(UserAuth(user)),
             Caller::Agent(_) => Err(ApiError::Forbidden(

@@ -23,7 +23,6 @@ mod usage;
 
 use std::sync::Arc;
 
-
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, StatusCode};
@@ -122,7 +121,12 @@ async fn log_internal_errors(req: Request, next: Next) -> Response {
 async fn envelope_for_bare_errors(body_limit: usize, req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
-    if status.is_success() || response.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.is_success() || is_json {
         return response;
     }
     let error = match status {
@@ -136,4 +140,3 @@ async fn envelope_for_bare_errors(body_limit: usize, req: Request, next: Next) -
     *fresh.status_mut() = status;
     fresh
 }
-

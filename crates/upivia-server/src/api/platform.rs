@@ -24,7 +24,9 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, AxumJson<Value>)
             tracing::warn!(error = %e, "health check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                AxumJson(json!({"ok": false, "error": {"code": "unavailable", "message": "database unreachable"}})),
+                AxumJson(
+                    json!({"ok": false, "error": {"code": "unavailable", "message": "database unreachable"}}),
+                ),
             )
         }
     }
@@ -68,33 +70,168 @@ pub(super) struct EndpointDoc {
 /// Every endpoint this server serves. The integration tests call each one
 /// and fail if it is not routed, so this list cannot drift from the code.
 pub(super) const ENDPOINTS: &[EndpointDoc] = &[
-    EndpointDoc { method: "GET", path: "/healthz", auth: "none", summary: "Liveness: pings the database." },
-    EndpointDoc { method: "GET", path: "/health/readiness", auth: "none", summary: "Database and background worker status." },
-    EndpointDoc { method: "GET", path: "/agent-docs", auth: "none", summary: "This document." },
-    EndpointDoc { method: "GET", path: "/services", auth: "none", summary: "The catalog: services, operations, prices, input schemas." },
-    EndpointDoc { method: "POST", path: "/auth/login", auth: "none", summary: "Email and password; sets an HttpOnly session cookie." },
-    EndpointDoc { method: "POST", path: "/auth/logout", auth: "workspace", summary: "Ends the session." },
-    EndpointDoc { method: "GET", path: "/whoami", auth: "workspace", summary: "The signed-in user." },
-    EndpointDoc { method: "POST", path: "/service-requests", auth: "agent", summary: "Submit a governed service request (Idempotency-Key header)." },
-    EndpointDoc { method: "GET", path: "/service-requests/{request_id}", auth: "agent", summary: "A request's current outcome." },
-    EndpointDoc { method: "GET", path: "/approvals", auth: "workspace", summary: "Approvals, ?status=pending." },
-    EndpointDoc { method: "POST", path: "/approvals/{approval_id}/approve", auth: "workspace", summary: "Approve and execute the stored request (admin)." },
-    EndpointDoc { method: "POST", path: "/approvals/{approval_id}/reject", auth: "workspace", summary: "Reject the stored request (admin)." },
-    EndpointDoc { method: "GET", path: "/balance", auth: "workspace", summary: "Organisation balance in cents." },
-    EndpointDoc { method: "POST", path: "/balance/credits", auth: "workspace", summary: "Fund the organisation (owner)." },
-    EndpointDoc { method: "GET", path: "/usage", auth: "workspace", summary: "Charged executions and their total." },
-    EndpointDoc { method: "GET", path: "/audit-logs", auth: "workspace", summary: "The hash-chained audit trail, cursor-paginated." },
-    EndpointDoc { method: "GET", path: "/agents", auth: "agent or workspace", summary: "Agents visible to the caller." },
-    EndpointDoc { method: "POST", path: "/agents", auth: "workspace", summary: "Create an agent; returns its key once." },
-    EndpointDoc { method: "GET", path: "/agents/{agent_id}", auth: "workspace", summary: "An agent and its service bindings." },
-    EndpointDoc { method: "PATCH", path: "/agents/{agent_id}", auth: "workspace", summary: "Update name, status, profile." },
-    EndpointDoc { method: "PATCH", path: "/agents/{agent_id}/key", auth: "workspace", summary: "Rotate the key; the new one is shown once." },
-    EndpointDoc { method: "PATCH", path: "/agents/{agent_id}/budget", auth: "workspace", summary: "Monthly cap in cents (null: no cap)." },
-    EndpointDoc { method: "POST", path: "/agents/{agent_id}/services", auth: "workspace", summary: "Enable a service or operations with limits." },
-    EndpointDoc { method: "DELETE", path: "/agents/{agent_id}/services", auth: "workspace", summary: "Disable a service (?service_id=)." },
-    EndpointDoc { method: "PATCH", path: "/org", auth: "workspace", summary: "Organisation settings: the kill switch (admin)." },
-    EndpointDoc { method: "GET", path: "/admin/ledger/check", auth: "workspace", summary: "Verify the ledger invariants (admin)." },
-    EndpointDoc { method: "GET", path: "/admin/audit/verify", auth: "workspace", summary: "Verify the audit hash chain (admin)." },
+    EndpointDoc {
+        method: "GET",
+        path: "/healthz",
+        auth: "none",
+        summary: "Liveness: pings the database.",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/health/readiness",
+        auth: "none",
+        summary: "Database and background worker status.",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/agent-docs",
+        auth: "none",
+        summary: "This document.",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/services",
+        auth: "none",
+        summary: "The catalog: services, operations, prices, input schemas.",
+    },
+    EndpointDoc {
+        method: "POST",
+        path: "/auth/login",
+        auth: "none",
+        summary: "Email and password; sets an HttpOnly session cookie.",
+    },
+    EndpointDoc {
+        method: "POST",
+        path: "/auth/logout",
+        auth: "workspace",
+        summary: "Ends the session.",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/whoami",
+        auth: "workspace",
+        summary: "The signed-in user.",
+    },
+    EndpointDoc {
+        method: "POST",
+        path: "/service-requests",
+        auth: "agent",
+        summary: "Submit a governed service request (Idempotency-Key header).",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/service-requests/{request_id}",
+        auth: "agent",
+        summary: "A request's current outcome.",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/approvals",
+        auth: "workspace",
+        summary: "Approvals, ?status=pending.",
+    },
+    EndpointDoc {
+        method: "POST",
+        path: "/approvals/{approval_id}/approve",
+        auth: "workspace",
+        summary: "Approve and execute the stored request (admin).",
+    },
+    EndpointDoc {
+        method: "POST",
+        path: "/approvals/{approval_id}/reject",
+        auth: "workspace",
+        summary: "Reject the stored request (admin).",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/balance",
+        auth: "workspace",
+        summary: "Organisation balance in cents.",
+    },
+    EndpointDoc {
+        method: "POST",
+        path: "/balance/credits",
+        auth: "workspace",
+        summary: "Fund the organisation (owner).",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/usage",
+        auth: "workspace",
+        summary: "Charged executions and their total.",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/audit-logs",
+        auth: "workspace",
+        summary: "The hash-chained audit trail, cursor-paginated.",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/agents",
+        auth: "agent or workspace",
+        summary: "Agents visible to the caller.",
+    },
+    EndpointDoc {
+        method: "POST",
+        path: "/agents",
+        auth: "workspace",
+        summary: "Create an agent; returns its key once.",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/agents/{agent_id}",
+        auth: "workspace",
+        summary: "An agent and its service bindings.",
+    },
+    EndpointDoc {
+        method: "PATCH",
+        path: "/agents/{agent_id}",
+        auth: "workspace",
+        summary: "Update name, status, profile.",
+    },
+    EndpointDoc {
+        method: "PATCH",
+        path: "/agents/{agent_id}/key",
+        auth: "workspace",
+        summary: "Rotate the key; the new one is shown once.",
+    },
+    EndpointDoc {
+        method: "PATCH",
+        path: "/agents/{agent_id}/budget",
+        auth: "workspace",
+        summary: "Monthly cap in cents (null: no cap).",
+    },
+    EndpointDoc {
+        method: "POST",
+        path: "/agents/{agent_id}/services",
+        auth: "workspace",
+        summary: "Enable a service or operations with limits.",
+    },
+    EndpointDoc {
+        method: "DELETE",
+        path: "/agents/{agent_id}/services",
+        auth: "workspace",
+        summary: "Disable a service (?service_id=).",
+    },
+    EndpointDoc {
+        method: "PATCH",
+        path: "/org",
+        auth: "workspace",
+        summary: "Organisation settings: the kill switch (admin).",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/admin/ledger/check",
+        auth: "workspace",
+        summary: "Verify the ledger invariants (admin).",
+    },
+    EndpointDoc {
+        method: "GET",
+        path: "/admin/audit/verify",
+        auth: "workspace",
+        summary: "Verify the audit hash chain (admin).",
+    },
 ];
 
 async fn agent_docs(State(state): State<AppState>) -> AxumJson<Value> {

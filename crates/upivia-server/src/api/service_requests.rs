@@ -1,11 +1,11 @@
 //! `POST /service-requests` (the governed pipeline) and `GET
 //! /service-requests/{id}`. Agents see only their own requests.
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -42,7 +42,9 @@ async fn create(
     let header_key = match headers.get("idempotency-key") {
         Some(v) => Some(
             v.to_str()
-                .map_err(|_| ApiError::InvalidRequest("Idempotency-Key must be visible ASCII".into()))?
+                .map_err(|_| {
+                    ApiError::InvalidRequest("Idempotency-Key must be visible ASCII".into())
+                })?
                 .to_owned(),
         ),
         None => None,
@@ -60,10 +62,20 @@ async fn create(
     let payload = match body.payload {
         None | Some(Value::Null) => Value::Object(Default::default()),
         Some(p @ Value::Object(_)) => p,
-        Some(_) => return Err(ApiError::Unprocessable("invalid field payload: must be an object".into())),
+        Some(_) => {
+            return Err(ApiError::Unprocessable(
+                "invalid field payload: must be an object".into(),
+            ));
+        }
     };
-    if body.metadata.as_ref().is_some_and(|m| !m.is_object() && !m.is_null()) {
-        return Err(ApiError::Unprocessable("invalid field metadata: must be an object or null".into()));
+    if body
+        .metadata
+        .as_ref()
+        .is_some_and(|m| !m.is_object() && !m.is_null())
+    {
+        return Err(ApiError::Unprocessable(
+            "invalid field metadata: must be an object or null".into(),
+        ));
     }
     let answer = pipeline::submit(
         &state.platform,
@@ -80,9 +92,10 @@ async fn create(
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = (status, axum::Json(answer.body)).into_response();
     if answer.replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
     }
     Ok(response)
 }

@@ -37,8 +37,15 @@ fn cookie(value: &str, max_age: StdDuration) -> Result<HeaderValue, ApiError> {
     .map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
-async fn login(State(state): State<AppState>, Json(body): Json<Login>) -> Result<Response, ApiError> {
-    let found = state.platform.store.user_by_email(body.email.trim()).await?;
+async fn login(
+    State(state): State<AppState>,
+    Json(body): Json<Login>,
+) -> Result<Response, ApiError> {
+    let found = state
+        .platform
+        .store
+        .user_by_email(body.email.trim())
+        .await?;
     // Verify against a dummy hash when the user is unknown, so timing does
     // not reveal which emails exist.
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -71,11 +78,17 @@ async fn login(State(state): State<AppState>, Json(body): Json<Login>) -> Result
         "org_id": principal.org_id,
     }))
     .into_response();
-    response.headers_mut().insert(SET_COOKIE, cookie(&token, ttl)?);
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, cookie(&token, ttl)?);
     Ok(response)
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap, _user: UserAuth) -> Result<Response, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    _user: UserAuth,
+) -> Result<Response, ApiError> {
     let token = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -85,10 +98,16 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, _user: UserAu
         .find(|(n, _)| *n == SESSION_COOKIE)
         .map(|(_, v)| v.to_owned());
     if let Some(token) = token {
-        state.platform.store.delete_session(&auth::hash_token(&token)).await?;
+        state
+            .platform
+            .store
+            .delete_session(&auth::hash_token(&token))
+            .await?;
     }
     let mut response = AxumJson(json!({"ok": true})).into_response();
-    response.headers_mut().insert(SET_COOKIE, cookie("", StdDuration::ZERO)?);
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, cookie("", StdDuration::ZERO)?);
     Ok(response)
 }
 

@@ -26,10 +26,15 @@ struct ListUsage {
     include_chart: Option<String>,
 }
 
-pub(super) fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<time::OffsetDateTime>, ApiError> {
+pub(super) fn parse_time(
+    field: &str,
+    raw: Option<&str>,
+) -> Result<Option<time::OffsetDateTime>, ApiError> {
     raw.map(|r| {
         parse_rfc3339(r).ok_or_else(|| {
-            ApiError::InvalidRequest(format!("{field} must be an ISO-8601 datetime with a time zone"))
+            ApiError::InvalidRequest(format!(
+                "{field} must be an ISO-8601 datetime with a time zone"
+            ))
         })
     })
     .transpose()
@@ -50,7 +55,9 @@ async fn list(
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| ApiError::InvalidRequest("limit must be an integer from 1 to 500".into()))?,
+            .ok_or_else(|| {
+                ApiError::InvalidRequest("limit must be an integer from 1 to 500".into())
+            })?,
     };
     let org_id = user.0.org_id.clone();
     let page = state
@@ -87,10 +94,12 @@ async fn list(
             *per_agent.entry(r.agent_id.clone()).or_default() += r.cost.get();
         }
         body["balance_cents"] = json!(totals.available(&HoldLimit::Funds).get());
-        body["per_agent"] = json!(per_agent
-            .into_iter()
-            .map(|(agent_id, cents)| json!({"agent_id": agent_id, "total_cents": cents}))
-            .collect::<Vec<_>>());
+        body["per_agent"] = json!(
+            per_agent
+                .into_iter()
+                .map(|(agent_id, cents)| json!({"agent_id": agent_id, "total_cents": cents}))
+                .collect::<Vec<_>>()
+        );
     }
     Ok(AxumJson(body))
 }

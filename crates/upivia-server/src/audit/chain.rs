@@ -87,6 +87,5 @@ pub fn verify_chain<'a>(
     Ok((prev, prev_seq))
 }
 
-
 #[cfg(test)]
 mod tests;

@@ -7,5 +7,5 @@ pub mod secrets;
 
 pub use secrets::{
     AGENT_KEY_PREFIX_LIVE, AGENT_KEY_PREFIX_TEST, PAT_PREFIX, SESSION_COOKIE, hash_password,
-    hash_token, new_agent_key, new_pat, new_password, new_session_token, verify_password,
+    hash_token, new_agent_key, new_password, new_pat, new_session_token, verify_password,
 };

@@ -74,7 +74,8 @@ pub(super) async fn park(
         .await?;
     match opened {
         Opened::Recorded => {
-            metrics::counter!("upivia_decisions_total", "status" => "approval_required").increment(1);
+            metrics::counter!("upivia_decisions_total", "status" => "approval_required")
+                .increment(1);
             Ok(Answer {
                 status: response.status,
                 body: response.body,
@@ -147,7 +148,9 @@ fn refused(refusal: DecideRefusal) -> GovernanceError {
     match refusal {
         DecideRefusal::NotFound => GovernanceError::NotFound("approval"),
         DecideRefusal::AlreadyDecided(status) => GovernanceError::ApprovalDecided(status),
-        DecideRefusal::Expired | DecideRefusal::HoldRefused { .. } => GovernanceError::ApprovalExpired,
+        DecideRefusal::Expired | DecideRefusal::HoldRefused { .. } => {
+            GovernanceError::ApprovalExpired
+        }
     }
 }
 
@@ -192,7 +195,10 @@ pub async fn approve(
     let (holds, amount) = match recheck {
         Ok(holds) => (holds, request.estimated_cost),
         Err((reason, message)) => {
-            return approve_blocked(platform, &approval, &request, reason, message, &actor, org_id).await;
+            return approve_blocked(
+                platform, &approval, &request, reason, message, &actor, org_id,
+            )
+            .await;
         }
     };
     let decided = decide(
@@ -212,7 +218,10 @@ pub async fn approve(
         Ok(Decided::Closed(request)) => Ok(outcome::render(&request)),
         Err(DecideRefusal::HoldRefused { account, available }) => {
             let (reason, message) = budget::refusal(&account, available, amount);
-            approve_blocked(platform, &approval, &request, reason, message, &actor, org_id).await
+            approve_blocked(
+                platform, &approval, &request, reason, message, &actor, org_id,
+            )
+            .await
         }
         Err(DecideRefusal::Expired) => {
             expire_one(platform, &approval).await?;
@@ -228,15 +237,25 @@ async fn recheck(
     request: &ServiceRequest,
 ) -> Result<Result<Vec<crate::model::Hold>, (ReasonCode, String)>, GovernanceError> {
     let now = platform.clock.now();
-    let Some(agent) = platform.store.agent(&request.org_id, &request.agent_id).await? else {
-        return Ok(Err((ReasonCode::AgentDisabled, "the agent no longer exists".into())));
+    let Some(agent) = platform
+        .store
+        .agent(&request.org_id, &request.agent_id)
+        .await?
+    else {
+        return Ok(Err((
+            ReasonCode::AgentDisabled,
+            "the agent no longer exists".into(),
+        )));
     };
     let org = platform
         .store
         .org(&request.org_id)
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
-    let Some(operation) = platform.catalog.operation(&request.service, &request.operation) else {
+    let Some(operation) = platform
+        .catalog
+        .operation(&request.service, &request.operation)
+    else {
         return Ok(Err((
             ReasonCode::ServiceNotEnabled,
             "the operation is no longer in the catalog".into(),
@@ -329,7 +348,12 @@ pub async fn reject(
 }
 
 async fn expire_one(platform: &Platform, approval: &Approval) -> Result<bool, GovernanceError> {
-    let audit = vec![approval_event(approval, "expired", trail::SYSTEM, Value::Null)];
+    let audit = vec![approval_event(
+        approval,
+        "expired",
+        trail::SYSTEM,
+        Value::Null,
+    )];
     let decided = decide(
         platform,
         approval,

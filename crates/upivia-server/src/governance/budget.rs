@@ -32,7 +32,9 @@ pub fn holds(agent: &Agent, binding: Option<&Binding>, now: OffsetDateTime) -> V
             agent_id: agent.id.clone(),
             month: month.clone(),
         },
-        limit: agent.monthly_budget.map_or(HoldLimit::Unlimited, HoldLimit::Cap),
+        limit: agent
+            .monthly_budget
+            .map_or(HoldLimit::Unlimited, HoldLimit::Cap),
     });
     if let Some(binding) = binding {
         if let Some(cap) = binding.monthly_budget {
@@ -65,7 +67,11 @@ pub fn refusal(account: &Account, available: Cents, estimate: Cents) -> (ReasonC
 
 /// The answer of `platform.check_budget` for `agent`. The SDK reads these
 /// fields as dollars (floats); cents are given beside them.
-pub async fn check(platform: &Platform, agent: &Agent, now: OffsetDateTime) -> Result<Value, GovernanceError> {
+pub async fn check(
+    platform: &Platform,
+    agent: &Agent,
+    now: OffsetDateTime,
+) -> Result<Value, GovernanceError> {
     let store = &platform.store;
     let org = store.totals(Account::Org(agent.org_id.clone())).await?;
     let org_available = org.available(&HoldLimit::Funds);

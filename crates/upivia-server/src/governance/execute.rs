@@ -43,7 +43,10 @@ async fn call(
     match tokio::time::timeout(limit, provider.execute(call)).await {
         Err(_) => Finish::Failed {
             reason: ReasonCode::ProviderUnavailable,
-            message: format!("the provider did not answer within {} ms", limit.as_millis()),
+            message: format!(
+                "the provider did not answer within {} ms",
+                limit.as_millis()
+            ),
         },
         Ok(Err(error)) => failure(error),
         Ok(Ok(Execution::Completed {

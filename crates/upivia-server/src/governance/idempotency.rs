@@ -16,7 +16,12 @@ pub const MAX_KEY_LEN: usize = 255;
 /// What decides "the same request": service, operation, payload and
 /// metadata, compared as canonical JSON (key order and whitespace do not
 /// matter; `null` metadata equals absent metadata).
-pub fn fingerprint(service: &str, operation: &str, payload: &Value, metadata: Option<&Value>) -> String {
+pub fn fingerprint(
+    service: &str,
+    operation: &str,
+    payload: &Value,
+    metadata: Option<&Value>,
+) -> String {
     let canonical = json!({
         "service": service,
         "operation": operation,
@@ -47,7 +52,10 @@ pub fn validate_key(key: &str) -> Result<(), GovernanceError> {
 }
 
 /// What to do with an existing record for the key.
-pub fn replay(existing: IdempotencyRecord, fingerprint: &str) -> Result<StoredResponse, GovernanceError> {
+pub fn replay(
+    existing: IdempotencyRecord,
+    fingerprint: &str,
+) -> Result<StoredResponse, GovernanceError> {
     if existing.fingerprint != fingerprint {
         return Err(GovernanceError::IdempotencyMismatch);
     }
@@ -91,7 +99,10 @@ mod tests {
             replay(record(None), "f"),
             Err(GovernanceError::IdempotencyInUse)
         ));
-        let stored = StoredResponse { status: 200, body: json!({"status": "executed"}) };
+        let stored = StoredResponse {
+            status: 200,
+            body: json!({"status": "executed"}),
+        };
         assert_eq!(replay(record(Some(stored.clone())), "f").unwrap(), stored);
     }
 

@@ -37,7 +37,10 @@ pub fn render(req: &ServiceRequest) -> Value {
     out.insert("request_id".into(), json!(req.id));
     out.insert("service".into(), json!(req.service));
     out.insert("operation".into(), json!(req.operation));
-    out.insert("estimated_cost_cents".into(), json!(req.estimated_cost.get()));
+    out.insert(
+        "estimated_cost_cents".into(),
+        json!(req.estimated_cost.get()),
+    );
     out.insert("created_at".into(), json!(rfc3339(req.created_at)));
     match req.status {
         RequestStatus::Executed => {
@@ -58,7 +61,10 @@ pub fn render(req: &ServiceRequest) -> Value {
             }
         }
         RequestStatus::Blocked | RequestStatus::Failed => {
-            out.insert("reason_code".into(), json!(req.reason_code.map(|r| r.as_str())));
+            out.insert(
+                "reason_code".into(),
+                json!(req.reason_code.map(|r| r.as_str())),
+            );
             out.insert("message".into(), json!(req.message));
             out.insert("cost_cents".into(), json!(0));
         }

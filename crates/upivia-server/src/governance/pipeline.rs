@@ -88,7 +88,11 @@ pub async fn submit(
     };
 
     // 3. Catalog and payload.
-    let operation = validation::resolve(&platform.catalog, &submission.service, &submission.operation)?;
+    let operation = validation::resolve(
+        &platform.catalog,
+        &submission.service,
+        &submission.operation,
+    )?;
     validation::validate(&platform.validators, operation, &submission.payload)?;
     let org = platform
         .store
@@ -119,16 +123,37 @@ pub async fn submit(
     let allowed = match decision {
         PolicyDecision::Allow(allowed) => allowed,
         PolicyDecision::Block { reason, message } => {
-            return block(platform, request, reason, message, claim, &fingerprint, &actor).await;
+            return block(
+                platform,
+                request,
+                reason,
+                message,
+                claim,
+                &fingerprint,
+                &actor,
+            )
+            .await;
         }
     };
-    policy::check_rate(&platform.rate_limiter, agent, &allowed.binding, Instant::now())?;
+    policy::check_rate(
+        &platform.rate_limiter,
+        agent,
+        &allowed.binding,
+        Instant::now(),
+    )?;
     request.binding_id = Some(allowed.binding.id.clone());
 
     // 5. Approval gate.
     if approvals::required(&allowed.binding, estimate) {
-        return approvals::park(platform, request, allowed.daily_limits, claim, &fingerprint, &actor)
-            .await;
+        return approvals::park(
+            platform,
+            request,
+            allowed.daily_limits,
+            claim,
+            &fingerprint,
+            &actor,
+        )
+        .await;
     }
 
     // 6. Budget.
@@ -153,12 +178,30 @@ pub async fn submit(
         }
         Opened::HoldRefused { account, available } => {
             let (reason, message) = budget::refusal(&account, available, estimate);
-            return block(platform, request, reason, message, claim, &fingerprint, &actor).await;
+            return block(
+                platform,
+                request,
+                reason,
+                message,
+                claim,
+                &fingerprint,
+                &actor,
+            )
+            .await;
         }
         Opened::LimitReached { scope, limit } => {
             let message = policy::daily_limit_message(&scope, limit);
             let reason = ReasonCode::DailyLimitExceeded;
-            return block(platform, request, reason, message, claim, &fingerprint, &actor).await;
+            return block(
+                platform,
+                request,
+                reason,
+                message,
+                claim,
+                &fingerprint,
+                &actor,
+            )
+            .await;
         }
     }
 
@@ -222,7 +265,9 @@ pub(super) async fn record_final(
         })
         .await?;
     match opened {
-        Opened::Existing(existing) => idempotency::replay(existing, fingerprint).map(Answer::replay),
+        Opened::Existing(existing) => {
+            idempotency::replay(existing, fingerprint).map(Answer::replay)
+        }
         _ => {
             metrics::counter!("upivia_decisions_total", "status" => outcome::wire_status(request.status))
                 .increment(1);
@@ -257,7 +302,16 @@ async fn check_budget(
     actor: &str,
 ) -> Result<Answer, GovernanceError> {
     if let Some((reason, message)) = policy::agent_block(agent, org) {
-        return block(platform, request, reason, message, claim, fingerprint, actor).await;
+        return block(
+            platform,
+            request,
+            reason,
+            message,
+            claim,
+            fingerprint,
+            actor,
+        )
+        .await;
     }
     let asked = request.payload.get("agent_id").and_then(Value::as_str);
     if asked.is_some_and(|id| id != agent.id) {

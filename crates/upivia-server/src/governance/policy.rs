@@ -43,7 +43,9 @@ pub struct Allowed {
 pub fn binding_for<'b>(bindings: &'b [Binding], operation: &OperationSpec) -> Option<&'b Binding> {
     bindings
         .iter()
-        .find(|b| b.service_id == operation.service && b.operation.as_deref() == Some(operation.name))
+        .find(|b| {
+            b.service_id == operation.service && b.operation.as_deref() == Some(operation.name)
+        })
         .or_else(|| {
             bindings
                 .iter()
@@ -56,10 +58,16 @@ pub fn binding_for<'b>(bindings: &'b [Binding], operation: &OperationSpec) -> Op
 pub fn agent_block(agent: &Agent, org: &Org) -> Option<(ReasonCode, String)> {
     match agent.status {
         AgentStatus::Paused => {
-            return Some((ReasonCode::AgentPaused, format!("agent {} is paused", agent.id)));
+            return Some((
+                ReasonCode::AgentPaused,
+                format!("agent {} is paused", agent.id),
+            ));
         }
         AgentStatus::Disabled => {
-            return Some((ReasonCode::AgentDisabled, format!("agent {} is disabled", agent.id)));
+            return Some((
+                ReasonCode::AgentDisabled,
+                format!("agent {} is disabled", agent.id),
+            ));
         }
         AgentStatus::Active => {}
     }
@@ -81,7 +89,11 @@ pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
     let Some(binding) = binding_for(input.bindings, op) else {
         return block(
             ReasonCode::ServiceNotEnabled,
-            format!("{} is not enabled for agent {}", op.full_name(), input.agent.id),
+            format!(
+                "{} is not enabled for agent {}",
+                op.full_name(),
+                input.agent.id
+            ),
         );
     };
     if input.agent.key_mode == KeyMode::Test && input.provider != "sandbox" {

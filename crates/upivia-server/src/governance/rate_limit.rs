@@ -71,10 +71,19 @@ mod tests {
         }
         let (limit, wait) = limiter.try_acquire(&keys, t0).unwrap_err();
         assert_eq!(limit, 3);
-        assert!(wait > Duration::from_secs(19) && wait <= Duration::from_secs(20), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(19) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
         // One token back after 20 s.
-        limiter.try_acquire(&keys, t0 + Duration::from_secs(20)).unwrap();
-        assert!(limiter.try_acquire(&keys, t0 + Duration::from_secs(20)).is_err());
+        limiter
+            .try_acquire(&keys, t0 + Duration::from_secs(20))
+            .unwrap();
+        assert!(
+            limiter
+                .try_acquire(&keys, t0 + Duration::from_secs(20))
+                .is_err()
+        );
     }
 
     #[test]

@@ -15,7 +15,10 @@ pub const MAX_RUNNING: Duration = Duration::hours(6);
 
 /// One pass over running requests; returns how many were settled.
 pub async fn tick(platform: &Platform) -> Result<usize, GovernanceError> {
-    let running = platform.store.requests_in(RequestStatus::Running, 200).await?;
+    let running = platform
+        .store
+        .requests_in(RequestStatus::Running, 200)
+        .await?;
     let mut settled = 0;
     for request in running {
         if reconcile_one(platform, &request).await? {
@@ -25,7 +28,10 @@ pub async fn tick(platform: &Platform) -> Result<usize, GovernanceError> {
     Ok(settled)
 }
 
-async fn reconcile_one(platform: &Platform, request: &ServiceRequest) -> Result<bool, GovernanceError> {
+async fn reconcile_one(
+    platform: &Platform,
+    request: &ServiceRequest,
+) -> Result<bool, GovernanceError> {
     let now = platform.clock.now();
     let started_at = request.started_at.unwrap_or(request.created_at);
     let finish = match poll(platform, request, started_at).await {
@@ -76,10 +82,13 @@ async fn poll(
     request: &ServiceRequest,
     started_at: time::OffsetDateTime,
 ) -> Option<PollStatus> {
-    let Some(operation) = platform.catalog.operation(&request.service, &request.operation) else {
-        return Some(PollStatus::Failed(crate::providers::ProviderError::Adapter(
-            "the operation left the catalog".into(),
-        )));
+    let Some(operation) = platform
+        .catalog
+        .operation(&request.service, &request.operation)
+    else {
+        return Some(PollStatus::Failed(
+            crate::providers::ProviderError::Adapter("the operation left the catalog".into()),
+        ));
     };
     let provider = platform.providers.for_operation(operation)?;
     let external_id = request.external_id.clone().unwrap_or_default();

@@ -13,13 +13,17 @@ use crate::store::{Finish, FinishRequest};
 pub async fn recover(platform: &Platform) -> Result<usize, GovernanceError> {
     let mut recovered = 0;
     loop {
-        let stuck = platform.store.requests_in(RequestStatus::Executing, 500).await?;
+        let stuck = platform
+            .store
+            .requests_in(RequestStatus::Executing, 500)
+            .await?;
         if stuck.is_empty() {
             return Ok(recovered);
         }
         for request in stuck {
             let message =
-                "the server stopped while this request was executing; nothing was charged".to_owned();
+                "the server stopped while this request was executing; nothing was charged"
+                    .to_owned();
             let mut preview = request.clone();
             preview.status = RequestStatus::Failed;
             preview.reason_code = Some(ReasonCode::Interrupted);

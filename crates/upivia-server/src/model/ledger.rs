@@ -114,7 +114,9 @@ impl AccountTotals {
             HoldLimit::Cap(cap) => *cap,
             HoldLimit::Unlimited => return Cents::new(i64::MAX),
         };
-        ceiling.saturating_sub(self.settled).saturating_sub(self.reserved)
+        ceiling
+            .saturating_sub(self.settled)
+            .saturating_sub(self.reserved)
     }
 
     pub fn apply(&mut self, kind: EntryKind, amount: Cents) -> Option<()> {
@@ -179,8 +181,14 @@ mod tests {
         totals.apply(EntryKind::Settle, Cents::new(20)).unwrap();
         totals.apply(EntryKind::Release, Cents::new(30)).unwrap();
         assert_eq!(totals.available(&HoldLimit::Funds), Cents::new(80));
-        assert_eq!(totals.available(&HoldLimit::Cap(Cents::new(25))), Cents::new(5));
+        assert_eq!(
+            totals.available(&HoldLimit::Cap(Cents::new(25))),
+            Cents::new(5)
+        );
         totals.apply(EntryKind::Reserve, Cents::new(10)).unwrap();
-        assert_eq!(totals.available(&HoldLimit::Cap(Cents::new(25))), Cents::new(-5));
+        assert_eq!(
+            totals.available(&HoldLimit::Cap(Cents::new(25))),
+            Cents::new(-5)
+        );
     }
 }

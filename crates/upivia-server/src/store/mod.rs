@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 
 use crate::model::{
     Account, AccountTotals, Agent, AgentStatus, Approval, ApprovalStatus, AuditEntry, AuditEvent,
-    Binding, Hold, KeyMode, Org, ReasonCode, RequestStatus, ServiceRequest, UsageRecord, UserPrincipal,
-    agent::BindingSettings,
+    Binding, Hold, KeyMode, Org, ReasonCode, RequestStatus, ServiceRequest, UsageRecord,
+    UserPrincipal, agent::BindingSettings,
 };
 use crate::money::Cents;
 
@@ -154,9 +154,15 @@ pub enum Opened {
     /// The idempotency key was already used.
     Existing(IdempotencyRecord),
     /// A hold did not fit; nothing was written.
-    HoldRefused { account: Account, available: Cents },
+    HoldRefused {
+        account: Account,
+        available: Cents,
+    },
     /// A daily limit is reached; nothing was written.
-    LimitReached { scope: LimitScope, limit: u32 },
+    LimitReached {
+        scope: LimitScope,
+        limit: u32,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -189,10 +195,7 @@ pub enum Finish {
         provider: String,
     },
     /// Release everything.
-    Failed {
-        reason: ReasonCode,
-        message: String,
-    },
+    Failed { reason: ReasonCode, message: String },
     /// Keep the reservation; the request settles at reconciliation.
     Running {
         provider: String,
@@ -220,11 +223,23 @@ pub struct DecideApproval {
 pub enum ApprovalDecision {
     /// Approve and reserve. Refused, with nothing written, when the approval
     /// has expired or a hold does not fit.
-    Approve { holds: Vec<Hold>, amount: Cents },
+    Approve {
+        holds: Vec<Hold>,
+        amount: Cents,
+    },
     /// Approve, but end the request blocked (a re-check failed).
-    ApproveBlocked { reason: ReasonCode, message: String },
-    Reject { reason: ReasonCode, message: String },
-    Expire { reason: ReasonCode, message: String },
+    ApproveBlocked {
+        reason: ReasonCode,
+        message: String,
+    },
+    Reject {
+        reason: ReasonCode,
+        message: String,
+    },
+    Expire {
+        reason: ReasonCode,
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -379,8 +394,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<usize>;
 
     // governed requests
-    async fn idempotency(&self, agent_id: &str, key: &str)
-    -> StoreResult<Option<IdempotencyRecord>>;
+    async fn idempotency(
+        &self,
+        agent_id: &str,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
     async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened>;
     async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest>;
     async fn request(&self, request_id: &str) -> StoreResult<Option<ServiceRequest>>;
@@ -403,8 +421,11 @@ pub trait Store: Send + Sync + 'static {
         decide: DecideApproval,
     ) -> StoreResult<Result<Decided, DecideRefusal>>;
     /// Pending approvals whose expiry has passed.
-    async fn expired_approvals(&self, now: OffsetDateTime, limit: u32)
-    -> StoreResult<Vec<Approval>>;
+    async fn expired_approvals(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<Approval>>;
 
     // money
     async fn credit(
@@ -429,4 +450,3 @@ pub trait Store: Send + Sync + 'static {
     async fn heartbeat(&self, worker: &str, now: OffsetDateTime) -> StoreResult<()>;
     async fn last_heartbeat(&self, worker: &str) -> StoreResult<Option<OffsetDateTime>>;
 }
-

@@ -44,12 +44,18 @@ impl WorkerHealth {
     pub fn status(&self, now: OffsetDateTime) -> WorkerStatus {
         let last = self.last_pass_ms.load(Ordering::Relaxed);
         if last == 0 {
-            return WorkerStatus { healthy: false, age_ms: None };
+            return WorkerStatus {
+                healthy: false,
+                age_ms: None,
+            };
         }
         let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let age = now_ms.saturating_sub(last);
         let allowed = (self.interval_ms.saturating_mul(10)).max(5_000);
-        WorkerStatus { healthy: age <= allowed, age_ms: Some(age) }
+        WorkerStatus {
+            healthy: age <= allowed,
+            age_ms: Some(age),
+        }
     }
 }
 

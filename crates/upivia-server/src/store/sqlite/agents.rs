@@ -26,11 +26,18 @@ pub(super) fn get(conn: &Connection, org_id: &str, agent_id: &str) -> StoreResul
         rows::AGENT_COLUMNS
     );
     conn.prepare_cached(&sql)
-        .and_then(|mut s| s.query_row(params![agent_id, org_id], rows::agent).optional())
+        .and_then(|mut s| {
+            s.query_row(params![agent_id, org_id], rows::agent)
+                .optional()
+        })
         .map_err(db_error)
 }
 
-pub(super) fn list(conn: &Connection, org_id: &str, team_id: Option<&str>) -> StoreResult<Vec<Agent>> {
+pub(super) fn list(
+    conn: &Connection,
+    org_id: &str,
+    team_id: Option<&str>,
+) -> StoreResult<Vec<Agent>> {
     let sql = format!(
         "SELECT {} FROM agents WHERE org_id = ?1 AND deleted_at IS NULL \
          AND (?2 IS NULL OR team_id = ?2) ORDER BY created_at, id",
@@ -170,7 +177,12 @@ pub(super) fn set_budget(
         .execute(
             "UPDATE agents SET monthly_budget_cents = ?3, updated_at = ?4 \
              WHERE id = ?1 AND org_id = ?2 AND deleted_at IS NULL",
-            params![agent_id, org_id, rows::opt_i64(monthly_budget), rows::ts(now)],
+            params![
+                agent_id,
+                org_id,
+                rows::opt_i64(monthly_budget),
+                rows::ts(now)
+            ],
         )
         .map_err(db_error)?;
     if changed == 0 {
@@ -266,7 +278,10 @@ pub(super) fn upsert_bindings(
     }
     audit::append(ctx, event, now)?;
     let all = bindings(ctx.conn, agent_id)?;
-    Ok(all.into_iter().filter(|b| b.service_id == u.service_id).collect())
+    Ok(all
+        .into_iter()
+        .filter(|b| b.service_id == u.service_id)
+        .collect())
 }
 
 pub(super) fn delete_bindings(

@@ -30,7 +30,11 @@ pub(super) fn list(
     Ok(out)
 }
 
-pub(super) fn expired(conn: &Connection, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<Approval>> {
+pub(super) fn expired(
+    conn: &Connection,
+    now: OffsetDateTime,
+    limit: u32,
+) -> StoreResult<Vec<Approval>> {
     let sql = format!(
         "{} WHERE ap.status = 'pending' AND ap.expires_at <= ?1 ORDER BY ap.expires_at LIMIT ?2",
         rows::APPROVAL_SELECT
@@ -58,7 +62,10 @@ pub(super) fn decide(
     let Some(approval) = get(ctx.conn, &d.approval_id)? else {
         return Ok(Err(DecideRefusal::NotFound));
     };
-    if d.org_id.as_deref().is_some_and(|org| org != approval.org_id) {
+    if d.org_id
+        .as_deref()
+        .is_some_and(|org| org != approval.org_id)
+    {
         return Ok(Err(DecideRefusal::NotFound));
     }
     if approval.status != ApprovalStatus::Pending {
@@ -113,7 +120,9 @@ pub(super) fn decide(
         ApprovalDecision::Reject { reason, message } => {
             ("rejected", "blocked", Some((reason, message)))
         }
-        ApprovalDecision::Expire { reason, message } => ("expired", "blocked", Some((reason, message))),
+        ApprovalDecision::Expire { reason, message } => {
+            ("expired", "blocked", Some((reason, message)))
+        }
     };
 
     let changed = ctx

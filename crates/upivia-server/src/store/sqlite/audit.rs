@@ -12,7 +12,11 @@ use crate::model::{AuditEntry, AuditEvent};
 use crate::store::{AuditQuery, AuditVerification, StoreResult};
 
 /// Chains `event` after the current head and inserts it.
-pub(super) fn append(ctx: &mut WriteCtx<'_>, event: AuditEvent, now: OffsetDateTime) -> StoreResult<()> {
+pub(super) fn append(
+    ctx: &mut WriteCtx<'_>,
+    event: AuditEvent,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
     let (head_seq, head_hash) = ctx.audit_head();
     let mut entry = AuditEntry {
         seq: head_seq + 1,
@@ -55,7 +59,10 @@ pub(super) fn append(ctx: &mut WriteCtx<'_>, event: AuditEvent, now: OffsetDateT
 }
 
 pub(super) fn query(conn: &Connection, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
-    let mut sql = format!("SELECT {} FROM audit_log WHERE org_id = ?", rows::AUDIT_COLUMNS);
+    let mut sql = format!(
+        "SELECT {} FROM audit_log WHERE org_id = ?",
+        rows::AUDIT_COLUMNS
+    );
     let mut args: Vec<SqlValue> = vec![q.org_id.clone().into()];
     let mut filter = |clause: &str, value: SqlValue| {
         sql.push_str(clause);

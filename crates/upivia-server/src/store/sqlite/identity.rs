@@ -12,7 +12,10 @@ use crate::store::{BootstrapPlan, Bootstrapped, StoreError, StoreResult};
 /// Creates the first organisation, its owner and a PAT, unless any
 /// organisation exists already. The check and the inserts share the
 /// writer's transaction, so two starts can never create two owners.
-pub(super) fn bootstrap(ctx: &mut WriteCtx<'_>, plan: BootstrapPlan) -> StoreResult<Option<Bootstrapped>> {
+pub(super) fn bootstrap(
+    ctx: &mut WriteCtx<'_>,
+    plan: BootstrapPlan,
+) -> StoreResult<Option<Bootstrapped>> {
     let existing: i64 = ctx
         .conn
         .query_row("SELECT COUNT(*) FROM orgs", [], |r| r.get(0))
@@ -80,7 +83,10 @@ fn principal(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserPrincipal> {
     })
 }
 
-pub(super) fn user_by_pat(conn: &Connection, token_hash: &str) -> StoreResult<Option<UserPrincipal>> {
+pub(super) fn user_by_pat(
+    conn: &Connection,
+    token_hash: &str,
+) -> StoreResult<Option<UserPrincipal>> {
     conn.prepare_cached(
         "SELECT p.user_id, u.email, p.org_id, m.role FROM pats p \
          JOIN users u ON u.id = p.user_id \
@@ -102,7 +108,10 @@ pub(super) fn user_by_session(
          JOIN memberships m ON m.user_id = s.user_id AND m.org_id = s.org_id \
          WHERE s.token_hash = ?1 AND s.expires_at > ?2",
     )
-    .and_then(|mut s| s.query_row(params![token_hash, rows::ts(now)], principal).optional())
+    .and_then(|mut s| {
+        s.query_row(params![token_hash, rows::ts(now)], principal)
+            .optional()
+    })
     .map_err(db_error)
 }
 
@@ -116,8 +125,10 @@ pub(super) fn user_by_email(
          WHERE u.email = ?1 ORDER BY m.created_at LIMIT 1",
     )
     .and_then(|mut s| {
-        s.query_row([email], |r| Ok((r.get::<_, String>("password_hash")?, principal(r)?)))
-            .optional()
+        s.query_row([email], |r| {
+            Ok((r.get::<_, String>("password_hash")?, principal(r)?))
+        })
+        .optional()
     })
     .map_err(db_error)
 }
@@ -173,7 +184,10 @@ pub(super) fn set_kill_switch(
 ) -> StoreResult<Org> {
     let changed = ctx
         .conn
-        .execute("UPDATE orgs SET kill_switch = ?2 WHERE id = ?1", params![org_id, on])
+        .execute(
+            "UPDATE orgs SET kill_switch = ?2 WHERE id = ?1",
+            params![org_id, on],
+        )
         .map_err(db_error)?;
     if changed == 0 {
         return Err(StoreError::NotFound);

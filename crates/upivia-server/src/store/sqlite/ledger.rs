@@ -19,7 +19,9 @@ pub(super) fn sum_account(conn: &Connection, account_key: &str) -> StoreResult<A
         )
         .map_err(db_error)?;
     let rows = stmt
-        .query_map([account_key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .query_map([account_key], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
         .map_err(db_error)?;
     let mut totals = AccountTotals::default();
     for row in rows {
@@ -74,7 +76,9 @@ pub(super) fn open_holds(conn: &Connection, request_id: &str) -> StoreResult<Vec
         )
         .map_err(db_error)?;
     let rows = stmt
-        .query_map([request_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .query_map([request_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
         .map_err(db_error)?;
     let mut out = Vec::new();
     for row in rows {
@@ -97,7 +101,9 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
     let mut per_request: BTreeMap<(String, String), i64> = BTreeMap::new();
     {
         let mut stmt = conn
-            .prepare("SELECT account, kind, amount_cents, request_id FROM ledger_entries ORDER BY seq")
+            .prepare(
+                "SELECT account, kind, amount_cents, request_id FROM ledger_entries ORDER BY seq",
+            )
             .map_err(db_error)?;
         let mut rows = stmt.query([]).map_err(db_error)?;
         while let Some(row) = rows.next().map_err(db_error)? {
@@ -107,11 +113,15 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
             let amount: i64 = row.get(2).map_err(db_error)?;
             let request_id: Option<String> = row.get(3).map_err(db_error)?;
             let Some(kind) = EntryKind::parse(&kind) else {
-                report.problems.push(format!("unknown entry kind {kind:?} on {account}"));
+                report
+                    .problems
+                    .push(format!("unknown entry kind {kind:?} on {account}"));
                 continue;
             };
             if amount < 0 {
-                report.problems.push(format!("negative amount {amount} on {account}"));
+                report
+                    .problems
+                    .push(format!("negative amount {amount} on {account}"));
             }
             let totals = accounts.entry(account.clone()).or_default();
             if totals.apply(kind, Cents::new(amount)).is_none() {
@@ -130,10 +140,14 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
     report.accounts_checked = accounts.len();
     for (key, totals) in &accounts {
         if Account::parse(key).is_none() {
-            report.problems.push(format!("unparseable account key {key}"));
+            report
+                .problems
+                .push(format!("unparseable account key {key}"));
         }
         if totals.reserved.is_negative() {
-            report.problems.push(format!("{key}: reserved is negative ({})", totals.reserved));
+            report
+                .problems
+                .push(format!("{key}: reserved is negative ({})", totals.reserved));
         }
         let funds = key.starts_with("org:") || key.starts_with("team:");
         if funds && totals.available(&HoldLimit::Funds).is_negative() {
@@ -148,9 +162,9 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
         .map_err(db_error)?;
     for ((request_id, account), held) in &per_request {
         if *held < 0 {
-            report
-                .problems
-                .push(format!("{request_id} on {account}: released more than reserved"));
+            report.problems.push(format!(
+                "{request_id} on {account}: released more than reserved"
+            ));
             continue;
         }
         if *held > 0 {
@@ -178,10 +192,18 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
         .map(|(_, t)| t.settled.get())
         .sum();
     let charged: i64 = conn
-        .query_row("SELECT COALESCE(SUM(cost_cents), 0) FROM service_requests", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(SUM(cost_cents), 0) FROM service_requests",
+            [],
+            |r| r.get(0),
+        )
         .map_err(db_error)?;
     let used: i64 = conn
-        .query_row("SELECT COALESCE(SUM(cost_cents), 0) FROM usage_records", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(SUM(cost_cents), 0) FROM usage_records",
+            [],
+            |r| r.get(0),
+        )
         .map_err(db_error)?;
     if settled_on_orgs != charged || charged != used {
         report.problems.push(format!(

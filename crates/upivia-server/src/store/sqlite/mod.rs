@@ -28,7 +28,9 @@ use crate::model::{
 };
 use crate::money::Cents;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../../migrations/sqlite/0001_core.sql"))];
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!(
+    "../../../migrations/sqlite/0001_core.sql"
+))];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,
 /// a busy or locked database is unavailable, the rest is "other".
@@ -66,7 +68,8 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
         let mut conn = Connection::open(path).map_err(db_error)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_error)?;
         configure(&conn).map_err(db_error)?;
         Migrations::from_slice(MIGRATIONS)
             .to_latest(&mut conn)
@@ -102,7 +105,9 @@ impl SqliteStore {
     {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = pool.get().map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            let conn = pool
+                .get()
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
             f(&conn)
         })
         .await
@@ -124,7 +129,9 @@ impl Store for SqliteStore {
     }
 
     async fn bootstrap(&self, plan: BootstrapPlan) -> StoreResult<Option<Bootstrapped>> {
-        self.writer.write(move |ctx| identity::bootstrap(ctx, plan)).await
+        self.writer
+            .write(move |ctx| identity::bootstrap(ctx, plan))
+            .await
     }
 
     async fn org(&self, org_id: &str) -> StoreResult<Option<Org>> {
@@ -136,7 +143,11 @@ impl Store for SqliteStore {
         self.read(|c| {
             use rusqlite::OptionalExtension;
             let id: Option<String> = c
-                .query_row("SELECT id FROM orgs ORDER BY created_at, id LIMIT 1", [], |r| r.get(0))
+                .query_row(
+                    "SELECT id FROM orgs ORDER BY created_at, id LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(db_error)?;
             match id {
@@ -171,7 +182,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> StoreResult<Option<UserPrincipal>> {
         let h = token_hash.to_owned();
-        self.read(move |c| identity::user_by_session(c, &h, now)).await
+        self.read(move |c| identity::user_by_session(c, &h, now))
+            .await
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<(String, UserPrincipal)>> {
@@ -223,7 +235,9 @@ impl Store for SqliteStore {
     }
 
     async fn create_agent(&self, agent: NewAgent) -> StoreResult<Agent> {
-        self.writer.write(move |ctx| agents::create(ctx, agent)).await
+        self.writer
+            .write(move |ctx| agents::create(ctx, agent))
+            .await
     }
 
     async fn agent(&self, org_id: &str, agent_id: &str) -> StoreResult<Option<Agent>> {
@@ -306,7 +320,11 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> StoreResult<usize> {
-        let (o, a, s) = (org_id.to_owned(), agent_id.to_owned(), service_id.to_owned());
+        let (o, a, s) = (
+            org_id.to_owned(),
+            agent_id.to_owned(),
+            service_id.to_owned(),
+        );
         self.writer
             .write(move |ctx| agents::delete_bindings(ctx, &o, &a, &s, audit, now))
             .await
@@ -322,11 +340,15 @@ impl Store for SqliteStore {
     }
 
     async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened> {
-        self.writer.write(move |ctx| requests::open(ctx, open)).await
+        self.writer
+            .write(move |ctx| requests::open(ctx, open))
+            .await
     }
 
     async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest> {
-        self.writer.write(move |ctx| requests::finish(ctx, finish)).await
+        self.writer
+            .write(move |ctx| requests::finish(ctx, finish))
+            .await
     }
 
     async fn request(&self, request_id: &str) -> StoreResult<Option<ServiceRequest>> {
@@ -339,7 +361,8 @@ impl Store for SqliteStore {
         status: RequestStatus,
         limit: u32,
     ) -> StoreResult<Vec<ServiceRequest>> {
-        self.read(move |c| requests::in_status(c, status, limit)).await
+        self.read(move |c| requests::in_status(c, status, limit))
+            .await
     }
 
     async fn approval(&self, approval_id: &str) -> StoreResult<Option<Approval>> {
@@ -360,7 +383,9 @@ impl Store for SqliteStore {
         &self,
         decide: DecideApproval,
     ) -> StoreResult<Result<Decided, DecideRefusal>> {
-        self.writer.write(move |ctx| approvals::decide(ctx, decide)).await
+        self.writer
+            .write(move |ctx| approvals::decide(ctx, decide))
+            .await
     }
 
     async fn expired_approvals(
@@ -418,7 +443,9 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, event: AuditEvent, now: OffsetDateTime) -> StoreResult<()> {
-        self.writer.write(move |ctx| audit::append(ctx, event, now)).await
+        self.writer
+            .write(move |ctx| audit::append(ctx, event, now))
+            .await
     }
 
     async fn verify_audit(&self) -> StoreResult<AuditVerification> {

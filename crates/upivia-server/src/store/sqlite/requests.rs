@@ -237,7 +237,12 @@ fn insert_request(conn: &Connection, req: &ServiceRequest, counts: bool) -> Stor
     Ok(())
 }
 
-fn insert_usage(conn: &Connection, req: &ServiceRequest, cost: Cents, now: &str) -> StoreResult<()> {
+fn insert_usage(
+    conn: &Connection,
+    req: &ServiceRequest,
+    cost: Cents,
+    now: &str,
+) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO usage_records (id, org_id, agent_id, request_id, service, operation, cost_cents, \
          created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -302,11 +307,27 @@ pub(super) fn close_holds(
     for (key, held) in holds {
         let account = Account::parse(&key)
             .ok_or_else(|| StoreError::Conflict(format!("bad account key {key}")))?;
-        ctx.post(org_id, &account, EntryKind::Release, held, Some(request_id), None, now)?;
+        ctx.post(
+            org_id,
+            &account,
+            EntryKind::Release,
+            held,
+            Some(request_id),
+            None,
+            now,
+        )?;
         if let Some(charge) = charge {
             let amount = charge.min(held);
             if amount > Cents::ZERO {
-                ctx.post(org_id, &account, EntryKind::Settle, amount, Some(request_id), None, now)?;
+                ctx.post(
+                    org_id,
+                    &account,
+                    EntryKind::Settle,
+                    amount,
+                    Some(request_id),
+                    None,
+                    now,
+                )?;
             }
             if matches!(account, Account::Org(_)) {
                 settled = amount;
@@ -318,7 +339,10 @@ pub(super) fn close_holds(
 
 pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<ServiceRequest> {
     let req = get(ctx.conn, &f.request_id)?.ok_or(StoreError::NotFound)?;
-    if !matches!(req.status, RequestStatus::Executing | RequestStatus::Running) {
+    if !matches!(
+        req.status,
+        RequestStatus::Executing | RequestStatus::Running
+    ) {
         return Err(StoreError::Conflict(format!(
             "request {} is {} and cannot be finished",
             req.id,
@@ -381,7 +405,11 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
                  WHERE request_id = ?1 AND response_body IS NULL",
             )
             .and_then(|mut s| {
-                s.execute(params![req.id, i64::from(response.status), response.body.to_string()])
+                s.execute(params![
+                    req.id,
+                    i64::from(response.status),
+                    response.body.to_string()
+                ])
             })
             .map_err(db_error)?;
     }

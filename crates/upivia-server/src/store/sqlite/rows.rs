@@ -29,7 +29,10 @@ pub(super) fn time_col(row: &Row<'_>, column: &str) -> rusqlite::Result<OffsetDa
     parse_rfc3339(&raw).ok_or_else(|| bad(column, &raw))
 }
 
-pub(super) fn opt_time_col(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<OffsetDateTime>> {
+pub(super) fn opt_time_col(
+    row: &Row<'_>,
+    column: &str,
+) -> rusqlite::Result<Option<OffsetDateTime>> {
     let raw: Option<String> = row.get(column)?;
     raw.map(|r| parse_rfc3339(&r).ok_or_else(|| bad(column, &r)))
         .transpose()

@@ -1,0 +1,244 @@
+//! The test harness: a real server on 127.0.0.1:0 with a temp data dir,
+//! driven over HTTP. `TestServer` also hands out the platform so a test
+//! can run a worker pass or move the clock, never to touch the store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+use upivia_server::clock::OffsetClock;
+use upivia_server::config::Config;
+use upivia_server::platform::Platform;
+use upivia_server::workers::{self, WorkerHealth};
+
+pub struct TestServer {
+    pub base: String,
+    pub pat: String,
+
+    pub password: String,
+    pub http: reqwest::Client,
+    pub platform: Platform,
+    pub clock: Arc<OffsetClock>,
+    pub dir: TempDir,
+    shutdown: CancellationToken,
+}
+
+/// A response: status, headers and parsed JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config::new(addr, dir.path().join("data"));
+        config.provider_timeout = Duration::from_secs(2);
+        config.voice_call_delay = Duration::from_millis(200);
+        // Workers are ticked by hand in tests, so their loop stays idle.
+        config.worker_interval = Duration::from_secs(3600);
+        configure(&mut config);
+        let clock = Arc::new(OffsetClock::default());
+        let prepared = upivia_server::prepare_with_clock(config, addr, clock.clone())
+            .await
+            .expect("server prepares");
+        let platform = prepared.platform.clone();
+        let creds: Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("data/initial-credentials.json")).unwrap(),
+        )
+        .unwrap();
+        let shutdown = CancellationToken::new();
+        tokio::spawn(upivia_server::serve(prepared, listener, shutdown.clone()));
+        TestServer {
+            base: format!("http://{addr}"),
+            pat: creds["pat"].as_str().unwrap().to_owned(),
+
+            password: creds["password"].as_str().unwrap().to_owned(),
+            http: reqwest::Client::new(),
+            platform,
+            clock,
+            dir,
+            shutdown,
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("data/upivia.db")
+    }
+
+    /// One worker pass (reconciliation, expiry, heartbeat), deterministic.
+    pub async fn tick_workers(&self) {
+        workers::tick(&self.platform, &WorkerHealth::new(Duration::from_secs(1))).await;
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        reply(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Funds the organisation.
+    pub async fn credit(&self, cents: i64) {
+        let r = self
+            .post(
+                "/api/v1/balance/credits",
+                &self.pat,
+                json!({"amount_cents": cents, "note": "test"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+
+    pub async fn balance(&self) -> i64 {
+        let r = self.get("/api/v1/balance", &self.pat).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body["amount_cents"].as_i64().unwrap()
+    }
+
+    /// Creates an agent (extra fields merged into the body).
+    pub async fn agent(&self, extra: Value) -> TestAgent {
+        let mut body = json!({"name": "test agent"});
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        let r = self.post("/api/v1/agents", &self.pat, body).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        TestAgent {
+            id: r.body["agent"]["id"].as_str().unwrap().to_owned(),
+            key: r.body["api_key"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Enables a service (or operations) for an agent with settings.
+    pub async fn enable(&self, agent: &TestAgent, settings: Value) {
+        let r = self
+            .post(
+                &format!("/api/v1/agents/{}/services", agent.id),
+                &self.pat,
+                settings,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+
+    /// An agent with `service` enabled (no limits) and the org funded.
+    pub async fn funded_agent(&self, service: &str, cents: i64) -> TestAgent {
+        self.credit(cents).await;
+        let agent = self.agent(json!({})).await;
+        self.enable(&agent, json!({"service_id": service})).await;
+        agent
+    }
+
+    pub async fn request(
+        &self,
+        agent: &TestAgent,
+        service: &str,
+        operation: &str,
+        payload: Value,
+    ) -> Reply {
+        self.post(
+            "/api/v1/service-requests",
+            &agent.key,
+            json!({"service": service, "operation": operation, "payload": payload}),
+        )
+        .await
+    }
+
+    pub async fn request_with_key(&self, agent: &TestAgent, key: &str, body: Value) -> Reply {
+        let req = self
+            .http
+            .post(format!("{}/api/v1/service-requests", self.base))
+            .bearer_auth(&agent.key)
+            .header("idempotency-key", key)
+            .json(&body);
+        reply(req.send().await.unwrap()).await
+    }
+
+    pub async fn ledger_ok(&self) {
+        let r = self.get("/api/v1/admin/ledger/check", &self.pat).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(
+            r.body["ok"], true,
+            "ledger problems: {}",
+            r.body["problems"]
+        );
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub async fn reply(resp: reqwest::Response) -> Reply {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "non-JSON body ({status}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub struct TestAgent {
+    pub id: String,
+    pub key: String,
+}
+
+pub fn email() -> Value {
+    json!({"to": "ops@example.com", "subject": "Hello", "body": "Testing."})
+}
