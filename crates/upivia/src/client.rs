@@ -534,8 +534,7 @@ impl Client {
 pub(crate) fn decode<T: DeserializeOwned>(method: &str, path: &str, value: Value) -> Result<T> {
     if value.is_null() {
         return Err(Error::InvalidResponse {
-            method: method.to_owned(),
-            path: path.to_owned(),
+            request: format!("{method} {path}"),
             reason: "empty body where a JSON object was expected".to_owned(),
             status: None,
             body: None,
@@ -543,8 +542,7 @@ pub(crate) fn decode<T: DeserializeOwned>(method: &str, path: &str, value: Value
         });
     }
     serde_json::from_value::<T>(value.clone()).map_err(|e| Error::InvalidResponse {
-        method: method.to_owned(),
-        path: path.to_owned(),
+        request: format!("{method} {path}"),
         reason: e.to_string(),
         status: None,
         body: Some(value),
@@ -582,8 +580,7 @@ impl Reply {
             return Ok(Value::Null);
         }
         serde_json::from_slice(&self.body).map_err(|_| Error::InvalidResponse {
-            method: method.to_owned(),
-            path: path.to_owned(),
+            request: format!("{method} {path}"),
             reason: "non-JSON body".to_owned(),
             status: Some(self.status.as_u16()),
             body: Some(Value::String(

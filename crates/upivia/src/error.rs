@@ -95,12 +95,10 @@ pub enum Error {
     Api(Box<ApiError>),
     /// The reply could not be read as what the endpoint promises (kind
     /// `InvalidResponse`).
-    #[error("invalid response from {method} {path}: {reason}")]
+    #[error("invalid response from {request}: {reason}")]
     InvalidResponse {
-        /// HTTP method.
-        method: String,
-        /// Request path.
-        path: String,
+        /// Method and path, e.g. `GET /api/v1/balance`.
+        request: String,
         /// What was wrong.
         reason: String,
         /// HTTP status, when there was a reply.
@@ -297,8 +295,7 @@ pub(crate) fn from_reply(
             let text = Value::String(String::from_utf8_lossy(body).into_owned());
             match non_json {
                 NonJsonErrors::Reject => Error::InvalidResponse {
-                    method: method.to_owned(),
-                    path: path.to_owned(),
+                    request: format!("{method} {path}"),
                     reason: "non-JSON body".to_owned(),
                     status: Some(status.as_u16()),
                     body: Some(text),

@@ -23,8 +23,7 @@ pub(crate) async fn fetch_page<T: serde::de::DeserializeOwned>(
     let value = client.send_json(spec).await?;
     let object: crate::models::JsonMap = decode(method.as_str(), &path, value)?;
     Page::from_object(object, items_key, cursor_key).map_err(|e| crate::Error::InvalidResponse {
-        method: method.as_str().to_owned(),
-        path,
+        request: format!("{method} {path}"),
         reason: e.to_string(),
         status: None,
         body: None,

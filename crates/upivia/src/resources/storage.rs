@@ -193,8 +193,7 @@ impl StorageObjects<'_> {
             });
         }
         Err(Error::InvalidResponse {
-            method: "GET".to_owned(),
-            path,
+            request: format!("GET {path}"),
             reason: format!(
                 "download returned neither a JSON url nor a Location header (status {})",
                 reply.status.as_u16()
