@@ -19,7 +19,7 @@ handle!(
 impl Agents<'_> {
     /// `GET /api/v1/agents` (auth `agent`): the calling agent plus the
     /// agents shared with it, as `{agents: [...]}`.
-    pub async fn list(&self) -> Result<Value> {
+    pub async fn list(self) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::AGENTS_LIST, &[]))
             .await
@@ -28,14 +28,14 @@ impl Agents<'_> {
     /// `POST /api/v1/agents` (auth `workspace`, permission
     /// `agent.createOwn`): creates an agent; the reply carries its
     /// plaintext key, once.
-    pub async fn create(&self, body: &Value) -> Result<Value> {
+    pub async fn create(self, body: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::AGENTS_CREATE, &[]).json(body)?;
         self.client.send_json(spec).await
     }
 
     /// `GET /api/v1/agents/{agent_id}` (auth `workspace`): the agent with
     /// its service bindings.
-    pub async fn get(&self, agent_id: &str) -> Result<Value> {
+    pub async fn get(self, agent_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::AGENTS_GET, &[agent_id]))
             .await
@@ -45,14 +45,14 @@ impl Agents<'_> {
     /// `agent.manageAny`): `name`, `description`, `status`, `icon`,
     /// `category`, `defaultModelId`, `personality`, `systemPrompt`,
     /// `voiceConfig`, `memoryMode`.
-    pub async fn update(&self, agent_id: &str, patch: &Value) -> Result<Value> {
+    pub async fn update(self, agent_id: &str, patch: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::AGENTS_UPDATE, &[agent_id]).json(patch)?;
         self.client.send_json(spec).await
     }
 
     /// `DELETE /api/v1/agents/{agent_id}` (auth `workspace`, permission
     /// `agent.deleteAny`): deletes the agent and its bindings.
-    pub async fn delete(&self, agent_id: &str) -> Result<Value> {
+    pub async fn delete(self, agent_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::AGENTS_DELETE, &[agent_id]))
             .await
@@ -61,7 +61,7 @@ impl Agents<'_> {
     /// `PATCH /api/v1/agents/{agent_id}/key` with `{"confirm": true}` (auth
     /// `workspace`): rotates the key; the old one dies at once and the new
     /// plaintext key is returned once.
-    pub async fn reset_key(&self, agent_id: &str) -> Result<Value> {
+    pub async fn reset_key(self, agent_id: &str) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::AGENTS_RESET_KEY, &[agent_id])
             .json(&json!({"confirm": true}))?;
         self.client.send_json(spec).await
@@ -69,7 +69,7 @@ impl Agents<'_> {
 
     /// `POST /api/v1/agents/{agent_id}/clone` (auth `workspace`): copies the
     /// agent with its bindings; `overrides` defaults to `{}`.
-    pub async fn clone(&self, agent_id: &str, overrides: Option<&Value>) -> Result<Value> {
+    pub async fn clone(self, agent_id: &str, overrides: Option<&Value>) -> Result<Value> {
         let empty = json!({});
         let spec = RequestSpec::endpoint(&ep::AGENTS_CLONE, &[agent_id])
             .json(overrides.unwrap_or(&empty))?;
@@ -78,28 +78,28 @@ impl Agents<'_> {
 
     /// `PATCH /api/v1/agents/{agent_id}/transfer` (auth `workspace`): hands
     /// the agent to another member; a new key is returned once.
-    pub async fn transfer(&self, agent_id: &str, body: &Value) -> Result<Value> {
+    pub async fn transfer(self, agent_id: &str, body: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::AGENTS_TRANSFER, &[agent_id]).json(body)?;
         self.client.send_json(spec).await
     }
 
     /// `PATCH /api/v1/agents/{agent_id}/budget` (auth `workspace`): sets the
     /// monthly cap in integer cents.
-    pub async fn set_budget(&self, agent_id: &str, body: &Value) -> Result<Value> {
+    pub async fn set_budget(self, agent_id: &str, body: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::AGENTS_SET_BUDGET, &[agent_id]).json(body)?;
         self.client.send_json(spec).await
     }
 
     /// `POST /api/v1/agents/{agent_id}/services` (auth `workspace`,
     /// permission `service.toggle`): enables a service.
-    pub async fn enable_service(&self, agent_id: &str, body: &Value) -> Result<Value> {
+    pub async fn enable_service(self, agent_id: &str, body: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::AGENTS_ENABLE_SERVICE, &[agent_id]).json(body)?;
         self.client.send_json(spec).await
     }
 
     /// `DELETE /api/v1/agents/{agent_id}/services?service_id=` (auth
     /// `workspace`): removes every binding of the service.
-    pub async fn disable_service(&self, agent_id: &str, service_id: &str) -> Result<Value> {
+    pub async fn disable_service(self, agent_id: &str, service_id: &str) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::AGENTS_DISABLE_SERVICE, &[agent_id])
             .query_pair("service_id", service_id);
         self.client.send_json(spec).await
@@ -107,7 +107,7 @@ impl Agents<'_> {
 
     /// `GET /api/v1/agents/{agent_id}/health` (auth `workspace`): `healthy`,
     /// `degraded`, `failing` or `idle`, with statistics.
-    pub async fn health(&self, agent_id: &str) -> Result<Value> {
+    pub async fn health(self, agent_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::AGENTS_HEALTH, &[agent_id]))
             .await
@@ -115,7 +115,7 @@ impl Agents<'_> {
 
     /// `GET /api/v1/agents/health` (auth `workspace`): health of every
     /// visible agent.
-    pub async fn fleet_health(&self) -> Result<Value> {
+    pub async fn fleet_health(self) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::AGENTS_FLEET_HEALTH, &[]))
             .await
@@ -125,7 +125,7 @@ impl Agents<'_> {
     /// of the accountability ledger. Rows are `logs`; the cursor is the
     /// camelCase `nextCursor` (and `hasMore`); the other keys are in
     /// `extra`.
-    pub async fn activity(&self, agent_id: &str, filter: ListAgentActivity) -> Result<Page<Value>> {
+    pub async fn activity(self, agent_id: &str, filter: ListAgentActivity) -> Result<Page<Value>> {
         let spec = RequestSpec::endpoint(&ep::AGENTS_ACTIVITY, &[agent_id]).query(&filter)?;
         fetch_page(self.client, spec, "logs", "nextCursor").await
     }
@@ -148,7 +148,7 @@ impl Agents<'_> {
 
     /// `GET /api/v1/agents/{agent_id}/skills` (auth `workspace`): granted
     /// workflows and enabled services.
-    pub async fn skills(&self, agent_id: &str) -> Result<Value> {
+    pub async fn skills(self, agent_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::AGENTS_SKILLS, &[agent_id]))
             .await
@@ -157,7 +157,7 @@ impl Agents<'_> {
     /// `DELETE /api/v1/agents/{agent_id}/skills?workflow_id=` (auth
     /// `workspace`, permission `workflow.create`): takes a workflow grant
     /// away.
-    pub async fn remove_skill(&self, agent_id: &str, workflow_id: &str) -> Result<Value> {
+    pub async fn remove_skill(self, agent_id: &str, workflow_id: &str) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::AGENTS_REMOVE_SKILL, &[agent_id])
             .query_pair("workflow_id", workflow_id);
         self.client.send_json(spec).await

@@ -17,7 +17,7 @@ handle!(
 impl Approvals<'_> {
     /// `GET /api/v1/approvals?status=pending` (auth `workspace`):
     /// `{approvals: [...]}`.
-    pub async fn list(&self) -> Result<Value> {
+    pub async fn list(self) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::APPROVALS_LIST, &[]).query_pair("status", "pending");
         self.client.send_json(spec).await
     }
@@ -25,7 +25,7 @@ impl Approvals<'_> {
     /// `POST /api/v1/approvals/{approval_id}/approve` (auth `workspace`):
     /// executes the pending request (the budget is checked again) and
     /// returns its outcome.
-    pub async fn approve(&self, approval_id: &str) -> Result<ServiceRequestOutcome> {
+    pub async fn approve(self, approval_id: &str) -> Result<ServiceRequestOutcome> {
         let spec =
             RequestSpec::endpoint(&ep::APPROVALS_APPROVE, &[approval_id]).json(&json!({}))?;
         self.client.send_typed(spec).await
@@ -33,7 +33,7 @@ impl Approvals<'_> {
 
     /// `POST /api/v1/approvals/{approval_id}/reject` (auth `workspace`):
     /// the request ends `blocked`.
-    pub async fn reject(&self, approval_id: &str) -> Result<ServiceRequestOutcome> {
+    pub async fn reject(self, approval_id: &str) -> Result<ServiceRequestOutcome> {
         let spec = RequestSpec::endpoint(&ep::APPROVALS_REJECT, &[approval_id]).json(&json!({}))?;
         self.client.send_typed(spec).await
     }

@@ -33,7 +33,7 @@ pub(crate) async fn fetch_page<T: serde::de::DeserializeOwned>(
 
 impl AuditLogs<'_> {
     /// `GET /api/v1/audit-logs` (auth `workspace`): one page of `logs`.
-    pub async fn list(&self, filter: ListAuditLogs) -> Result<Page<AuditLogEntry>> {
+    pub async fn list(self, filter: ListAuditLogs) -> Result<Page<AuditLogEntry>> {
         let spec = RequestSpec::endpoint(&ep::AUDIT_LOGS_LIST, &[]).query(&filter)?;
         fetch_page(self.client, spec, "logs", "next_cursor").await
     }

@@ -17,7 +17,7 @@ impl BudgetCheckApi<'_> {
     /// (auth `agent`): the agent's remaining budget, in dollars.
     ///
     /// Sends no idempotency key (header or field) and is never retried.
-    pub async fn check(&self, agent_id: &str) -> Result<BudgetCheck> {
+    pub async fn check(self, agent_id: &str) -> Result<BudgetCheck> {
         let spec = RequestSpec::endpoint(&ep::BUDGET_CHECK_CHECK, &[])
             .json(&BudgetCheckRequest::new(agent_id))?;
         self.client.send_typed(spec).await

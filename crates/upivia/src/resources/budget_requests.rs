@@ -16,13 +16,13 @@ handle!(
 impl BudgetRequests<'_> {
     /// `POST /api/v1/budget-requests` (auth `workspace`), e.g. `{team_id,
     /// amount_cents, reason}`.
-    pub async fn create(&self, body: &Value) -> Result<Value> {
+    pub async fn create(self, body: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::BUDGET_REQUESTS_CREATE, &[]).json(body)?;
         self.client.send_json(spec).await
     }
 
     /// `GET /api/v1/budget-requests` (auth `workspace`).
-    pub async fn list(&self) -> Result<Value> {
+    pub async fn list(self) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::BUDGET_REQUESTS_LIST, &[]))
             .await
@@ -30,7 +30,7 @@ impl BudgetRequests<'_> {
 
     /// `PATCH /api/v1/budget-requests/{request_id}` (auth `workspace`), e.g.
     /// `{action: "approve"|"reject", note}`.
-    pub async fn resolve(&self, request_id: &str, body: &Value) -> Result<Value> {
+    pub async fn resolve(self, request_id: &str, body: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::BUDGET_REQUESTS_RESOLVE, &[request_id]).json(body)?;
         self.client.send_json(spec).await
     }

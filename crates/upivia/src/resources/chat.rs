@@ -50,7 +50,7 @@ impl<'a> Chat<'a> {
     ///
     /// Errors found before the stream starts come back here; errors while
     /// streaming come out of the stream as `Network` errors.
-    pub async fn turn(&self, turn: ChatTurn) -> Result<ChatStream> {
+    pub async fn turn(self, turn: ChatTurn) -> Result<ChatStream> {
         let spec = RequestSpec::endpoint(&ep::CHAT_TURN, &[])
             .json(&turn)?
             .header("connection", "close")
@@ -96,7 +96,7 @@ impl<'a> Chat<'a> {
     /// `workspace`): settles an approval raised by a turn; resume with a
     /// turn whose `continue_from` is `{request_id, action}`.
     pub async fn resolve_approval(
-        &self,
+        self,
         approval_id: &str,
         action: ApprovalAction,
     ) -> Result<Value> {
@@ -108,21 +108,21 @@ impl<'a> Chat<'a> {
 
 impl ChatSessions<'_> {
     /// `GET /api/v1/chat/sessions` (auth `workspace`): `{sessions: [...]}`.
-    pub async fn list(&self, filter: ListChatSessions) -> Result<Value> {
+    pub async fn list(self, filter: ListChatSessions) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::CHAT_SESSIONS_LIST, &[]).query(&filter)?;
         self.client.send_json(spec).await
     }
 
     /// `POST /api/v1/chat/sessions` (auth `workspace`): a new session (or an
     /// open empty one), with `id` at the top level.
-    pub async fn create(&self, request: CreateChatSession) -> Result<Value> {
+    pub async fn create(self, request: CreateChatSession) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::CHAT_SESSIONS_CREATE, &[]).json(&request)?;
         self.client.send_json(spec).await
     }
 
     /// `GET /api/v1/chat/sessions/{session_id}` (auth `workspace`):
     /// `{session, messages}`.
-    pub async fn get(&self, session_id: &str) -> Result<Value> {
+    pub async fn get(self, session_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::CHAT_SESSIONS_GET, &[session_id]))
             .await
@@ -130,7 +130,7 @@ impl ChatSessions<'_> {
 
     /// `DELETE /api/v1/chat/sessions?session_id=` (auth `workspace`): closes
     /// one session.
-    pub async fn delete(&self, session_id: &str) -> Result<Value> {
+    pub async fn delete(self, session_id: &str) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::CHAT_SESSIONS_DELETE, &[])
             .query_pair("session_id", session_id);
         self.client.send_json(spec).await
@@ -138,7 +138,7 @@ impl ChatSessions<'_> {
 
     /// `DELETE /api/v1/chat/sessions?all=true` (auth `workspace`): closes
     /// every open session of the caller.
-    pub async fn delete_all(&self) -> Result<Value> {
+    pub async fn delete_all(self) -> Result<Value> {
         let spec =
             RequestSpec::endpoint(&ep::CHAT_SESSIONS_DELETE_ALL, &[]).query_pair("all", "true");
         self.client.send_json(spec).await

@@ -49,7 +49,7 @@ impl<'a> Knowledge<'a> {
 impl KnowledgeCollections<'_> {
     /// `GET /api/v1/knowledge/collections` (auth `workspace`): one page of
     /// live `collections`.
-    pub async fn list(&self, query: PageQuery) -> Result<Page<Value>> {
+    pub async fn list(self, query: PageQuery) -> Result<Page<Value>> {
         let spec = RequestSpec::endpoint(&ep::KNOWLEDGE_COLLECTIONS_LIST, &[]).query(&query)?;
         fetch_page(self.client, spec, "collections", "next_cursor").await
     }
@@ -69,13 +69,13 @@ impl KnowledgeCollections<'_> {
     }
 
     /// `POST /api/v1/knowledge/collections` (auth `workspace`).
-    pub async fn create(&self, body: &Value) -> Result<Value> {
+    pub async fn create(self, body: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::KNOWLEDGE_COLLECTIONS_CREATE, &[]).json(body)?;
         self.client.send_json(spec).await
     }
 
     /// `GET /api/v1/knowledge/collections/{collection_id}` (auth `workspace`).
-    pub async fn get(&self, collection_id: &str) -> Result<Value> {
+    pub async fn get(self, collection_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(
                 &ep::KNOWLEDGE_COLLECTIONS_GET,
@@ -86,7 +86,7 @@ impl KnowledgeCollections<'_> {
 
     /// `DELETE /api/v1/knowledge/collections/{collection_id}` (auth
     /// `workspace`): soft delete.
-    pub async fn delete(&self, collection_id: &str) -> Result<Value> {
+    pub async fn delete(self, collection_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(
                 &ep::KNOWLEDGE_COLLECTIONS_DELETE,
@@ -99,7 +99,7 @@ impl KnowledgeCollections<'_> {
 impl KnowledgeDocuments<'_> {
     /// `POST /api/v1/knowledge/collections/{collection_id}/documents` (auth
     /// `workspace`): 202 `{document}`; ingestion runs in the background.
-    pub async fn create(&self, collection_id: &str, document: CreateDocument) -> Result<Value> {
+    pub async fn create(self, collection_id: &str, document: CreateDocument) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::KNOWLEDGE_DOCUMENTS_CREATE, &[collection_id]);
         let spec = match document {
             CreateDocument::StoredObject(id) => spec.json(&json!({ "stored_object_id": id }))?,
@@ -113,7 +113,7 @@ impl KnowledgeDocuments<'_> {
 
     /// `GET /api/v1/knowledge/collections/{collection_id}/documents/{doc_id}`
     /// (auth `workspace`): ingestion status.
-    pub async fn get(&self, collection_id: &str, doc_id: &str) -> Result<Value> {
+    pub async fn get(self, collection_id: &str, doc_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(
                 &ep::KNOWLEDGE_DOCUMENTS_GET,
@@ -124,7 +124,7 @@ impl KnowledgeDocuments<'_> {
 
     /// `DELETE /api/v1/knowledge/collections/{collection_id}/documents/{doc_id}`
     /// (auth `workspace`).
-    pub async fn delete(&self, collection_id: &str, doc_id: &str) -> Result<Value> {
+    pub async fn delete(self, collection_id: &str, doc_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(
                 &ep::KNOWLEDGE_DOCUMENTS_DELETE,

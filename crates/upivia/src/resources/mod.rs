@@ -140,7 +140,11 @@ where
 macro_rules! handle {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug)]
+        ///
+        /// A handle is `Copy`: it is only a reference to the client, and each
+        /// method takes it by value so the returned future borrows the client
+        /// alone.
+        #[derive(Debug, Clone, Copy)]
         pub struct $name<'a> {
             pub(crate) client: &'a crate::client::Client,
         }

@@ -16,7 +16,7 @@ handle!(
 impl Platform<'_> {
     /// `GET /api/v1/healthz` (auth `none`): a 503 (after the GET retries)
     /// is an error of kind `Http`.
-    pub async fn health(&self) -> Result<Value> {
+    pub async fn health(self) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::PLATFORM_HEALTH, &[]))
             .await
@@ -24,7 +24,7 @@ impl Platform<'_> {
 
     /// `GET /api/v1/health/readiness` (auth `none`): database and worker
     /// checks; 503 when down.
-    pub async fn readiness(&self) -> Result<Value> {
+    pub async fn readiness(self) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::PLATFORM_READINESS, &[]))
             .await
@@ -32,7 +32,7 @@ impl Platform<'_> {
 
     /// `GET /api/v1/agent-docs` (auth `none`): machine-readable API spec,
     /// catalog and pricing.
-    pub async fn agent_docs(&self) -> Result<Value> {
+    pub async fn agent_docs(self) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::PLATFORM_AGENT_DOCS, &[]))
             .await

@@ -20,7 +20,7 @@ impl ServiceRequests<'_> {
     /// the body's `idempotency_key`: the caller's key, or a generated one.
     /// The same key goes out on every retry, which makes this POST safe to
     /// retry (on network errors and 429/502/503/504).
-    pub async fn create(&self, request: CreateServiceRequest) -> Result<ServiceRequestOutcome> {
+    pub async fn create(self, request: CreateServiceRequest) -> Result<ServiceRequestOutcome> {
         let mut request = request;
         let key = match request.idempotency_key.take().filter(|k| !k.is_empty()) {
             Some(key) => key,
@@ -36,7 +36,7 @@ impl ServiceRequests<'_> {
 
     /// `GET /api/v1/service-requests/{request_id}` (auth `agent`): the
     /// request's current outcome; `running` until it is reconciled.
-    pub async fn get(&self, request_id: &str) -> Result<ServiceRequestOutcome> {
+    pub async fn get(self, request_id: &str) -> Result<ServiceRequestOutcome> {
         let spec = RequestSpec::endpoint(&ep::SERVICE_REQUESTS_GET, &[request_id]);
         self.client.send_typed(spec).await
     }
@@ -46,7 +46,7 @@ impl ServiceRequests<'_> {
     /// (`approval_required` keeps polling). Any other first outcome is
     /// returned at once. Fails with kind `Http` after `wait.timeout`.
     pub async fn create_and_wait(
-        &self,
+        self,
         request: CreateServiceRequest,
         wait: WaitOptions,
     ) -> Result<ServiceRequestOutcome> {

@@ -16,7 +16,7 @@ handle!(
 impl Services<'_> {
     /// `GET /api/v1/services` (auth `none`): services with their operations,
     /// prices in cents and input schemas. No `Authorization` header is sent.
-    pub async fn list(&self) -> Result<Value> {
+    pub async fn list(self) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::SERVICES_LIST, &[]))
             .await

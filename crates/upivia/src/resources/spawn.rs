@@ -19,14 +19,14 @@ impl Spawn<'_> {
     /// child whose services are a subset of the parent's and whose budget
     /// comes out of the parent's (depth at most 3). The child's plaintext
     /// key is returned once.
-    pub async fn create(&self, request: SpawnAgent) -> Result<Value> {
+    pub async fn create(self, request: SpawnAgent) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::SPAWN_CREATE, &[]).json(&request)?;
         self.client.send_json(spec).await
     }
 
     /// `GET /api/v1/agents/spawn?operations=a.b,c.d` (auth `agent`): the
     /// budget a child with these operations needs.
-    pub async fn estimate(&self, operations: &[&str]) -> Result<Value> {
+    pub async fn estimate(self, operations: &[&str]) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::SPAWN_ESTIMATE, &[])
             .query_pair("operations", operations.join(","));
         self.client.send_json(spec).await

@@ -75,7 +75,7 @@ impl<'a> Storage<'a> {
 impl StorageObjects<'_> {
     /// `GET /api/v1/storage/objects` (auth `workspace`): one page of live
     /// `objects`.
-    pub async fn list(&self, query: PageQuery) -> Result<Page<StoredObject>> {
+    pub async fn list(self, query: PageQuery) -> Result<Page<StoredObject>> {
         let spec = RequestSpec::endpoint(&ep::STORAGE_OBJECTS_LIST, &[]).query(&query)?;
         fetch_page(self.client, spec, "objects", "next_cursor").await
     }
@@ -95,7 +95,7 @@ impl StorageObjects<'_> {
     }
 
     /// `GET /api/v1/storage/objects/{object_id}` (auth `workspace`).
-    pub async fn get(&self, object_id: &str) -> Result<Value> {
+    pub async fn get(self, object_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(
                 &ep::STORAGE_OBJECTS_GET,
@@ -106,7 +106,7 @@ impl StorageObjects<'_> {
 
     /// `DELETE /api/v1/storage/objects/{object_id}` (auth `workspace`): soft
     /// delete, restorable for 7 days.
-    pub async fn delete(&self, object_id: &str) -> Result<Value> {
+    pub async fn delete(self, object_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(
                 &ep::STORAGE_OBJECTS_DELETE,
@@ -117,7 +117,7 @@ impl StorageObjects<'_> {
 
     /// `POST /api/v1/storage/objects/{object_id}/restore` (auth
     /// `workspace`): undoes a soft delete.
-    pub async fn restore(&self, object_id: &str) -> Result<Value> {
+    pub async fn restore(self, object_id: &str) -> Result<Value> {
         let spec =
             RequestSpec::endpoint(&ep::STORAGE_OBJECTS_RESTORE, &[object_id]).json(&json!({}))?;
         self.client.send_json(spec).await
@@ -126,7 +126,7 @@ impl StorageObjects<'_> {
     /// `POST /api/v1/storage/objects` as `multipart/form-data` (auth
     /// `workspace`): a direct upload (up to 100 MB), part `file` plus the
     /// `contentType` field when given. Returns `{object}`.
-    pub async fn upload(&self, file: UploadObject) -> Result<Value> {
+    pub async fn upload(self, file: UploadObject) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::STORAGE_OBJECTS_UPLOAD, &[])
             .multipart(file.into_multipart(Vec::new()));
         self.client.send_json(spec).await
@@ -136,7 +136,7 @@ impl StorageObjects<'_> {
     /// sizeBytes}` (auth `workspace`): reserves an object and returns a
     /// presigned `upload_url`; PUT the bytes there, then
     /// [`confirm`](Self::confirm).
-    pub async fn presign(&self, request: PresignObject) -> Result<Value> {
+    pub async fn presign(self, request: PresignObject) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::STORAGE_OBJECTS_PRESIGN, &[]).json(&request)?;
         self.client.send_json(spec).await
     }
@@ -144,7 +144,7 @@ impl StorageObjects<'_> {
     /// `POST /api/v1/storage/objects/{object_id}/confirm` (auth
     /// `workspace`): seals a presigned upload; `sha256` is left out of the
     /// body when `None`.
-    pub async fn confirm(&self, object_id: &str, sha256: Option<&str>) -> Result<Value> {
+    pub async fn confirm(self, object_id: &str, sha256: Option<&str>) -> Result<Value> {
         let mut body = JsonMap::new();
         if let Some(sha256) = sha256 {
             body.insert("sha256".to_owned(), Value::String(sha256.to_owned()));
@@ -158,7 +158,7 @@ impl StorageObjects<'_> {
     ///
     /// Returns the JSON body when it has a string `url`, else the
     /// `Location` header as `url`, else an `InvalidResponse` error.
-    pub async fn download(&self, object_id: &str, expires_in: Option<u64>) -> Result<DownloadInfo> {
+    pub async fn download(self, object_id: &str, expires_in: Option<u64>) -> Result<DownloadInfo> {
         let mut spec = RequestSpec::endpoint(&ep::STORAGE_OBJECTS_DOWNLOAD, &[object_id])
             .redirect_is_success();
         if let Some(expires_in) = expires_in {

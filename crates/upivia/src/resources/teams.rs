@@ -24,7 +24,7 @@ impl<'a> Teams<'a> {
     }
 
     /// `GET /api/v1/teams` (auth `workspace`).
-    pub async fn list(&self) -> Result<Value> {
+    pub async fn list(self) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::TEAMS_LIST, &[]))
             .await
@@ -32,14 +32,14 @@ impl<'a> Teams<'a> {
 
     /// `POST /api/v1/teams/switch` with `{team_id}` (auth `workspace`): sets
     /// the active-team cookie; `None` sends `null` and clears it.
-    pub async fn switch(&self, team_id: Option<&str>) -> Result<Value> {
+    pub async fn switch(self, team_id: Option<&str>) -> Result<Value> {
         let spec =
             RequestSpec::endpoint(&ep::TEAMS_SWITCH, &[]).json(&json!({ "team_id": team_id }))?;
         self.client.send_json(spec).await
     }
 
     /// `GET /api/v1/teams/{team_id}/budget` (auth `workspace`).
-    pub async fn budget(&self, team_id: &str) -> Result<Value> {
+    pub async fn budget(self, team_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::TEAMS_BUDGET, &[team_id]))
             .await
@@ -47,7 +47,7 @@ impl<'a> Teams<'a> {
 
     /// `POST /api/v1/teams/{team_id}/budget/allocate` (auth `workspace`):
     /// moves money into the team pool, e.g. `{amount_cents}`.
-    pub async fn allocate_budget(&self, team_id: &str, body: &Value) -> Result<Value> {
+    pub async fn allocate_budget(self, team_id: &str, body: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::TEAMS_ALLOCATE_BUDGET, &[team_id]).json(body)?;
         self.client.send_json(spec).await
     }
@@ -55,7 +55,7 @@ impl<'a> Teams<'a> {
 
 impl TeamMembers<'_> {
     /// `GET /api/v1/teams/{team_id}/members` (auth `workspace`).
-    pub async fn list(&self, team_id: &str) -> Result<Value> {
+    pub async fn list(self, team_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::TEAMS_MEMBERS_LIST, &[team_id]))
             .await
@@ -63,7 +63,7 @@ impl TeamMembers<'_> {
 
     /// `PATCH /api/v1/teams/{team_id}/members/{membership_id}` (auth
     /// `workspace`): `{role: "manager"|"worker"}` or `{role_id}`.
-    pub async fn update(&self, team_id: &str, membership_id: &str, body: &Value) -> Result<Value> {
+    pub async fn update(self, team_id: &str, membership_id: &str, body: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::TEAMS_MEMBERS_UPDATE, &[team_id, membership_id])
             .json(body)?;
         self.client.send_json(spec).await

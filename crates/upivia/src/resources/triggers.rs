@@ -32,7 +32,7 @@ pub fn sign_fire_body(secret: &str, body: &[u8]) -> String {
 
 impl Triggers<'_> {
     /// `GET /api/v1/triggers` (auth `workspace`): one page of `triggers`.
-    pub async fn list(&self, query: PageQuery) -> Result<Page<Trigger>> {
+    pub async fn list(self, query: PageQuery) -> Result<Page<Trigger>> {
         let spec = RequestSpec::endpoint(&ep::TRIGGERS_LIST, &[]).query(&query)?;
         fetch_page(self.client, spec, "triggers", "next_cursor").await
     }
@@ -54,13 +54,13 @@ impl Triggers<'_> {
     /// `POST /api/v1/triggers` (auth `workspace`, permission
     /// `resource.manage`): `{agent_id, kind, operation, payload_template,
     /// schedule_expr}`. The reply's `secret` is shown this once.
-    pub async fn create(&self, body: &Value) -> Result<CreatedTrigger> {
+    pub async fn create(self, body: &Value) -> Result<CreatedTrigger> {
         let spec = RequestSpec::endpoint(&ep::TRIGGERS_CREATE, &[]).json(body)?;
         self.client.send_typed(spec).await
     }
 
     /// `GET /api/v1/triggers/{trigger_id}` (auth `workspace`).
-    pub async fn get(&self, trigger_id: &str) -> Result<Value> {
+    pub async fn get(self, trigger_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::TRIGGERS_GET, &[trigger_id]))
             .await
@@ -68,7 +68,7 @@ impl Triggers<'_> {
 
     /// `PATCH /api/v1/triggers/{trigger_id}` (auth `workspace`): only
     /// `disabled`, `schedule_expr` and `payload_template` can change.
-    pub async fn update(&self, trigger_id: &str, patch: &Value) -> Result<Value> {
+    pub async fn update(self, trigger_id: &str, patch: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::TRIGGERS_UPDATE, &[trigger_id]).json(patch)?;
         self.client.send_json(spec).await
     }
@@ -76,7 +76,7 @@ impl Triggers<'_> {
     /// `DELETE /api/v1/triggers/{trigger_id}` (auth `workspace`): disables
     /// the trigger, or with `purge` (`purge=true`) deletes it for good where
     /// the server allows it.
-    pub async fn delete(&self, trigger_id: &str, purge: bool) -> Result<Value> {
+    pub async fn delete(self, trigger_id: &str, purge: bool) -> Result<Value> {
         let mut spec = RequestSpec::endpoint(&ep::TRIGGERS_DELETE, &[trigger_id]);
         if purge {
             spec = spec.query_pair("purge", "true");
@@ -93,7 +93,7 @@ impl Triggers<'_> {
     /// Answers 202 even when the dispatch was refused (see
     /// [`FireResult::dispatch_status`]). Never retried.
     pub async fn fire(
-        &self,
+        self,
         trigger_id: &str,
         payload: Option<&Value>,
         secret: &str,

@@ -17,7 +17,7 @@ handle!(
 impl Usage<'_> {
     /// `GET /api/v1/usage` (auth `workspace`): `{total_cents, records}`,
     /// plus chart extras with `include_chart`.
-    pub async fn list(&self, filter: ListUsage) -> Result<Value> {
+    pub async fn list(self, filter: ListUsage) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::USAGE_LIST, &[]).query(&filter)?;
         self.client.send_json(spec).await
     }

@@ -49,7 +49,7 @@ impl<'a> Workflows<'a> {
     }
 
     /// `GET /api/v1/workflows` (auth `workspace`), optionally by category.
-    pub async fn list(&self, category: Option<&str>) -> Result<Value> {
+    pub async fn list(self, category: Option<&str>) -> Result<Value> {
         let mut spec = RequestSpec::endpoint(&ep::WORKFLOWS_LIST, &[]);
         if let Some(category) = category {
             spec = spec.query_pair("category", category);
@@ -59,14 +59,14 @@ impl<'a> Workflows<'a> {
 
     /// `POST /api/v1/workflows` (auth `workspace`, permission
     /// `workflow.create`): an empty workflow; add versions next.
-    pub async fn create(&self, body: &Value) -> Result<Value> {
+    pub async fn create(self, body: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::WORKFLOWS_CREATE, &[]).json(body)?;
         self.client.send_json(spec).await
     }
 
     /// `GET /api/v1/workflows/{workflow_id}` (auth `workspace`):
     /// `{workflow, versions: [{id, status, ..}]}`.
-    pub async fn get(&self, workflow_id: &str) -> Result<Value> {
+    pub async fn get(self, workflow_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::WORKFLOWS_GET, &[workflow_id]))
             .await
@@ -74,13 +74,13 @@ impl<'a> Workflows<'a> {
 
     /// `PATCH /api/v1/workflows/{workflow_id}` (auth `workspace`): `name`,
     /// `description`, `status`, `icon`, `category`.
-    pub async fn update(&self, workflow_id: &str, patch: &Value) -> Result<Value> {
+    pub async fn update(self, workflow_id: &str, patch: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::WORKFLOWS_UPDATE, &[workflow_id]).json(patch)?;
         self.client.send_json(spec).await
     }
 
     /// `DELETE /api/v1/workflows/{workflow_id}` (auth `workspace`): 204.
-    pub async fn delete(&self, workflow_id: &str) -> Result<()> {
+    pub async fn delete(self, workflow_id: &str) -> Result<()> {
         self.client
             .send_unit(RequestSpec::endpoint(&ep::WORKFLOWS_DELETE, &[workflow_id]))
             .await
@@ -88,7 +88,7 @@ impl<'a> Workflows<'a> {
 
     /// `POST /api/v1/workflows/{workflow_id}/versions` (auth `workspace`):
     /// saves a draft version (steps and edges).
-    pub async fn create_version(&self, workflow_id: &str, body: &Value) -> Result<Value> {
+    pub async fn create_version(self, workflow_id: &str, body: &Value) -> Result<Value> {
         let spec =
             RequestSpec::endpoint(&ep::WORKFLOWS_CREATE_VERSION, &[workflow_id]).json(body)?;
         self.client.send_json(spec).await
@@ -99,7 +99,7 @@ impl<'a> Workflows<'a> {
     /// publication; an admin must approve, so the version is not live yet.
     /// `body` defaults to `{}`.
     pub async fn publish_version(
-        &self,
+        self,
         workflow_id: &str,
         version_id: &str,
         body: Option<&Value>,
@@ -115,7 +115,7 @@ impl<'a> Workflows<'a> {
     /// (auth `workspace`, permission `publish.manage`): back to draft.
     /// `body` defaults to `{}`.
     pub async fn unpublish_version(
-        &self,
+        self,
         workflow_id: &str,
         version_id: &str,
         body: Option<&Value>,
@@ -129,7 +129,7 @@ impl<'a> Workflows<'a> {
 
     /// `POST /api/v1/workflows/{workflow_id}/share` (auth `workspace`,
     /// permission `workflow.edit`): `scope` is `team` or `org`.
-    pub async fn share(&self, workflow_id: &str, scope: &str) -> Result<Value> {
+    pub async fn share(self, workflow_id: &str, scope: &str) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::WORKFLOWS_SHARE, &[workflow_id])
             .json(&json!({ "scope": scope }))?;
         self.client.send_json(spec).await
@@ -137,7 +137,7 @@ impl<'a> Workflows<'a> {
 
     /// `GET /api/v1/workflows/{workflow_id}/export` (auth `workspace`): the
     /// latest version as a Skill Manifest.
-    pub async fn export(&self, workflow_id: &str) -> Result<Value> {
+    pub async fn export(self, workflow_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::WORKFLOWS_EXPORT, &[workflow_id]))
             .await
@@ -151,7 +151,7 @@ impl<'a> Workflows<'a> {
     /// status is `published`; there being none is an error of kind `Http`.
     /// Then `POST .../runs` and `GET .../runs/{run_id}` (auth `workspace`).
     pub async fn run_and_wait(
-        &self,
+        self,
         workflow_id: &str,
         run: RunWorkflow,
         wait: WaitOptions,
@@ -194,7 +194,7 @@ impl<'a> Workflows<'a> {
 impl WorkflowRuns<'_> {
     /// `GET /api/v1/workflows/{workflow_id}/runs` (auth `workspace`): run
     /// history.
-    pub async fn list(&self, workflow_id: &str) -> Result<Value> {
+    pub async fn list(self, workflow_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(
                 &ep::WORKFLOWS_RUNS_LIST,
@@ -206,14 +206,14 @@ impl WorkflowRuns<'_> {
     /// `POST /api/v1/workflows/{workflow_id}/runs` (auth `workspace`): starts
     /// a run (201, `{run}`); the steps run in the background. A draft
     /// version needs `test_run`.
-    pub async fn create(&self, workflow_id: &str, run: &RunWorkflow) -> Result<Value> {
+    pub async fn create(self, workflow_id: &str, run: &RunWorkflow) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::WORKFLOWS_RUNS_CREATE, &[workflow_id]).json(run)?;
         self.client.send_json(spec).await
     }
 
     /// `GET /api/v1/workflows/{workflow_id}/runs/{run_id}` (auth
     /// `workspace`): `{run: {id, status, error, steps}}`.
-    pub async fn get(&self, workflow_id: &str, run_id: &str) -> Result<Value> {
+    pub async fn get(self, workflow_id: &str, run_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(
                 &ep::WORKFLOWS_RUNS_GET,
@@ -224,7 +224,7 @@ impl WorkflowRuns<'_> {
 
     /// `POST /api/v1/workflows/{workflow_id}/runs/{run_id}/cancel` (auth
     /// `workspace`).
-    pub async fn cancel(&self, workflow_id: &str, run_id: &str) -> Result<Value> {
+    pub async fn cancel(self, workflow_id: &str, run_id: &str) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::WORKFLOWS_RUNS_CANCEL, &[workflow_id, run_id])
             .json(&json!({}))?;
         self.client.send_json(spec).await
@@ -232,7 +232,7 @@ impl WorkflowRuns<'_> {
 
     /// `POST /api/v1/workflows/{workflow_id}/runs/{run_id}/rerun-failed`
     /// (auth `workspace`): retries every failed step.
-    pub async fn rerun_failed(&self, workflow_id: &str, run_id: &str) -> Result<Value> {
+    pub async fn rerun_failed(self, workflow_id: &str, run_id: &str) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::WORKFLOWS_RUNS_RERUN_FAILED, &[workflow_id, run_id])
             .json(&json!({}))?;
         self.client.send_json(spec).await
@@ -241,7 +241,7 @@ impl WorkflowRuns<'_> {
     /// `POST /api/v1/workflows/{workflow_id}/runs/{run_id}/steps/{step_id}/retry`
     /// (auth `workspace`): retries one failed step. `body` defaults to `{}`.
     pub async fn retry_step(
-        &self,
+        self,
         workflow_id: &str,
         run_id: &str,
         step_id: &str,
@@ -259,7 +259,7 @@ impl WorkflowRuns<'_> {
 
 impl WorkflowAgents<'_> {
     /// `GET /api/v1/workflows/{workflow_id}/agents` (auth `workspace`).
-    pub async fn list(&self, workflow_id: &str) -> Result<Value> {
+    pub async fn list(self, workflow_id: &str) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(
                 &ep::WORKFLOWS_AGENTS_LIST,
@@ -271,7 +271,7 @@ impl WorkflowAgents<'_> {
     /// `POST /api/v1/workflows/{workflow_id}/agents` with `{agent_id}` (auth
     /// `workspace`, permission `workflow.edit`): grants the workflow as a
     /// callable skill.
-    pub async fn grant(&self, workflow_id: &str, agent_id: &str) -> Result<Value> {
+    pub async fn grant(self, workflow_id: &str, agent_id: &str) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::WORKFLOWS_AGENTS_GRANT, &[workflow_id])
             .json(&json!({ "agent_id": agent_id }))?;
         self.client.send_json(spec).await
@@ -279,7 +279,7 @@ impl WorkflowAgents<'_> {
 
     /// `DELETE /api/v1/workflows/{workflow_id}/agents?agent_id=` (auth
     /// `workspace`): revokes the grant (204).
-    pub async fn revoke(&self, workflow_id: &str, agent_id: &str) -> Result<()> {
+    pub async fn revoke(self, workflow_id: &str, agent_id: &str) -> Result<()> {
         let spec = RequestSpec::endpoint(&ep::WORKFLOWS_AGENTS_REVOKE, &[workflow_id])
             .query_pair("agent_id", agent_id);
         self.client.send_unit(spec).await
@@ -289,7 +289,7 @@ impl WorkflowAgents<'_> {
 impl WorkflowTemplates<'_> {
     /// `GET /api/v1/workflows/from-template` (auth `workspace`): the
     /// template catalogue.
-    pub async fn list(&self) -> Result<Value> {
+    pub async fn list(self) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(
                 &ep::WORKFLOWS_FROM_TEMPLATE_LIST,
@@ -300,7 +300,7 @@ impl WorkflowTemplates<'_> {
 
     /// `POST /api/v1/workflows/from-template` (auth `workspace`, permission
     /// `workflow.create`): a workflow from a template, granted to an agent.
-    pub async fn create(&self, body: &Value) -> Result<Value> {
+    pub async fn create(self, body: &Value) -> Result<Value> {
         let spec = RequestSpec::endpoint(&ep::WORKFLOWS_FROM_TEMPLATE_CREATE, &[]).json(body)?;
         self.client.send_json(spec).await
     }

@@ -15,7 +15,7 @@ handle!(
 
 impl Workspaces<'_> {
     /// `GET /api/v1/workspaces` (auth `workspace`): `{workspaces: [...]}`.
-    pub async fn list(&self) -> Result<Value> {
+    pub async fn list(self) -> Result<Value> {
         self.client
             .send_json(RequestSpec::endpoint(&ep::WORKSPACES_LIST, &[]))
             .await
@@ -23,7 +23,7 @@ impl Workspaces<'_> {
 
     /// `POST /api/v1/workspaces/switch` with `{orgId}` (auth `workspace`):
     /// sets the active-workspace cookie.
-    pub async fn switch(&self, org_id: &str) -> Result<Value> {
+    pub async fn switch(self, org_id: &str) -> Result<Value> {
         let spec =
             RequestSpec::endpoint(&ep::WORKSPACES_SWITCH, &[]).json(&json!({ "orgId": org_id }))?;
         self.client.send_json(spec).await
