@@ -510,9 +510,10 @@ impl Client {
         decode(method.as_str(), &path, value)
     }
 
-    /// [`send`](Self::send) for routes that answer 204: the body is ignored.
+    /// [`send_json`](Self::send_json) for routes that answer 204: any body is
+    /// checked, then dropped.
     pub(crate) async fn send_unit(&self, spec: RequestSpec) -> Result<()> {
-        self.send(spec).await.map(drop)
+        self.send_json(spec).await.map(drop)
     }
 
     /// Opens a streaming request: same headers and auth as [`send`](Self::send),
@@ -636,15 +637,19 @@ impl MultipartBody {
         for (name, value) in &self.fields {
             form = form.text(name.clone(), value.clone());
         }
-        let part = reqwest::multipart::Part::stream(reqwest::Body::from(self.content.clone()))
-            .file_name(self.filename.clone())
-            .mime_str(&self.content_type)
-            .map_err(|_| {
-                Error::InvalidArgument(format!(
-                    "content type {:?} is not a MIME type",
-                    self.content_type
-                ))
-            })?;
+        let length = u64::try_from(self.content.len()).unwrap_or(u64::MAX);
+        let part = reqwest::multipart::Part::stream_with_length(
+            reqwest::Body::from(self.content.clone()),
+            length,
+        )
+        .file_name(self.filename.clone())
+        .mime_str(&self.content_type)
+        .map_err(|_| {
+            Error::InvalidArgument(format!(
+                "content type {:?} is not a MIME type",
+                self.content_type
+            ))
+        })?;
         Ok(form.part("file", part))
     }
 }

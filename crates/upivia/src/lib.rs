@@ -10,6 +10,7 @@
 //! use serde_json::json;
 //! use upivia::models::{CreateServiceRequest, ServiceRequestOutcome};
 //!
+//! # #[cfg(feature = "client")]
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! // Or `upivia::Client::from_env()` (UPIVIA_BASE_URL, UPIVIA_API_KEY, UPIVIA_PAT).
 //! let client = upivia::Client::builder()

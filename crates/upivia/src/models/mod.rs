@@ -46,3 +46,6 @@ pub use workflows::{RunWorkflow, WorkflowRun};
 
 /// A JSON object: the type of every `extra` map.
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+#[cfg(test)]
+mod tests;

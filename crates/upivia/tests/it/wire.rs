@@ -740,3 +740,29 @@ async fn empty_2xx_body_is_nothing() {
     let err = client.balance().get(None).await.unwrap_err();
     assert_eq!(err.kind(), upivia::ErrorKind::InvalidResponse);
 }
+
+#[tokio::test]
+async fn an_injected_reqwest_client_is_used() {
+    let server = MockServer::start().await;
+    reply_all(&server, json_reply(200, json!({"ok": true}))).await;
+    let mut defaults = reqwest::header::HeaderMap::new();
+    defaults.insert(
+        "x-injected",
+        reqwest::header::HeaderValue::from_static("yes"),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(defaults)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let client = Client::builder()
+        .base_url(server.uri())
+        .http_client(http)
+        .build()
+        .unwrap();
+    client.platform().agent_docs().await.unwrap();
+    assert_eq!(
+        header(&requests(&server).await[0], "x-injected"),
+        Some("yes")
+    );
+}
