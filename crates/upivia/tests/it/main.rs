@@ -1,10 +1,19 @@
 //! The SDK's one integration-test binary: wire-level tests against a
-//! wiremock server, plus the check of the endpoint table against the
-//! contract's `ENDPOINTS.tsv`.
+//! wiremock server, the check of the endpoint table against the
+//! contract's `ENDPOINTS.tsv`, and end-to-end tests (`e2e_*`) against the
+//! real server started in-process.
 
 #[cfg(feature = "blocking")]
 mod blocking;
 mod chat;
+mod e2e_agents;
+mod e2e_approvals;
+mod e2e_audit_logs;
+#[cfg(feature = "blocking")]
+mod e2e_blocking;
+mod e2e_platform;
+mod e2e_service_requests;
+mod e2e_support;
 mod endpoints_tsv;
 mod env;
 mod errors;
