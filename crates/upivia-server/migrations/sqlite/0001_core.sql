@@ -148,9 +148,10 @@ CREATE TABLE approvals (
 CREATE INDEX approvals_org_status ON approvals(org_id, status);
 
 -- Append-only. A balance is a sum over these rows, never a stored counter.
+-- reserve holds money for a request; settle spends part of what is held;
+-- release returns the rest; credit adds money.
 CREATE TABLE ledger_entries (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-    id           TEXT NOT NULL UNIQUE,
     org_id       TEXT NOT NULL,
     account      TEXT NOT NULL,
     kind         TEXT NOT NULL CHECK (kind IN ('credit', 'reserve', 'release', 'settle')),

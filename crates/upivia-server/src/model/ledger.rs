@@ -1,8 +1,9 @@
 //! The money ledger's vocabulary. Money lives in append-only entries on
 //! accounts; what an account has is always a sum of its entries:
 //!
-//! `available = credits − settled − reserved`, where `reserved` is the sum of
-//! reservations minus their releases.
+//! `available = credits − settled − reserved`, where `reserved` is what
+//! reservations hold: reserved minus released minus settled. A settlement
+//! turns held money into spent money; a release returns the rest.
 //!
 //! Accounts of kind *funds* (the organisation balance, a team pool) hold
 //! money that credits put there. Accounts of kind *cap* (an agent's or a
@@ -124,7 +125,10 @@ impl AccountTotals {
             EntryKind::Credit => self.credits = self.credits.checked_add(amount)?,
             EntryKind::Reserve => self.reserved = self.reserved.checked_add(amount)?,
             EntryKind::Release => self.reserved = self.reserved.checked_sub(amount)?,
-            EntryKind::Settle => self.settled = self.settled.checked_add(amount)?,
+            EntryKind::Settle => {
+                self.settled = self.settled.checked_add(amount)?;
+                self.reserved = self.reserved.checked_sub(amount)?;
+            }
         }
         Some(())
     }
@@ -179,7 +183,8 @@ mod tests {
         totals.apply(EntryKind::Credit, Cents::new(100)).unwrap();
         totals.apply(EntryKind::Reserve, Cents::new(30)).unwrap();
         totals.apply(EntryKind::Settle, Cents::new(20)).unwrap();
-        totals.apply(EntryKind::Release, Cents::new(30)).unwrap();
+        totals.apply(EntryKind::Release, Cents::new(10)).unwrap();
+        assert_eq!(totals.reserved, Cents::ZERO);
         assert_eq!(totals.available(&HoldLimit::Funds), Cents::new(80));
         assert_eq!(
             totals.available(&HoldLimit::Cap(Cents::new(25))),

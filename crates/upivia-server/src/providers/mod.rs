@@ -83,9 +83,10 @@ pub trait Provider: Send + Sync + 'static {
 }
 
 /// Which provider carries out which operation (`service.operation`).
+/// Cloning is cheap: the map is shared.
 #[derive(Clone, Default)]
 pub struct Providers {
-    by_operation: HashMap<String, Arc<dyn Provider>>,
+    by_operation: Arc<HashMap<String, Arc<dyn Provider>>>,
 }
 
 impl Providers {
@@ -94,7 +95,7 @@ impl Providers {
     }
 
     pub fn register(&mut self, full_name: impl Into<String>, provider: Arc<dyn Provider>) {
-        self.by_operation.insert(full_name.into(), provider);
+        Arc::make_mut(&mut self.by_operation).insert(full_name.into(), provider);
     }
 
     pub fn for_operation(&self, operation: &OperationSpec) -> Option<&Arc<dyn Provider>> {

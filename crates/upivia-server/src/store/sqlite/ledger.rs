@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, params};
 
 use super::db_error;
-use crate::ids;
 use crate::model::{Account, AccountTotals, EntryKind, HoldLimit};
 use crate::money::Cents;
 use crate::store::{LedgerReport, StoreResult};
@@ -48,12 +47,11 @@ pub(super) fn insert_entry(
 ) -> StoreResult<()> {
     let mut stmt = conn
         .prepare_cached(
-            "INSERT INTO ledger_entries (id, org_id, account, kind, amount_cents, request_id, note, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO ledger_entries (org_id, account, kind, amount_cents, request_id, note, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(db_error)?;
     stmt.execute(params![
-        ids::new_id(ids::LEDGER),
         org_id,
         account.key(),
         kind.as_str(),
@@ -66,13 +64,14 @@ pub(super) fn insert_entry(
     Ok(())
 }
 
-/// Net amount still reserved by `request_id`, per account.
+/// What `request_id` still holds, per account (reserved − released − settled).
 pub(super) fn open_holds(conn: &Connection, request_id: &str) -> StoreResult<Vec<(String, Cents)>> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT account, \
-               SUM(CASE kind WHEN 'reserve' THEN amount_cents WHEN 'release' THEN -amount_cents ELSE 0 END) \
-             FROM ledger_entries WHERE request_id = ?1 GROUP BY account ORDER BY account",
+               SUM(CASE kind WHEN 'reserve' THEN amount_cents ELSE -amount_cents END) \
+             FROM ledger_entries WHERE request_id = ?1 AND kind != 'credit' \
+             GROUP BY account ORDER BY account",
         )
         .map_err(db_error)?;
     let rows = stmt
@@ -131,8 +130,8 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
                 let held = per_request.entry((request_id, account)).or_insert(0);
                 match kind {
                     EntryKind::Reserve => *held += amount,
-                    EntryKind::Release => *held -= amount,
-                    _ => {}
+                    EntryKind::Release | EntryKind::Settle => *held -= amount,
+                    EntryKind::Credit => {}
                 }
             }
         }

@@ -293,8 +293,9 @@ pub(super) fn in_status(
     Ok(out)
 }
 
-/// Releases what `request_id` still holds; settles `charge` (capped at the
-/// hold) on each account when given. Returns what was settled.
+/// Settles `charge` (capped at the hold) out of what `request_id` holds on
+/// each account, when given, and releases the rest. Returns what was
+/// settled on the organisation.
 pub(super) fn close_holds(
     ctx: &mut WriteCtx<'_>,
     org_id: &str,
@@ -307,31 +308,15 @@ pub(super) fn close_holds(
     for (key, held) in holds {
         let account = Account::parse(&key)
             .ok_or_else(|| StoreError::Conflict(format!("bad account key {key}")))?;
-        ctx.post(
-            org_id,
-            &account,
-            EntryKind::Release,
-            held,
-            Some(request_id),
-            None,
-            now,
-        )?;
-        if let Some(charge) = charge {
-            let amount = charge.min(held);
-            if amount > Cents::ZERO {
-                ctx.post(
-                    org_id,
-                    &account,
-                    EntryKind::Settle,
-                    amount,
-                    Some(request_id),
-                    None,
-                    now,
-                )?;
+        let amount = charge.map_or(Cents::ZERO, |c| c.min(held).max(Cents::ZERO));
+        let rest = held.checked_sub(amount).unwrap_or(Cents::ZERO);
+        for (kind, value) in [(EntryKind::Settle, amount), (EntryKind::Release, rest)] {
+            if value > Cents::ZERO {
+                ctx.post(org_id, &account, kind, value, Some(request_id), None, now)?;
             }
-            if matches!(account, Account::Org(_)) {
-                settled = amount;
-            }
+        }
+        if matches!(account, Account::Org(_)) {
+            settled = amount;
         }
     }
     Ok(settled)
@@ -397,16 +382,19 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
         }
     }
     let finished = get(ctx.conn, &req.id)?.ok_or(StoreError::NotFound)?;
-    let response = (f.render)(&finished);
-    {
+    if let Some(key) = &req.idempotency_key {
+        // The first answer stays: a reconciled request keeps replaying the
+        // `running` reply its client first saw.
+        let response = (f.render)(&finished);
         ctx.conn
             .prepare_cached(
-                "UPDATE idempotency_keys SET response_status = ?2, response_body = ?3 \
-                 WHERE request_id = ?1 AND response_body IS NULL",
+                "UPDATE idempotency_keys SET response_status = ?3, response_body = ?4 \
+                 WHERE agent_id = ?1 AND key = ?2 AND response_body IS NULL",
             )
             .and_then(|mut s| {
                 s.execute(params![
-                    req.id,
+                    req.agent_id,
+                    key,
                     i64::from(response.status),
                     response.body.to_string()
                 ])

@@ -237,9 +237,14 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>, head: (i64, String)) {
     tracing::debug!("sqlite writer stopped");
 }
 
+/// Transaction control statements, prepared once.
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 fn run_batch(conn: &Connection, cache: &mut Cache, batch: Vec<Job>) {
     let mut replies = Vec::with_capacity(batch.len());
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
         // Dropping the jobs unrun answers their callers "unavailable".
         tracing::error!(error = %e, "sqlite writer could not begin a transaction");
         drop(batch);
@@ -247,7 +252,7 @@ fn run_batch(conn: &Connection, cache: &mut Cache, batch: Vec<Job>) {
     }
     for job in batch {
         let mark = cache.undo.len();
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = exec_cached(conn, "SAVEPOINT job") {
             tracing::error!(error = %e, "sqlite writer could not open a savepoint");
         }
         let mut ctx = WriteCtx { conn, cache };
@@ -260,14 +265,15 @@ fn run_batch(conn: &Connection, cache: &mut Cache, batch: Vec<Job>) {
             }
         };
         if ok {
-            let _ = conn.execute_batch("RELEASE job");
+            let _ = exec_cached(conn, "RELEASE job");
         } else {
             cache.rollback_to(mark);
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            let _ = exec_cached(conn, "ROLLBACK TO job");
+            let _ = exec_cached(conn, "RELEASE job");
         }
         replies.push(reply);
     }
-    match conn.execute_batch("COMMIT") {
+    match exec_cached(conn, "COMMIT") {
         Ok(()) => {
             cache.undo.clear();
             for reply in replies {
