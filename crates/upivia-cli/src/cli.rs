@@ -21,6 +21,19 @@ pub struct Cli {
 pub enum Command {
     /// Run the platform (HTTP API and background workers).
     Serve(ServeArgs),
+    /// Submit a governed service request (agent key) and print its outcome.
+    ///
+    /// Exit code 0: executed, running or approval_required; 1: blocked or
+    /// failed; 2: an error.
+    Request(crate::commands::request::RequestArgs),
+    /// The service catalog with prices.
+    Services(crate::commands::services::ServicesArgs),
+    /// Pending approvals: list, approve, reject (PAT).
+    Approvals(crate::commands::approvals::ApprovalsArgs),
+    /// Agents: list, create, enable a service (PAT).
+    Agents(crate::commands::agents::AgentsArgs),
+    /// The organisation's balance (PAT).
+    Balance(crate::commands::balance::BalanceArgs),
     /// Operator checks over a data directory.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -79,4 +92,8 @@ pub enum AdminCommand {
 pub enum AuditCommand {
     /// Recompute the audit hash chain and report the first broken link.
     Verify(DataDirArg),
+    /// The latest audit entries over the API (PAT); --follow for new ones.
+    Tail(crate::commands::audit::TailArgs),
+    /// Audit entries over the API, newest first (PAT).
+    List(crate::commands::audit::ListArgs),
 }

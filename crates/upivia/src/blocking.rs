@@ -269,6 +269,7 @@ impl AuditLogs<'_> {
 
 blocking_handle!(Agents {
     fn list(&self) -> Value;
+    fn list_workspace(&self, team_id: Option<&str>) -> Value;
     fn create(&self, body: &Value) -> Value;
     fn get(&self, agent_id: &str) -> Value;
     fn update(&self, agent_id: &str, patch: &Value) -> Value;

@@ -1,6 +1,14 @@
 //! One module per command; `run` dispatches.
 
 mod admin;
+pub(crate) mod agents;
+pub(crate) mod approvals;
+pub(crate) mod audit;
+pub(crate) mod balance;
+mod client;
+mod output;
+pub(crate) mod request;
+pub(crate) mod services;
 mod serve;
 
 use std::process::ExitCode;
@@ -16,6 +24,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Serve(args) => serve::run(args).await,
             Command::Admin(AdminCommand::CheckLedger(args)) => admin::check_ledger(args).await,
             Command::Audit(AuditCommand::Verify(args)) => admin::verify_audit(args).await,
+            Command::Audit(AuditCommand::Tail(args)) => audit::tail(args).await,
+            Command::Audit(AuditCommand::List(args)) => audit::list(args).await,
+            Command::Request(args) => request::run(args).await,
+            Command::Services(args) => services::run(args).await,
+            Command::Approvals(args) => approvals::run(args).await,
+            Command::Agents(args) => agents::run(args).await,
+            Command::Balance(args) => balance::run(args).await,
         }
     })
 }

@@ -25,6 +25,28 @@ impl Agents<'_> {
             .await
     }
 
+    /// `GET /api/v1/agents` (auth `workspace`): every agent of the
+    /// workspace as `{agents: [...]}`, or of one team with `team_id`. The
+    /// same route as [`list`](Self::list) seen by a member (the TUI's
+    /// `list_agents`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: upivia::Client) -> upivia::Result<()> {
+    /// let all = client.agents().list_workspace(None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_workspace(self, team_id: Option<&str>) -> Result<Value> {
+        let mut spec = RequestSpec::new(
+            ep::AGENTS_LIST.method,
+            ep::AGENTS_LIST.path,
+            crate::AuthMode::Workspace,
+        );
+        if let Some(team_id) = team_id {
+            spec = spec.query_pair("team_id", team_id);
+        }
+        self.client.send_json(spec).await
+    }
+
     /// `POST /api/v1/agents` (auth `workspace`, permission
     /// `agent.createOwn`): creates an agent; the reply carries its
     /// plaintext key, once.

@@ -69,6 +69,23 @@ async fn an_agent_is_created_read_and_updated() {
         .map(|a| a["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec![agent.id.as_str()]);
+    // A PAT lists every agent of the workspace.
+    let other = owner
+        .agents()
+        .create(&json!({"name": "other"}))
+        .await
+        .unwrap();
+    let workspace = owner.agents().list_workspace(None).await.unwrap();
+    let mut ids: Vec<&str> = workspace["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut expected = vec![agent.id.as_str(), other["agent"]["id"].as_str().unwrap()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
 
     let missing = owner.agents().get("agt_nope").await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::Http);

@@ -1,0 +1,96 @@
+//! `upivia request <service> <operation> --payload JSON`: one governed
+//! service request, optionally followed to its final state (`--wait`).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+use upivia::WaitOptions;
+use upivia::models::CreateServiceRequest;
+
+use super::client::ClientArgs;
+use super::output;
+
+/// Submit a governed service request as an agent (needs --api-key).
+///
+/// Exit code 0 when the request executed, is running or awaits approval;
+/// 1 when it was blocked or failed; 2 on an error.
+#[derive(Args, Debug)]
+pub struct RequestArgs {
+    /// Catalog service id, e.g. `email`.
+    pub service: String,
+    /// Operation within the service, e.g. `send`.
+    pub operation: String,
+    /// The operation's input, a JSON object.
+    #[arg(long, default_value = "{}")]
+    pub payload: String,
+    /// Free-form metadata, a JSON object.
+    #[arg(long)]
+    pub metadata: Option<String>,
+    /// Idempotency key; a repeat with the same key replays the first answer.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// Poll a running request until it is executed, failed or blocked.
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout_secs: u64,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+fn json_object(flag: &str, raw: &str) -> anyhow::Result<Value> {
+    let value: Value =
+        serde_json::from_str(raw).with_context(|| format!("{flag} is not valid JSON"))?;
+    anyhow::ensure!(value.is_object(), "{flag} must be a JSON object");
+    Ok(value)
+}
+
+/// A spinner on stderr (drawn only when stderr is a terminal).
+fn spinner(message: String) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
+    args.client.require_api_key()?;
+    let mut request = CreateServiceRequest::new(
+        &args.service,
+        &args.operation,
+        json_object("--payload", &args.payload)?,
+    );
+    if let Some(raw) = &args.metadata {
+        request = request.with_metadata(json_object("--metadata", raw)?);
+    }
+    if let Some(key) = &args.idempotency_key {
+        request = request.with_idempotency_key(key);
+    }
+    let client = args.client.client()?;
+    let requests = client.service_requests();
+    let name = format!("{}.{}", args.service, args.operation);
+    let bar = spinner(if args.wait {
+        format!("{name}: waiting for the final state")
+    } else {
+        format!("{name}: submitting")
+    });
+    let result = if args.wait {
+        let wait = WaitOptions::default()
+            .with_poll_interval(Duration::from_millis(500))
+            .with_timeout(Duration::from_secs(args.timeout_secs));
+        requests.create_and_wait(request, wait).await
+    } else {
+        requests.create(request).await
+    };
+    bar.finish_and_clear();
+    let outcome = result.with_context(|| format!("{name} failed"))?;
+    output::report_outcome(&outcome, args.client.json)
+}

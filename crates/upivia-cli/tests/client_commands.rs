@@ -1,0 +1,503 @@
+//! The client commands (`request`, `services`, `approvals`, `audit`,
+//! `agents`, `balance`) against a real `upivia serve` child process,
+//! asserting on their `--json` output and exit codes.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use upivia::{AuthMode, HttpMethod, RequestSpec};
+
+const BIN: &str = env!("CARGO_BIN_EXE_upivia");
+
+struct Server {
+    child: Child,
+    base: String,
+    pat: String,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A command with no `UPIVIA_*` variable inherited from the caller.
+fn upivia() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("UPIVIA_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("UPIVIA_LOG", "warn");
+    cmd
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let port = free_port();
+        let child = upivia()
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(&data)
+            .args(["--voice-call-delay-ms", "200", "--worker-interval-ms", "50"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("upivia serve starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let probe = upivia::Client::builder()
+            .base_url(&base)
+            .max_retries(0)
+            .build()
+            .unwrap();
+        let rt = runtime();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while rt.block_on(probe.platform().health()).is_err() {
+            assert!(Instant::now() < deadline, "the server did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let creds: Value =
+            serde_json::from_slice(&std::fs::read(data.join("initial-credentials.json")).unwrap())
+                .unwrap();
+        Server {
+            child,
+            base,
+            pat: creds["pat"].as_str().unwrap().to_owned(),
+            data,
+            _dir: dir,
+        }
+    }
+
+    /// Funds the organisation; there is no client command for that.
+    fn credit(&self, cents: i64) {
+        let owner = upivia::Client::builder()
+            .base_url(&self.base)
+            .pat(&self.pat)
+            .build()
+            .unwrap();
+        let spec = RequestSpec::new(
+            HttpMethod::Post,
+            "/api/v1/balance/credits",
+            AuthMode::Workspace,
+        )
+        .json(&json!({"amount_cents": cents, "note": "cli test"}))
+        .unwrap();
+        runtime().block_on(owner.send_json(spec)).unwrap();
+    }
+
+    /// `upivia <args> --base-url .. --pat ..`.
+    fn owner(&self, args: &[&str]) -> Output {
+        upivia()
+            .args(args)
+            .args(["--base-url", &self.base])
+            .env("UPIVIA_PAT", &self.pat)
+            .output()
+            .unwrap()
+    }
+
+    /// `upivia <args>` as the agent with `key` (key and URL from the env).
+    fn agent(&self, key: &str, args: &[&str]) -> Output {
+        upivia()
+            .args(args)
+            .env("UPIVIA_BASE_URL", &self.base)
+            .env("UPIVIA_API_KEY", key)
+            .output()
+            .unwrap()
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The JSON a successful (or exit-1) command printed.
+fn json_of(out: &Output, code: i32) -> Value {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+}
+
+fn email(subject: &str) -> String {
+    json!({"to": "ops@example.com", "subject": subject, "body": "From the CLI tests."}).to_string()
+}
+
+fn create_agent(server: &Server, name: &str) -> (String, String) {
+    let created = json_of(&server.owner(&["agents", "create", name, "--json"]), 0);
+    (
+        created["agent"]["id"].as_str().unwrap().to_owned(),
+        created["api_key"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn requests_services_balance_and_agents_through_the_cli() {
+    let server = Server::start();
+    server.credit(500);
+
+    let catalog = json_of(&server.owner(&["services", "--json"]), 0);
+    let has = |service: &str, op: &str| {
+        catalog["services"].as_array().unwrap().iter().any(|s| {
+            s["id"] == service
+                && s["operations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|o| o["name"] == op)
+        })
+    };
+    assert!(has("email", "send") && has("voice_call", "create"));
+    let table = stdout(&server.owner(&["services"]));
+    let email_row = table
+        .lines()
+        .find(|l| l.starts_with("email.send "))
+        .expect("an email.send row");
+    assert!(email_row.contains("$0.01"), "{email_row}");
+
+    let (agent_id, key) = create_agent(&server, "cli bot");
+    assert!(key.starts_with("agent_key_"));
+    let enabled = json_of(
+        &server.owner(&["agents", "enable", &agent_id, "email", "--json"]),
+        0,
+    );
+    assert_eq!(enabled["ok"], true);
+
+    let listed = json_of(&server.owner(&["agents", "list", "--json"]), 0);
+    assert!(
+        listed["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == agent_id.as_str() && a["name"] == "cli bot")
+    );
+    assert!(stdout(&server.owner(&["agents", "list"])).contains("cli bot"));
+
+    // An executed request: exit 0, the outcome object with integer cents.
+    let done = json_of(
+        &server.agent(
+            &key,
+            &[
+                "request",
+                "email",
+                "send",
+                "--payload",
+                &email("hi"),
+                "--json",
+            ],
+        ),
+        0,
+    );
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_eq!(done["cost_cents"], 1);
+    assert_eq!(done["result"]["to"], "ops@example.com");
+    let human = server.agent(
+        &key,
+        &["request", "email", "send", "--payload", &email("hi again")],
+    );
+    assert_eq!(human.status.code(), Some(0));
+    let text = stdout(&human);
+    assert!(text.starts_with("status: executed"), "{text}");
+    assert!(text.contains("cost: $0.01"), "{text}");
+
+    // An idempotent replay prints the very same outcome.
+    let keyed = |subject: &str| {
+        server.agent(
+            &key,
+            &[
+                "request",
+                "email",
+                "send",
+                "--payload",
+                &email(subject),
+                "--idempotency-key",
+                "cli-1",
+                "--json",
+            ],
+        )
+    };
+    let first = json_of(&keyed("same"), 0);
+    let again = json_of(&keyed("same"), 0);
+    assert_eq!(first, again);
+    let conflict = keyed("different");
+    assert_eq!(conflict.status.code(), Some(2));
+    assert!(
+        stderr(&conflict).contains("idempotency"),
+        "{}",
+        stderr(&conflict)
+    );
+
+    // A governance denial is exit 1 with the outcome still printed.
+    let blocked = json_of(
+        &server.agent(
+            &key,
+            &[
+                "request",
+                "web_search",
+                "search",
+                "--payload",
+                r#"{"query":"rust"}"#,
+                "--json",
+            ],
+        ),
+        1,
+    );
+    assert_eq!(blocked["status"], "blocked");
+    assert_eq!(blocked["reason_code"], "service_not_enabled");
+
+    // --wait follows an asynchronous voice call to its final state.
+    server.owner(&["agents", "enable", &agent_id, "voice_call"]);
+    let call = json!({"to": "+15555550123", "from": "+15555550100", "say": "The pager fired."})
+        .to_string();
+    let waited = json_of(
+        &server.agent(
+            &key,
+            &[
+                "request",
+                "voice_call",
+                "create",
+                "--payload",
+                &call,
+                "--wait",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    assert_eq!(waited["status"], "executed", "{waited}");
+    let running = json_of(
+        &server.agent(
+            &key,
+            &[
+                "request",
+                "voice_call",
+                "create",
+                "--payload",
+                &call,
+                "--json",
+            ],
+        ),
+        0,
+    );
+    assert_eq!(running["status"], "running");
+
+    // Balance: cents in JSON, dollars for people.
+    let balance = json_of(&server.owner(&["balance", "--json"]), 0);
+    let spent = 3 + waited["cost_cents"].as_i64().unwrap();
+    let cents = |key: &str| balance[key].as_i64().unwrap();
+    assert_eq!(
+        cents("amount_cents") + cents("reserved_cents") + cents("settled_cents"),
+        500,
+        "{balance}"
+    );
+    // The second call may have settled by now, or still be held.
+    assert!(cents("settled_cents") >= spent, "{balance}");
+    let text = stdout(&server.owner(&["balance"]));
+    assert!(text.starts_with("available: $"), "{text}");
+
+    // Missing credentials are an error that names the flag.
+    let no_pat = upivia()
+        .args(["balance", "--base-url", &server.base])
+        .output()
+        .unwrap();
+    assert_eq!(no_pat.status.code(), Some(2));
+    assert!(stderr(&no_pat).contains("--pat"), "{}", stderr(&no_pat));
+    let bad_key = server.agent(
+        "agent_key_live_bogus",
+        &["request", "email", "send", "--payload", &email("x")],
+    );
+    assert_eq!(bad_key.status.code(), Some(2));
+    assert!(stderr(&bad_key).contains("401"), "{}", stderr(&bad_key));
+}
+
+#[test]
+fn approvals_and_the_audit_trail_through_the_cli() {
+    let server = Server::start();
+    server.credit(100);
+    let (agent_id, key) = create_agent(&server, "gated bot");
+    server.owner(&["agents", "enable", &agent_id, "email", "--require-approval"]);
+
+    let gate = |subject: &str| {
+        let out = json_of(
+            &server.agent(
+                &key,
+                &[
+                    "request",
+                    "email",
+                    "send",
+                    "--payload",
+                    &email(subject),
+                    "--json",
+                ],
+            ),
+            0,
+        );
+        assert_eq!(out["status"], "approval_required", "{out}");
+        out["approval_id"].as_str().unwrap().to_owned()
+    };
+    let first = gate("approve me");
+    let second = gate("reject me");
+
+    let pending = json_of(&server.owner(&["approvals", "list", "--json"]), 0);
+    let ids: Vec<&str> = pending["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&first.as_str()) && ids.contains(&second.as_str()));
+    let table = stdout(&server.owner(&["approvals", "list"]));
+    assert!(table.contains(&first) && table.contains("$0.01"), "{table}");
+
+    let approved = json_of(
+        &server.owner(&["approvals", "approve", &first, "--json"]),
+        0,
+    );
+    assert_eq!(approved["status"], "executed");
+    assert_eq!(approved["cost_cents"], 1);
+    let twice = server.owner(&["approvals", "approve", &first]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(stderr(&twice).contains("409"), "{}", stderr(&twice));
+    let rejected = json_of(
+        &server.owner(&["approvals", "reject", &second, "--json"]),
+        0,
+    );
+    assert_eq!(rejected["status"], "blocked");
+    assert_eq!(rejected["reason_code"], "approval_rejected");
+    let empty = stdout(&server.owner(&["approvals", "list"]));
+    assert!(empty.contains("no pending approvals"), "{empty}");
+
+    // audit list: newest first, limited, filterable.
+    let listed = json_of(
+        &server.owner(&["audit", "list", "--limit", "4", "--json"]),
+        0,
+    );
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let seqs: Vec<i64> = rows.iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{seqs:?}");
+    let mine = json_of(
+        &server.owner(&[
+            "audit",
+            "list",
+            "--agent-id",
+            &agent_id,
+            "--status",
+            "executed",
+            "--json",
+        ]),
+        0,
+    );
+    let mine = mine.as_array().unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0]["request_id"], approved["request_id"]);
+
+    // audit tail: the latest entries oldest first, one JSON object a line.
+    let tail = server.owner(&["audit", "tail", "--limit", "3", "--json"]);
+    assert_eq!(tail.status.code(), Some(0), "{}", stderr(&tail));
+    let lines: Vec<Value> = stdout(&tail)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines
+            .windows(2)
+            .all(|w| w[0]["seq"].as_i64() < w[1]["seq"].as_i64())
+    );
+    assert_eq!(lines[2]["seq"], seqs[0], "the newest entry comes last");
+
+    // audit tail --follow prints entries as they are written.
+    let mut follow = upivia()
+        .args([
+            "audit",
+            "tail",
+            "--follow",
+            "--limit",
+            "1",
+            "--json",
+            "--interval-ms",
+            "100",
+        ])
+        .args(["--base-url", &server.base, "--pat", &server.pat])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = BufReader::new(follow.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in reader.lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| -> Value {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no audit line for {what}"))
+            .unwrap();
+        serde_json::from_str(&line).unwrap()
+    };
+    assert_eq!(next("the latest entry")["seq"], seqs[0]);
+    let third = gate("while following");
+    let seen = next("the new request");
+    assert_eq!(
+        seen["event_type"], "service_request.approval_required",
+        "{seen}"
+    );
+    assert_eq!(seen["details"]["approval_id"], third.as_str());
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    // The offline chain check still works on the same data directory.
+    let verify = upivia()
+        .args(["audit", "verify", "--data-dir"])
+        .arg(Path::new(&server.data))
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    assert!(
+        stdout(&verify).contains("chain intact"),
+        "{}",
+        stdout(&verify)
+    );
+}
