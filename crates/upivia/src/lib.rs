@@ -55,6 +55,8 @@
 //! - `client` (default): the async [`Client`] over `reqwest` and `tokio`.
 //! - `rustls` (default): TLS through rustls.
 //! - `blocking`: [`blocking::Client`], the same surface without `async`.
+//! - `tools` (default): [`tools::Toolkit`], the catalog as governed tools
+//!   for LLM agents, each answer rendered as `STATUS: <status>` text.
 //! - With `default-features = false` only [`models`], [`endpoints`] and
 //!   [`sse`] are built, with no HTTP stack: that is how the server shares
 //!   the wire types.
@@ -79,6 +81,8 @@ pub mod retry;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+#[cfg(feature = "tools")]
+pub mod tools;
 
 #[cfg(feature = "client")]
 pub use client::{

@@ -14,6 +14,8 @@ mod e2e_blocking;
 mod e2e_platform;
 mod e2e_service_requests;
 mod e2e_support;
+#[cfg(feature = "tools")]
+mod e2e_tools;
 mod endpoints_tsv;
 mod env;
 mod errors;
@@ -22,6 +24,8 @@ mod retries;
 mod service_requests;
 mod storage;
 mod support;
+#[cfg(feature = "tools")]
+mod tools;
 mod triggers;
 mod wire;
 mod workflows;
