@@ -28,7 +28,6 @@ pub const ORG: &str = "org";
 pub const USER: &str = "usr";
 pub const TEAM: &str = "team";
 pub const BINDING: &str = "bnd";
-pub const USAGE: &str = "use";
 pub const PAT: &str = "pat";
 pub const SESSION: &str = "ses";
 

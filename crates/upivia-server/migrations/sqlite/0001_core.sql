@@ -113,12 +113,18 @@ CREATE TABLE service_requests (
     external_id          TEXT,
     approval_id          TEXT,
     idempotency_key      TEXT,
+    -- What the request holds now: `held_cents` on each account listed in
+    -- `held_accounts` (a JSON array of ledger account keys).
+    held_accounts        TEXT,
+    held_cents           INTEGER NOT NULL DEFAULT 0 CHECK (held_cents >= 0),
     created_at           TEXT NOT NULL,
     started_at           TEXT,
     updated_at           TEXT NOT NULL
 );
 CREATE INDEX service_requests_agent_time ON service_requests(agent_id, created_at);
 CREATE INDEX service_requests_open ON service_requests(status) WHERE status IN ('executing', 'running');
+-- Usage is the executed requests: one row each, with what was charged.
+CREATE INDEX service_requests_usage ON service_requests(org_id, created_at) WHERE status = 'executed';
 
 CREATE TABLE idempotency_keys (
     agent_id        TEXT NOT NULL,
@@ -130,7 +136,6 @@ CREATE TABLE idempotency_keys (
     created_at      TEXT NOT NULL,
     PRIMARY KEY (agent_id, key)
 );
-CREATE INDEX idempotency_keys_age ON idempotency_keys(created_at);
 
 CREATE TABLE approvals (
     id                   TEXT PRIMARY KEY,
@@ -161,24 +166,11 @@ CREATE TABLE ledger_entries (
     created_at   TEXT NOT NULL
 );
 CREATE INDEX ledger_entries_account ON ledger_entries(account);
-CREATE INDEX ledger_entries_request ON ledger_entries(request_id) WHERE request_id IS NOT NULL;
-
-CREATE TABLE usage_records (
-    id         TEXT PRIMARY KEY,
-    org_id     TEXT NOT NULL,
-    agent_id   TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    service    TEXT NOT NULL,
-    operation  TEXT NOT NULL,
-    cost_cents INTEGER NOT NULL CHECK (cost_cents >= 0),
-    created_at TEXT NOT NULL
-);
-CREATE INDEX usage_records_org_time ON usage_records(org_id, created_at);
 
 -- Hash-chained: hash = sha256(prev_hash || canonical JSON of the entry).
 CREATE TABLE audit_log (
     seq        INTEGER PRIMARY KEY,
-    id         TEXT NOT NULL UNIQUE,
+    id         TEXT NOT NULL,
     org_id     TEXT NOT NULL,
     event_type TEXT NOT NULL,
     actor      TEXT NOT NULL,

@@ -82,6 +82,7 @@ pub(super) fn decide(
     let expired = d.now >= approval.expires_at;
     let now = rows::ts(d.now);
 
+    let mut held: Option<(String, Cents)> = None;
     let (approval_status, request_status, reason) = match &d.decision {
         ApprovalDecision::Approve { holds, amount } => {
             if expired {
@@ -97,6 +98,7 @@ pub(super) fn decide(
                 }
             }
             if *amount > Cents::ZERO {
+                held = Some((requests::held_keys(holds), *amount));
                 for hold in holds {
                     ctx.post(
                         &request.org_id,
@@ -138,8 +140,8 @@ pub(super) fn decide(
     }
     ctx.conn
         .prepare_cached(
-            "UPDATE service_requests SET status = ?2, reason_code = ?3, message = ?4, updated_at = ?5 \
-             WHERE id = ?1 AND status = 'awaiting_approval'",
+            "UPDATE service_requests SET status = ?2, reason_code = ?3, message = ?4, updated_at = ?5, \
+             held_accounts = ?6, held_cents = ?7 WHERE id = ?1 AND status = 'awaiting_approval'",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -147,7 +149,9 @@ pub(super) fn decide(
                 request_status,
                 reason.map(|(r, _)| r.as_str()),
                 reason.map(|(_, m)| m.as_str()),
-                now
+                now,
+                held.as_ref().map(|(k, _)| k.as_str()),
+                held.as_ref().map_or(0, |(_, c)| c.get()),
             ])
         })
         .map_err(db_error)?;

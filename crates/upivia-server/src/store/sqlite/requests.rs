@@ -4,9 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::writer::WriteCtx;
-use super::{audit, db_error, ledger, rows};
-use crate::ids;
-use crate::model::{Account, EntryKind, RequestStatus, ServiceRequest};
+use super::{audit, db_error, rows};
+use crate::model::{Account, EntryKind, Hold, RequestStatus, ServiceRequest};
 use crate::money::Cents;
 use crate::store::{
     DailyLimit, Disposition, Finish, FinishRequest, IdempotencyRecord, LimitScope, OpenRequest,
@@ -120,7 +119,11 @@ pub(super) fn open(ctx: &mut WriteCtx<'_>, open: OpenRequest) -> StoreResult<Ope
         }
     }
 
-    insert_request(ctx.conn, req, counts)?;
+    let held = match &open.disposition {
+        Disposition::Reserve { holds, amount, .. } => Some((&holds[..], *amount)),
+        _ => None,
+    };
+    insert_request(ctx.conn, req, counts, held)?;
     let now = rows::ts(req.created_at);
     let response = match &open.disposition {
         Disposition::Final { response } => Some(response),
@@ -168,9 +171,6 @@ pub(super) fn open(ctx: &mut WriteCtx<'_>, open: OpenRequest) -> StoreResult<Ope
     for key in &limit_keys {
         ctx.bump_daily(key);
     }
-    if req.status == RequestStatus::Executed {
-        insert_usage(ctx.conn, req, req.cost, &now)?;
-    }
     if let Some(claim) = &open.idempotency {
         ctx.conn
             .prepare_cached(
@@ -196,14 +196,23 @@ pub(super) fn open(ctx: &mut WriteCtx<'_>, open: OpenRequest) -> StoreResult<Ope
     Ok(Opened::Recorded)
 }
 
-fn insert_request(conn: &Connection, req: &ServiceRequest, counts: bool) -> StoreResult<()> {
+fn insert_request(
+    conn: &Connection,
+    req: &ServiceRequest,
+    counts: bool,
+    held: Option<(&[Hold], Cents)>,
+) -> StoreResult<()> {
+    let (held_accounts, held_cents) = match held {
+        Some((holds, amount)) if amount > Cents::ZERO => (Some(held_keys(holds)), amount.get()),
+        _ => (None, 0),
+    };
     conn.prepare_cached(
         "INSERT INTO service_requests (id, org_id, agent_id, binding_id, service, operation, payload, \
          metadata, payload_digest, status, counts_toward_limits, reason_code, message, \
          estimated_cost_cents, initial_cost_cents, cost_cents, result, provider, external_id, \
-         approval_id, idempotency_key, created_at, started_at, updated_at) \
+         approval_id, idempotency_key, created_at, started_at, updated_at, held_accounts, held_cents) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-         ?19, ?20, ?21, ?22, ?23, ?24)",
+         ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -231,36 +240,17 @@ fn insert_request(conn: &Connection, req: &ServiceRequest, counts: bool) -> Stor
             rows::ts(req.created_at),
             req.started_at.map(rows::ts),
             rows::ts(req.updated_at),
+            held_accounts,
+            held_cents,
         ])
     })
     .map_err(db_error)?;
     Ok(())
 }
 
-fn insert_usage(
-    conn: &Connection,
-    req: &ServiceRequest,
-    cost: Cents,
-    now: &str,
-) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO usage_records (id, org_id, agent_id, request_id, service, operation, cost_cents, \
-         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            ids::new_id(ids::USAGE),
-            req.org_id,
-            req.agent_id,
-            req.id,
-            req.service,
-            req.operation,
-            cost.get(),
-            now
-        ])
-    })
-    .map_err(db_error)?;
-    Ok(())
+/// The JSON list of account keys stored in `held_accounts`.
+pub(super) fn held_keys(holds: &[Hold]) -> String {
+    serde_json::Value::from(holds.iter().map(|h| h.account.key()).collect::<Vec<_>>()).to_string()
 }
 
 pub(super) fn get(conn: &Connection, request_id: &str) -> StoreResult<Option<ServiceRequest>> {
@@ -295,7 +285,7 @@ pub(super) fn in_status(
 
 /// Settles `charge` (capped at the hold) out of what `request_id` holds on
 /// each account, when given, and releases the rest. Returns what was
-/// settled on the organisation.
+/// settled on the organisation. The caller clears the row's hold.
 pub(super) fn close_holds(
     ctx: &mut WriteCtx<'_>,
     org_id: &str,
@@ -303,13 +293,23 @@ pub(super) fn close_holds(
     charge: Option<Cents>,
     now: &str,
 ) -> StoreResult<Cents> {
-    let holds = ledger::open_holds(ctx.conn, request_id)?;
+    let (accounts, held): (Option<String>, i64) = ctx
+        .conn
+        .prepare_cached("SELECT held_accounts, held_cents FROM service_requests WHERE id = ?1")
+        .and_then(|mut s| s.query_row([request_id], |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(db_error)?;
+    let held = Cents::new(held);
+    let Some(accounts) = accounts.filter(|_| held > Cents::ZERO) else {
+        return Ok(Cents::ZERO);
+    };
+    let keys: Vec<String> = serde_json::from_str(&accounts)
+        .map_err(|e| StoreError::Conflict(format!("bad held_accounts on {request_id}: {e}")))?;
+    let amount = charge.map_or(Cents::ZERO, |c| c.min(held).max(Cents::ZERO));
+    let rest = held.checked_sub(amount).unwrap_or(Cents::ZERO);
     let mut settled = Cents::ZERO;
-    for (key, held) in holds {
+    for key in keys {
         let account = Account::parse(&key)
             .ok_or_else(|| StoreError::Conflict(format!("bad account key {key}")))?;
-        let amount = charge.map_or(Cents::ZERO, |c| c.min(held).max(Cents::ZERO));
-        let rest = held.checked_sub(amount).unwrap_or(Cents::ZERO);
         for (kind, value) in [(EntryKind::Settle, amount), (EntryKind::Release, rest)] {
             if value > Cents::ZERO {
                 ctx.post(org_id, &account, kind, value, Some(request_id), None, now)?;
@@ -323,7 +323,7 @@ pub(super) fn close_holds(
 }
 
 pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<ServiceRequest> {
-    let req = get(ctx.conn, &f.request_id)?.ok_or(StoreError::NotFound)?;
+    let mut req = get(ctx.conn, &f.request_id)?.ok_or(StoreError::NotFound)?;
     if !matches!(
         req.status,
         RequestStatus::Executing | RequestStatus::Running
@@ -336,56 +336,70 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
     }
     let now = rows::ts(f.now);
     let mut event = f.audit;
-    match &f.outcome {
+    req.updated_at = f.now;
+    match f.outcome {
         Finish::Executed {
             result,
             charge,
             provider,
         } => {
-            let charged = close_holds(ctx, &req.org_id, &req.id, Some(*charge), &now)?;
-            ctx.conn
-                .prepare_cached(
-                    "UPDATE service_requests SET status = 'executed', cost_cents = ?2, result = ?3, \
-                     provider = ?4, updated_at = ?5 WHERE id = ?1",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![req.id, charged.get(), result.to_string(), provider, now])
-                })
-                .map_err(db_error)?;
-            insert_usage(ctx.conn, &req, charged, &now)?;
+            let charged = close_holds(ctx, &req.org_id, &req.id, Some(charge), &now)?;
+            req.status = RequestStatus::Executed;
+            req.cost = charged;
+            req.result = Some(result);
+            req.provider = Some(provider);
             event.cost = Some(charged);
         }
         Finish::Failed { reason, message } => {
             close_holds(ctx, &req.org_id, &req.id, None, &now)?;
-            ctx.conn
-                .prepare_cached(
-                    "UPDATE service_requests SET status = 'failed', reason_code = ?2, message = ?3, \
-                     updated_at = ?4 WHERE id = ?1",
-                )
-                .and_then(|mut s| s.execute(params![req.id, reason.as_str(), message, now]))
-                .map_err(db_error)?;
+            req.status = RequestStatus::Failed;
+            req.reason_code = Some(reason);
+            req.message = Some(message);
         }
         Finish::Running {
             provider,
             external_id,
             initial_cost,
         } => {
-            ctx.conn
-                .prepare_cached(
-                    "UPDATE service_requests SET status = 'running', provider = ?2, external_id = ?3, \
-                     initial_cost_cents = ?4, started_at = ?5, updated_at = ?5 WHERE id = ?1",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![req.id, provider, external_id, initial_cost.get(), now])
-                })
-                .map_err(db_error)?;
+            req.status = RequestStatus::Running;
+            req.provider = Some(provider);
+            req.external_id = Some(external_id);
+            req.initial_cost = Some(initial_cost);
+            req.started_at = Some(f.now);
         }
     }
-    let finished = get(ctx.conn, &req.id)?.ok_or(StoreError::NotFound)?;
+    // A running request keeps its hold until it is reconciled.
+    let keep_hold = req.status == RequestStatus::Running;
+    ctx.conn
+        .prepare_cached(
+            "UPDATE service_requests SET status = ?2, cost_cents = ?3, result = ?4, provider = ?5, \
+             external_id = ?6, initial_cost_cents = ?7, started_at = ?8, reason_code = ?9, \
+             message = ?10, updated_at = ?11, \
+             held_cents = CASE WHEN ?12 THEN held_cents ELSE 0 END, \
+             held_accounts = CASE WHEN ?12 THEN held_accounts ELSE NULL END \
+             WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                req.id,
+                req.status.as_str(),
+                req.cost.get(),
+                req.result.as_ref().map(|r| r.to_string()),
+                req.provider,
+                req.external_id,
+                rows::opt_i64(req.initial_cost),
+                req.started_at.map(rows::ts),
+                req.reason_code.map(|r| r.as_str()),
+                req.message,
+                now,
+                keep_hold,
+            ])
+        })
+        .map_err(db_error)?;
     if let Some(key) = &req.idempotency_key {
         // The first answer stays: a reconciled request keeps replaying the
         // `running` reply its client first saw.
-        let response = (f.render)(&finished);
+        let response = (f.render)(&req);
         ctx.conn
             .prepare_cached(
                 "UPDATE idempotency_keys SET response_status = ?3, response_body = ?4 \
@@ -402,5 +416,5 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
             .map_err(db_error)?;
     }
     audit::append(ctx, event, f.now)?;
-    Ok(finished)
+    Ok(req)
 }

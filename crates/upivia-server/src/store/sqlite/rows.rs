@@ -210,11 +210,12 @@ pub(super) fn audit_entry(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
     })
 }
 
+/// A usage record from an executed request row (its id is the request's).
 pub(super) fn usage_record(row: &Row<'_>) -> rusqlite::Result<UsageRecord> {
     Ok(UsageRecord {
         id: row.get("id")?,
         agent_id: row.get("agent_id")?,
-        request_id: row.get("request_id")?,
+        request_id: row.get("id")?,
         service: row.get("service")?,
         operation: row.get("operation")?,
         cost: cents_col(row, "cost_cents")?,
