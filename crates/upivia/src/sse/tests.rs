@@ -255,3 +255,35 @@ fn recorded_stream_parses_identically_fed_byte_by_byte() {
     assert_eq!(parse_all(RECORDED, Some(1)), recorded_expectation());
     assert_eq!(parse_all(RECORDED, Some(3)), recorded_expectation());
 }
+
+#[test]
+fn feed_frames_hands_out_undecoded_frames_in_order() {
+    let mut parser = SseParser::new();
+    let mut frames: Vec<(String, String)> = Vec::new();
+    let bytes = RECORDED.as_bytes();
+    for piece in bytes.chunks(5) {
+        parser.feed_frames(piece, |f| frames.push((f.event.to_owned(), f.data.to_owned())));
+    }
+    parser.finish_frames(|f| frames.push((f.event.to_owned(), f.data.to_owned())));
+    assert_eq!(frames.len(), 7);
+    assert_eq!(frames[2].0, "message_delta");
+    assert_eq!(frames[2].1, "{\"delta\": \"Grüße, \", \n\"content\": \"Grüße, \"}");
+    assert_eq!(frames[4], ("error".to_owned(), "upstream hiccup".to_owned()));
+    // Decoding each frame gives what `feed` gives.
+    let decoded: Vec<ChatStreamEvent> = frames
+        .iter()
+        .map(|(event, data)| SseFrame { event, data }.decode())
+        .collect();
+    assert_eq!(decoded, recorded_expectation());
+}
+
+#[test]
+fn invalid_utf8_is_replaced_not_fatal_even_across_chunks() {
+    let mut parser = SseParser::new();
+    let mut events = parser.feed(b"data: {\"t\": \"a\xffb\"}\n\ndata: caf\xc3");
+    events.extend(parser.feed(b"\xa9 \xfe\n\n"));
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].data, json!({"t": "a\u{fffd}b"}));
+    assert_eq!(events[1].data, json!("café \u{fffd}"));
+    assert_eq!(events[1].event, "message");
+}
