@@ -262,13 +262,21 @@ fn feed_frames_hands_out_undecoded_frames_in_order() {
     let mut frames: Vec<(String, String)> = Vec::new();
     let bytes = RECORDED.as_bytes();
     for piece in bytes.chunks(5) {
-        parser.feed_frames(piece, |f| frames.push((f.event.to_owned(), f.data.to_owned())));
+        parser.feed_frames(piece, |f| {
+            frames.push((f.event.to_owned(), f.data.to_owned()))
+        });
     }
     parser.finish_frames(|f| frames.push((f.event.to_owned(), f.data.to_owned())));
     assert_eq!(frames.len(), 7);
     assert_eq!(frames[2].0, "message_delta");
-    assert_eq!(frames[2].1, "{\"delta\": \"Grüße, \", \n\"content\": \"Grüße, \"}");
-    assert_eq!(frames[4], ("error".to_owned(), "upstream hiccup".to_owned()));
+    assert_eq!(
+        frames[2].1,
+        "{\"delta\": \"Grüße, \", \n\"content\": \"Grüße, \"}"
+    );
+    assert_eq!(
+        frames[4],
+        ("error".to_owned(), "upstream hiccup".to_owned())
+    );
     // Decoding each frame gives what `feed` gives.
     let decoded: Vec<ChatStreamEvent> = frames
         .iter()
