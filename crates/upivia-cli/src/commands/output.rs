@@ -138,7 +138,7 @@ pub fn outcome_text(outcome: &ServiceRequestOutcome) -> String {
         }
         ServiceRequestOutcome::Running(running) => {
             if let Some(cost) = running.initial_cost_cents {
-                lines.push(format!("held: {}", dollars(cost.get())));
+                lines.push(format!("initial cost: {}", dollars(cost.get())));
             }
             if let Some(provider) = &running.provider {
                 lines.push(format!("provider: {provider}"));

@@ -159,7 +159,9 @@ pub struct FailedOutcome {
 pub struct RunningOutcome {
     /// Service request id.
     pub request_id: String,
-    /// Cost reserved so far.
+    /// The cost known when execution started (e.g. a call's first
+    /// minute). The final cost comes with reconciliation; until then the
+    /// server may hold more (the estimate, in `extra`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_cost_cents: Option<Cents>,
     /// Provider running the operation.

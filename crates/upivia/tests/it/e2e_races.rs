@@ -229,3 +229,80 @@ async fn a_voice_call_that_fails_upstream_waits_to_failed_and_releases_its_hold(
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Http, "{err:?}");
 }
+
+#[tokio::test]
+async fn the_budget_check_counts_what_a_running_call_holds() {
+    let server = Server::start_with(|c| c.voice_call_delay = Duration::from_secs(3));
+    let agent = server.funded_agent("voice_call", 1_000).await;
+    server
+        .owner()
+        .agents()
+        .set_budget(&agent.id, &json!({"monthly_budget_cents": 500}))
+        .await
+        .unwrap();
+    let running = agent
+        .client
+        .service_requests()
+        .create(voice_call())
+        .await
+        .unwrap();
+    let ServiceRequestOutcome::Running(running) = running else {
+        panic!("expected running, got {running:?}")
+    };
+    // The estimate stays held until reconciliation; `initial_cost_cents`
+    // is only what is known so far (the first minute), and is less.
+    let held = running.extra["estimated_cost_cents"]
+        .as_i64()
+        .expect("estimate");
+    assert!(running.initial_cost_cents.expect("initial cost").get() <= held);
+    let check = agent.client.budget_check().check(&agent.id).await.unwrap();
+    assert_eq!(check.extra["monthly_reserved_cents"], held, "{check:?}");
+    assert_eq!(check.extra["remaining_cents"], 500 - held, "{check:?}");
+    assert_eq!(check.extra["org_balance_cents"], 1_000 - held, "{check:?}");
+    assert_eq!(check.monthly_spent, Some(0.0));
+    assert_eq!(check.monthly_limit, Some(5.0));
+}
+
+#[tokio::test]
+async fn usage_and_audit_filters_narrow_what_comes_back() {
+    let server = Server::start();
+    let agent = server.funded_agent("email", 100).await;
+    agent
+        .client
+        .service_requests()
+        .create(email("filtered"))
+        .await
+        .unwrap();
+    let owner = server.owner();
+    let past = upivia::models::ListUsage::default().with_to("2000-01-01T00:00:00Z");
+    let none = owner.usage().list(past).await.unwrap();
+    assert_eq!(none["records"], json!([]), "{none}");
+    assert_eq!(none["total_cents"], 0);
+    let since = upivia::models::ListUsage::default().with_from("2000-01-01T00:00:00Z");
+    assert_eq!(owner.usage().list(since).await.unwrap()["total_cents"], 1);
+    let bad = owner
+        .usage()
+        .list(upivia::models::ListUsage::default().with_from("yesterday"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.status(), Some(400), "{bad:?}");
+
+    let email_rows: Vec<AuditLogEntry> = owner
+        .audit_logs()
+        .list_all(ListAuditLogs::default().with_service("email"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(!email_rows.is_empty());
+    assert!(
+        email_rows.iter().all(|e| e.extra["service"] == "email"),
+        "{email_rows:?}"
+    );
+    let nothing: Vec<AuditLogEntry> = owner
+        .audit_logs()
+        .list_all(ListAuditLogs::default().with_to("2000-01-01T00:00:00Z"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(nothing.is_empty(), "{nothing:?}");
+}
