@@ -233,3 +233,66 @@ async fn a_rate_limited_binding_is_a_429_with_retry_after() {
     assert_eq!(balance["amount_cents"], 99);
     assert_eq!(balance["reserved_cents"], 0);
 }
+
+#[tokio::test]
+async fn bodies_the_server_refuses_still_come_back_as_json_errors() {
+    let server = Server::start_with(|c| c.body_limit = 4 * 1024);
+    let agent = server.funded_agent("email", 100).await;
+
+    // Over the body limit: 413 with the JSON envelope, so kind Http (a
+    // bare 413 would surface as InvalidResponse).
+    let big = "x".repeat(8 * 1024);
+    let err = agent
+        .client
+        .service_requests()
+        .create(upivia::models::CreateServiceRequest::new(
+            "email",
+            "send",
+            json!({"to": "ops@example.com", "subject": "big", "body": big}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.status()),
+        (ErrorKind::Http, Some(413)),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), Some("payload_too_large"));
+
+    // Not JSON at all: 400 malformed_json.
+    let err = agent
+        .client
+        .send_json(
+            RequestSpec::new(
+                HttpMethod::Post,
+                "/api/v1/service-requests",
+                AuthMode::Agent,
+            )
+            .raw(&b"{not json"[..]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.status()),
+        (ErrorKind::Http, Some(400)),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), Some("malformed_json"));
+
+    // A method the route does not have: 405 with the envelope.
+    let err = server
+        .owner()
+        .send_json(RequestSpec::new(
+            HttpMethod::Delete,
+            "/api/v1/balance",
+            AuthMode::Workspace,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.status()),
+        (ErrorKind::Http, Some(405)),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), Some("method_not_allowed"));
+}
