@@ -546,3 +546,68 @@ blocking_handle!(Platform {
     fn readiness(&self) -> Value;
     fn agent_docs(&self) -> Value;
 });
+
+/// Blocking form of [`crate::tools::Toolkit`] (features `blocking` and
+/// `tools`): the same tools, each call one `block_on`.
+///
+/// ```no_run
+/// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = upivia::blocking::Client::from_env()?;
+/// let toolkit = upivia::blocking::Toolkit::from_catalog(&client);
+/// let text = toolkit.invoke("platform_check_budget", serde_json::json!({}));
+/// assert!(text.starts_with("STATUS: "));
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "tools")]
+#[derive(Clone, Debug)]
+pub struct Toolkit {
+    inner: crate::tools::Toolkit,
+    rt: Arc<Runtime>,
+}
+
+#[cfg(feature = "tools")]
+impl Toolkit {
+    /// Blocking form of [`Toolkit::from_catalog`](crate::tools::Toolkit::from_catalog).
+    pub fn from_catalog(client: &Client) -> Toolkit {
+        let inner = client
+            .rt
+            .block_on(crate::tools::Toolkit::from_catalog(client.inner.clone()));
+        Toolkit {
+            inner,
+            rt: client.rt.clone(),
+        }
+    }
+
+    /// Blocking form of [`Toolkit::offline`](crate::tools::Toolkit::offline).
+    pub fn offline(client: &Client) -> Toolkit {
+        Toolkit {
+            inner: crate::tools::Toolkit::offline(client.inner.clone()),
+            rt: client.rt.clone(),
+        }
+    }
+
+    /// The tools, in catalog order.
+    pub fn tools(&self) -> &[crate::tools::Tool] {
+        self.inner.tools()
+    }
+
+    /// The tool called `name`.
+    pub fn get(&self, name: &str) -> Option<&crate::tools::Tool> {
+        self.inner.get(name)
+    }
+
+    /// Every tool's definition.
+    pub fn definitions(&self) -> Vec<Value> {
+        self.inner.definitions()
+    }
+
+    /// Blocking form of [`Toolkit::call`](crate::tools::Toolkit::call). Never fails.
+    pub fn call(&self, name: &str, args: Value) -> Value {
+        self.rt.block_on(self.inner.call(name, args))
+    }
+
+    /// Blocking form of [`Toolkit::invoke`](crate::tools::Toolkit::invoke). Never fails.
+    pub fn invoke(&self, name: &str, args: Value) -> String {
+        self.rt.block_on(self.inner.invoke(name, args))
+    }
+}

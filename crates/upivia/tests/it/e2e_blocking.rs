@@ -149,3 +149,29 @@ fn blocking_approvals_audit_and_agents() {
         (ErrorKind::Http, Some(404))
     );
 }
+
+#[cfg(feature = "tools")]
+#[test]
+fn blocking_tools_report_outcomes_as_status_text() {
+    let server = Server::start();
+    let (agent_id, agent) = funded_agent(&server, "email", json!({}), 1);
+    let toolkit = blocking::Toolkit::from_catalog(&agent);
+    assert!(toolkit.get("email_send").is_some());
+    assert!(toolkit.tools().len() > 11);
+    let args = json!({"to": "ops@example.com", "subject": "blocking tool", "body": "hi"});
+    let first = toolkit.invoke("email_send", args.clone());
+    assert!(
+        first.starts_with("STATUS: executed\ncost_cents: 1\n"),
+        "{first}"
+    );
+    let broke = toolkit.invoke("email_send", args);
+    assert!(
+        broke.starts_with("STATUS: blocked\nreason_code: insufficient_balance"),
+        "{broke}"
+    );
+    let budget = toolkit.call("platform_check_budget", json!({"agent_id": agent_id}));
+    assert_eq!(budget["status"], "executed");
+    assert_eq!(budget["remaining_dollars"], 0.0);
+    let offline = blocking::Toolkit::offline(&agent);
+    assert_eq!(offline.definitions().len(), 11);
+}
