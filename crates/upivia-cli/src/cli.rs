@@ -40,6 +40,33 @@ pub enum Command {
     /// Audit trail checks over a data directory.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Load-test governed requests (email.send on the sandbox) and check the ledger.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Server to load; without it, a server is started in-process on a temp dir.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Owner PAT of that server (defaults to the data dir's initial credentials).
+    #[arg(long, env = "UPIVIA_PAT")]
+    pub pat: Option<String>,
+    /// Read the PAT from `<data-dir>/initial-credentials.json`.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// How long to drive load, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub duration_secs: u64,
+    /// How many agents share the load.
+    #[arg(long, default_value_t = 8)]
+    pub agents: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug, Clone)]

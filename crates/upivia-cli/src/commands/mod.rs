@@ -5,11 +5,12 @@ pub(crate) mod agents;
 pub(crate) mod approvals;
 pub(crate) mod audit;
 pub(crate) mod balance;
+mod bench;
 mod client;
 mod output;
 pub(crate) mod request;
-pub(crate) mod services;
 mod serve;
+pub(crate) mod services;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Approvals(args) => approvals::run(args).await,
             Command::Agents(args) => agents::run(args).await,
             Command::Balance(args) => balance::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     })
 }

@@ -1,0 +1,262 @@
+//! Crash safety: `kill -9` in the middle of load loses no committed
+//! decision and leaves no reservation behind once the server restarts.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(data: &std::path::Path, port: u16, provider_timeout_ms: u32) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_upivia"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data)
+        .args(["--provider-timeout-ms", &provider_timeout_ms.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/api/v1/healthz")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Server { child, base }
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn email(i: usize, slow: bool) -> Value {
+    json!({"service": "email", "operation": "send", "idempotency_key": format!("k-{i}"),
+        "payload": {"to": "a@example.com", "subject": format!("n{i}"), "body": if slow { "sandbox-slow" } else { "fast" }}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_minus_nine_mid_load_loses_no_decision_and_no_money() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    // Slow requests stay in flight (budget reserved) until the kill.
+    let mut server = start(&data, port, 20_000).await;
+    let creds: Value =
+        serde_json::from_slice(&std::fs::read(data.join("initial-credentials.json")).unwrap())
+            .unwrap();
+    let pat = creds["pat"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let base = server.base.clone();
+    let post = reqwest::Method::POST;
+    call(
+        &http,
+        post.clone(),
+        format!("{base}/api/v1/balance/credits"),
+        &pat,
+        Some(json!({"amount_cents": 100000})),
+    )
+    .await;
+    let (_, created) = call(
+        &http,
+        post.clone(),
+        format!("{base}/api/v1/agents"),
+        &pat,
+        Some(json!({"name": "crash"})),
+    )
+    .await;
+    let agent_id = created["agent"]["id"].as_str().unwrap().to_owned();
+    let key = created["api_key"].as_str().unwrap().to_owned();
+    call(
+        &http,
+        post.clone(),
+        format!("{base}/api/v1/agents/{agent_id}/services"),
+        &pat,
+        Some(json!({"service_id": "email"})),
+    )
+    .await;
+
+    // Load: many fast requests, and every tenth one slow, so some are
+    // mid-execution (budget reserved) when the process dies.
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let (http, base, key) = (http.clone(), base.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis((i as u64 % 100) * 5)).await;
+            let body = email(i, i % 10 == 0);
+            let r = http
+                .post(format!("{base}/api/v1/service-requests"))
+                .bearer_auth(&key)
+                .header("idempotency-key", format!("k-{i}"))
+                .json(&body)
+                .send()
+                .await;
+            match r {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    match r.json::<Value>().await {
+                        Ok(v) => Some((i, status, v)),
+                        Err(_) => None,
+                    }
+                }
+                Err(_) => None,
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.child.kill().expect("kill -9");
+    server.child.wait().unwrap();
+    let mut answered = Vec::new();
+    for t in tasks {
+        if let Some(a) = t.await.unwrap() {
+            answered.push(a);
+        }
+    }
+    assert!(
+        !answered.is_empty(),
+        "some requests were answered before the crash"
+    );
+
+    // After the restart a slow request that was never recorded would run
+    // afresh; a short provider timeout keeps that quick.
+    let server = start(&data, port, 300).await;
+    let base = server.base.clone();
+    // Every answer the clients received is still the recorded decision.
+    for (i, status, body) in &answered {
+        assert_eq!(*status, 200, "{body}");
+        let id = body["request_id"].as_str().unwrap();
+        let (code, now) = call(
+            &http,
+            reqwest::Method::GET,
+            format!("{base}/api/v1/service-requests/{id}"),
+            &key,
+            None,
+        )
+        .await;
+        assert_eq!(code, 200, "request {i} ({id}) was answered but is gone");
+        assert_eq!(
+            now["status"], body["status"],
+            "request {i} changed after restart"
+        );
+        assert_eq!(now["cost_cents"], body["cost_cents"]);
+    }
+    // Requests cut off mid-flight replay as failed/interrupted, never executed twice.
+    let mut retries = Vec::new();
+    for i in 0..400 {
+        if answered.iter().any(|(j, _, _)| *j == i) {
+            continue;
+        }
+        let (http, base, key) = (http.clone(), base.clone(), key.clone());
+        retries.push(tokio::spawn(async move {
+            let r = http
+                .post(format!("{base}/api/v1/service-requests"))
+                .bearer_auth(&key)
+                .header("idempotency-key", format!("k-{i}"))
+                .json(&email(i, i % 10 == 0))
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()
+        }));
+    }
+    let mut interrupted = 0;
+    for r in retries {
+        let v = r.await.unwrap();
+        assert!(v["status"].is_string(), "{v}");
+        if v["reason_code"] == "interrupted" {
+            interrupted += 1;
+            assert_eq!(v["status"], "failed");
+            assert_eq!(v["cost_cents"], 0);
+        }
+    }
+    assert!(
+        interrupted > 0,
+        "some slow requests were in flight at the kill"
+    );
+
+    // The ledger holds: nothing reserved, charged = executed.
+    let (_, balance) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/v1/balance"),
+        &pat,
+        None,
+    )
+    .await;
+    assert_eq!(balance["reserved_cents"], 0, "{balance}");
+    let (_, usage) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/v1/usage?limit=500"),
+        &pat,
+        None,
+    )
+    .await;
+    assert_eq!(balance["settled_cents"], usage["total_cents"]);
+    assert_eq!(
+        balance["amount_cents"].as_i64().unwrap(),
+        100000 - usage["total_cents"].as_i64().unwrap()
+    );
+    drop(server);
+    let out = Command::new(env!("CARGO_BIN_EXE_upivia"))
+        .args(["admin", "check-ledger", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_upivia"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
