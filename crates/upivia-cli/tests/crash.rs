@@ -37,10 +37,10 @@ async fn start(data: &std::path::Path, port: u16, provider_timeout_ms: u32) -> S
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(r) = http.get(format!("{base}/api/v1/healthz")).send().await {
-            if r.status().is_success() {
-                break;
-            }
+        if let Ok(r) = http.get(format!("{base}/api/v1/healthz")).send().await
+            && r.status().is_success()
+        {
+            break;
         }
         assert!(Instant::now() < deadline, "server did not come up");
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -32,7 +32,7 @@ pub fn handle() -> PrometheusHandle {
                         5.0,
                     ],
                 )
-                .and_then(|b| Ok(b.build_recorder()));
+                .map(|b| b.build_recorder());
             match recorder {
                 Ok(recorder) => {
                     let handle = recorder.handle();

@@ -66,7 +66,7 @@ pub(super) async fn park(
             request: request.clone(),
             idempotency: claim.clone(),
             disposition: Disposition::AwaitApproval {
-                approval,
+                approval: Box::new(approval),
                 limits,
                 response: response.clone(),
             },

@@ -36,16 +36,16 @@ pub fn holds(agent: &Agent, binding: Option<&Binding>, now: OffsetDateTime) -> V
             .monthly_budget
             .map_or(HoldLimit::Unlimited, HoldLimit::Cap),
     });
-    if let Some(binding) = binding {
-        if let Some(cap) = binding.monthly_budget {
-            holds.push(Hold {
-                account: Account::BindingMonth {
-                    binding_id: binding.id.clone(),
-                    month,
-                },
-                limit: HoldLimit::Cap(cap),
-            });
-        }
+    if let Some(binding) = binding
+        && let Some(cap) = binding.monthly_budget
+    {
+        holds.push(Hold {
+            account: Account::BindingMonth {
+                binding_id: binding.id.clone(),
+                month,
+            },
+            limit: HoldLimit::Cap(cap),
+        });
     }
     holds
 }

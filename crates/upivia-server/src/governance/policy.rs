@@ -106,17 +106,17 @@ pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
             ),
         );
     }
-    if let Some(max) = binding.max_cost {
-        if input.estimate > max {
-            return block(
-                ReasonCode::MaxCostExceeded,
-                format!(
-                    "estimated cost {} cents exceeds this binding's per-request maximum of {} cents",
-                    input.estimate.get(),
-                    max.get()
-                ),
-            );
-        }
+    if let Some(max) = binding.max_cost
+        && input.estimate > max
+    {
+        return block(
+            ReasonCode::MaxCostExceeded,
+            format!(
+                "estimated cost {} cents exceeds this binding's per-request maximum of {} cents",
+                input.estimate.get(),
+                max.get()
+            ),
+        );
     }
     let day_start = start_of_day(input.now);
     let mut daily_limits = Vec::new();

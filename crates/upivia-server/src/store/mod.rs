@@ -122,7 +122,7 @@ pub enum Disposition {
     Final { response: StoredResponse },
     /// Wait for a human. Counts towards daily limits.
     AwaitApproval {
-        approval: Approval,
+        approval: Box<Approval>,
         limits: Vec<DailyLimit>,
         response: StoredResponse,
     },

@@ -313,7 +313,7 @@ async fn a_per_minute_limit_answers_429_with_retry_after() {
     assert_eq!(r.status, 429, "{r:?}");
     assert_eq!(r.code(), "rate_limited");
     let retry: f64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!(retry >= 1.0 && retry <= 30.0, "{retry}");
+    assert!((1.0..=30.0).contains(&retry), "{retry}");
     assert_eq!(s.balance().await, 998);
 }
 

@@ -61,10 +61,10 @@ fn parse<'a>(input: &Input<'a>) -> Result<TextRequest<'a>, ProviderError> {
     let max_tokens = input
         .opt_int("max_tokens", 1, MAX_TOKENS_LIMIT)?
         .unwrap_or(DEFAULT_MAX_TOKENS);
-    if let Some(t) = input.get("temperature") {
-        if !t.as_f64().is_some_and(|t| (0.0..=2.0).contains(&t)) {
-            return Err(input.invalid("`temperature` must be a number from 0 to 2"));
-        }
+    if let Some(t) = input.get("temperature")
+        && !t.as_f64().is_some_and(|t| (0.0..=2.0).contains(&t))
+    {
+        return Err(input.invalid("`temperature` must be a number from 0 to 2"));
     }
     let json_object = match input.opt_object("response_format")? {
         None => false,

@@ -54,12 +54,12 @@ pub(super) fn email_send(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Execution, 
             "at most {MAX_RECIPIENTS} recipients across to, cc and bcc"
         )));
     }
-    if let Some(reply_to) = input.opt_str("reply_to")? {
-        if !is_email(reply_to) {
-            return Err(input.invalid(format_args!(
-                "`reply_to` is not an email address: {reply_to:?}"
-            )));
-        }
+    if let Some(reply_to) = input.opt_str("reply_to")?
+        && !is_email(reply_to)
+    {
+        return Err(input.invalid(format_args!(
+            "`reply_to` is not an email address: {reply_to:?}"
+        )));
     }
     if let Some(metadata) = input.opt_object("metadata")? {
         let ok = metadata.len() <= 20

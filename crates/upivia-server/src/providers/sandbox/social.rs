@@ -130,12 +130,12 @@ fn is_language_tag(tag: &str) -> bool {
 
 pub(super) fn x_post(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Execution, ProviderError> {
     let text = input.text("text", 1, 280)?;
-    if let Some(reply_to) = input.opt_str("reply_to_id")? {
-        if !((1..=19).contains(&reply_to.len()) && reply_to.bytes().all(|b| b.is_ascii_digit())) {
-            return Err(input.invalid(format_args!(
-                "`reply_to_id` must be a post id (digits), not {reply_to:?}"
-            )));
-        }
+    if let Some(reply_to) = input.opt_str("reply_to_id")?
+        && !((1..=19).contains(&reply_to.len()) && reply_to.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(input.invalid(format_args!(
+            "`reply_to_id` must be a post id (digits), not {reply_to:?}"
+        )));
     }
     let id = snowflake(ctx.now, X_EPOCH_MS, ctx.seed("id")).to_string();
     ctx.done(json!({
@@ -161,10 +161,10 @@ pub(super) fn mastodon_post(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Executio
         return Err(input.invalid("`visibility` must be public, unlisted, private or direct"));
     }
     input.opt_bool("sensitive")?;
-    if let Some(language) = input.opt_str("language")? {
-        if !(language.len() == 2 && language.bytes().all(|b| b.is_ascii_lowercase())) {
-            return Err(input.invalid("`language` must be an ISO 639-1 code such as `en`"));
-        }
+    if let Some(language) = input.opt_str("language")?
+        && !(language.len() == 2 && language.bytes().all(|b| b.is_ascii_lowercase()))
+    {
+        return Err(input.invalid("`language` must be an ISO 639-1 code such as `en`"));
     }
     // Mastodon ids: milliseconds in the high bits, 16 bits of sequence.
     let id = ((unix_millis(ctx.now) & ((1 << 47) - 1)) << 16) | (ctx.seed("id") & 0xffff);

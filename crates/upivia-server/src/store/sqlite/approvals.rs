@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
+use super::ledger::Posting;
 use super::writer::WriteCtx;
 use super::{audit, db_error, requests, rows};
 use crate::model::{Approval, ApprovalStatus, EntryKind};
@@ -100,15 +101,15 @@ pub(super) fn decide(
             if *amount > Cents::ZERO {
                 held = Some((requests::held_keys(holds), *amount));
                 for hold in holds {
-                    ctx.post(
-                        &request.org_id,
-                        &hold.account,
-                        EntryKind::Reserve,
-                        *amount,
-                        Some(&request.id),
-                        None,
-                        &now,
-                    )?;
+                    ctx.post(Posting {
+                        org_id: &request.org_id,
+                        account: &hold.account,
+                        kind: EntryKind::Reserve,
+                        amount: *amount,
+                        request_id: Some(&request.id),
+                        note: None,
+                        now: &now,
+                    })?;
                 }
             }
             ("approved", "executing", None)

@@ -34,17 +34,18 @@ pub(super) fn sum_account(conn: &Connection, account_key: &str) -> StoreResult<A
     Ok(totals)
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn insert_entry(
-    conn: &Connection,
-    org_id: &str,
-    account: &Account,
-    kind: EntryKind,
-    amount: Cents,
-    request_id: Option<&str>,
-    note: Option<&str>,
-    now: &str,
-) -> StoreResult<()> {
+/// One ledger entry to append.
+pub(crate) struct Posting<'a> {
+    pub(crate) org_id: &'a str,
+    pub(crate) account: &'a Account,
+    pub(crate) kind: EntryKind,
+    pub(crate) amount: Cents,
+    pub(crate) request_id: Option<&'a str>,
+    pub(crate) note: Option<&'a str>,
+    pub(crate) now: &'a str,
+}
+
+pub(super) fn insert_entry(conn: &Connection, p: &Posting<'_>) -> StoreResult<()> {
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO ledger_entries (org_id, account, kind, amount_cents, request_id, note, created_at) \
@@ -52,13 +53,13 @@ pub(super) fn insert_entry(
         )
         .map_err(db_error)?;
     stmt.execute(params![
-        org_id,
-        account.key(),
-        kind.as_str(),
-        amount.get(),
-        request_id,
-        note,
-        now
+        p.org_id,
+        p.account.key(),
+        p.kind.as_str(),
+        p.amount.get(),
+        p.request_id,
+        p.note,
+        p.now
     ])
     .map_err(db_error)?;
     Ok(())

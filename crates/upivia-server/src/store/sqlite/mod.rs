@@ -450,15 +450,15 @@ impl Store for SqliteStore {
         self.writer
             .write(move |ctx| {
                 let ts = rows::ts(now);
-                let totals = ctx.post(
-                    &o,
-                    &account,
-                    crate::model::EntryKind::Credit,
+                let totals = ctx.post(ledger::Posting {
+                    org_id: &o,
+                    account: &account,
+                    kind: crate::model::EntryKind::Credit,
                     amount,
-                    None,
-                    Some(&n),
-                    &ts,
-                )?;
+                    request_id: None,
+                    note: Some(&n),
+                    now: &ts,
+                })?;
                 audit::append(ctx, audit, now)?;
                 Ok(totals)
             })

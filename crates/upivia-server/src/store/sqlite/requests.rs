@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::ledger::Posting;
 use super::writer::WriteCtx;
 use super::{audit, db_error, rows};
 use crate::model::{Account, EntryKind, Hold, RequestStatus, ServiceRequest};
@@ -83,10 +84,10 @@ fn count_today(conn: &Connection, limit: &DailyLimit) -> StoreResult<u32> {
 
 pub(super) fn open(ctx: &mut WriteCtx<'_>, open: OpenRequest) -> StoreResult<Opened> {
     let req = &open.request;
-    if let Some(claim) = &open.idempotency {
-        if let Some(existing) = idempotency(ctx.conn, &req.agent_id, &claim.key)? {
-            return Ok(Opened::Existing(existing));
-        }
+    if let Some(claim) = &open.idempotency
+        && let Some(existing) = idempotency(ctx.conn, &req.agent_id, &claim.key)?
+    {
+        return Ok(Opened::Existing(existing));
     }
 
     let (limits, counts) = match &open.disposition {
@@ -154,15 +155,15 @@ pub(super) fn open(ctx: &mut WriteCtx<'_>, open: OpenRequest) -> StoreResult<Ope
         Disposition::Reserve { holds, amount, .. } => {
             if *amount > Cents::ZERO {
                 for hold in holds {
-                    ctx.post(
-                        &req.org_id,
-                        &hold.account,
-                        EntryKind::Reserve,
-                        *amount,
-                        Some(&req.id),
-                        None,
-                        &now,
-                    )?;
+                    ctx.post(Posting {
+                        org_id: &req.org_id,
+                        account: &hold.account,
+                        kind: EntryKind::Reserve,
+                        amount: *amount,
+                        request_id: Some(&req.id),
+                        note: None,
+                        now: &now,
+                    })?;
                 }
             }
             None
@@ -312,7 +313,15 @@ pub(super) fn close_holds(
             .ok_or_else(|| StoreError::Conflict(format!("bad account key {key}")))?;
         for (kind, value) in [(EntryKind::Settle, amount), (EntryKind::Release, rest)] {
             if value > Cents::ZERO {
-                ctx.post(org_id, &account, kind, value, Some(request_id), None, now)?;
+                ctx.post(Posting {
+                    org_id,
+                    account: &account,
+                    kind,
+                    amount: value,
+                    request_id: Some(request_id),
+                    note: None,
+                    now,
+                })?;
             }
         }
         if matches!(account, Account::Org(_)) {

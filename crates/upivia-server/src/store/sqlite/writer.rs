@@ -20,9 +20,9 @@ use std::thread;
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
+use super::ledger::Posting;
 use crate::audit::GENESIS_HASH;
-use crate::model::{Account, AccountTotals, EntryKind};
-use crate::money::Cents;
+use crate::model::{Account, AccountTotals};
 use crate::store::{StoreError, StoreResult};
 
 /// Most jobs committed in one transaction.
@@ -139,29 +139,19 @@ impl WriteCtx<'_> {
     }
 
     /// Appends a ledger entry and updates the account's running sums.
-    pub(crate) fn post(
-        &mut self,
-        org_id: &str,
-        account: &Account,
-        kind: EntryKind,
-        amount: Cents,
-        request_id: Option<&str>,
-        note: Option<&str>,
-        now: &str,
-    ) -> StoreResult<AccountTotals> {
+    pub(crate) fn post(&mut self, posting: Posting<'_>) -> StoreResult<AccountTotals> {
+        let account = posting.account;
         let mut totals = self.totals(account)?;
-        totals.apply(kind, amount).ok_or_else(|| {
+        totals.apply(posting.kind, posting.amount).ok_or_else(|| {
             StoreError::Conflict(format!("ledger arithmetic overflow on {}", account.key()))
         })?;
         if totals.reserved.is_negative() {
             return Err(StoreError::Conflict(format!(
-                "release exceeds reservation on {}",
+                "more given back than held on {}",
                 account.key()
             )));
         }
-        super::ledger::insert_entry(
-            self.conn, org_id, account, kind, amount, request_id, note, now,
-        )?;
+        super::ledger::insert_entry(self.conn, &posting)?;
         let key = account.key();
         let old = self.cache.totals.insert(key.clone(), totals);
         self.cache.undo.push(Undo::Totals(key, old));
