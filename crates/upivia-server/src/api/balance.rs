@@ -30,15 +30,12 @@ async fn fetch(
     user: UserAuth,
     Query(q): Query<BalanceQuery>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let org_id = &user.0.org_id;
-    let account = match &q.team_id {
-        Some(team) => {
-            // Teams arrive with their own issue; until then none exist.
-            let _ = team;
-            return Err(ApiError::NotFound("team"));
-        }
-        None => Account::Org(org_id.clone()),
-    };
+    if q.team_id.is_some() {
+        // The ledger holds team pools, but teams are created through the
+        // teams API, which is not built yet: no team exists to report on.
+        return Err(ApiError::NotFound("team"));
+    }
+    let account = Account::Org(user.0.org_id.clone());
     let totals = state.platform.store.totals(account).await?;
     let available = totals.available(&HoldLimit::Funds);
     Ok(AxumJson(json!({
