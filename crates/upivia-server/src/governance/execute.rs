@@ -108,7 +108,7 @@ pub async fn run(
         let finished = platform
             .store
             .finish_request(FinishRequest {
-                request_id: request.id.clone(),
+                request: request.clone(),
                 outcome: finish,
                 render: outcome::response,
                 audit: trail::decision(&preview, &actor),

@@ -63,7 +63,7 @@ async fn reconcile_one(
     let finished = platform
         .store
         .finish_request(FinishRequest {
-            request_id: request.id.clone(),
+            request: request.clone(),
             outcome: finish,
             render: outcome::response,
             audit: trail::named(&preview, trail::SYSTEM, "reconciled"),

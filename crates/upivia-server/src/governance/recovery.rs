@@ -31,7 +31,7 @@ pub async fn recover(platform: &Platform) -> Result<usize, GovernanceError> {
             platform
                 .store
                 .finish_request(FinishRequest {
-                    request_id: request.id.clone(),
+                    request: request.clone(),
                     outcome: Finish::Failed {
                         reason: ReasonCode::Interrupted,
                         message,

@@ -176,7 +176,9 @@ pub struct IdempotencyRecord {
 /// How a request that held money ends (or moves to `running`).
 #[derive(Clone, Debug)]
 pub struct FinishRequest {
-    pub request_id: String,
+    /// The request as the caller holds it. The store checks its current
+    /// status and what it holds, and writes the rest from this copy.
+    pub request: ServiceRequest,
     pub outcome: Finish,
     /// Renders the finished request as the answer to store for an
     /// idempotent replay, if none is stored yet.

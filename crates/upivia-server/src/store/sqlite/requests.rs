@@ -284,22 +284,17 @@ pub(super) fn in_status(
     Ok(out)
 }
 
-/// Settles `charge` (capped at the hold) out of what `request_id` holds on
-/// each account, when given, and releases the rest. Returns what was
+/// Settles `charge` (capped at `held`) out of what `request_id` holds on
+/// each of `accounts`, when given, and releases the rest. Returns what was
 /// settled on the organisation. The caller clears the row's hold.
-pub(super) fn close_holds(
+fn close_holds(
     ctx: &mut WriteCtx<'_>,
     org_id: &str,
     request_id: &str,
+    (accounts, held): (Option<String>, Cents),
     charge: Option<Cents>,
     now: &str,
 ) -> StoreResult<Cents> {
-    let (accounts, held): (Option<String>, i64) = ctx
-        .conn
-        .prepare_cached("SELECT held_accounts, held_cents FROM service_requests WHERE id = ?1")
-        .and_then(|mut s| s.query_row([request_id], |r| Ok((r.get(0)?, r.get(1)?))))
-        .map_err(db_error)?;
-    let held = Cents::new(held);
     let Some(accounts) = accounts.filter(|_| held > Cents::ZERO) else {
         return Ok(Cents::ZERO);
     };
@@ -332,17 +327,28 @@ pub(super) fn close_holds(
 }
 
 pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<ServiceRequest> {
-    let mut req = get(ctx.conn, &f.request_id)?.ok_or(StoreError::NotFound)?;
-    if !matches!(
-        req.status,
-        RequestStatus::Executing | RequestStatus::Running
-    ) {
+    let mut req = f.request;
+    let current: Option<(String, Option<String>, i64)> = ctx
+        .conn
+        .prepare_cached(
+            "SELECT status, held_accounts, held_cents FROM service_requests WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_row([&req.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .map_err(db_error)?;
+    let (status, accounts, held) = current.ok_or(StoreError::NotFound)?;
+    let status = RequestStatus::parse(&status)
+        .ok_or_else(|| StoreError::Conflict(format!("bad status {status}")))?;
+    if !matches!(status, RequestStatus::Executing | RequestStatus::Running) {
         return Err(StoreError::Conflict(format!(
             "request {} is {} and cannot be finished",
             req.id,
-            req.status.as_str()
+            status.as_str()
         )));
     }
+    let hold = (accounts, Cents::new(held));
     let now = rows::ts(f.now);
     let mut event = f.audit;
     req.updated_at = f.now;
@@ -352,7 +358,7 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
             charge,
             provider,
         } => {
-            let charged = close_holds(ctx, &req.org_id, &req.id, Some(charge), &now)?;
+            let charged = close_holds(ctx, &req.org_id, &req.id, hold, Some(charge), &now)?;
             req.status = RequestStatus::Executed;
             req.cost = charged;
             req.result = Some(result);
@@ -360,7 +366,7 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
             event.cost = Some(charged);
         }
         Finish::Failed { reason, message } => {
-            close_holds(ctx, &req.org_id, &req.id, None, &now)?;
+            close_holds(ctx, &req.org_id, &req.id, hold, None, &now)?;
             req.status = RequestStatus::Failed;
             req.reason_code = Some(reason);
             req.message = Some(message);
