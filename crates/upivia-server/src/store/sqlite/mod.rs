@@ -113,7 +113,9 @@ impl SqliteStore {
             .map_err(db_error)?;
         let stop_checkpointer = Arc::new(AtomicBool::new(false));
         start_checkpointer(path, stop_checkpointer.clone())?;
-        let writer = Writer::start(conn)?;
+        let mut wal_path = path.as_os_str().to_owned();
+        wal_path.push("-wal");
+        let writer = Writer::start(conn, Path::new(&wal_path))?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {

@@ -7,13 +7,25 @@
 //! decisions share one fsync, and no caller hears "done" before its write is
 //! durable.
 //!
+//! Durability is pipelined. The write connection commits with
+//! `synchronous = NORMAL`, which writes the batch's WAL frames without
+//! waiting for the disk, and hands the batch's replies to a syncer thread.
+//! The syncer fsyncs the WAL file (one fsync for every batch committed since
+//! its last one) and only then answers. So the writer runs batch N+1 while
+//! batch N is being made durable, and still no caller hears "done" before
+//! its decision is on disk. An fsync that fails aborts the process: after a
+//! failed fsync nothing can tell which writes reached the disk, and the
+//! restart's recovery is the safe way back.
+//!
 //! The writer also keeps running sums of ledger accounts and daily request
 //! counts, loaded lazily from the ledger on first use. They are a cache of
 //! sums over append-only rows, never stored: every change goes through an
 //! undo log so a rolled-back job or batch leaves them as the database is.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 use std::sync::mpsc;
 use std::thread;
 
@@ -39,12 +51,30 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer thread over `conn`, which must be open read-write.
-    pub(crate) fn start(conn: Connection) -> StoreResult<Writer> {
+    /// Starts the writer thread over `conn`, which must be open read-write
+    /// in WAL mode, and its syncer over the WAL file at `wal_path`.
+    pub(crate) fn start(conn: Connection, wal_path: &Path) -> StoreResult<Writer> {
         let head = load_audit_head(&conn)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(super::db_error)?;
+        // SQLite created the WAL when the connection first read in WAL mode;
+        // `create` only guards a race with another process's checkpoint.
+        let wal = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(wal_path)
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
         let (sender, receiver) = mpsc::channel::<Job>();
+        let (to_syncer, syncer_inbox) = mpsc::channel::<Vec<Reply>>();
+        thread::Builder::new()
+            .name("upivia-sqlite-sync".into())
+            .spawn(move || sync_loop(wal, syncer_inbox))
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
         thread::Builder::new()
             .name("upivia-sqlite-writer".into())
-            .spawn(move || run(conn, receiver, head))
+            .spawn(move || run(conn, receiver, to_syncer, head))
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         Ok(Writer { sender })
     }
@@ -206,7 +236,29 @@ fn load_audit_head(conn: &Connection) -> StoreResult<(i64, String)> {
     Ok(head.unwrap_or((0, GENESIS_HASH.to_owned())))
 }
 
-fn run(conn: Connection, receiver: mpsc::Receiver<Job>, head: (i64, String)) {
+/// Makes committed batches durable, then answers them.
+fn sync_loop(wal: File, inbox: mpsc::Receiver<Vec<Reply>>) {
+    while let Ok(first) = inbox.recv() {
+        let mut waiting = vec![first];
+        while let Ok(more) = inbox.try_recv() {
+            waiting.push(more);
+        }
+        if let Err(e) = wal.sync_data() {
+            tracing::error!(error = %e, "fsync of the WAL failed; aborting to recover on restart");
+            std::process::abort();
+        }
+        for reply in waiting.into_iter().flatten() {
+            reply(Ok(()));
+        }
+    }
+}
+
+fn run(
+    conn: Connection,
+    receiver: mpsc::Receiver<Job>,
+    syncer: mpsc::Sender<Vec<Reply>>,
+    head: (i64, String),
+) {
     let mut cache = Cache {
         totals: HashMap::new(),
         daily: HashMap::new(),
@@ -222,7 +274,7 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>, head: (i64, String)) {
                 Err(_) => break,
             }
         }
-        run_batch(&conn, &mut cache, batch);
+        run_batch(&conn, &mut cache, batch, &syncer);
     }
     tracing::debug!("sqlite writer stopped");
 }
@@ -232,7 +284,12 @@ fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
-fn run_batch(conn: &Connection, cache: &mut Cache, batch: Vec<Job>) {
+fn run_batch(
+    conn: &Connection,
+    cache: &mut Cache,
+    batch: Vec<Job>,
+    syncer: &mpsc::Sender<Vec<Reply>>,
+) {
     let mut replies = Vec::with_capacity(batch.len());
     if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
         // Dropping the jobs unrun answers their callers "unavailable".
@@ -266,8 +323,11 @@ fn run_batch(conn: &Connection, cache: &mut Cache, batch: Vec<Job>) {
     match exec_cached(conn, "COMMIT") {
         Ok(()) => {
             cache.undo.clear();
-            for reply in replies {
-                reply(Ok(()));
+            if let Err(mpsc::SendError(replies)) = syncer.send(replies) {
+                // No syncer: nothing can be confirmed durable.
+                for reply in replies {
+                    reply(Err("the durability thread has stopped".into()));
+                }
             }
         }
         Err(e) => {
