@@ -224,3 +224,41 @@ async fn agents_can_be_read_updated_and_bound_with_camel_case_fields() {
         .await;
     assert_eq!(missing.status, 404);
 }
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
+    let s = TestServer::start().await;
+    let agent = s.funded_agent("email", 100).await;
+    let mut slow = email();
+    slow["body"] = json!("sandbox-slow");
+    let in_flight = {
+        let (http, url, key) = (
+            s.http.clone(),
+            format!("{}/api/v1/service-requests", s.base),
+            agent.key.clone(),
+        );
+        let body = json!({"service": "email", "operation": "send", "payload": slow});
+        tokio::spawn(async move { http.post(url).bearer_auth(key).json(&body).send().await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    s.begin_shutdown();
+    // The request in flight still gets its answer (the provider times out
+    // after 2 s in tests): a decision, not a reset connection.
+    let answer = in_flight
+        .await
+        .unwrap()
+        .expect("in-flight request answered");
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["reason_code"], "provider_unavailable");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let refused = reqwest::Client::new()
+        .get(format!("{}/api/v1/healthz", s.base))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "new connections are refused after shutdown: {refused:?}"
+    );
+}

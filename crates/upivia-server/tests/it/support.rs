@@ -80,6 +80,11 @@ impl TestServer {
         }
     }
 
+    /// Starts a graceful shutdown, as Ctrl-C does in `upivia serve`.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("data/upivia.db")
     }
