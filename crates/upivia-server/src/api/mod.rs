@@ -81,6 +81,8 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .layer(RequestBodyLimitLayer::new(body_limit))
+        // axum's own extractor limit (2 MiB by default) follows the setting.
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(move |req, next| {
             envelope_for_bare_errors(body_limit, req, next)
         }))

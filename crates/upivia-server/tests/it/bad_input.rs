@@ -114,6 +114,29 @@ async fn oversized_bodies_are_413() {
 }
 
 #[tokio::test]
+async fn a_raised_body_limit_is_honoured_past_axums_default() {
+    let s = TestServer::start_with(|c| c.body_limit = 3 * 1024 * 1024).await;
+    let agent = s.funded_agent("email", 100).await;
+    // 2.5 MiB: over axum's 2 MiB default, under the configured 3 MiB, so
+    // the body is read and judged on its content (an unknown field: 422).
+    let big = "x".repeat(2_500_000);
+    let r = s
+        .request(
+            &agent,
+            "email",
+            "send",
+            json!({"to": "a@example.com", "subject": "s", "body": "b", "junk": big}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    let bigger = "x".repeat(3_200_000);
+    let r = s
+        .request(&agent, "email", "send", json!({"junk": bigger}))
+        .await;
+    assert_eq!(r.status, 413);
+}
+
+#[tokio::test]
 async fn unknown_routes_and_methods_get_envelopes() {
     let s = TestServer::start().await;
     let r = s.get("/api/v1/nothing-here", &s.pat).await;
