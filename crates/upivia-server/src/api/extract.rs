@@ -79,9 +79,9 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
     Ok(Some(token))
 }
 
-fn session_cookie(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+/// The session cookie's value, if the request carries one.
+pub(super) fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -117,7 +117,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
             None => Err(ApiError::Unauthenticated("invalid access token")),
         };
     }
-    if let Some(token) = session_cookie(parts) {
+    if let Some(token) = session_cookie(&parts.headers) {
         let now = state.platform.clock.now();
         return match store.user_by_session(&auth::hash_token(token), now).await? {
             Some(user) => Ok(Some(Caller::User(user))),

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Json, UserAuth};
+use super::extract::{Json, UserAuth, session_cookie};
 use crate::auth::{self, SESSION_COOKIE};
 
 pub(super) fn router() -> Router<AppState> {
@@ -89,19 +89,12 @@ async fn logout(
     headers: HeaderMap,
     _user: UserAuth,
 ) -> Result<Response, ApiError> {
-    let token = headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(n, _)| *n == SESSION_COOKIE)
-        .map(|(_, v)| v.to_owned());
+    let token = session_cookie(&headers);
     if let Some(token) = token {
         state
             .platform
             .store
-            .delete_session(&auth::hash_token(&token))
+            .delete_session(&auth::hash_token(token))
             .await?;
     }
     let mut response = AxumJson(json!({"ok": true})).into_response();

@@ -76,17 +76,11 @@ pub(super) async fn park(
         Opened::Recorded => {
             metrics::counter!("upivia_decisions_total", "status" => "approval_required")
                 .increment(1);
-            Ok(Answer {
-                status: response.status,
-                body: response.body,
-                replayed: false,
-            })
+            Ok(Answer::fresh(response))
         }
-        Opened::Existing(existing) => idempotency::replay(existing, fingerprint).map(|r| Answer {
-            status: r.status,
-            body: r.body,
-            replayed: true,
-        }),
+        Opened::Existing(existing) => {
+            idempotency::replay(existing, fingerprint).map(Answer::replay)
+        }
         Opened::LimitReached { scope, limit } => {
             request.status = RequestStatus::Blocked;
             request.approval_id = None;
@@ -148,8 +142,13 @@ fn refused(refusal: DecideRefusal) -> GovernanceError {
     match refusal {
         DecideRefusal::NotFound => GovernanceError::NotFound("approval"),
         DecideRefusal::AlreadyDecided(status) => GovernanceError::ApprovalDecided(status),
-        DecideRefusal::Expired | DecideRefusal::HoldRefused { .. } => {
-            GovernanceError::ApprovalExpired
+        DecideRefusal::Expired => GovernanceError::ApprovalExpired,
+        // Only an `Approve` decision reserves; its caller handles this.
+        DecideRefusal::HoldRefused { account, .. } => {
+            GovernanceError::Store(crate::store::StoreError::Conflict(format!(
+                "a decision that reserves nothing was refused a hold on {}",
+                account.key()
+            )))
         }
     }
 }

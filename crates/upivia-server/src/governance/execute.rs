@@ -68,6 +68,49 @@ async fn call(
     }
 }
 
+/// Records how a request that holds money ends (or moves to `running`):
+/// one store transaction settles or releases, stores the replayable answer
+/// and appends the audit event (`service_request.<status>`, or
+/// `service_request.<event>` when given). Every path that finishes a
+/// request comes through here: execution, reconciliation and recovery.
+pub(super) async fn settle(
+    platform: &Platform,
+    request: ServiceRequest,
+    finish: Finish,
+    actor: &str,
+    event: Option<&str>,
+) -> Result<ServiceRequest, GovernanceError> {
+    // The audit event describes the request as it will be; the store sets
+    // the cost it actually settled.
+    let mut after = request.clone();
+    after.status = match &finish {
+        Finish::Executed { .. } => RequestStatus::Executed,
+        Finish::Failed { .. } => RequestStatus::Failed,
+        Finish::Running { .. } => RequestStatus::Running,
+    };
+    if let Finish::Failed { reason, message } = &finish {
+        after.reason_code = Some(*reason);
+        after.message = Some(message.clone());
+    }
+    let audit = match event {
+        Some(suffix) => trail::named(&after, actor, suffix),
+        None => trail::decision(&after, actor),
+    };
+    let finished = platform
+        .store
+        .finish_request(FinishRequest {
+            request,
+            outcome: finish,
+            render: outcome::response,
+            audit,
+            now: platform.clock.now(),
+        })
+        .await?;
+    metrics::counter!("upivia_decisions_total", "status" => outcome::wire_status(finished.status))
+        .increment(1);
+    Ok(finished)
+}
+
 /// Executes and settles `request` (which must be `executing`), on a task of
 /// its own; returns the finished request.
 pub async fn run(
@@ -94,30 +137,7 @@ pub async fn run(
                 message: "the operation left the catalog".into(),
             },
         };
-        let status = match &finish {
-            Finish::Executed { .. } => RequestStatus::Executed,
-            Finish::Failed { .. } => RequestStatus::Failed,
-            Finish::Running { .. } => RequestStatus::Running,
-        };
-        let mut preview = request.clone();
-        preview.status = status;
-        if let Finish::Failed { reason, message } = &finish {
-            preview.reason_code = Some(*reason);
-            preview.message = Some(message.clone());
-        }
-        let finished = platform
-            .store
-            .finish_request(FinishRequest {
-                request: request.clone(),
-                outcome: finish,
-                render: outcome::response,
-                audit: trail::decision(&preview, &actor),
-                now: platform.clock.now(),
-            })
-            .await?;
-        metrics::counter!("upivia_decisions_total", "status" => outcome::wire_status(finished.status))
-            .increment(1);
-        Ok(finished)
+        settle(&platform, request, finish, &actor, None).await
     });
     task.await
         .map_err(|e| GovernanceError::Store(crate::store::StoreError::Other(Box::new(e))))?

@@ -42,7 +42,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn fresh(response: StoredResponse) -> Answer {
+    pub(super) fn fresh(response: StoredResponse) -> Answer {
         Answer {
             status: response.status,
             body: response.body,
@@ -50,7 +50,7 @@ impl Answer {
         }
     }
 
-    fn replay(response: StoredResponse) -> Answer {
+    pub(super) fn replay(response: StoredResponse) -> Answer {
         Answer {
             status: response.status,
             body: response.body,

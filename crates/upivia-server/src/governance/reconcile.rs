@@ -4,11 +4,11 @@
 
 use time::Duration;
 
-use super::{GovernanceError, execute, outcome, trail};
+use super::{GovernanceError, execute, trail};
 use crate::model::{ReasonCode, RequestStatus, ServiceRequest};
 use crate::platform::Platform;
 use crate::providers::{PollStatus, ProviderPoll};
-use crate::store::{Finish, FinishRequest};
+use crate::store::Finish;
 
 /// A running request not completed after this long is failed and released.
 pub const MAX_RUNNING: Duration = Duration::hours(6);
@@ -51,27 +51,14 @@ async fn reconcile_one(
         },
         Some(PollStatus::Failed(error)) => execute::failure(error),
     };
-    let mut preview = request.clone();
-    preview.status = match &finish {
-        Finish::Executed { .. } => RequestStatus::Executed,
-        _ => RequestStatus::Failed,
-    };
-    if let Finish::Failed { reason, message } = &finish {
-        preview.reason_code = Some(*reason);
-        preview.message = Some(message.clone());
-    }
-    let finished = platform
-        .store
-        .finish_request(FinishRequest {
-            request: request.clone(),
-            outcome: finish,
-            render: outcome::response,
-            audit: trail::named(&preview, trail::SYSTEM, "reconciled"),
-            now,
-        })
-        .await?;
-    metrics::counter!("upivia_decisions_total", "status" => outcome::wire_status(finished.status))
-        .increment(1);
+    execute::settle(
+        platform,
+        request.clone(),
+        finish,
+        trail::SYSTEM,
+        Some("reconciled"),
+    )
+    .await?;
     Ok(true)
 }
 

@@ -4,10 +4,10 @@
 //! released, so no money stays held forever. `running` requests need
 //! nothing: the reconciler picks them up.
 
-use super::{GovernanceError, outcome, trail};
+use super::{GovernanceError, execute, trail};
 use crate::model::{ReasonCode, RequestStatus};
 use crate::platform::Platform;
-use crate::store::{Finish, FinishRequest};
+use crate::store::Finish;
 
 /// Releases every interrupted request; returns how many. Run before serving.
 pub async fn recover(platform: &Platform) -> Result<usize, GovernanceError> {
@@ -24,23 +24,11 @@ pub async fn recover(platform: &Platform) -> Result<usize, GovernanceError> {
             let message =
                 "the server stopped while this request was executing; nothing was charged"
                     .to_owned();
-            let mut preview = request.clone();
-            preview.status = RequestStatus::Failed;
-            preview.reason_code = Some(ReasonCode::Interrupted);
-            preview.message = Some(message.clone());
-            platform
-                .store
-                .finish_request(FinishRequest {
-                    request: request.clone(),
-                    outcome: Finish::Failed {
-                        reason: ReasonCode::Interrupted,
-                        message,
-                    },
-                    render: outcome::response,
-                    audit: trail::decision(&preview, trail::SYSTEM),
-                    now: platform.clock.now(),
-                })
-                .await?;
+            let finish = Finish::Failed {
+                reason: ReasonCode::Interrupted,
+                message,
+            };
+            execute::settle(platform, request, finish, trail::SYSTEM, None).await?;
             recovered += 1;
         }
     }

@@ -95,12 +95,6 @@ pub struct Binding {
     pub updated_at: OffsetDateTime,
 }
 
-impl Binding {
-    pub fn operation_key(&self) -> &str {
-        self.operation.as_deref().unwrap_or("*")
-    }
-}
-
 /// The settings of a binding as an operator writes them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BindingSettings {

@@ -205,15 +205,24 @@ async fn the_credentials_file_is_private_and_written_once() {
     let creds: serde_json::Value = serde_json::from_slice(&before).unwrap();
     let keys: Vec<&String> = creds.as_object().unwrap().keys().collect();
     assert_eq!(keys, vec!["base_url", "email", "org_id", "password", "pat"]);
-    // A second start on the same data dir creates no second owner.
+    // A second start on the same data dir (beside the running one: SQLite
+    // serialises the two writers) creates no second owner.
     let config = upivia_server::config::Config::new(
         "127.0.0.1:0".parse().unwrap(),
         s.dir.path().join("data"),
     );
-    let again = upivia_server::prepare(config, "127.0.0.1:1".parse().unwrap()).await;
-    // The first server still holds the database open; either way no rewrite.
-    if let Ok(p) = again {
-        assert!(p.bootstrap.is_none());
-    }
+    let again = upivia_server::prepare(config, "127.0.0.1:1".parse().unwrap())
+        .await
+        .expect("a second start on the same data dir prepares");
+    assert!(again.bootstrap.is_none());
+    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
+    let owners: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM memberships WHERE role = 'owner'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(owners, 1);
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }

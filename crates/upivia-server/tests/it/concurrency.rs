@@ -98,3 +98,45 @@ async fn many_agents_racing_for_a_small_org_balance_never_overdraw_it() {
     assert_eq!(s.balance().await, 0);
     s.ledger_ok().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_daily_limit_holds_under_simultaneous_requests() {
+    let s = TestServer::start().await;
+    s.credit(10_000).await;
+    let agent = s.agent(json!({"daily_request_limit": 7})).await;
+    s.enable(&agent, json!({"service_id": "email"})).await;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(60));
+    let mut tasks = Vec::new();
+    for _ in 0..60 {
+        let (http, url, key, barrier) = (
+            s.http.clone(),
+            format!("{}/api/v1/service-requests", s.base),
+            agent.key.clone(),
+            barrier.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let body = json!({"service": "email", "operation": "send", "payload": email()});
+            let r = http
+                .post(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            crate::support::reply(r).await
+        }));
+    }
+    let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        let status = r.body["status"].as_str().unwrap().to_owned();
+        if status == "blocked" {
+            assert_eq!(r.body["reason_code"], "daily_limit_exceeded");
+        }
+        *by_status.entry(status).or_default() += 1;
+    }
+    assert_eq!(by_status.get("executed"), Some(&7), "{by_status:?}");
+    assert_eq!(by_status.get("blocked"), Some(&53), "{by_status:?}");
+    assert_eq!(s.balance().await, 10_000 - 7);
+}

@@ -11,7 +11,7 @@ mod requests;
 mod rows;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -69,7 +69,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 pub struct SqliteStore {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
-    path: PathBuf,
     stop_checkpointer: Arc<AtomicBool>,
 }
 
@@ -131,13 +130,8 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer,
             readers,
-            path: path.to_owned(),
             stop_checkpointer,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// An indexed point lookup, run on the calling task: it takes tens of
