@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Flags: `--sequential N` (default 3000), `--concurrent N` (default
-//! 20000), `--concurrency C` (default 32), `--sse-mib M` (default 64).
+//! 20000), `--concurrency C` (default 32), `--sse-mib M` (default 64),
+//! `--sse-only` (the SSE parser alone, no server).
 //! Setup (credits, an agent with `email` enabled) goes through the same
 //! SDK with the owner's PAT. Every request must come back `executed`.
 
@@ -30,6 +31,7 @@ struct Options {
     concurrent: usize,
     concurrency: usize,
     sse_mib: usize,
+    sse_only: bool,
     json: bool,
 }
 
@@ -41,6 +43,7 @@ fn options() -> Result<Options, String> {
         concurrent: 20_000,
         concurrency: 32,
         sse_mib: 64,
+        sse_only: false,
         json: false,
     };
     let mut args = std::env::args().skip(1);
@@ -55,6 +58,7 @@ fn options() -> Result<Options, String> {
             "--concurrency" => o.concurrency = number(value()?)?.max(1),
             "--sse-mib" => o.sse_mib = number(value()?)?.max(1),
             "--json" => o.json = true,
+            "--sse-only" => o.sse_only = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -251,9 +255,54 @@ fn sse_throughput(stream: &[u8], chunk: usize, decode: bool) -> (f64, usize) {
     (stream.len() as f64 / best / 1e6, frames)
 }
 
+/// The SSE parser over a stream of `--sse-mib` MiB: decoding in 16 KiB and
+/// 1 KiB chunks, and framing alone; fails when a pass miscounts frames.
+fn sse_report(o: &Options) -> Result<Value, Box<dyn std::error::Error>> {
+    let (stream, frames) = sse_stream(o.sse_mib * 1024 * 1024);
+    let (sse_mbps, events) = sse_throughput(&stream, 16 * 1024, true);
+    let (sse_small_mbps, small_events) = sse_throughput(&stream, 1024, true);
+    let (framing_mbps, framed) = sse_throughput(&stream, 16 * 1024, false);
+    for seen in [events, small_events, framed] {
+        if seen != frames {
+            return Err(
+                format!("the SSE parser produced {seen} events for {frames} frames").into(),
+            );
+        }
+    }
+
+    Ok(
+        json!({"bytes": stream.len(), "events": events, "decode_mb_per_s_16k_chunks": sse_mbps,
+        "decode_mb_per_s_1k_chunks": sse_small_mbps, "framing_mb_per_s_16k_chunks": framing_mbps}),
+    )
+}
+
+fn print_sse(o: &Options, sse: &Value) {
+    let number = |key: &str| sse[key].as_f64().unwrap_or(0.0);
+    println!(
+        "  SSE decode : {:>9.1} MB/s   ({} MiB, {} events into ChatStreamEvent, 16 KiB chunks; {:.1} MB/s with 1 KiB chunks)",
+        number("decode_mb_per_s_16k_chunks"),
+        o.sse_mib,
+        sse["events"],
+        number("decode_mb_per_s_1k_chunks")
+    );
+    println!(
+        "  SSE framing: {:>9.1} MB/s   (feed_frames, data left undecoded, 16 KiB chunks)",
+        number("framing_mb_per_s_16k_chunks")
+    );
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let o = options()?;
+    if o.sse_only {
+        let sse = sse_report(&o)?;
+        if o.json {
+            println!("{}", json!({"sdk": "rust", "sse": sse}));
+        } else {
+            print_sse(&o, &sse);
+        }
+        return Ok(());
+    }
     let (base_url, pat) = match (o.base_url.clone(), o.pat.clone()) {
         (Some(url), Some(pat)) => (url, pat),
         (None, _) => start_server(),
@@ -269,17 +318,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seq_rps = o.sequential as f64 / seq_time.as_secs_f64();
     let con_rps = o.concurrent as f64 / con_time.as_secs_f64();
 
-    let (stream, frames) = sse_stream(o.sse_mib * 1024 * 1024);
-    let (sse_mbps, events) = sse_throughput(&stream, 16 * 1024, true);
-    let (sse_small_mbps, small_events) = sse_throughput(&stream, 1024, true);
-    let (framing_mbps, framed) = sse_throughput(&stream, 16 * 1024, false);
-    for seen in [events, small_events, framed] {
-        if seen != frames {
-            return Err(
-                format!("the SSE parser produced {seen} events for {frames} frames").into(),
-            );
-        }
-    }
+    let sse = sse_report(&o)?;
 
     let report = json!({
         "sdk": "rust",
@@ -288,8 +327,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "p50_ms": percentile(&seq_lat, 0.5), "p99_ms": percentile(&seq_lat, 0.99), "not_executed": seq_failed},
         "concurrent": {"requests": o.concurrent, "in_flight": o.concurrency, "seconds": con_time.as_secs_f64(),
             "rps": con_rps, "not_executed": con_failed},
-        "sse": {"bytes": stream.len(), "events": events, "decode_mb_per_s_16k_chunks": sse_mbps,
-            "decode_mb_per_s_1k_chunks": sse_small_mbps, "framing_mb_per_s_16k_chunks": framing_mbps},
+        "sse": sse,
     });
     if o.json {
         println!("{report}");
@@ -306,14 +344,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "  concurrent : {:>9.1} req/s  ({} requests, {} in flight)",
             con_rps, o.concurrent, o.concurrency
         );
-        println!(
-            "  SSE decode : {:>9.1} MB/s   ({} MiB, {} events into ChatStreamEvent, 16 KiB chunks; {:.1} MB/s with 1 KiB chunks)",
-            sse_mbps, o.sse_mib, events, sse_small_mbps
-        );
-        println!(
-            "  SSE framing: {:>9.1} MB/s   (feed_frames, data left undecoded, 16 KiB chunks)",
-            framing_mbps
-        );
+        print_sse(&o, &sse);
     }
     if seq_failed + con_failed > 0 {
         return Err(format!("{} requests were not executed", seq_failed + con_failed).into());

@@ -31,16 +31,20 @@ pub(super) fn list(
     Ok(out)
 }
 
+/// Pending approvals whose time ran out by `?1`, oldest first, at most `?2`.
+pub(super) fn expired_sql() -> String {
+    format!(
+        "{} WHERE ap.status = 'pending' AND ap.expires_at <= ?1 ORDER BY ap.expires_at LIMIT ?2",
+        rows::APPROVAL_SELECT
+    )
+}
+
 pub(super) fn expired(
     conn: &Connection,
     now: OffsetDateTime,
     limit: u32,
 ) -> StoreResult<Vec<Approval>> {
-    let sql = format!(
-        "{} WHERE ap.status = 'pending' AND ap.expires_at <= ?1 ORDER BY ap.expires_at LIMIT ?2",
-        rows::APPROVAL_SELECT
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(db_error)?;
+    let mut stmt = conn.prepare_cached(&expired_sql()).map_err(db_error)?;
     let out = stmt
         .query_map(params![rows::ts(now), i64::from(limit)], rows::approval)
         .map_err(db_error)?

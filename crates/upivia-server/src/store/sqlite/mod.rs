@@ -7,6 +7,8 @@ mod approvals;
 mod audit;
 mod identity;
 mod ledger;
+#[cfg(test)]
+mod query_plans;
 mod requests;
 mod rows;
 mod writer;
@@ -30,9 +32,12 @@ use crate::model::{
 };
 use crate::money::Cents;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!(
-    "../../../migrations/sqlite/0001_core.sql"
-))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../../../migrations/sqlite/0001_core.sql")),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0002_worker_indexes.sql"
+    )),
+];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,
 /// a busy or locked database is unavailable, the rest is "other".

@@ -62,18 +62,20 @@ fn limit_key(limit: &DailyLimit) -> String {
     }
 }
 
+/// Today's requests of an agent that count toward its daily limit.
+pub(super) const AGENT_DAY_COUNT: &str = "SELECT COUNT(*) FROM service_requests \
+     WHERE agent_id = ?1 AND created_at >= ?2 AND counts_toward_limits = 1";
+
+/// The same for a binding. A binding belongs to one agent, so the agent's
+/// index bounds the count to today's requests without an index of its own.
+pub(super) const BINDING_DAY_COUNT: &str = "SELECT COUNT(*) FROM service_requests \
+     WHERE agent_id = (SELECT agent_id FROM bindings WHERE id = ?1) \
+     AND binding_id = ?1 AND created_at >= ?2 AND counts_toward_limits = 1";
+
 fn count_today(conn: &Connection, limit: &DailyLimit) -> StoreResult<u32> {
     let (sql, id) = match &limit.scope {
-        LimitScope::Agent(id) => (
-            "SELECT COUNT(*) FROM service_requests \
-             WHERE agent_id = ?1 AND created_at >= ?2 AND counts_toward_limits = 1",
-            id,
-        ),
-        LimitScope::Binding(id) => (
-            "SELECT COUNT(*) FROM service_requests \
-             WHERE binding_id = ?1 AND created_at >= ?2 AND counts_toward_limits = 1",
-            id,
-        ),
+        LimitScope::Agent(id) => (AGENT_DAY_COUNT, id),
+        LimitScope::Binding(id) => (BINDING_DAY_COUNT, id),
     };
     let n: i64 = conn
         .prepare_cached(sql)
@@ -265,19 +267,28 @@ pub(super) fn get(conn: &Connection, request_id: &str) -> StoreResult<Option<Ser
         .map_err(db_error)
 }
 
+/// The oldest requests in `status`, at most `?1`. The status is spelled
+/// out in the SQL, never bound: only then can SQLite match it to the partial
+/// index of that status (migration 0002).
+pub(super) fn in_status_sql(status: RequestStatus) -> String {
+    format!(
+        "SELECT {} FROM {} WHERE r.status = '{}' ORDER BY r.created_at LIMIT ?1",
+        rows::REQUEST_COLUMNS,
+        rows::REQUEST_FROM,
+        status.as_str()
+    )
+}
+
 pub(super) fn in_status(
     conn: &Connection,
     status: RequestStatus,
     limit: u32,
 ) -> StoreResult<Vec<ServiceRequest>> {
-    let sql = format!(
-        "SELECT {} FROM {} WHERE r.status = ?1 ORDER BY r.created_at LIMIT ?2",
-        rows::REQUEST_COLUMNS,
-        rows::REQUEST_FROM
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(db_error)?;
+    let mut stmt = conn
+        .prepare_cached(&in_status_sql(status))
+        .map_err(db_error)?;
     let out = stmt
-        .query_map(params![status.as_str(), i64::from(limit)], rows::request)
+        .query_map(params![i64::from(limit)], rows::request)
         .map_err(db_error)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_error)?;
