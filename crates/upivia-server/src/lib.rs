@@ -170,13 +170,13 @@ pub async fn serve(
         config.worker_interval,
         workers_cancel.clone(),
     );
-    let state = AppState {
+    let state = AppState::new(api::Shared {
         platform,
         config: config.clone(),
         base_url: base_url.into(),
         metrics: api::metrics_handle(),
         workers: health,
-    };
+    });
     let app = api::router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

@@ -40,8 +40,26 @@ use crate::config::Config;
 use crate::platform::Platform;
 use crate::workers::WorkerHealth;
 
+/// What every handler shares. Axum clones the state for each request, so
+/// it is one `Arc` to the parts rather than a clone of each.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub platform: Platform,
     pub config: Arc<Config>,
     pub base_url: Arc<str>,

@@ -123,10 +123,9 @@ pub async fn run(
         let finish = match platform
             .catalog
             .operation(&request.service, &request.operation)
-            .cloned()
         {
-            Some(op) => match platform.providers.for_operation(&op).cloned() {
-                Some(provider) => call(&platform, &request, &op, &provider).await,
+            Some(op) => match platform.providers.for_operation(op) {
+                Some(provider) => call(&platform, &request, op, provider).await,
                 None => Finish::Failed {
                     reason: ReasonCode::AdapterError,
                     message: format!("no provider is configured for {}", op.full_name()),

@@ -11,11 +11,11 @@ mod ledger;
 mod query_plans;
 mod requests;
 mod rows;
+mod wal;
 mod writer;
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -74,32 +74,13 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 pub struct SqliteStore {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
-    stop_checkpointer: Arc<AtomicBool>,
+    wal: wal::WalSignals,
 }
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        self.stop_checkpointer.store(true, Ordering::Relaxed);
+        self.wal.stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// Checkpoints the WAL from a connection of its own, so the writer never
-/// stalls on one. PASSIVE never blocks the writer or readers.
-fn start_checkpointer(path: &Path, stop: Arc<AtomicBool>) -> StoreResult<()> {
-    let conn = Connection::open(path).map_err(db_error)?;
-    configure(&conn).map_err(db_error)?;
-    std::thread::Builder::new()
-        .name("upivia-sqlite-checkpoint".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(250));
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::debug!(error = %e, "wal checkpoint skipped");
-                }
-            }
-        })
-        .map_err(|e| StoreError::Other(Box::new(e)))?;
-    Ok(())
 }
 
 impl SqliteStore {
@@ -115,11 +96,11 @@ impl SqliteStore {
         // The checkpointer thread does this work instead of the writer.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(db_error)?;
-        let stop_checkpointer = Arc::new(AtomicBool::new(false));
-        start_checkpointer(path, stop_checkpointer.clone())?;
+        let wal = wal::WalSignals::default();
+        wal::start_checkpointer(path, wal.clone())?;
         let mut wal_path = path.as_os_str().to_owned();
         wal_path.push("-wal");
-        let writer = Writer::start(conn, Path::new(&wal_path))?;
+        let writer = Writer::start(conn, Path::new(&wal_path), wal.clone())?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {
@@ -135,7 +116,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer,
             readers,
-            stop_checkpointer,
+            wal,
         })
     }
 

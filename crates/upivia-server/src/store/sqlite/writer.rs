@@ -33,6 +33,7 @@ use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::ledger::Posting;
+use super::wal::WalSignals;
 use crate::audit::GENESIS_HASH;
 use crate::model::{Account, AccountTotals};
 use crate::store::{StoreError, StoreResult};
@@ -50,12 +51,19 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread over `conn`, which must be open read-write.
     /// Starts the writer thread over `conn`, which must be open read-write
     /// in WAL mode, and its syncer over the WAL file at `wal_path`.
-    pub(crate) fn start(conn: Connection, wal_path: &Path) -> StoreResult<Writer> {
+    pub(crate) fn start(
+        conn: Connection,
+        wal_path: &Path,
+        signals: WalSignals,
+    ) -> StoreResult<Writer> {
         let head = load_audit_head(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(super::db_error)?;
+        // The only lock this connection ever waits for is a reader's old
+        // snapshot during a WAL rewind, which it puts off instead.
+        conn.busy_timeout(super::wal::RESTART_WAIT)
             .map_err(super::db_error)?;
         // SQLite created the WAL when the connection first read in WAL mode;
         // `create` only guards a race with another process's checkpoint.
@@ -74,7 +82,7 @@ impl Writer {
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         thread::Builder::new()
             .name("upivia-sqlite-writer".into())
-            .spawn(move || run(conn, receiver, to_syncer, head))
+            .spawn(move || run(conn, receiver, to_syncer, head, signals))
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         Ok(Writer { sender })
     }
@@ -258,6 +266,7 @@ fn run(
     receiver: mpsc::Receiver<Job>,
     syncer: mpsc::Sender<Vec<Reply>>,
     head: (i64, String),
+    signals: WalSignals,
 ) {
     let mut cache = Cache {
         totals: HashMap::new(),
@@ -275,6 +284,9 @@ fn run(
             }
         }
         run_batch(&conn, &mut cache, batch, &syncer);
+        if signals.take_restart() {
+            super::wal::restart(&conn);
+        }
     }
     tracing::debug!("sqlite writer stopped");
 }
