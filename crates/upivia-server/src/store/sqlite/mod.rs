@@ -86,6 +86,10 @@ impl Drop for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        SqliteStore::open_with(path, wal::WalSignals::default())
+    }
+
+    fn open_with(path: &Path, wal: wal::WalSignals) -> StoreResult<SqliteStore> {
         let mut conn = Connection::open(path).map_err(db_error)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db_error)?;
@@ -96,7 +100,6 @@ impl SqliteStore {
         // The checkpointer thread does this work instead of the writer.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(db_error)?;
-        let wal = wal::WalSignals::default();
         wal::start_checkpointer(path, wal.clone())?;
         let mut wal_path = path.as_os_str().to_owned();
         wal_path.push("-wal");
