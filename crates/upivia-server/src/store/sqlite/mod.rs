@@ -369,13 +369,13 @@ impl Store for SqliteStore {
 
     async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened> {
         self.writer
-            .write(move |ctx| requests::open(ctx, open))
+            .write_repeatable(move |ctx| requests::open(ctx, open.clone()))
             .await
     }
 
     async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest> {
         self.writer
-            .write(move |ctx| requests::finish(ctx, finish))
+            .write_repeatable(move |ctx| requests::finish(ctx, finish.clone()))
             .await
     }
 

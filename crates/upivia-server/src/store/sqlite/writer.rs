@@ -17,6 +17,14 @@
 //! failed fsync nothing can tell which writes reached the disk, and the
 //! restart's recovery is the safe way back.
 //!
+//! Savepoints cost: each job's first change to a page that an earlier job
+//! of the batch already changed copies that page into a sub-journal, and
+//! every job of a batch changes the same hot pages (the tails of the
+//! request, ledger and audit tables). Jobs that may safely run twice are
+//! therefore run first without savepoints; only when one of them fails is
+//! the whole batch rolled back and run again, each job in a savepoint of
+//! its own, so a failing job still fails alone.
+//!
 //! The writer also keeps running sums of ledger accounts and daily request
 //! counts, loaded lazily from the ledger on first use. They are a cache of
 //! sums over append-only rows, never stored: every change goes through an
@@ -26,7 +34,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
 use rusqlite::{Connection, OptionalExtension};
@@ -42,7 +50,50 @@ use crate::store::{StoreError, StoreResult};
 const MAX_BATCH: usize = 512;
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (bool, Reply) + Send>;
+
+/// A job's run: whether it succeeded, and how to answer its caller once
+/// the batch's fate is known.
+type Run = (bool, Reply);
+
+enum Job {
+    /// Runs once, always inside a savepoint of its own.
+    Once(Box<dyn FnOnce(&mut WriteCtx<'_>) -> Run + Send>),
+    /// Touches nothing but the transaction and the caches, so it may run
+    /// again when its batch is rolled back: first without a savepoint.
+    Repeatable(Arc<dyn Fn(&mut WriteCtx<'_>) -> Run + Send + Sync>),
+}
+
+impl Job {
+    /// Runs a repeatable job; `None` for one that may run only once.
+    fn run_repeatable(&self, ctx: &mut WriteCtx<'_>) -> Option<Run> {
+        match self {
+            Job::Once(_) => None,
+            Job::Repeatable(f) => Some(f(ctx)),
+        }
+    }
+
+    fn run_last(self, ctx: &mut WriteCtx<'_>) -> Run {
+        match self {
+            Job::Once(f) => f(ctx),
+            Job::Repeatable(f) => f(ctx),
+        }
+    }
+}
+
+/// The answer to a caller once the batch has committed (or not).
+fn reply<T: Send + 'static>(
+    result: StoreResult<T>,
+    deliver: impl FnOnce(StoreResult<T>) + Send + 'static,
+) -> Run {
+    let ok = result.is_ok();
+    let reply: Reply = Box::new(move |commit| {
+        deliver(match commit {
+            Ok(()) => result,
+            Err(message) => Err(StoreError::Unavailable(message.into())),
+        });
+    });
+    (ok, reply)
+}
 
 /// Handle to the writer thread. Cloning shares the thread.
 #[derive(Clone)]
@@ -94,20 +145,36 @@ impl Writer {
         F: FnOnce(&mut WriteCtx<'_>) -> StoreResult<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |ctx| {
-            let result = f(ctx);
-            let ok = result.is_ok();
-            let reply: Reply = Box::new(move |commit| {
-                let out = match commit {
-                    Ok(()) => result,
-                    Err(message) => Err(StoreError::Unavailable(message.into())),
-                };
-                // The caller may have gone away (client disconnected); the
-                // write stands regardless.
-                let _ = tx.send(out);
-            });
-            (ok, reply)
-        });
+        let job = Job::Once(Box::new(move |ctx| {
+            // The caller may have gone away (client disconnected); the
+            // write stands regardless.
+            reply(f(ctx), move |out| drop(tx.send(out)))
+        }));
+        self.submit(job, rx).await
+    }
+
+    /// [`write`](Self::write) for a job that may run more than once: `f`
+    /// must act only through its `WriteCtx`, which a rolled-back batch
+    /// restores. The hot path's jobs are written this way.
+    pub(crate) async fn write_repeatable<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut WriteCtx<'_>) -> StoreResult<T> + Send + Sync + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let tx = Arc::new(Mutex::new(Some(tx)));
+        let job = Job::Repeatable(Arc::new(move |ctx| {
+            let tx = tx.clone();
+            reply(f(ctx), move |out| {
+                if let Some(tx) = tx.lock().ok().and_then(|mut slot| slot.take()) {
+                    let _ = tx.send(out);
+                }
+            })
+        }));
+        self.submit(job, rx).await
+    }
+
+    async fn submit<T>(&self, job: Job, rx: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T> {
         self.sender
             .send(job)
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
@@ -302,20 +369,53 @@ fn run_batch(
     batch: Vec<Job>,
     syncer: &mpsc::Sender<Vec<Reply>>,
 ) {
-    let mut replies = Vec::with_capacity(batch.len());
     if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
         // Dropping the jobs unrun answers their callers "unavailable".
         tracing::error!(error = %e, "sqlite writer could not begin a transaction");
-        drop(batch);
         return;
     }
+    if batch.iter().all(|job| matches!(job, Job::Repeatable(_))) {
+        if let Some(replies) = run_unguarded(conn, cache, &batch) {
+            commit(conn, cache, replies, syncer);
+            return;
+        }
+        // One job failed: start the batch over, each job on its own.
+        let _ = exec_cached(conn, "ROLLBACK");
+        cache.rollback_to(0);
+        if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "sqlite writer could not begin a transaction");
+            return;
+        }
+    }
+    let replies = run_guarded(conn, cache, batch);
+    commit(conn, cache, replies, syncer);
+}
+
+/// Runs every job with no savepoint. `None` when one failed: the batch's
+/// writes are then all suspect and the caller rolls them back.
+fn run_unguarded(conn: &Connection, cache: &mut Cache, batch: &[Job]) -> Option<Vec<Reply>> {
+    let mut replies = Vec::with_capacity(batch.len());
+    for job in batch {
+        let mut ctx = WriteCtx { conn, cache };
+        match catch_unwind(AssertUnwindSafe(|| job.run_repeatable(&mut ctx))) {
+            Ok(Some((true, reply))) => replies.push(reply),
+            // Unanswered replies are dropped: each job runs again.
+            _ => return None,
+        }
+    }
+    Some(replies)
+}
+
+/// Runs each job in a savepoint of its own: a failing job rolls back alone.
+fn run_guarded(conn: &Connection, cache: &mut Cache, batch: Vec<Job>) -> Vec<Reply> {
+    let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
         let mark = cache.undo.len();
         if let Err(e) = exec_cached(conn, "SAVEPOINT job") {
             tracing::error!(error = %e, "sqlite writer could not open a savepoint");
         }
         let mut ctx = WriteCtx { conn, cache };
-        let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut ctx)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| job.run_last(&mut ctx)));
         let (ok, reply) = match outcome {
             Ok(done) => done,
             Err(_) => {
@@ -332,6 +432,17 @@ fn run_batch(
         }
         replies.push(reply);
     }
+    replies
+}
+
+/// Commits the batch and hands its replies to the syncer, or answers them
+/// all with the failure.
+fn commit(
+    conn: &Connection,
+    cache: &mut Cache,
+    replies: Vec<Reply>,
+    syncer: &mpsc::Sender<Vec<Reply>>,
+) {
     match exec_cached(conn, "COMMIT") {
         Ok(()) => {
             cache.undo.clear();
@@ -353,3 +464,6 @@ fn run_batch(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+//! Batches of repeatable jobs: unguarded when all succeed, started over
+//! with a savepoint per job when one fails.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::Writer;
+use crate::store::StoreError;
+use crate::store::sqlite::{SqliteStore, db_error};
+
+const DAY_KEY: &str = "test-day";
+
+/// Queues `count` repeatable jobs behind a job that holds the writer until
+/// all of them wait, so they run as one batch. Job `failing` (if any)
+/// writes and then fails. Each job writes a heartbeat row named `j<i>` and
+/// bumps a daily counter. Returns each job's result and how often it ran.
+async fn one_batch(
+    writer: &Writer,
+    count: usize,
+    failing: Option<usize>,
+) -> Vec<(Result<usize, StoreError>, usize)> {
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let held = {
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            writer
+                .write(move |_| {
+                    let _ = gate.recv();
+                    Ok(())
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let runs: Vec<_> = (0..count).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+    let jobs: Vec<_> = (0..count)
+        .map(|i| {
+            let (writer, runs) = (writer.clone(), runs[i].clone());
+            tokio::spawn(async move {
+                writer
+                    .write_repeatable(move |ctx| {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        ctx.conn
+                            .execute(
+                                "INSERT INTO worker_heartbeats (worker, beat_at) VALUES (?1, 'now')",
+                                [format!("j{i}")],
+                            )
+                            .map_err(db_error)?;
+                        ctx.daily_count(DAY_KEY, |_| Ok(0))?;
+                        ctx.bump_daily(DAY_KEY);
+                        if failing == Some(i) {
+                            return Err(StoreError::Conflict(format!("job {i} fails")));
+                        }
+                        Ok(i)
+                    })
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    release.send(()).expect("release the writer");
+    held.await.expect("gate").expect("gate job");
+    let mut out = Vec::new();
+    for (job, runs) in jobs.into_iter().zip(runs) {
+        out.push((job.await.expect("job"), runs.load(Ordering::SeqCst)));
+    }
+    out
+}
+
+async fn rows_and_counter(writer: &Writer) -> (Vec<String>, u32) {
+    writer
+        .write(|ctx| {
+            let mut stmt = ctx
+                .conn
+                .prepare(
+                    "SELECT worker FROM worker_heartbeats WHERE worker LIKE 'j%' ORDER BY worker",
+                )
+                .map_err(db_error)?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(db_error)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_error)?;
+            let count = ctx.daily_count(DAY_KEY, |_| Ok(0))?;
+            Ok((rows, count))
+        })
+        .await
+        .expect("read back")
+}
+
+fn open() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("writer.db")).expect("open");
+    (dir, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_succeeds_runs_each_job_once() {
+    let (_dir, store) = open();
+    let results = one_batch(&store.writer, 8, None).await;
+    for (i, (result, runs)) in results.iter().enumerate() {
+        assert_eq!(result.as_ref().ok(), Some(&i));
+        assert_eq!(*runs, 1, "job {i} ran {runs} times");
+    }
+    let (rows, counted) = rows_and_counter(&store.writer).await;
+    assert_eq!(rows.len(), 8);
+    assert_eq!(counted, 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_fails_alone_and_its_batch_commits_once() {
+    let (_dir, store) = open();
+    let results = one_batch(&store.writer, 8, Some(5)).await;
+    for (i, (result, runs)) in results.iter().enumerate() {
+        if i == 5 {
+            assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+        } else {
+            assert_eq!(result.as_ref().ok(), Some(&i));
+        }
+        // The jobs up to the failing one ran unguarded, then all again.
+        let expected = if i <= 5 { 2 } else { 1 };
+        assert_eq!(*runs, expected, "job {i} ran {runs} times");
+    }
+    // Nothing of the failed job nor of the abandoned first pass remains,
+    // in the database or in the writer's counters.
+    let (rows, counted) = rows_and_counter(&store.writer).await;
+    let expected: Vec<String> = [0, 1, 2, 3, 4, 6, 7]
+        .iter()
+        .map(|i| format!("j{i}"))
+        .collect();
+    assert_eq!(rows, expected);
+    assert_eq!(counted, 7);
+}
