@@ -38,7 +38,7 @@ run() {
     printf '%-4s %s  server CPU %d us/request  %s\n' "$label" \
         "$(echo "$out" | grep -E '^(throughput|latency)' | tr -s ' ' | tr '\n' ' ')" \
         $(( (after - before) * 1000000 / ticks / requests )) \
-        "$(echo "$out" | grep -E '^ledger check' | tr -s ' ')"
+        "$(echo "$out" | grep -E '^(money|ledger check)' | tr -s ' ' | tr '\n' ' ')"
     rm -rf "$dir"
 }
 

@@ -64,10 +64,15 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     // Savepoint sub-journals stay in memory instead of temp files.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // Memory-mapped reads keep hot pages out of read(2) calls. (A larger
-    // page cache was tried and made every commit slower: SQLite walks the
-    // whole cache when a transaction ends.)
-    conn.pragma_update(None, "mmap_size", 268_435_456)?;
+    // Memory-mapped reads keep hot pages out of read(2) calls. The hot
+    // pages are the B-tree tails, at the end of a growing file, so the map
+    // covers as much as SQLite allows (2 GiB): with 256 MiB, a database
+    // past that size read its tails with pread (6% more CPU per request
+    // after 40 s of load). The mapped pages are the kernel's page cache,
+    // shared, not memory of ours. (A larger page cache was tried and made
+    // every commit slower: SQLite walks the whole cache when a transaction
+    // ends.)
+    conn.pragma_update(None, "mmap_size", 2_147_418_112)?;
     Ok(())
 }
 
