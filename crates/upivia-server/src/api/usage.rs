@@ -1,5 +1,7 @@
 //! `GET /usage`: charged executions with filters and their total.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json as AxumJson, Router};
@@ -11,7 +13,7 @@ use super::error::ApiError;
 use super::extract::{Query, UserAuth};
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::model::{Account, HoldLimit};
-use crate::store::UsageQuery;
+use crate::store::{UsageQuery, UsageTotal};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/usage", get(list))
@@ -40,6 +42,54 @@ pub(super) fn parse_time(
     .transpose()
 }
 
+/// Days in the activity chart, today (UTC) included.
+const CHART_DAYS: i64 = 14;
+
+/// The activity view's extras: the balance, per-agent totals over the
+/// page's filter (all of it, not just the page), and a day-by-day series
+/// of the last [`CHART_DAYS`] days (same agent filter), days without
+/// charges included as zeros.
+async fn chart(state: &AppState, query: UsageQuery) -> Result<Value, ApiError> {
+    let org = Account::Org(query.org_id.clone());
+    let today = state
+        .platform
+        .clock
+        .now()
+        .to_offset(time::UtcOffset::UTC)
+        .date();
+    let first = today - time::Duration::days(CHART_DAYS - 1);
+    let summary = state
+        .platform
+        .store
+        .usage_summary(query, first.midnight().assume_utc())
+        .await?;
+    let totals = state.platform.store.totals(org).await?;
+    let per_day: HashMap<&str, &UsageTotal> = summary
+        .per_day
+        .iter()
+        .map(|t| (t.key.as_str(), t))
+        .collect();
+    let days: Vec<Value> = (0..CHART_DAYS)
+        .map(|i| {
+            let date = (first + time::Duration::days(i)).to_string();
+            let (requests, cents) = per_day
+                .get(date.as_str())
+                .map_or((0, 0), |t| (t.requests, t.total.get()));
+            json!({"date": date, "requests": requests, "total_cents": cents})
+        })
+        .collect();
+    let per_agent: Vec<Value> = summary
+        .per_agent
+        .iter()
+        .map(|t| json!({"agent_id": t.key, "requests": t.requests, "total_cents": t.total.get()}))
+        .collect();
+    Ok(json!({
+        "balance_cents": totals.available(&HoldLimit::Funds).get(),
+        "per_agent": per_agent,
+        "chart": {"days": days},
+    }))
+}
+
 pub(super) fn parse_flag(raw: Option<&str>) -> bool {
     matches!(raw, Some("1") | Some("true") | Some("yes"))
 }
@@ -59,18 +109,14 @@ async fn list(
                 ApiError::InvalidRequest("limit must be an integer from 1 to 500".into())
             })?,
     };
-    let org_id = user.0.org_id.clone();
-    let page = state
-        .platform
-        .store
-        .usage(UsageQuery {
-            org_id: org_id.clone(),
-            agent_id: q.agent_id.clone(),
-            from: parse_time("from", q.from.as_deref())?,
-            to: parse_time("to", q.to.as_deref())?,
-            limit,
-        })
-        .await?;
+    let query = UsageQuery {
+        org_id: user.0.org_id.clone(),
+        agent_id: q.agent_id.clone(),
+        from: parse_time("from", q.from.as_deref())?,
+        to: parse_time("to", q.to.as_deref())?,
+        limit,
+    };
+    let page = state.platform.store.usage(query.clone()).await?;
     let records: Vec<Value> = page
         .records
         .iter()
@@ -88,18 +134,10 @@ async fn list(
         .collect();
     let mut body = json!({"total_cents": page.total.get(), "records": records});
     if parse_flag(q.include_chart.as_deref()) {
-        let totals = state.platform.store.totals(Account::Org(org_id)).await?;
-        let mut per_agent = std::collections::BTreeMap::<String, i64>::new();
-        for r in &page.records {
-            *per_agent.entry(r.agent_id.clone()).or_default() += r.cost.get();
+        let extras = chart(&state, query).await?;
+        if let (Some(body), Value::Object(extras)) = (body.as_object_mut(), extras) {
+            body.extend(extras);
         }
-        body["balance_cents"] = json!(totals.available(&HoldLimit::Funds).get());
-        body["per_agent"] = json!(
-            per_agent
-                .into_iter()
-                .map(|(agent_id, cents)| json!({"agent_id": agent_id, "total_cents": cents}))
-                .collect::<Vec<_>>()
-        );
     }
     Ok(AxumJson(body))
 }

@@ -292,6 +292,24 @@ pub struct UsagePage {
     pub total: Cents,
 }
 
+/// The activity view's extras: totals per agent over the same filter as a
+/// usage page, and totals per UTC day from `days_from` on.
+#[derive(Clone, Debug, Default)]
+pub struct UsageSummary {
+    pub per_agent: Vec<UsageTotal>,
+    /// Only the days that had charged requests, oldest first, keyed by
+    /// their `YYYY-MM-DD` date.
+    pub per_day: Vec<UsageTotal>,
+}
+
+/// Charged requests of one agent or one day, and what they cost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageTotal {
+    pub key: String,
+    pub requests: u64,
+    pub total: Cents,
+}
+
 /// The result of checking the whole ledger.
 #[derive(Clone, Debug, Default)]
 pub struct LedgerReport {
@@ -441,6 +459,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<AccountTotals>;
     async fn totals(&self, account: Account) -> StoreResult<AccountTotals>;
     async fn usage(&self, query: UsageQuery) -> StoreResult<UsagePage>;
+    /// Per-agent totals over `query`'s filter (its limit is ignored) and
+    /// per-day totals of the same agents from `days_from` on.
+    async fn usage_summary(
+        &self,
+        query: UsageQuery,
+        days_from: OffsetDateTime,
+    ) -> StoreResult<UsageSummary>;
     async fn check_ledger(&self) -> StoreResult<LedgerReport>;
 
     // audit

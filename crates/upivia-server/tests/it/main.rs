@@ -11,3 +11,4 @@ mod concurrency;
 mod idempotency;
 mod pipeline;
 mod platform;
+mod usage;

@@ -11,6 +11,7 @@ mod ledger;
 mod query_plans;
 mod requests;
 mod rows;
+mod usage;
 mod wal;
 mod writer;
 
@@ -462,7 +463,16 @@ impl Store for SqliteStore {
     }
 
     async fn usage(&self, query: UsageQuery) -> StoreResult<UsagePage> {
-        self.read(move |c| usage_page(c, &query)).await
+        self.read(move |c| usage::page(c, &query)).await
+    }
+
+    async fn usage_summary(
+        &self,
+        query: UsageQuery,
+        days_from: OffsetDateTime,
+    ) -> StoreResult<UsageSummary> {
+        self.read(move |c| usage::summary(c, &query, days_from))
+            .await
     }
 
     async fn check_ledger(&self) -> StoreResult<LedgerReport> {
@@ -515,37 +525,4 @@ impl Store for SqliteStore {
         })
         .await
     }
-}
-
-/// Usage is the executed requests, each with what it was charged.
-fn usage_page(conn: &Connection, q: &UsageQuery) -> StoreResult<UsagePage> {
-    let filter = "org_id = ?1 AND status = 'executed' AND (?2 IS NULL OR agent_id = ?2) \
-                  AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4)";
-    let from = q.from.map(rows::ts);
-    let to = q.to.map(rows::ts);
-    let total: i64 = conn
-        .query_row(
-            &format!("SELECT COALESCE(SUM(cost_cents), 0) FROM service_requests WHERE {filter}"),
-            params![q.org_id, q.agent_id, from, to],
-            |r| r.get(0),
-        )
-        .map_err(db_error)?;
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT id, agent_id, service, operation, cost_cents, created_at \
-             FROM service_requests WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ?5"
-        ))
-        .map_err(db_error)?;
-    let records = stmt
-        .query_map(
-            params![q.org_id, q.agent_id, from, to, i64::from(q.limit)],
-            rows::usage_record,
-        )
-        .map_err(db_error)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db_error)?;
-    Ok(UsagePage {
-        records,
-        total: Cents::new(total),
-    })
 }
