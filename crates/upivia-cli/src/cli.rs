@@ -92,6 +92,13 @@ pub struct ServeArgs {
     /// How long an approval stays open, in seconds.
     #[arg(long, env = "UPIVIA_APPROVAL_TTL_SECS", default_value_t = 86_400)]
     pub approval_ttl_secs: u64,
+    /// How long idempotency keys are kept, in hours (at least 24).
+    #[arg(
+        long,
+        env = "UPIVIA_IDEMPOTENCY_RETENTION_HOURS",
+        default_value_t = 168
+    )]
+    pub idempotency_retention_hours: u64,
     /// How long a provider call may take, in milliseconds.
     #[arg(long, env = "UPIVIA_PROVIDER_TIMEOUT_MS", default_value_t = 30_000)]
     pub provider_timeout_ms: u64,

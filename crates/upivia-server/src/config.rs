@@ -27,6 +27,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// How long a login session lasts.
     pub session_ttl: Duration,
+    /// How long an idempotency key is remembered (at least 24 h; and always
+    /// a day longer than an approval can stay open).
+    pub idempotency_retention: Duration,
 }
 
 impl Config {
@@ -44,6 +47,7 @@ impl Config {
             webhook_allowed_hosts: Vec::new(),
             request_timeout: Duration::from_secs(60),
             session_ttl: Duration::from_secs(7 * 24 * 3600),
+            idempotency_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 
@@ -65,6 +69,9 @@ impl Config {
         }
         if self.approval_ttl.is_zero() {
             return Err("approval TTL must be positive".into());
+        }
+        if self.idempotency_retention < Duration::from_secs(24 * 3600) {
+            return Err("idempotency keys must be kept at least 24 hours".into());
         }
         if self.provider_timeout.is_zero() || self.worker_interval.is_zero() {
             return Err("timeouts and intervals must be positive".into());

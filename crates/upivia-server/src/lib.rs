@@ -117,6 +117,7 @@ pub async fn prepare_with_clock(
         GovernanceSettings {
             approval_ttl: config.approval_ttl,
             provider_timeout: config.provider_timeout,
+            idempotency_retention: config.idempotency_retention,
         },
     );
     let base_url = config.base_url(bound);

@@ -18,6 +18,8 @@ pub struct GovernanceSettings {
     pub approval_ttl: Duration,
     /// How long a synchronous provider call may take.
     pub provider_timeout: Duration,
+    /// How long idempotency keys are kept (see `idempotency::purge_expired`).
+    pub idempotency_retention: Duration,
 }
 
 impl Default for GovernanceSettings {
@@ -25,6 +27,7 @@ impl Default for GovernanceSettings {
         GovernanceSettings {
             approval_ttl: Duration::from_secs(24 * 3600),
             provider_timeout: Duration::from_secs(30),
+            idempotency_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

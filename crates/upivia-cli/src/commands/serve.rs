@@ -16,6 +16,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.public_base_url = args.public_url;
     config.approval_ttl = Duration::from_secs(args.approval_ttl_secs);
     config.provider_timeout = Duration::from_millis(args.provider_timeout_ms);
+    config.idempotency_retention =
+        Duration::from_secs(args.idempotency_retention_hours.saturating_mul(3600));
     config.voice_call_delay = Duration::from_millis(args.voice_call_delay_ms);
     config.worker_interval = Duration::from_millis(args.worker_interval_ms);
     config.body_limit = args.body_limit;

@@ -2,13 +2,44 @@
 //! key with the same request replays the stored answer; with a different
 //! request it is a conflict; while the first is still being decided, a
 //! retry is told so instead of running twice. Requests that fail
-//! validation store nothing, so the caller may fix them and retry.
+//! validation store nothing, so the caller may fix them and retry. Keys
+//! are forgotten after the configured retention, by a worker.
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::GovernanceError;
+use crate::platform::Platform;
 use crate::store::{IdempotencyRecord, StoredResponse};
+
+/// Keys forgotten per store call, and calls per worker pass: bounded work
+/// per pass, so the writer never stalls on a backlog.
+const PURGE_CHUNK: u32 = 1000;
+const PURGE_CHUNKS_PER_PASS: usize = 10;
+
+/// Forgets keys older than the retention, which is never shorter than an
+/// approval can stay open plus a day: a request parked for approval keeps
+/// its key while it can still be decided. Returns how many were forgotten.
+pub async fn purge_expired(platform: &Platform) -> Result<usize, GovernanceError> {
+    let settings = &platform.settings;
+    let retention = settings
+        .idempotency_retention
+        .max(settings.approval_ttl + std::time::Duration::from_secs(24 * 3600));
+    let retention = time::Duration::try_from(retention).unwrap_or(time::Duration::MAX);
+    let cutoff = platform.clock.now().saturating_sub(retention);
+    let mut purged = 0;
+    for _ in 0..PURGE_CHUNKS_PER_PASS {
+        let n = platform
+            .store
+            .purge_idempotency_keys(cutoff, PURGE_CHUNK)
+            .await?;
+        purged += n;
+        if n < PURGE_CHUNK as usize {
+            break;
+        }
+    }
+    Ok(purged)
+}
 
 /// Longest key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 255;

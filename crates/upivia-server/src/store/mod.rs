@@ -419,6 +419,13 @@ pub trait Store: Send + Sync + 'static {
         agent_id: &str,
         key: &str,
     ) -> StoreResult<Option<IdempotencyRecord>>;
+    /// Forgets at most `limit` of the oldest idempotency keys created
+    /// before `created_before`; returns how many.
+    async fn purge_idempotency_keys(
+        &self,
+        created_before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<usize>;
     async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened>;
     async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest>;
     async fn request(&self, request_id: &str) -> StoreResult<Option<ServiceRequest>>;

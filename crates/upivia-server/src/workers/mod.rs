@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::governance::{approvals, reconcile};
+use crate::governance::{approvals, idempotency, reconcile};
 use crate::platform::Platform;
 
 /// When the workers last completed a pass (unix ms; 0 = never).
@@ -71,6 +71,11 @@ pub async fn tick(platform: &Platform, health: &WorkerHealth) {
         Ok(0) => {}
         Ok(n) => tracing::info!(expired = n, "expired approvals"),
         Err(e) => tracing::warn!(error = %e, "approval expiry pass failed"),
+    }
+    match idempotency::purge_expired(platform).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(forgotten = n, "idempotency keys past retention"),
+        Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
     }
     match platform.store.heartbeat("workers", now).await {
         Ok(()) => health.beat(platform.clock.now()),

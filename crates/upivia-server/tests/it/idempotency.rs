@@ -190,3 +190,51 @@ async fn concurrent_duplicates_execute_exactly_once() {
     assert_eq!(s.balance().await, 99);
     s.ledger_ok().await;
 }
+
+#[tokio::test]
+async fn keys_are_forgotten_after_the_retention_and_not_before() {
+    // Retention 24 h; approvals may stay open 24 h, so keys live 48 h.
+    let s = TestServer::start_with(|c| {
+        c.idempotency_retention = std::time::Duration::from_secs(24 * 3600);
+    })
+    .await;
+    let agent = s.funded_agent("email", 100).await;
+    let first = s
+        .request_with_key(&agent, "kept", body(email(), "kept"))
+        .await;
+    assert_eq!(first.body["status"], "executed");
+
+    s.clock.advance(time::Duration::hours(47));
+    s.tick_workers().await;
+    let replay = s
+        .request_with_key(&agent, "kept", body(email(), "kept"))
+        .await;
+    assert_eq!(replay.body["request_id"], first.body["request_id"]);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    let changed = json!({"to": "ops@example.com", "subject": "Other", "body": "x"});
+    let mismatch = s
+        .request_with_key(&agent, "kept", body(changed.clone(), "kept"))
+        .await;
+    assert_eq!(mismatch.status, 409);
+
+    s.clock.advance(time::Duration::hours(2));
+    s.tick_workers().await;
+    let fresh = s
+        .request_with_key(&agent, "kept", body(changed, "kept"))
+        .await;
+    assert_eq!(fresh.status, 200, "{fresh:?}");
+    assert_eq!(fresh.body["status"], "executed");
+    assert_ne!(fresh.body["request_id"], first.body["request_id"]);
+    assert_eq!(s.balance().await, 98);
+    s.ledger_ok().await;
+}
+
+#[test]
+fn a_retention_under_a_day_is_refused() {
+    let mut config = upivia_server::config::Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        std::path::PathBuf::from("unused"),
+    );
+    config.idempotency_retention = std::time::Duration::from_secs(23 * 3600);
+    assert!(config.validate().is_err());
+}

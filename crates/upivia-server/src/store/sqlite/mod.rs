@@ -373,6 +373,16 @@ impl Store for SqliteStore {
         self.lookup(|c| requests::idempotency(c, agent_id, key))
     }
 
+    async fn purge_idempotency_keys(
+        &self,
+        created_before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<usize> {
+        self.writer
+            .write(move |ctx| requests::purge_idempotency(ctx.conn, created_before, limit))
+            .await
+    }
+
     async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened> {
         self.writer
             .write_repeatable(move |ctx| requests::open(ctx, open.clone()))

@@ -2,6 +2,7 @@
 //! request row, audit) and the last (settle or release, usage, response).
 
 use rusqlite::{Connection, OptionalExtension, params};
+use time::OffsetDateTime;
 
 use super::ledger::Posting;
 use super::writer::WriteCtx;
@@ -60,6 +61,23 @@ fn limit_key(limit: &DailyLimit) -> String {
         LimitScope::Agent(id) => format!("agent:{id}:{day}"),
         LimitScope::Binding(id) => format!("binding:{id}:{day}"),
     }
+}
+
+/// Deletes the oldest keys (by rowid, which grows with creation time: one
+/// writer inserts them in order) among the `limit` oldest, when created
+/// before `created_before`. Looking at a fixed number of the first rows
+/// keeps each call bounded with no index on the creation time.
+pub(super) fn purge_idempotency(
+    conn: &Connection,
+    created_before: OffsetDateTime,
+    limit: u32,
+) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM idempotency_keys WHERE rowid IN \
+         (SELECT rowid FROM idempotency_keys ORDER BY rowid LIMIT ?2) AND created_at < ?1",
+    )
+    .and_then(|mut s| s.execute(params![rows::ts(created_before), i64::from(limit)]))
+    .map_err(db_error)
 }
 
 /// Today's requests of an agent that count toward its daily limit.
