@@ -380,7 +380,9 @@ fn run_batch(
             return;
         }
         // One job failed: start the batch over, each job on its own.
-        let _ = exec_cached(conn, "ROLLBACK");
+        if let Err(e) = exec_cached(conn, "ROLLBACK") {
+            tracing::error!(error = %e, "sqlite writer could not roll a batch back");
+        }
         cache.rollback_to(0);
         if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "sqlite writer could not begin a transaction");
