@@ -86,3 +86,10 @@ def test_usage_with_chart_keeps_the_same_totals(make_agent, owner: UpiviaClient)
     charted = owner.usage.list(agent_id=agent.id, include_chart=True)
     assert charted["total_cents"] == plain["total_cents"]
     assert charted["records"] == plain["records"]
+    assert charted["per_agent"] == [
+        {"agent_id": agent.id, "requests": len(plain["records"]), "total_cents": plain["total_cents"]}
+    ]
+    days = charted["chart"]["days"]
+    assert len(days) == 14
+    assert sum(d["total_cents"] for d in days) == plain["total_cents"]
+    assert days[-1]["total_cents"] == plain["total_cents"]  # all of it today
