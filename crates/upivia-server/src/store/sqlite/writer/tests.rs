@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use super::Writer;
 use crate::store::StoreError;
@@ -20,50 +19,52 @@ async fn one_batch(
     count: usize,
     failing: Option<usize>,
 ) -> Vec<(Result<usize, StoreError>, usize)> {
+    let (started, running) = tokio::sync::oneshot::channel::<()>();
     let (release, gate) = std::sync::mpsc::channel::<()>();
     let held = {
         let writer = writer.clone();
         tokio::spawn(async move {
             writer
                 .write(move |_| {
+                    let _ = started.send(());
                     let _ = gate.recv();
                     Ok(())
                 })
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    running.await.expect("the gate job runs on the writer");
     let runs: Vec<_> = (0..count).map(|_| Arc::new(AtomicUsize::new(0))).collect();
-    let jobs: Vec<_> = (0..count)
+    let mut jobs: Vec<_> = (0..count)
         .map(|i| {
-            let (writer, runs) = (writer.clone(), runs[i].clone());
-            tokio::spawn(async move {
-                writer
-                    .write_repeatable(move |ctx| {
-                        runs.fetch_add(1, Ordering::SeqCst);
-                        ctx.conn
-                            .execute(
-                                "INSERT INTO worker_heartbeats (worker, beat_at) VALUES (?1, 'now')",
-                                [format!("j{i}")],
-                            )
-                            .map_err(db_error)?;
-                        ctx.daily_count(DAY_KEY, |_| Ok(0))?;
-                        ctx.bump_daily(DAY_KEY);
-                        if failing == Some(i) {
-                            return Err(StoreError::Conflict(format!("job {i} fails")));
-                        }
-                        Ok(i)
-                    })
-                    .await
-            })
+            let runs = runs[i].clone();
+            Box::pin(writer.write_repeatable(move |ctx| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                ctx.conn
+                    .execute(
+                        "INSERT INTO worker_heartbeats (worker, beat_at) VALUES (?1, 'now')",
+                        [format!("j{i}")],
+                    )
+                    .map_err(db_error)?;
+                ctx.daily_count(DAY_KEY, |_| Ok(0))?;
+                ctx.bump_daily(DAY_KEY);
+                if failing == Some(i) {
+                    return Err(StoreError::Conflict(format!("job {i} fails")));
+                }
+                Ok(i)
+            }))
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // One poll each hands every job to the writer, in order, while it is
+    // still held: they are all waiting when it takes its next batch.
+    for job in &mut jobs {
+        assert!(futures::poll!(job).is_pending());
+    }
     release.send(()).expect("release the writer");
     held.await.expect("gate").expect("gate job");
     let mut out = Vec::new();
     for (job, runs) in jobs.into_iter().zip(runs) {
-        out.push((job.await.expect("job"), runs.load(Ordering::SeqCst)));
+        out.push((job.await, runs.load(Ordering::SeqCst)));
     }
     out
 }
