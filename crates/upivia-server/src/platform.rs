@@ -22,16 +22,6 @@ pub struct GovernanceSettings {
     pub idempotency_retention: Duration,
 }
 
-impl Default for GovernanceSettings {
-    fn default() -> Self {
-        GovernanceSettings {
-            approval_ttl: Duration::from_secs(24 * 3600),
-            provider_timeout: Duration::from_secs(30),
-            idempotency_retention: Duration::from_secs(7 * 24 * 3600),
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct Platform {
     pub store: Arc<dyn Store>,

@@ -385,7 +385,7 @@ impl Store for SqliteStore {
 
     async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened> {
         self.writer
-            .write_repeatable(move |ctx| requests::open(ctx, open.clone()))
+            .write_repeatable(move |ctx| requests::open(ctx, &open))
             .await
     }
 

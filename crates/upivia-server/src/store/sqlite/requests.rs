@@ -102,7 +102,7 @@ fn count_today(conn: &Connection, limit: &DailyLimit) -> StoreResult<u32> {
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-pub(super) fn open(ctx: &mut WriteCtx<'_>, open: OpenRequest) -> StoreResult<Opened> {
+pub(super) fn open(ctx: &mut WriteCtx<'_>, open: &OpenRequest) -> StoreResult<Opened> {
     let req = &open.request;
     if let Some(claim) = &open.idempotency
         && let Some(existing) = idempotency(ctx.conn, &req.agent_id, &claim.key)?
@@ -211,8 +211,8 @@ pub(super) fn open(ctx: &mut WriteCtx<'_>, open: OpenRequest) -> StoreResult<Ope
             })
             .map_err(db_error)?;
     }
-    if let Some(event) = open.audit {
-        audit::append(ctx, event, req.created_at)?;
+    if let Some(event) = &open.audit {
+        audit::append(ctx, event.clone(), req.created_at)?;
     }
     Ok(Opened::Recorded)
 }
