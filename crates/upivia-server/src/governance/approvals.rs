@@ -9,7 +9,8 @@ use time::Duration;
 
 use super::pipeline::Answer;
 use super::policy::{self, PolicyDecision, PolicyInput};
-use super::{GovernanceError, budget, execute, idempotency, outcome, trail};
+use super::record::Recorder;
+use super::{GovernanceError, budget, execute, outcome, trail};
 use crate::ids;
 use crate::model::{
     Approval, ApprovalStatus, AuditEvent, Binding, ReasonCode, RequestStatus, ServiceRequest,
@@ -18,8 +19,8 @@ use crate::model::{
 use crate::money::Cents;
 use crate::platform::Platform;
 use crate::store::{
-    ApprovalDecision, DailyLimit, DecideApproval, DecideRefusal, Decided, Disposition,
-    IdempotencyClaim, OpenRequest, Opened,
+    ApprovalDecision, DailyLimit, DecideApproval, DecideRefusal, Decided, Disposition, OpenRequest,
+    Opened,
 };
 
 /// Must a human approve this request first?
@@ -29,13 +30,11 @@ pub fn required(binding: &Binding, estimate: Cents) -> bool {
 
 /// Stores the request and its pending approval; answers `approval_required`.
 pub(super) async fn park(
-    platform: &Platform,
+    record: &Recorder<'_>,
     mut request: ServiceRequest,
     limits: Vec<DailyLimit>,
-    claim: Option<IdempotencyClaim>,
-    fingerprint: &str,
-    actor: &str,
 ) -> Result<Answer, GovernanceError> {
+    let platform = record.platform;
     let ttl = Duration::try_from(platform.settings.approval_ttl).unwrap_or(Duration::DAY);
     let expires_at = request.created_at + ttl;
     let approval = Approval {
@@ -62,9 +61,9 @@ pub(super) async fn park(
     let opened = platform
         .store
         .open_request(OpenRequest {
-            audit: Some(trail::decision(&request, actor)),
+            audit: Some(trail::decision(&request, &record.actor)),
             request: request.clone(),
-            idempotency: claim.clone(),
+            idempotency: record.claim.clone(),
             disposition: Disposition::AwaitApproval {
                 approval: Box::new(approval),
                 limits,
@@ -78,16 +77,15 @@ pub(super) async fn park(
                 .increment(1);
             Ok(Answer::fresh(response))
         }
-        Opened::Existing(existing) => {
-            idempotency::replay(existing, fingerprint).map(Answer::replay)
-        }
+        Opened::Existing(existing) => record.replay(existing),
         Opened::LimitReached { scope, limit } => {
-            request.status = RequestStatus::Blocked;
+            // Nothing was parked: the answer is a plain block.
             request.approval_id = None;
             request.approval_expires_at = None;
-            request.reason_code = Some(ReasonCode::DailyLimitExceeded);
-            request.message = Some(policy::daily_limit_message(&scope, limit));
-            super::pipeline::record_final(platform, request, claim, fingerprint, actor).await
+            let message = policy::daily_limit_message(&scope, limit);
+            record
+                .block(request, ReasonCode::DailyLimitExceeded, message)
+                .await
         }
         Opened::HoldRefused { .. } => Err(GovernanceError::InvalidRequest(
             "an approval reserved budget unexpectedly".into(),

@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod rate_limit;
 pub mod reconcile;
+pub mod record;
 pub mod recovery;
 pub mod trail;
 pub mod validation;

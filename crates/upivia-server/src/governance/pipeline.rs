@@ -16,6 +16,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::policy::{self, PolicyDecision, PolicyInput};
+use super::record::Recorder;
 use super::{GovernanceError, approvals, budget, execute, idempotency, outcome, trail, validation};
 use crate::ids;
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
@@ -76,9 +77,6 @@ pub async fn submit(
     let claim = match &submission.idempotency_key {
         Some(key) => {
             idempotency::validate_key(key)?;
-            if let Some(existing) = platform.store.idempotency(&agent.id, key).await? {
-                return idempotency::replay(existing, &fingerprint).map(Answer::replay);
-            }
             Some(IdempotencyClaim {
                 key: key.clone(),
                 fingerprint: fingerprint.clone(),
@@ -86,6 +84,17 @@ pub async fn submit(
         }
         None => None,
     };
+    let record = Recorder {
+        platform,
+        claim,
+        fingerprint,
+        actor: trail::agent_actor(&agent.id),
+    };
+    if let Some(claim) = &record.claim
+        && let Some(existing) = platform.store.idempotency(&agent.id, &claim.key).await?
+    {
+        return record.replay(existing);
+    }
 
     // 3. Catalog and payload.
     let operation = validation::resolve(
@@ -100,10 +109,9 @@ pub async fn submit(
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
     let mut request = new_request(agent, &submission, now);
-    let actor = trail::agent_actor(&agent.id);
 
     if operation.service == "platform" && operation.name == "check_budget" {
-        return check_budget(platform, agent, &org, request, claim, &fingerprint, &actor).await;
+        return check_budget(&record, agent, &org, request).await;
     }
     let provider = platform.providers.for_operation(operation);
     let estimate = provider.map_or(Cents::ZERO, |p| p.estimate(operation, &submission.payload));
@@ -123,16 +131,7 @@ pub async fn submit(
     let allowed = match decision {
         PolicyDecision::Allow(allowed) => allowed,
         PolicyDecision::Block { reason, message } => {
-            return block(
-                platform,
-                request,
-                reason,
-                message,
-                claim,
-                &fingerprint,
-                &actor,
-            )
-            .await;
+            return record.block(request, reason, message).await;
         }
     };
     policy::check_rate(
@@ -145,15 +144,7 @@ pub async fn submit(
 
     // 5. Approval gate.
     if approvals::required(&allowed.binding, estimate) {
-        return approvals::park(
-            platform,
-            request,
-            allowed.daily_limits,
-            claim,
-            &fingerprint,
-            &actor,
-        )
-        .await;
+        return approvals::park(&record, request, allowed.daily_limits).await;
     }
 
     // 6. Budget.
@@ -162,7 +153,7 @@ pub async fn submit(
         .store
         .open_request(OpenRequest {
             request: request.clone(),
-            idempotency: claim.clone(),
+            idempotency: record.claim.clone(),
             disposition: Disposition::Reserve {
                 holds: budget::holds(agent, Some(&allowed.binding), now),
                 amount: estimate,
@@ -173,40 +164,21 @@ pub async fn submit(
         .await?;
     match opened {
         Opened::Recorded => {}
-        Opened::Existing(existing) => {
-            return idempotency::replay(existing, &fingerprint).map(Answer::replay);
-        }
+        Opened::Existing(existing) => return record.replay(existing),
         Opened::HoldRefused { account, available } => {
             let (reason, message) = budget::refusal(&account, available, estimate);
-            return block(
-                platform,
-                request,
-                reason,
-                message,
-                claim,
-                &fingerprint,
-                &actor,
-            )
-            .await;
+            return record.block(request, reason, message).await;
         }
         Opened::LimitReached { scope, limit } => {
             let message = policy::daily_limit_message(&scope, limit);
-            let reason = ReasonCode::DailyLimitExceeded;
-            return block(
-                platform,
-                request,
-                reason,
-                message,
-                claim,
-                &fingerprint,
-                &actor,
-            )
-            .await;
+            return record
+                .block(request, ReasonCode::DailyLimitExceeded, message)
+                .await;
         }
     }
 
     // 7 and 8. Execute, settle, record.
-    let finished = execute::run(platform, request, actor).await?;
+    let finished = execute::run(platform, request, record.actor).await?;
     Ok(Answer::fresh(outcome::response(&finished)))
 }
 
@@ -243,75 +215,15 @@ fn new_request(agent: &Agent, submission: &Submission, now: OffsetDateTime) -> S
     }
 }
 
-/// Records a request decided in one step (blocked, or the free budget
-/// check) and answers it.
-pub(super) async fn record_final(
-    platform: &Platform,
-    request: ServiceRequest,
-    claim: Option<IdempotencyClaim>,
-    fingerprint: &str,
-    actor: &str,
-) -> Result<Answer, GovernanceError> {
-    let response = outcome::response(&request);
-    let opened = platform
-        .store
-        .open_request(OpenRequest {
-            audit: Some(trail::decision(&request, actor)),
-            request: request.clone(),
-            idempotency: claim,
-            disposition: Disposition::Final {
-                response: response.clone(),
-            },
-        })
-        .await?;
-    match opened {
-        Opened::Existing(existing) => {
-            idempotency::replay(existing, fingerprint).map(Answer::replay)
-        }
-        _ => {
-            metrics::counter!("upivia_decisions_total", "status" => outcome::wire_status(request.status))
-                .increment(1);
-            Ok(Answer::fresh(response))
-        }
-    }
-}
-
-async fn block(
-    platform: &Platform,
-    mut request: ServiceRequest,
-    reason: ReasonCode,
-    message: String,
-    claim: Option<IdempotencyClaim>,
-    fingerprint: &str,
-    actor: &str,
-) -> Result<Answer, GovernanceError> {
-    request.status = RequestStatus::Blocked;
-    request.reason_code = Some(reason);
-    request.message = Some(message);
-    record_final(platform, request, claim, fingerprint, actor).await
-}
-
 /// `platform.check_budget`: free, always allowed for the agent itself.
 async fn check_budget(
-    platform: &Platform,
+    record: &Recorder<'_>,
     agent: &Agent,
     org: &crate::model::Org,
     mut request: ServiceRequest,
-    claim: Option<IdempotencyClaim>,
-    fingerprint: &str,
-    actor: &str,
 ) -> Result<Answer, GovernanceError> {
     if let Some((reason, message)) = policy::agent_block(agent, org) {
-        return block(
-            platform,
-            request,
-            reason,
-            message,
-            claim,
-            fingerprint,
-            actor,
-        )
-        .await;
+        return record.block(request, reason, message).await;
     }
     let asked = request.payload.get("agent_id").and_then(Value::as_str);
     if asked.is_some_and(|id| id != agent.id) {
@@ -319,8 +231,8 @@ async fn check_budget(
             "an agent may check only its own budget".into(),
         ));
     }
-    request.result = Some(budget::check(platform, agent, request.created_at).await?);
+    request.result = Some(budget::check(record.platform, agent, request.created_at).await?);
     request.status = RequestStatus::Executed;
     request.provider = Some("platform".into());
-    record_final(platform, request, claim, fingerprint, actor).await
+    record.record_final(request).await
 }

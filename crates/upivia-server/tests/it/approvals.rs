@@ -295,3 +295,30 @@ async fn agents_cannot_decide_approvals_and_other_orgs_ids_are_not_found() {
         .await;
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test]
+async fn a_parked_request_counts_toward_the_daily_limit_and_the_next_is_blocked_not_parked() {
+    let s = TestServer::start().await;
+    s.credit(100).await;
+    let agent = s.agent(json!({})).await;
+    s.enable(
+        &agent,
+        json!({"service_id": "email", "require_approval": true, "daily_request_limit": 1}),
+    )
+    .await;
+    let first = s.request(&agent, "email", "send", email()).await;
+    assert_eq!(first.body["status"], "approval_required", "{first:?}");
+    let second = s.request(&agent, "email", "send", email()).await;
+    assert_eq!(second.status, 200, "{second:?}");
+    assert_eq!(second.body["status"], "blocked");
+    assert_eq!(second.body["reason_code"], "daily_limit_exceeded");
+    assert!(second.body.get("approval_id").is_none_or(Value::is_null));
+    // Only the first waits for a human; nothing is charged.
+    let list = s.get("/api/v1/approvals?status=pending", &s.pat).await;
+    assert_eq!(
+        pending_ids(&list.body),
+        vec![first.body["approval_id"].as_str().unwrap().to_owned()]
+    );
+    assert_eq!(s.balance().await, 100);
+    s.ledger_ok().await;
+}
