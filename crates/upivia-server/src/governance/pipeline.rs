@@ -67,19 +67,19 @@ pub async fn submit(
 ) -> Result<Answer, GovernanceError> {
     let now = platform.clock.now();
 
-    // 2. Idempotency.
-    let fingerprint = idempotency::fingerprint(
-        &submission.service,
-        &submission.operation,
-        &submission.payload,
-        submission.metadata.as_ref(),
-    );
+    // 2. Idempotency. A replay is answered from a read here; the writer
+    // checks the key again when it records, for a key claimed meanwhile.
     let claim = match &submission.idempotency_key {
         Some(key) => {
             idempotency::validate_key(key)?;
             Some(IdempotencyClaim {
                 key: key.clone(),
-                fingerprint: fingerprint.clone(),
+                fingerprint: idempotency::fingerprint(
+                    &submission.service,
+                    &submission.operation,
+                    &submission.payload,
+                    submission.metadata.as_ref(),
+                ),
             })
         }
         None => None,
@@ -87,7 +87,6 @@ pub async fn submit(
     let record = Recorder {
         platform,
         claim,
-        fingerprint,
         actor: trail::agent_actor(&agent.id),
     };
     if let Some(claim) = &record.claim

@@ -1,8 +1,8 @@
 //! Answering a submission that ends before execution: blocked, parked for
-//! approval, or replayed. Each of those needs the same three things beside
-//! the request (the idempotency claim it is recorded under, the fingerprint
-//! a replay is checked against, the actor the audit names), so they travel
-//! together in a [`Recorder`] built once per submission.
+//! approval, or replayed. Each of those needs the same two things beside
+//! the request (the idempotency claim it is recorded under, whose
+//! fingerprint a replay is checked against, and the actor the audit names),
+//! so they travel together in a [`Recorder`] built once per submission.
 
 use super::pipeline::Answer;
 use super::{GovernanceError, idempotency, outcome, trail};
@@ -14,14 +14,16 @@ pub(super) struct Recorder<'p> {
     pub(super) platform: &'p Platform,
     /// `None` when the submission carried no idempotency key.
     pub(super) claim: Option<IdempotencyClaim>,
-    pub(super) fingerprint: String,
     pub(super) actor: String,
 }
 
 impl Recorder<'_> {
     /// The stored answer of an earlier use of the key, or a conflict.
     pub(super) fn replay(&self, existing: IdempotencyRecord) -> Result<Answer, GovernanceError> {
-        idempotency::replay(existing, &self.fingerprint).map(Answer::replay)
+        // The store only finds an earlier use of a key this submission
+        // claims; without a claim nothing can match.
+        let fingerprint = self.claim.as_ref().map_or("", |c| c.fingerprint.as_str());
+        idempotency::replay(existing, fingerprint).map(Answer::replay)
     }
 
     /// Records `request` as blocked for `reason` and answers it.
