@@ -5,6 +5,7 @@ mod support;
 mod approvals;
 mod audit;
 mod auth;
+mod auth_matrix;
 mod bad_input;
 mod budget;
 mod concurrency;
