@@ -353,7 +353,7 @@ async fn ten_kill_minus_nine_cycles_keep_every_answer_and_the_books() {
                     Some(email_keyed(&idem, slow)),
                 )
                 .await;
-                (status == 200 || status == 202).then(|| (key, body))
+                (status == 200 || status == 202).then_some((key, body))
             }));
         }
         // Two deciders race on every approval parked in earlier cycles.
