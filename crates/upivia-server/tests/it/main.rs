@@ -12,4 +12,5 @@ mod idempotency;
 mod pipeline;
 mod platform;
 mod refusals;
+mod roles;
 mod usage;
