@@ -45,19 +45,24 @@ async fn update_org(
             state
                 .platform
                 .store
-                .set_kill_switch(&principal.org_id, on, set_by, expect, &principal.user_id, now)
+                .set_kill_switch(
+                    &principal.org_id,
+                    on,
+                    set_by,
+                    expect,
+                    &principal.user_id,
+                    now,
+                )
                 .await?
         }
         None => current,
     };
-    Ok(AxumJson(
-        json!({"org": {
-            "id": org.id,
-            "name": org.name,
-            "kill_switch": org.kill_switch,
-            "kill_switch_set_by_role": org.kill_switch_set_by.as_str(),
-        }}),
-    ))
+    Ok(AxumJson(json!({"org": {
+        "id": org.id,
+        "name": org.name,
+        "kill_switch": org.kill_switch,
+        "kill_switch_set_by_role": org.kill_switch_set_by.as_str(),
+    }})))
 }
 
 async fn check_ledger(

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, Json, Query, UserAuth};
+use super::text;
 use crate::auth;
 use crate::clock::rfc3339;
 use crate::governance::roles::{self, AgentChange, RoleError};
@@ -30,6 +31,9 @@ pub(super) fn router() -> Router<AppState> {
             post(enable_service).delete(disable_service),
         )
 }
+
+/// A name's bound in bytes before it is checked in characters.
+const NAME_MAX_BYTES: usize = 4 * text::NAME_MAX_CHARS;
 
 /// Profile keys kept as sent (camelCase where the platform uses it).
 const PROFILE_KEYS: &[&str] = &[
@@ -246,9 +250,9 @@ async fn create(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<AxumJson<Value>, ApiError> {
     let user = user.0;
-    let name = string_field(&body, &["name"], 200)?
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| ApiError::Unprocessable("invalid field name: required, non-empty".into()))?;
+    let name = string_field(&body, &["name"], NAME_MAX_BYTES)?
+        .ok_or_else(|| ApiError::Unprocessable("invalid field name: required".into()))?;
+    text::name("name", &name)?;
     let key_mode = match string_field(&body, &["key_mode", "mode"], 10)?.as_deref() {
         None | Some("live") => KeyMode::Live,
         Some("test") => KeyMode::Test,
@@ -329,11 +333,9 @@ async fn update(
             ))
         })?),
     };
-    let name = string_field(&body, &["name"], 200)?;
-    if name.as_ref().is_some_and(|n| n.trim().is_empty()) {
-        return Err(ApiError::Unprocessable(
-            "invalid field name: must not be empty".into(),
-        ));
+    let name = string_field(&body, &["name"], NAME_MAX_BYTES)?;
+    if let Some(name) = &name {
+        text::name("name", name)?;
     }
     let daily_request_limit =
         count_field(&body, &["daily_request_limit", "dailyRequestLimit"], 0)?.map(Some);

@@ -13,8 +13,8 @@ use serde_json::Value;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AgentAuth, Json};
-use crate::governance::{outcome, refusals};
 use crate::governance::pipeline::{self, Submission};
+use crate::governance::{outcome, refusals};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

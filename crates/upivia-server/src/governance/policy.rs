@@ -167,11 +167,7 @@ pub fn check_binding_rate(
     acquire(limiter, (format!("binding:{}", binding.id), limit), now)
 }
 
-fn acquire(
-    limiter: &RateLimiter,
-    key: (String, u32),
-    now: Instant,
-) -> Result<(), GovernanceError> {
+fn acquire(limiter: &RateLimiter, key: (String, u32), now: Instant) -> Result<(), GovernanceError> {
     limiter
         .try_acquire(std::slice::from_ref(&key), now)
         .map_err(|(limit, retry_after)| GovernanceError::RateLimited { limit, retry_after })

@@ -75,7 +75,9 @@ pub(super) fn refuse(
         operation: operation.to_owned(),
         at: now,
     };
-    platform.refusals.count(&agent.org_id, &agent.id, reason, now);
+    platform
+        .refusals
+        .count(&agent.org_id, &agent.id, reason, now);
     metrics::counter!("upivia_refused_requests_total", "reason_code" => reason.as_str())
         .increment(1);
     metrics::counter!("upivia_decisions_total", "status" => "blocked").increment(1);
@@ -137,7 +139,8 @@ pub fn encode_id(
     at: OffsetDateTime,
 ) -> String {
     let ms = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    let mut raw = Vec::with_capacity(1 + 8 + 8 + 1 + AGENT_DIGEST_LEN + service.len() + 1 + operation.len());
+    let mut raw =
+        Vec::with_capacity(1 + 8 + 8 + 1 + AGENT_DIGEST_LEN + service.len() + 1 + operation.len());
     raw.push(ID_VERSION);
     raw.extend_from_slice(&ms.to_be_bytes());
     raw.extend_from_slice(&rand::random::<u64>().to_be_bytes());
@@ -168,9 +171,7 @@ pub fn decode_id(id: &str, agent_id: &str) -> Option<Refusal> {
     if digest != agent_digest(agent_id) {
         return None;
     }
-    let reason = STANDING
-        .into_iter()
-        .find(|r| reason_byte(*r) == reason)?;
+    let reason = STANDING.into_iter().find(|r| reason_byte(*r) == reason)?;
     let (service, operation) = std::str::from_utf8(names).ok()?.split_once('\0')?;
     let ms = i128::from(u64::from_be_bytes(ms.try_into().ok()?));
     let at = OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).ok()?;

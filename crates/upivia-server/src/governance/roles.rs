@@ -211,9 +211,20 @@ fn rate_step(
     may_change(Setting::AgentRateLimit, current, proposed, setter, caller)?;
     if proposed > current {
         let ceiling = Allowance::count(server_ceiling);
-        may_change(Setting::AgentRateLimit, ceiling, proposed, Role::Admin, caller)?;
+        may_change(
+            Setting::AgentRateLimit,
+            ceiling,
+            proposed,
+            Role::Admin,
+            caller,
+        )?;
     }
-    Ok(setter_after(Setting::AgentRateLimit, current, setter, caller))
+    Ok(setter_after(
+        Setting::AgentRateLimit,
+        current,
+        setter,
+        caller,
+    ))
 }
 
 /// The governance values of an agent a change proposes; `None` leaves one

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod budget;
 mod concurrency;
+mod hygiene;
 mod idempotency;
 mod pipeline;
 mod platform;

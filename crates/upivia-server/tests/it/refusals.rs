@@ -57,7 +57,11 @@ async fn a_disabled_agents_refusals_cost_no_row_and_are_summed_in_one_audit_entr
         assert!(r.body["message"].as_str().unwrap().contains("disabled"));
         first_id.get_or_insert(r.body["request_id"].as_str().unwrap().to_owned());
     }
-    assert_eq!(audit_of(&s, &agent).await.len(), before.len(), "no entry per refusal");
+    assert_eq!(
+        audit_of(&s, &agent).await.len(),
+        before.len(),
+        "no entry per refusal"
+    );
     assert_eq!(
         counter(
             &metrics.render(),
@@ -68,15 +72,23 @@ async fn a_disabled_agents_refusals_cost_no_row_and_are_summed_in_one_audit_entr
 
     // The answer's id reads back as the same outcome, for this agent only.
     let id = first_id.unwrap();
-    let got = s.get(&format!("/api/v1/service-requests/{id}"), &agent.key).await;
+    let got = s
+        .get(&format!("/api/v1/service-requests/{id}"), &agent.key)
+        .await;
     assert_eq!(got.status, 200, "{got:?}");
     assert_eq!(
-        (&got.body["status"], &got.body["reason_code"], &got.body["request_id"]),
+        (
+            &got.body["status"],
+            &got.body["reason_code"],
+            &got.body["request_id"]
+        ),
         (&json!("blocked"), &json!("agent_disabled"), &json!(id))
     );
     assert_eq!(got.body["service"], "email");
     let other = s.agent(json!({})).await;
-    let r = s.get(&format!("/api/v1/service-requests/{id}"), &other.key).await;
+    let r = s
+        .get(&format!("/api/v1/service-requests/{id}"), &other.key)
+        .await;
     assert_eq!((r.status.as_u16(), r.code()), (404, "not_found"));
 
     // A young window is not written yet; once it is a minute old, one entry.
@@ -101,7 +113,9 @@ async fn a_disabled_agents_refusals_cost_no_row_and_are_summed_in_one_audit_entr
 async fn kill_switch_refusals_are_summed_per_agent_too() {
     let s = TestServer::start().await;
     let agent = s.funded_agent("email", 100).await;
-    let r = s.patch("/api/v1/org", &s.pat, json!({"kill_switch": true})).await;
+    let r = s
+        .patch("/api/v1/org", &s.pat, json!({"kill_switch": true}))
+        .await;
     assert_eq!(r.status, 200, "{r:?}");
     let before = audit_of(&s, &agent).await;
     for _ in 0..20 {
@@ -110,7 +124,12 @@ async fn kill_switch_refusals_are_summed_per_agent_too() {
     }
     // The budget check is refused the same way.
     let r = s
-        .request(&agent, "platform", "check_budget", json!({"agent_id": agent.id}))
+        .request(
+            &agent,
+            "platform",
+            "check_budget",
+            json!({"agent_id": agent.id}),
+        )
         .await;
     assert_eq!(r.body["reason_code"], "kill_switch", "{r:?}");
     assert_eq!(audit_of(&s, &agent).await.len(), before.len());
@@ -133,7 +152,11 @@ async fn the_rate_limit_answers_429_before_policy_for_a_disabled_agent() {
         assert_eq!(r.body["reason_code"], "agent_disabled", "{r:?}");
     }
     let r = s.request(&agent, "email", "send", email()).await;
-    assert_eq!((r.status.as_u16(), r.code()), (429, "rate_limited"), "{r:?}");
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (429, "rate_limited"),
+        "{r:?}"
+    );
     let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=20).contains(&wait), "{wait}");
 }

@@ -34,7 +34,11 @@ impl Org {
     async fn members_agent(&self) -> TestAgent {
         let r = self
             .s
-            .post("/api/v1/agents", &self.member, json!({"name": "member's agent"}))
+            .post(
+                "/api/v1/agents",
+                &self.member,
+                json!({"name": "member's agent"}),
+            )
             .await;
         assert_eq!(r.status, 200, "{r:?}");
         TestAgent {
@@ -65,7 +69,11 @@ impl Org {
 
     async fn patch_agent(&self, role: Role, agent: &TestAgent, body: Value) -> Reply {
         self.s
-            .patch(&format!("/api/v1/agents/{}", agent.id), self.pat(role), body)
+            .patch(
+                &format!("/api/v1/agents/{}", agent.id),
+                self.pat(role),
+                body,
+            )
             .await
     }
 
@@ -87,7 +95,11 @@ impl Org {
 }
 
 fn refused(r: &Reply, needed: &str) {
-    assert_eq!((r.status.as_u16(), r.code()), (403, "insufficient_role"), "{r:?}");
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (403, "insufficient_role"),
+        "{r:?}"
+    );
     let message = r.body["error"]["message"].as_str().unwrap();
     assert!(
         message.contains(&format!("needs the {needed} role")),
@@ -105,13 +117,22 @@ async fn a_monthly_cap_set_by_an_admin_is_lifted_only_by_an_admin_or_the_owner()
     for lifter in [Role::Admin, Role::Owner] {
         let agent = org.members_agent().await;
         ok(&org.budget(Role::Admin, &agent, json!(100)).await);
-        refused(&org.budget(Role::Member, &agent, json!(1000)).await, "admin");
-        refused(&org.budget(Role::Member, &agent, Value::Null).await, "admin");
+        refused(
+            &org.budget(Role::Member, &agent, json!(1000)).await,
+            "admin",
+        );
+        refused(
+            &org.budget(Role::Member, &agent, Value::Null).await,
+            "admin",
+        );
         // Tightening stays open to the member, and does not take the cap over.
         let r = org.budget(Role::Member, &agent, json!(50)).await;
         ok(&r);
         assert_eq!(r.body["agent"]["monthly_budget_cents"], 50);
-        assert_eq!(r.body["agent"]["set_by_role"]["monthly_budget_cents"], "admin");
+        assert_eq!(
+            r.body["agent"]["set_by_role"]["monthly_budget_cents"],
+            "admin"
+        );
         refused(&org.budget(Role::Member, &agent, json!(80)).await, "admin");
         let r = org.budget(lifter, &agent, Value::Null).await;
         ok(&r);
@@ -157,7 +178,11 @@ async fn an_approval_requirement_set_by_an_admin_stays_for_a_member() {
                 json!({"service_id": "email", "require_approval": true, "max_cost_cents": 5}),
             )
             .await);
-        refused(&org.bind(Role::Member, &agent, json!({"service_id": "email"})).await, "admin");
+        refused(
+            &org.bind(Role::Member, &agent, json!({"service_id": "email"}))
+                .await,
+            "admin",
+        );
         refused(
             &org.bind(
                 Role::Member,
@@ -178,7 +203,9 @@ async fn an_approval_requirement_set_by_an_admin_stays_for_a_member() {
                 json!({"service_id": "email", "require_approval": true, "max_cost_cents": 2, "daily_request_limit": 3}),
             )
             .await);
-        ok(&org.bind(lifter, &agent, json!({"service_id": "email"})).await);
+        ok(&org
+            .bind(lifter, &agent, json!({"service_id": "email"}))
+            .await);
         let r = org.s.request(&agent, "email", "send", email()).await;
         assert_eq!(r.body["status"], "executed", "{r:?}");
     }
@@ -189,7 +216,9 @@ async fn a_service_an_admin_disabled_is_enabled_again_only_by_an_admin() {
     let org = Org::start().await;
     org.s.credit(100).await;
     let agent = org.members_agent().await;
-    ok(&org.bind(Role::Member, &agent, json!({"service_id": "email"})).await);
+    ok(&org
+        .bind(Role::Member, &agent, json!({"service_id": "email"}))
+        .await);
     let off = org
         .s
         .send(
@@ -203,22 +232,50 @@ async fn a_service_an_admin_disabled_is_enabled_again_only_by_an_admin() {
     assert_eq!(off.body["removed"], 1);
     let r = org.s.request(&agent, "email", "send", email()).await;
     assert_eq!(r.body["reason_code"], "service_not_enabled", "{r:?}");
-    refused(&org.bind(Role::Member, &agent, json!({"service_id": "email"})).await, "admin");
-    ok(&org.bind(Role::Admin, &agent, json!({"service_id": "email"})).await);
+    refused(
+        &org.bind(Role::Member, &agent, json!({"service_id": "email"}))
+            .await,
+        "admin",
+    );
+    ok(&org
+        .bind(Role::Admin, &agent, json!({"service_id": "email"}))
+        .await);
     let r = org.s.request(&agent, "email", "send", email()).await;
     assert_eq!(r.body["status"], "executed", "{r:?}");
     // The member may still enable a service nobody disabled.
-    ok(&org.bind(Role::Member, &agent, json!({"service_id": "sms"})).await);
+    ok(&org
+        .bind(Role::Member, &agent, json!({"service_id": "sms"}))
+        .await);
 }
 
 #[tokio::test]
 async fn daily_and_per_minute_limits_follow_the_same_rule() {
     let org = Org::start().await;
     let agent = org.members_agent().await;
-    ok(&org.patch_agent(Role::Admin, &agent, json!({"daily_request_limit": 10, "rate_limit_per_minute": 30})).await);
-    refused(&org.patch_agent(Role::Member, &agent, json!({"daily_request_limit": 11})).await, "admin");
-    refused(&org.patch_agent(Role::Member, &agent, json!({"rate_limit_per_minute": 31})).await, "admin");
-    ok(&org.patch_agent(Role::Member, &agent, json!({"daily_request_limit": 9, "rate_limit_per_minute": 20})).await);
+    ok(&org
+        .patch_agent(
+            Role::Admin,
+            &agent,
+            json!({"daily_request_limit": 10, "rate_limit_per_minute": 30}),
+        )
+        .await);
+    refused(
+        &org.patch_agent(Role::Member, &agent, json!({"daily_request_limit": 11}))
+            .await,
+        "admin",
+    );
+    refused(
+        &org.patch_agent(Role::Member, &agent, json!({"rate_limit_per_minute": 31}))
+            .await,
+        "admin",
+    );
+    ok(&org
+        .patch_agent(
+            Role::Member,
+            &agent,
+            json!({"daily_request_limit": 9, "rate_limit_per_minute": 20}),
+        )
+        .await);
     // Above the server's per-key ceiling needs an admin even on a member's own agent.
     let mine = org.members_agent().await;
     let r = org

@@ -210,7 +210,11 @@ impl TestServer {
     /// store function that API will use.
     pub async fn user_pat(&self, role: Role) -> String {
         let store = &self.platform.store;
-        let org = store.primary_org().await.unwrap().expect("bootstrapped org");
+        let org = store
+            .primary_org()
+            .await
+            .unwrap()
+            .expect("bootstrapped org");
         let now = self.platform.clock.now();
         let principal = store
             .add_member(NewMember {

@@ -30,7 +30,11 @@ fn loosening_needs_the_setters_role_and_anything_else_is_open() {
                             "{setter:?} {caller:?} {current:?} {proposed:?}"
                         );
                     } else {
-                        assert_eq!(got, Ok(()), "{setter:?} {caller:?} {current:?} {proposed:?}");
+                        assert_eq!(
+                            got,
+                            Ok(()),
+                            "{setter:?} {caller:?} {current:?} {proposed:?}"
+                        );
                     }
                 }
             }
@@ -68,7 +72,10 @@ fn the_recorded_role_is_the_higher_of_the_setter_and_the_writer_unless_it_was_lo
                 setter.max(caller)
             );
             let active = Allowance::status(AgentStatus::Active);
-            assert_eq!(setter_after(Setting::AgentStatus, active, setter, caller), caller);
+            assert_eq!(
+                setter_after(Setting::AgentStatus, active, setter, caller),
+                caller
+            );
         }
     }
 }
@@ -143,7 +150,9 @@ fn a_member_may_tighten_an_admins_agent_but_not_loosen_it() {
         },
     ] {
         assert_eq!(
-            check_agent(&a, &looser, Role::Member, Some(6000)).unwrap_err().needed,
+            check_agent(&a, &looser, Role::Member, Some(6000))
+                .unwrap_err()
+                .needed,
             Role::Admin,
             "{looser:?}"
         );
@@ -176,12 +185,23 @@ fn the_servers_ceiling_counts_as_an_admins_rate_limit() {
     };
     assert!(check_agent(&mine, &raise(6000), Role::Member, Some(6000)).is_ok());
     let e = check_agent(&mine, &raise(6001), Role::Member, Some(6000)).unwrap_err();
-    assert_eq!((e.setting, e.needed), (Setting::AgentRateLimit, Role::Admin));
+    assert_eq!(
+        (e.setting, e.needed),
+        (Setting::AgentRateLimit, Role::Admin)
+    );
     assert!(check_agent(&mine, &raise(6001), Role::Admin, Some(6000)).is_ok());
     // Without a ceiling, the member's own agent is the member's to set.
     assert!(check_agent(&mine, &raise(1_000_000), Role::Member, None).is_ok());
-    assert_eq!(check_new_agent(Some(6001), Role::Member, Some(6000)).unwrap_err().needed, Role::Admin);
-    assert_eq!(check_new_agent(Some(10), Role::Member, Some(6000)).unwrap(), AgentSetters::all(Role::Member));
+    assert_eq!(
+        check_new_agent(Some(6001), Role::Member, Some(6000))
+            .unwrap_err()
+            .needed,
+        Role::Admin
+    );
+    assert_eq!(
+        check_new_agent(Some(10), Role::Member, Some(6000)).unwrap(),
+        AgentSetters::all(Role::Member)
+    );
     // Tightening a limit an admin set above the ceiling is open.
     let mut high = agent(Role::Admin);
     high.rate_limit_per_minute = Some(100_000);
@@ -222,11 +242,19 @@ fn binding_changes_follow_the_rule_field_by_field() {
     );
     let loosenings: [(Setting, fn(&mut BindingSettings)); 6] = [
         (Setting::RequireApproval, |s| s.require_approval = false),
-        (Setting::ApprovalThreshold, |s| s.approval_threshold = Some(Cents::new(101))),
+        (Setting::ApprovalThreshold, |s| {
+            s.approval_threshold = Some(Cents::new(101))
+        }),
         (Setting::MaxCost, |s| s.max_cost = None),
-        (Setting::BindingMonthlyBudget, |s| s.monthly_budget = Some(Cents::new(1001))),
-        (Setting::BindingDailyRequestLimit, |s| s.daily_request_limit = None),
-        (Setting::BindingRateLimit, |s| s.rate_limit_per_minute = Some(6)),
+        (Setting::BindingMonthlyBudget, |s| {
+            s.monthly_budget = Some(Cents::new(1001))
+        }),
+        (Setting::BindingDailyRequestLimit, |s| {
+            s.daily_request_limit = None
+        }),
+        (Setting::BindingRateLimit, |s| {
+            s.rate_limit_per_minute = Some(6)
+        }),
     ];
     for (setting, loosen) in loosenings {
         let mut proposed = same.clone();
@@ -246,7 +274,10 @@ fn binding_changes_follow_the_rule_field_by_field() {
     let mut off = b.clone();
     off.enabled = false;
     let e = check_binding(Some(&off), &same, Role::Member).unwrap_err();
-    assert_eq!((e.setting, e.needed), (Setting::BindingEnabled, Role::Admin));
+    assert_eq!(
+        (e.setting, e.needed),
+        (Setting::BindingEnabled, Role::Admin)
+    );
     // A new binding is anyone's to create, and theirs.
     assert_eq!(
         check_binding(None, &BindingSettings::default(), Role::Member).unwrap(),

@@ -68,12 +68,12 @@ pub(super) fn org(conn: &Connection, org_id: &str) -> StoreResult<Option<Org>> {
                 name: r.get("name")?,
                 kill_switch: r.get("kill_switch")?,
                 kill_switch_set_by: rows::role_col(r, "kill_switch_set_by_role")?,
-                    created_at: rows::time_col(r, "created_at")?,
-                })
+                created_at: rows::time_col(r, "created_at")?,
             })
-            .optional()
         })
-        .map_err(db_error)
+        .optional()
+    })
+    .map_err(db_error)
 }
 
 fn principal(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserPrincipal> {

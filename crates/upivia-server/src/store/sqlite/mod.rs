@@ -214,9 +214,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Org> {
         let (o, u) = (org_id.to_owned(), user_id.to_owned());
         self.writer
-            .write(move |ctx| {
-                identity::set_kill_switch(ctx, &o, (on, set_by, expect), &u, now)
-            })
+            .write(move |ctx| identity::set_kill_switch(ctx, &o, (on, set_by, expect), &u, now))
             .await
     }
 

@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::model::agent::{AgentSetters, BindingSetters};
 use crate::model::{
-    Role, Agent, AgentStatus, Approval, ApprovalStatus, AuditEntry, AuditEvent, Binding, KeyMode,
-    ReasonCode, RequestStatus, ServiceRequest, UsageRecord,
+    Agent, AgentStatus, Approval, ApprovalStatus, AuditEntry, AuditEvent, Binding, KeyMode,
+    ReasonCode, RequestStatus, Role, ServiceRequest, UsageRecord,
 };
 use crate::money::Cents;
 
