@@ -18,7 +18,7 @@ use crate::governance::trail;
 use crate::model::agent::BindingSettings;
 use crate::model::{Agent, AgentStatus, AuditEvent, Binding, KeyMode, Role, UserPrincipal};
 use crate::money::Cents;
-use crate::store::{AgentPatch, BindingUpsert, BindingWrite, NewAgent};
+use crate::store::{AgentPatch, BindingUpsert, BindingWrite, BudgetChange, NewAgent};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -440,9 +440,11 @@ async fn set_budget(
         .set_agent_budget(
             &user.org_id,
             &agent.id,
-            cap,
-            set_by.monthly_budget,
-            agent.rules(),
+            BudgetChange {
+                monthly_budget: cap,
+                set_by: set_by.monthly_budget,
+                expect: agent.rules(),
+            },
             now,
             event(
                 &user,

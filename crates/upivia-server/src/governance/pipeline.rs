@@ -143,7 +143,7 @@ pub async fn submit(
         now,
     });
     let allowed = match decision {
-        PolicyDecision::Allow(allowed) => allowed,
+        PolicyDecision::Allow(allowed) => *allowed,
         PolicyDecision::Block { reason, message } => {
             return record.block(request, reason, message).await;
         }

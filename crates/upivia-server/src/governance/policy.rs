@@ -30,7 +30,7 @@ pub struct PolicyInput<'a> {
 
 #[derive(Debug)]
 pub enum PolicyDecision {
-    Allow(Allowed),
+    Allow(Box<Allowed>),
     Block { reason: ReasonCode, message: String },
 }
 
@@ -124,10 +124,10 @@ pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
             day_start,
         });
     }
-    PolicyDecision::Allow(Allowed {
+    PolicyDecision::Allow(Box::new(Allowed {
         binding: binding.clone(),
         daily_limits,
-    })
+    }))
 }
 
 /// The message for a daily limit the store found reached.

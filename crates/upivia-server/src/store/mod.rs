@@ -117,6 +117,16 @@ pub struct AgentPatch {
     pub expect: Option<AgentRules>,
 }
 
+/// A new monthly cap for an agent, checked by `governance::roles`.
+#[derive(Clone, Copy, Debug)]
+pub struct BudgetChange {
+    /// `None`: no cap.
+    pub monthly_budget: Option<Cents>,
+    pub set_by: Role,
+    /// The governance values the change was checked against.
+    pub expect: AgentRules,
+}
+
 #[derive(Clone, Debug)]
 pub struct BindingUpsert {
     pub service_id: String,
@@ -436,9 +446,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         org_id: &str,
         agent_id: &str,
-        monthly_budget: Option<Cents>,
-        set_by: Role,
-        expect: AgentRules,
+        change: BudgetChange,
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> StoreResult<Agent>;

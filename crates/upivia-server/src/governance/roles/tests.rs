@@ -240,7 +240,8 @@ fn binding_changes_follow_the_rule_field_by_field() {
             ..BindingSetters::all(Role::Admin)
         }
     );
-    let loosenings: [(Setting, fn(&mut BindingSettings)); 6] = [
+    type Loosen = fn(&mut BindingSettings);
+    let loosenings: [(Setting, Loosen); 6] = [
         (Setting::RequireApproval, |s| s.require_approval = false),
         (Setting::ApprovalThreshold, |s| {
             s.approval_threshold = Some(Cents::new(101))

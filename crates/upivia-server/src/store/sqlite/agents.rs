@@ -6,10 +6,8 @@ use time::OffsetDateTime;
 use super::writer::WriteCtx;
 use super::{audit, db_error, rows};
 use crate::ids;
-use crate::model::agent::AgentRules;
 use crate::model::{Agent, AuditEvent, Binding, KeyMode, Role};
-use crate::money::Cents;
-use crate::store::{AgentPatch, BindingUpsert, NewAgent, StoreError, StoreResult};
+use crate::store::{AgentPatch, BindingUpsert, BudgetChange, NewAgent, StoreError, StoreResult};
 
 pub(super) fn by_key(conn: &Connection, key_hash: &str) -> StoreResult<Option<Agent>> {
     let sql = format!(
@@ -187,7 +185,11 @@ pub(super) fn set_budget(
     ctx: &mut WriteCtx<'_>,
     org_id: &str,
     agent_id: &str,
-    (monthly_budget, set_by, expect): (Option<Cents>, Role, AgentRules),
+    BudgetChange {
+        monthly_budget,
+        set_by,
+        expect,
+    }: BudgetChange,
     now: OffsetDateTime,
     event: AuditEvent,
 ) -> StoreResult<Agent> {

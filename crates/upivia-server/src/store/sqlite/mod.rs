@@ -27,7 +27,6 @@ use time::OffsetDateTime;
 
 use self::writer::Writer;
 use super::*;
-use crate::model::agent::AgentRules;
 use crate::model::{
     Account, AccountTotals, Agent, Approval, ApprovalStatus, AuditEntry, AuditEvent, Binding,
     KeyMode, Org, RequestStatus, Role, ServiceRequest, UserPrincipal,
@@ -316,17 +315,13 @@ impl Store for SqliteStore {
         &self,
         org_id: &str,
         agent_id: &str,
-        monthly_budget: Option<Cents>,
-        set_by: Role,
-        expect: AgentRules,
+        change: BudgetChange,
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> StoreResult<Agent> {
         let (o, a) = (org_id.to_owned(), agent_id.to_owned());
         self.writer
-            .write(move |ctx| {
-                agents::set_budget(ctx, &o, &a, (monthly_budget, set_by, expect), now, audit)
-            })
+            .write(move |ctx| agents::set_budget(ctx, &o, &a, change, now, audit))
             .await
     }
 
