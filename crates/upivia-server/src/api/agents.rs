@@ -542,7 +542,7 @@ async fn enable_service(
             let row = current.iter().find(|b| b.operation == *operation);
             Ok(BindingWrite {
                 operation: operation.clone(),
-                set_by: roles::check_binding(row, &settings, user.role)?,
+                set_by: roles::check_binding(&current, operation.as_deref(), &settings, user.role)?,
                 expect: row.map(Binding::rules),
             })
         })

@@ -302,15 +302,35 @@ pub fn check_new_agent(
     })
 }
 
-/// Checks writing `proposed` on a binding that is `current` (`None`: there
-/// is none yet, and anyone managing the agent may create it); returns the
-/// roles to record.
+/// Checks writing `proposed` on the binding of one operation (or the whole
+/// service) among `service_rows`, every row of the service, disabled ones
+/// too; returns the roles to record. A new row is anyone's to create,
+/// unless the service has disabled rows: a new whole-service row would
+/// enable what they disabled, so it needs the role that disabled them.
 pub fn check_binding(
-    current: Option<&Binding>,
+    service_rows: &[Binding],
+    operation: Option<&str>,
     proposed: &BindingSettings,
     caller: Role,
 ) -> Result<BindingSetters, RoleError> {
+    let current = service_rows
+        .iter()
+        .find(|b| b.operation.as_deref() == operation);
     let Some(b) = current else {
+        let disabled_by = service_rows
+            .iter()
+            .filter(|b| !b.enabled)
+            .map(|b| b.set_by.enabled)
+            .max();
+        if let Some(setter) = disabled_by {
+            may_change(
+                Setting::BindingEnabled,
+                Allowance::allows(false),
+                Allowance::allows(true),
+                setter,
+                caller,
+            )?;
+        }
         return Ok(BindingSetters::all(caller));
     };
     let s = b.set_by;

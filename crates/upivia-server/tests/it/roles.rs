@@ -242,6 +242,30 @@ async fn a_service_an_admin_disabled_is_enabled_again_only_by_an_admin() {
         .await);
     let r = org.s.request(&agent, "email", "send", email()).await;
     assert_eq!(r.body["status"], "executed", "{r:?}");
+    // Nor through a whole-service row over a disabled operation.
+    let agent = org.members_agent().await;
+    ok(&org
+        .bind(
+            Role::Admin,
+            &agent,
+            json!({"service_id": "email", "operation": "send"}),
+        )
+        .await);
+    let off = org
+        .s
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/agents/{}/services?service_id=email", agent.id),
+            Some(&org.admin),
+            None,
+        )
+        .await;
+    ok(&off);
+    refused(
+        &org.bind(Role::Member, &agent, json!({"service_id": "email"}))
+            .await,
+        "admin",
+    );
     // The member may still enable a service nobody disabled.
     ok(&org
         .bind(Role::Member, &agent, json!({"service_id": "sms"}))

@@ -234,7 +234,7 @@ fn binding_changes_follow_the_rule_field_by_field() {
     let same = b.settings();
     // Only `enabled`, at its loosest, passes to the writer.
     assert_eq!(
-        check_binding(Some(&b), &same, Role::Member).unwrap(),
+        check_binding(std::slice::from_ref(&b), None, &same, Role::Member).unwrap(),
         BindingSetters {
             enabled: Role::Member,
             ..BindingSetters::all(Role::Admin)
@@ -260,30 +260,40 @@ fn binding_changes_follow_the_rule_field_by_field() {
     for (setting, loosen) in loosenings {
         let mut proposed = same.clone();
         loosen(&mut proposed);
-        let e = check_binding(Some(&b), &proposed, Role::Member).unwrap_err();
+        let e = check_binding(std::slice::from_ref(&b), None, &proposed, Role::Member).unwrap_err();
         assert_eq!((e.setting, e.needed), (setting, Role::Admin));
-        assert!(check_binding(Some(&b), &proposed, Role::Admin).is_ok());
-        assert!(check_binding(Some(&b), &proposed, Role::Owner).is_ok());
+        assert!(check_binding(std::slice::from_ref(&b), None, &proposed, Role::Admin).is_ok());
+        assert!(check_binding(std::slice::from_ref(&b), None, &proposed, Role::Owner).is_ok());
     }
     let tighter = BindingSettings {
         approval_threshold: Some(Cents::new(1)),
         max_cost: Some(Cents::new(1)),
         ..same.clone()
     };
-    assert!(check_binding(Some(&b), &tighter, Role::Member).is_ok());
+    assert!(check_binding(std::slice::from_ref(&b), None, &tighter, Role::Member).is_ok());
     // A disabled binding is enabled again only by its disabler's role.
     let mut off = b.clone();
     off.enabled = false;
-    let e = check_binding(Some(&off), &same, Role::Member).unwrap_err();
+    let e = check_binding(std::slice::from_ref(&off), None, &same, Role::Member).unwrap_err();
     assert_eq!(
         (e.setting, e.needed),
         (Setting::BindingEnabled, Role::Admin)
     );
-    // A new binding is anyone's to create, and theirs.
+    // A new binding is anyone's to create, and theirs...
     assert_eq!(
-        check_binding(None, &BindingSettings::default(), Role::Member).unwrap(),
+        check_binding(&[], None, &BindingSettings::default(), Role::Member).unwrap(),
         BindingSetters::all(Role::Member)
     );
+    // ...unless it would enable what a higher role disabled: a whole-service
+    // row over a disabled operation row.
+    let mut send = off.clone();
+    send.operation = Some("send".into());
+    let e = check_binding(std::slice::from_ref(&send), None, &same, Role::Member).unwrap_err();
+    assert_eq!(
+        (e.setting, e.needed),
+        (Setting::BindingEnabled, Role::Admin)
+    );
+    assert!(check_binding(std::slice::from_ref(&send), None, &same, Role::Admin).is_ok());
 }
 
 #[test]
