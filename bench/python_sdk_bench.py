@@ -41,7 +41,7 @@ def setup(base_url: str, pat: str) -> str:
         timeout=30,
     ).raise_for_status()
     with UpiviaClient(pat=pat, base_url=base_url) as owner:
-        created = owner.agents.create({"name": "python sdk bench"})
+        created = owner.agents.create({"name": "python sdk bench", "rate_limit_per_minute": 1_000_000_000})
         owner.agents.enable_service(created["agent"]["id"], {"service_id": "email"})
     return created["api_key"]
 

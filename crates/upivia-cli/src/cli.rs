@@ -114,6 +114,14 @@ pub struct ServeArgs {
     /// Hosts `notification.webhook` may call (comma-separated).
     #[arg(long, env = "UPIVIA_WEBHOOK_HOSTS", value_delimiter = ',')]
     pub webhook_hosts: Vec<String>,
+    /// Service requests per minute an agent key may send when its agent has
+    /// no rate limit of its own (0: no ceiling).
+    #[arg(
+        long,
+        env = "UPIVIA_KEY_RATE_LIMIT_PER_MINUTE",
+        default_value_t = upivia_server::config::DEFAULT_KEY_RATE_LIMIT_PER_MINUTE
+    )]
+    pub key_rate_limit_per_minute: u32,
 }
 
 #[derive(Subcommand, Debug)]

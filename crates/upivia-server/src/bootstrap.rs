@@ -10,10 +10,11 @@ use serde_json::json;
 
 use crate::auth;
 use crate::governance::trail;
-use crate::model::{Account, AuditEvent, KeyMode};
+use crate::model::agent::{AgentSetters, BindingSetters};
+use crate::model::{Account, AuditEvent, KeyMode, Role};
 use crate::money::Cents;
 use crate::platform::Platform;
-use crate::store::{BindingUpsert, BootstrapPlan, NewAgent, StoreError};
+use crate::store::{BindingUpsert, BindingWrite, BootstrapPlan, NewAgent, StoreError};
 
 pub const CREDENTIALS_FILE: &str = "initial-credentials.json";
 pub const OWNER_EMAIL: &str = "owner@upivia.local";
@@ -147,6 +148,9 @@ pub async fn ensure_dev(
             rate_limit_per_minute: None,
             default_model_id: None,
             profile: json!({}),
+            // What the system sets counts as an admin's, as for rows older
+            // than role recording.
+            set_by: AgentSetters::all(Role::Admin),
             now,
             actor: trail::SYSTEM.into(),
         })
@@ -168,7 +172,11 @@ pub async fn ensure_dev(
                 &agent.id,
                 BindingUpsert {
                     service_id: service.into(),
-                    operations: vec![None],
+                    operations: vec![BindingWrite {
+                        operation: None,
+                        set_by: BindingSetters::all(Role::Admin),
+                        expect: None,
+                    }],
                     settings: Default::default(),
                 },
                 now,

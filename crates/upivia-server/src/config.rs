@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The default per-key ceiling: 100 requests a second sustained, bursts
+/// of 6000.
+pub const DEFAULT_KEY_RATE_LIMIT_PER_MINUTE: u32 = 6000;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -30,6 +34,9 @@ pub struct Config {
     /// How long an idempotency key is remembered (at least 24 h; and always
     /// a day longer than an approval can stay open).
     pub idempotency_retention: Duration,
+    /// Service requests per minute an agent key may send when its agent
+    /// has no `rate_limit_per_minute` of its own (`None`: no ceiling).
+    pub key_rate_limit_per_minute: Option<u32>,
 }
 
 impl Config {
@@ -48,6 +55,7 @@ impl Config {
             request_timeout: Duration::from_secs(60),
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             idempotency_retention: Duration::from_secs(7 * 24 * 3600),
+            key_rate_limit_per_minute: Some(DEFAULT_KEY_RATE_LIMIT_PER_MINUTE),
         }
     }
 

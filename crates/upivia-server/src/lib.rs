@@ -118,6 +118,7 @@ pub async fn prepare_with_clock(
             approval_ttl: config.approval_ttl,
             provider_timeout: config.provider_timeout,
             idempotency_retention: config.idempotency_retention,
+            key_rate_limit_per_minute: config.key_rate_limit_per_minute,
         },
     );
     let base_url = config.base_url(bound);

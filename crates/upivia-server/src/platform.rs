@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::governance::rate_limit::RateLimiter;
+use crate::governance::refusals::RefusalLog;
 use crate::governance::validation::Validators;
 use crate::providers::Providers;
 use crate::store::Store;
@@ -20,6 +21,9 @@ pub struct GovernanceSettings {
     pub provider_timeout: Duration,
     /// How long idempotency keys are kept (see `idempotency::purge_expired`).
     pub idempotency_retention: Duration,
+    /// Requests per minute an agent key may send when the agent has no
+    /// limit of its own; `None`: no such ceiling.
+    pub key_rate_limit_per_minute: Option<u32>,
 }
 
 #[derive(Clone)]
@@ -30,6 +34,7 @@ pub struct Platform {
     pub providers: Providers,
     pub clock: Arc<dyn Clock>,
     pub rate_limiter: Arc<RateLimiter>,
+    pub refusals: Arc<RefusalLog>,
     pub settings: GovernanceSettings,
 }
 
@@ -49,6 +54,7 @@ impl Platform {
             providers,
             clock,
             rate_limiter: Arc::new(RateLimiter::default()),
+            refusals: Arc::new(RefusalLog::default()),
             settings,
         }
     }

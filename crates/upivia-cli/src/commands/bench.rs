@@ -132,7 +132,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             post.clone(),
             "/api/v1/agents",
             &target.pat,
-            Some(json!({"name": format!("bench-{i}")})),
+            // Past the server's default per-key ceiling: the load is the point.
+            Some(json!({"name": format!("bench-{i}"), "rate_limit_per_minute": 1_000_000_000})),
         )
         .await?;
         let id = created["agent"]["id"]

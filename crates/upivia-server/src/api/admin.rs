@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, UserAuth};
+use crate::governance::roles;
 use crate::model::Role;
 
 pub(super) fn router() -> Router<AppState> {
@@ -31,24 +32,37 @@ async fn update_org(
 ) -> Result<AxumJson<Value>, ApiError> {
     let principal = user.require(Role::Admin)?;
     let now = state.platform.clock.now();
+    let current = state
+        .platform
+        .store
+        .org(&principal.org_id)
+        .await?
+        .ok_or(ApiError::NotFound("organisation"))?;
     let org = match body.kill_switch {
         Some(on) => {
+            let expect = (current.kill_switch, current.kill_switch_set_by);
+            let set_by = roles::check_kill_switch(expect.0, expect.1, on, principal.role)?;
             state
                 .platform
                 .store
-                .set_kill_switch(&principal.org_id, on, &principal.user_id, now)
+                .set_kill_switch(
+                    &principal.org_id,
+                    on,
+                    set_by,
+                    expect,
+                    &principal.user_id,
+                    now,
+                )
                 .await?
         }
-        None => state
-            .platform
-            .store
-            .org(&principal.org_id)
-            .await?
-            .ok_or(ApiError::NotFound("organisation"))?,
+        None => current,
     };
-    Ok(AxumJson(
-        json!({"org": {"id": org.id, "name": org.name, "kill_switch": org.kill_switch}}),
-    ))
+    Ok(AxumJson(json!({"org": {
+        "id": org.id,
+        "name": org.name,
+        "kill_switch": org.kill_switch,
+        "kill_switch_set_by_role": org.kill_switch_set_by.as_str(),
+    }})))
 }
 
 async fn check_ledger(

@@ -10,13 +10,15 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, Json, Query, UserAuth};
+use super::text;
 use crate::auth;
 use crate::clock::rfc3339;
+use crate::governance::roles::{self, AgentChange, RoleError};
 use crate::governance::trail;
 use crate::model::agent::BindingSettings;
 use crate::model::{Agent, AgentStatus, AuditEvent, Binding, KeyMode, Role, UserPrincipal};
 use crate::money::Cents;
-use crate::store::{AgentPatch, BindingUpsert, NewAgent};
+use crate::store::{AgentPatch, BindingUpsert, BindingWrite, BudgetChange, NewAgent};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -29,6 +31,9 @@ pub(super) fn router() -> Router<AppState> {
             post(enable_service).delete(disable_service),
         )
 }
+
+/// A name's bound in bytes before it is checked in characters.
+const NAME_MAX_BYTES: usize = 4 * text::NAME_MAX_CHARS;
 
 /// Profile keys kept as sent (camelCase where the platform uses it).
 const PROFILE_KEYS: &[&str] = &[
@@ -54,6 +59,12 @@ pub(super) fn agent_json(a: &Agent) -> Value {
         "daily_request_limit": a.daily_request_limit,
         "rate_limit_per_minute": a.rate_limit_per_minute,
         "default_model_id": a.default_model_id,
+        "set_by_role": {
+            "status": a.set_by.status.as_str(),
+            "monthly_budget_cents": a.set_by.monthly_budget.as_str(),
+            "daily_request_limit": a.set_by.daily_request_limit.as_str(),
+            "rate_limit_per_minute": a.set_by.rate_limit.as_str(),
+        },
         "created_at": rfc3339(a.created_at),
         "updated_at": rfc3339(a.updated_at),
     });
@@ -76,6 +87,15 @@ fn binding_json(b: &Binding) -> Value {
         "monthly_budget_cents": b.monthly_budget.map(Cents::get),
         "daily_request_limit": b.daily_request_limit,
         "rate_limit_per_minute": b.rate_limit_per_minute,
+        "set_by_role": {
+            "enabled": b.set_by.enabled.as_str(),
+            "require_approval": b.set_by.require_approval.as_str(),
+            "approval_threshold_cents": b.set_by.approval_threshold.as_str(),
+            "max_cost_cents": b.set_by.max_cost.as_str(),
+            "monthly_budget_cents": b.set_by.monthly_budget.as_str(),
+            "daily_request_limit": b.set_by.daily_request_limit.as_str(),
+            "rate_limit_per_minute": b.set_by.rate_limit.as_str(),
+        },
         "created_at": rfc3339(b.created_at),
         "updated_at": rfc3339(b.updated_at),
     })
@@ -163,6 +183,11 @@ fn profile_of(body: &Map<String, Value>) -> Map<String, Value> {
 
 // -- access ------------------------------------------------------------------
 
+/// The server's per-key ceiling, which counts as an admin's setting.
+fn ceiling(state: &AppState) -> Option<u32> {
+    state.platform.settings.key_rate_limit_per_minute
+}
+
 /// An agent of the caller's organisation that the caller may manage:
 /// admins manage every agent, members the agents they own.
 async fn manageable(
@@ -225,9 +250,9 @@ async fn create(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<AxumJson<Value>, ApiError> {
     let user = user.0;
-    let name = string_field(&body, &["name"], 200)?
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| ApiError::Unprocessable("invalid field name: required, non-empty".into()))?;
+    let name = string_field(&body, &["name"], NAME_MAX_BYTES)?
+        .ok_or_else(|| ApiError::Unprocessable("invalid field name: required".into()))?;
+    text::name("name", &name)?;
     let key_mode = match string_field(&body, &["key_mode", "mode"], 10)?.as_deref() {
         None | Some("live") => KeyMode::Live,
         Some("test") => KeyMode::Test,
@@ -237,6 +262,8 @@ async fn create(
             )));
         }
     };
+    let rate_limit_per_minute = count_field(&body, &["rate_limit_per_minute"], 1)?;
+    let set_by = roles::check_new_agent(rate_limit_per_minute, user.role, ceiling(&state))?;
     let key = auth::new_agent_key(key_mode);
     let agent = state
         .platform
@@ -255,9 +282,10 @@ async fn create(
                 &["daily_request_limit", "dailyRequestLimit"],
                 0,
             )?,
-            rate_limit_per_minute: count_field(&body, &["rate_limit_per_minute"], 1)?,
+            rate_limit_per_minute,
             default_model_id: string_field(&body, &["defaultModelId", "default_model_id"], 200)?,
             profile: Value::Object(profile_of(&body)),
+            set_by,
             now: state.platform.clock.now(),
             actor: trail::user_actor(&user.user_id),
         })
@@ -305,22 +333,31 @@ async fn update(
             ))
         })?),
     };
-    let name = string_field(&body, &["name"], 200)?;
-    if name.as_ref().is_some_and(|n| n.trim().is_empty()) {
-        return Err(ApiError::Unprocessable(
-            "invalid field name: must not be empty".into(),
-        ));
+    let name = string_field(&body, &["name"], NAME_MAX_BYTES)?;
+    if let Some(name) = &name {
+        text::name("name", name)?;
     }
+    let daily_request_limit =
+        count_field(&body, &["daily_request_limit", "dailyRequestLimit"], 0)?.map(Some);
+    let rate_limit_per_minute = count_field(&body, &["rate_limit_per_minute"], 1)?.map(Some);
+    let change = AgentChange {
+        status,
+        monthly_budget: None,
+        daily_request_limit,
+        rate_limit_per_minute,
+    };
+    let set_by = roles::check_agent(&agent, &change, user.role, ceiling(&state))?;
     let patch = AgentPatch {
         name,
         description: string_field(&body, &["description"], 2000)?.map(Some),
         status,
         default_model_id: string_field(&body, &["defaultModelId", "default_model_id"], 200)?
             .map(Some),
-        daily_request_limit: count_field(&body, &["daily_request_limit", "dailyRequestLimit"], 0)?
-            .map(Some),
-        rate_limit_per_minute: count_field(&body, &["rate_limit_per_minute"], 1)?.map(Some),
+        daily_request_limit,
+        rate_limit_per_minute,
         profile: profile_of(&body),
+        set_by: Some(set_by),
+        expect: Some(agent.rules()),
     };
     let changed: Vec<&String> = body.keys().collect();
     let now = state.platform.clock.now();
@@ -391,6 +428,11 @@ async fn set_budget(
         ));
     }
     let cap = cents_field(&body, &names)?;
+    let change = AgentChange {
+        monthly_budget: Some(cap),
+        ..AgentChange::default()
+    };
+    let set_by = roles::check_agent(&agent, &change, user.role, ceiling(&state))?;
     let now = state.platform.clock.now();
     let updated = state
         .platform
@@ -398,7 +440,11 @@ async fn set_budget(
         .set_agent_budget(
             &user.org_id,
             &agent.id,
-            cap,
+            BudgetChange {
+                monthly_budget: cap,
+                set_by: set_by.monthly_budget,
+                expect: agent.rules(),
+            },
             now,
             event(
                 &user,
@@ -485,6 +531,22 @@ async fn enable_service(
         )?,
         rate_limit_per_minute: count_field(&merged, &["rate_limit_per_minute"], 1)?,
     };
+    let current = state
+        .platform
+        .store
+        .service_bindings(&agent.id, service.id)
+        .await?;
+    let writes = operations
+        .iter()
+        .map(|operation| {
+            let row = current.iter().find(|b| b.operation == *operation);
+            Ok(BindingWrite {
+                operation: operation.clone(),
+                set_by: roles::check_binding(&current, operation.as_deref(), &settings, user.role)?,
+                expect: row.map(Binding::rules),
+            })
+        })
+        .collect::<Result<Vec<_>, RoleError>>()?;
     let now = state.platform.clock.now();
     let details = json!({
         "service_id": service.id,
@@ -504,7 +566,7 @@ async fn enable_service(
             &agent.id,
             BindingUpsert {
                 service_id: service.id.to_owned(),
-                operations,
+                operations: writes,
                 settings,
             },
             now,
@@ -543,6 +605,7 @@ async fn disable_service(
             &user.org_id,
             &agent.id,
             &service_id,
+            user.role,
             now,
             event(
                 &user,

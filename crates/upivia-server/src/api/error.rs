@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::governance::GovernanceError;
+use crate::governance::roles::RoleError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,12 +19,18 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// A well-formed value the server cannot take, with its own code.
+    #[error("{message}")]
+    OutOfRange { code: &'static str, message: String },
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("{0}")]
     Unauthenticated(&'static str),
     #[error("{0}")]
     Forbidden(String),
+    /// A governance value set by a higher role than the caller's.
+    #[error(transparent)]
+    RoleRequired(#[from] RoleError),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
@@ -53,9 +60,11 @@ impl ApiError {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::Unprocessable(_) => "invalid_payload",
+            ApiError::OutOfRange { code, .. } => code,
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unauthenticated(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::RoleRequired(_) => "insufficient_role",
             ApiError::NotFound(_) => "not_found",
             ApiError::Missing { code, .. } => code,
             ApiError::NoRoute => "not_found",
@@ -71,10 +80,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidRequest(_) | ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unprocessable(_) | ApiError::OutOfRange { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::RoleRequired(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::Missing { .. } | ApiError::NoRoute => {
                 StatusCode::NOT_FOUND
             }
@@ -124,6 +135,26 @@ impl From<StoreError> for ApiError {
                 code: "conflict",
                 message,
             },
+            // The details name tables, columns and account keys: logged
+            // here, once, and kept from the client.
+            StoreError::Constraint(detail) => {
+                tracing::warn!(detail = %detail, "write refused by a database constraint");
+                ApiError::Conflict {
+                    code: "conflict",
+                    message: "the change conflicts with data already stored".into(),
+                }
+            }
+            StoreError::Overflow { account } => {
+                tracing::warn!(account = %account, "ledger sum out of range");
+                ApiError::OutOfRange {
+                    code: "amount_out_of_range",
+                    message: format!(
+                        "the amount would take a balance past the largest the ledger holds ({} cents)",
+                        i64::MAX
+                    ),
+                }
+            }
+            e @ StoreError::Corrupt(_) => ApiError::Internal(Box::new(e)),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "store unavailable");
                 ApiError::Unavailable("the database is unavailable; retry shortly".into())

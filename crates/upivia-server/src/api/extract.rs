@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use super::{serde_words, strict_json};
 use crate::auth::{self, SESSION_COOKIE};
 use crate::model::{Agent, Role, UserPrincipal};
 
@@ -32,16 +33,29 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
     }
 }
 
-/// Parses a body: syntax errors are 400, shape errors 422 with the path.
+/// Parses a body: syntax errors and duplicate keys (at any depth) are 400,
+/// shape errors 422 naming the field in words, never in Rust types.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let trimmed = bytes.iter().all(u8::is_ascii_whitespace);
     let bytes: &[u8] = if trimmed { b"{}" } else { bytes };
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::MalformedJson(format!("request body is not valid JSON: {e}")))?;
+    let value = strict_json::parse(bytes).map_err(|e| match e {
+        strict_json::Error::Duplicate { key, path } => ApiError::MalformedJson(format!(
+            "request body has the key {key:?} twice{}",
+            if path.is_empty() {
+                String::new()
+            } else {
+                format!(" in {path}")
+            }
+        )),
+        strict_json::Error::Syntax(e) => {
+            ApiError::MalformedJson(format!("request body is not valid JSON: {e}"))
+        }
+    })?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "body".to_owned() } else { path };
-        ApiError::Unprocessable(format!("invalid field {field}: {}", e.inner()))
+        let (field, problem) = serde_words::describe(&field, &e.inner().to_string());
+        ApiError::Unprocessable(format!("invalid field {field}: {problem}"))
     })
 }
 

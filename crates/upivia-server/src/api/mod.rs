@@ -16,9 +16,12 @@ mod metrics;
 
 pub use metrics::handle as metrics_handle;
 mod platform;
+mod serde_words;
 mod service_requests;
 mod services;
 mod sessions;
+mod strict_json;
+mod text;
 mod usage;
 
 use std::sync::Arc;

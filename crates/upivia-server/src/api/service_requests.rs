@@ -1,5 +1,6 @@
 //! `POST /service-requests` (the governed pipeline) and `GET
-//! /service-requests/{id}`. Agents see only their own requests.
+//! /service-requests/{id}`. Agents see only their own requests, and the
+//! refusals they were answered (`rfs_…` ids, decoded, never stored).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -12,8 +13,8 @@ use serde_json::Value;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AgentAuth, Json};
-use crate::governance::outcome;
 use crate::governance::pipeline::{self, Submission};
+use crate::governance::{outcome, refusals};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -105,6 +106,11 @@ async fn fetch(
     AgentAuth(agent): AgentAuth,
     Path(request_id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    if request_id.starts_with(refusals::ID_PREFIX) {
+        return refusals::decode_id(&request_id, &agent.id)
+            .map(|refusal| axum::Json(refusals::render(&refusal, &agent.id)))
+            .ok_or(ApiError::NotFound("service request"));
+    }
     let request = state
         .platform
         .store

@@ -143,7 +143,7 @@ fn refused(refusal: DecideRefusal) -> GovernanceError {
         DecideRefusal::Expired => GovernanceError::ApprovalExpired,
         // Only an `Approve` decision reserves; its caller handles this.
         DecideRefusal::HoldRefused { account, .. } => {
-            GovernanceError::Store(crate::store::StoreError::Conflict(format!(
+            GovernanceError::Store(crate::store::StoreError::Corrupt(format!(
                 "a decision that reserves nothing was refused a hold on {}",
                 account.key()
             )))

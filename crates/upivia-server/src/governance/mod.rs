@@ -14,6 +14,8 @@ pub mod rate_limit;
 pub mod reconcile;
 pub mod record;
 pub mod recovery;
+pub mod refusals;
+pub mod roles;
 pub mod trail;
 pub mod validation;
 

@@ -1,10 +1,12 @@
 //! The governed request path, top to bottom. Each step is a module of its
 //! own; this file only puts them in order:
 //!
-//! 1. the agent is authenticated (by `api/`) and its standing checked (policy);
+//! 1. the agent is authenticated (by `api/`) and its key's per-minute limit
+//!    taken, before any other work;
 //! 2. idempotency: a known key replays its stored answer;
-//! 3. catalog lookup and payload validation;
-//! 4. policy: binding, kill switches, cost ceiling, daily and per-minute limits;
+//! 3. catalog lookup and payload validation; a paused or disabled agent, or
+//!    the kill switch, is refused here without a write (`refusals`);
+//! 4. policy: binding, cost ceiling, daily and the binding's per-minute limits;
 //! 5. approval gate: park the request for a human, nothing charged;
 //! 6. budget: reserve the estimate on every account at once, or block;
 //! 7. execute through the provider, then settle or release;
@@ -17,7 +19,9 @@ use time::OffsetDateTime;
 
 use super::policy::{self, PolicyDecision, PolicyInput};
 use super::record::Recorder;
-use super::{GovernanceError, approvals, budget, execute, idempotency, outcome, trail, validation};
+use super::{
+    GovernanceError, approvals, budget, execute, idempotency, outcome, refusals, trail, validation,
+};
 use crate::ids;
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
 use crate::money::Cents;
@@ -67,6 +71,14 @@ pub async fn submit(
 ) -> Result<Answer, GovernanceError> {
     let now = platform.clock.now();
 
+    // 1. Limits before work: refused requests count too.
+    policy::check_key_rate(
+        &platform.rate_limiter,
+        agent,
+        platform.settings.key_rate_limit_per_minute,
+        Instant::now(),
+    )?;
+
     // 2. Idempotency. A replay is answered from a read here; the writer
     // checks the key again when it records, for a key claimed meanwhile.
     let claim = match &submission.idempotency_key {
@@ -107,10 +119,13 @@ pub async fn submit(
         .org(&agent.org_id)
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
+    if let Some((reason, _)) = policy::agent_block(agent, &org) {
+        return refusals::refuse(platform, agent, operation.service, operation.name, reason);
+    }
     let mut request = new_request(agent, &submission, now);
 
     if operation.service == "platform" && operation.name == "check_budget" {
-        return check_budget(&record, agent, &org, request).await;
+        return check_budget(&record, agent, request).await;
     }
     let provider = platform.providers.for_operation(operation);
     let estimate = provider.map_or(Cents::ZERO, |p| p.estimate(operation, &submission.payload));
@@ -128,17 +143,12 @@ pub async fn submit(
         now,
     });
     let allowed = match decision {
-        PolicyDecision::Allow(allowed) => allowed,
+        PolicyDecision::Allow(allowed) => *allowed,
         PolicyDecision::Block { reason, message } => {
             return record.block(request, reason, message).await;
         }
     };
-    policy::check_rate(
-        &platform.rate_limiter,
-        agent,
-        &allowed.binding,
-        Instant::now(),
-    )?;
+    policy::check_binding_rate(&platform.rate_limiter, &allowed.binding, Instant::now())?;
     request.binding_id = Some(allowed.binding.id.clone());
 
     // 5. Approval gate.
@@ -214,16 +224,13 @@ fn new_request(agent: &Agent, submission: &Submission, now: OffsetDateTime) -> S
     }
 }
 
-/// `platform.check_budget`: free, always allowed for the agent itself.
+/// `platform.check_budget`: free, always allowed for an agent in good
+/// standing, for itself.
 async fn check_budget(
     record: &Recorder<'_>,
     agent: &Agent,
-    org: &crate::model::Org,
     mut request: ServiceRequest,
 ) -> Result<Answer, GovernanceError> {
-    if let Some((reason, message)) = policy::agent_block(agent, org) {
-        return record.block(request, reason, message).await;
-    }
     let asked = request.payload.get("agent_id").and_then(Value::as_str);
     if asked.is_some_and(|id| id != agent.id) {
         return Err(GovernanceError::Forbidden(

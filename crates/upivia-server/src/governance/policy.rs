@@ -2,7 +2,9 @@
 //! agent's own status, the organisation's kill switch, the binding that
 //! enables the operation, the key's provider scope, the per-request cost
 //! ceiling, and the daily limits (which the store enforces atomically with
-//! the write, so concurrent requests cannot overshoot them).
+//! the write, so concurrent requests cannot overshoot them). Per-minute
+//! limits are token buckets: the key's before anything else, the binding's
+//! once the binding is known.
 
 use std::time::Instant;
 
@@ -28,7 +30,7 @@ pub struct PolicyInput<'a> {
 
 #[derive(Debug)]
 pub enum PolicyDecision {
-    Allow(Allowed),
+    Allow(Box<Allowed>),
     Block { reason: ReasonCode, message: String },
 }
 
@@ -57,27 +59,15 @@ pub fn binding_for<'b>(bindings: &'b [Binding], operation: &OperationSpec) -> Op
 /// an approval is given.
 pub fn agent_block(agent: &Agent, org: &Org) -> Option<(ReasonCode, String)> {
     match agent.status {
-        AgentStatus::Paused => {
-            return Some((
-                ReasonCode::AgentPaused,
-                format!("agent {} is paused", agent.id),
-            ));
-        }
-        AgentStatus::Disabled => {
-            return Some((
-                ReasonCode::AgentDisabled,
-                format!("agent {} is disabled", agent.id),
-            ));
-        }
-        AgentStatus::Active => {}
+        AgentStatus::Paused => Some(standing(ReasonCode::AgentPaused, agent)),
+        AgentStatus::Disabled => Some(standing(ReasonCode::AgentDisabled, agent)),
+        AgentStatus::Active if org.kill_switch => Some(standing(ReasonCode::KillSwitch, agent)),
+        AgentStatus::Active => None,
     }
-    if org.kill_switch {
-        return Some((
-            ReasonCode::KillSwitch,
-            "the organisation's kill switch is on: every request is blocked".into(),
-        ));
-    }
-    None
+}
+
+fn standing(reason: ReasonCode, agent: &Agent) -> (ReasonCode, String) {
+    (reason, super::refusals::message(reason, &agent.id))
 }
 
 pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
@@ -134,10 +124,10 @@ pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
             day_start,
         });
     }
-    PolicyDecision::Allow(Allowed {
+    PolicyDecision::Allow(Box::new(Allowed {
         binding: binding.clone(),
         daily_limits,
-    })
+    }))
 }
 
 /// The message for a daily limit the store found reached.
@@ -150,24 +140,35 @@ pub fn daily_limit_message(scope: &LimitScope, limit: u32) -> String {
     }
 }
 
-/// Requests-per-minute limits of the agent and of the binding.
-pub fn check_rate(
+/// The agent key's own per-minute limit, or the server's ceiling for keys
+/// without one. Checked first, before any other work, so every request
+/// counts, refused or not.
+pub fn check_key_rate(
     limiter: &RateLimiter,
     agent: &Agent,
+    server_ceiling: Option<u32>,
+    now: Instant,
+) -> Result<(), GovernanceError> {
+    let Some(limit) = agent.rate_limit_per_minute.or(server_ceiling) else {
+        return Ok(());
+    };
+    acquire(limiter, (format!("agent:{}", agent.id), limit), now)
+}
+
+/// The binding's per-minute limit, once policy has found the binding.
+pub fn check_binding_rate(
+    limiter: &RateLimiter,
     binding: &Binding,
     now: Instant,
 ) -> Result<(), GovernanceError> {
-    let mut keys = Vec::with_capacity(2);
-    if let Some(limit) = agent.rate_limit_per_minute {
-        keys.push((format!("agent:{}", agent.id), limit));
-    }
-    if let Some(limit) = binding.rate_limit_per_minute {
-        keys.push((format!("binding:{}", binding.id), limit));
-    }
-    if keys.is_empty() {
+    let Some(limit) = binding.rate_limit_per_minute else {
         return Ok(());
-    }
+    };
+    acquire(limiter, (format!("binding:{}", binding.id), limit), now)
+}
+
+fn acquire(limiter: &RateLimiter, key: (String, u32), now: Instant) -> Result<(), GovernanceError> {
     limiter
-        .try_acquire(&keys, now)
+        .try_acquire(std::slice::from_ref(&key), now)
         .map_err(|(limit, retry_after)| GovernanceError::RateLimited { limit, retry_after })
 }

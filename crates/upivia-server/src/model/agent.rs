@@ -4,6 +4,7 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::identity::Role;
 use crate::money::Cents;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,8 +74,42 @@ pub struct Agent {
     pub default_model_id: Option<String>,
     /// Free-form profile fields (icon, category, personality, …) kept as sent.
     pub profile: Value,
+    /// Who set each governance value (see `governance::roles`).
+    pub set_by: AgentSetters,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+/// The governance values of an agent and who set them: what a role check
+/// reads, and what the store compares before it writes the checked change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgentRules {
+    pub status: AgentStatus,
+    pub monthly_budget: Option<Cents>,
+    pub daily_request_limit: Option<u32>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub set_by: AgentSetters,
+}
+
+impl Agent {
+    pub fn rules(&self) -> AgentRules {
+        AgentRules {
+            status: self.status,
+            monthly_budget: self.monthly_budget,
+            daily_request_limit: self.daily_request_limit,
+            rate_limit_per_minute: self.rate_limit_per_minute,
+            set_by: self.set_by,
+        }
+    }
+}
+
+/// The role that set each of an agent's governance values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgentSetters {
+    pub status: Role,
+    pub monthly_budget: Role,
+    pub daily_request_limit: Role,
+    pub rate_limit: Role,
 }
 
 /// Permission for one agent to use one operation (or a whole service when
@@ -91,8 +126,79 @@ pub struct Binding {
     pub monthly_budget: Option<Cents>,
     pub daily_request_limit: Option<u32>,
     pub rate_limit_per_minute: Option<u32>,
+    /// A disabled binding is kept, with who disabled it, so enabling it
+    /// again follows the same role rules as any loosening.
+    pub enabled: bool,
+    pub set_by: BindingSetters,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+/// A binding's values and who set them, compared by the store before it
+/// writes a checked change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BindingRules {
+    pub enabled: bool,
+    pub settings: BindingSettings,
+    pub set_by: BindingSetters,
+}
+
+impl Binding {
+    pub fn settings(&self) -> BindingSettings {
+        BindingSettings {
+            require_approval: self.require_approval,
+            approval_threshold: self.approval_threshold,
+            max_cost: self.max_cost,
+            monthly_budget: self.monthly_budget,
+            daily_request_limit: self.daily_request_limit,
+            rate_limit_per_minute: self.rate_limit_per_minute,
+        }
+    }
+
+    pub fn rules(&self) -> BindingRules {
+        BindingRules {
+            enabled: self.enabled,
+            settings: self.settings(),
+            set_by: self.set_by,
+        }
+    }
+}
+
+impl AgentSetters {
+    pub fn all(role: Role) -> AgentSetters {
+        AgentSetters {
+            status: role,
+            monthly_budget: role,
+            daily_request_limit: role,
+            rate_limit: role,
+        }
+    }
+}
+
+/// The role that set each of a binding's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BindingSetters {
+    pub enabled: Role,
+    pub require_approval: Role,
+    pub approval_threshold: Role,
+    pub max_cost: Role,
+    pub monthly_budget: Role,
+    pub daily_request_limit: Role,
+    pub rate_limit: Role,
+}
+
+impl BindingSetters {
+    pub fn all(role: Role) -> BindingSetters {
+        BindingSetters {
+            enabled: role,
+            require_approval: role,
+            approval_threshold: role,
+            max_cost: role,
+            monthly_budget: role,
+            daily_request_limit: role,
+            rate_limit: role,
+        }
+    }
 }
 
 /// The settings of a binding as an operator writes them.

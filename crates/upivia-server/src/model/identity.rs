@@ -8,6 +8,8 @@ pub struct Org {
     pub name: String,
     /// When set, every service request of the organisation is blocked.
     pub kill_switch: bool,
+    /// The role that last set the kill switch.
+    pub kill_switch_set_by: Role,
     pub created_at: OffsetDateTime,
 }
 

@@ -12,8 +12,9 @@ use time::OffsetDateTime;
 
 use crate::model::{
     Account, AccountTotals, Agent, AgentStatus, Approval, ApprovalStatus, AuditEntry, AuditEvent,
-    Binding, Hold, KeyMode, Org, ReasonCode, RequestStatus, ServiceRequest, UsageRecord,
-    UserPrincipal, agent::BindingSettings,
+    Binding, Hold, KeyMode, Org, ReasonCode, RequestStatus, Role, ServiceRequest, UsageRecord,
+    UserPrincipal,
+    agent::{AgentRules, AgentSetters, BindingRules, BindingSetters, BindingSettings},
 };
 use crate::money::Cents;
 
@@ -21,8 +22,22 @@ use crate::money::Cents;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// The change conflicts with what is stored; the message is written
+    /// for the client.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A database constraint refused the write; the detail names tables
+    /// and columns, so it goes to the log, not to clients.
+    #[error("constraint violated: {0}")]
+    Constraint(String),
+    /// A ledger sum would leave the range of i64 cents; `account` is the
+    /// internal account key, for the log.
+    #[error("ledger arithmetic overflow on {account}")]
+    Overflow { account: String },
+    /// Stored data that cannot be read back, or a broken internal
+    /// invariant: a bug or a damaged database, never the client's doing.
+    #[error("corrupt or inconsistent data: {0}")]
+    Corrupt(String),
     #[error("the database is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the database failed")]
@@ -64,6 +79,22 @@ pub struct NewAgent {
     pub rate_limit_per_minute: Option<u32>,
     pub default_model_id: Option<String>,
     pub profile: Value,
+    /// Who set each governance value (the creator's role, see
+    /// `governance::roles::check_new_agent`).
+    pub set_by: AgentSetters,
+    pub now: OffsetDateTime,
+    pub actor: String,
+}
+
+/// A human added to an organisation (by the members API of the
+/// organisation issue; for now by test harnesses).
+#[derive(Clone, Debug)]
+pub struct NewMember {
+    pub org_id: String,
+    pub email: String,
+    pub password_hash: String,
+    /// Admin or member: an organisation has one owner, made by bootstrap.
+    pub role: Role,
     pub now: OffsetDateTime,
     pub actor: String,
 }
@@ -79,14 +110,39 @@ pub struct AgentPatch {
     pub rate_limit_per_minute: Option<Option<u32>>,
     /// Profile keys to merge in (a JSON null removes the key).
     pub profile: serde_json::Map<String, Value>,
+    /// The roles to record for the governance values.
+    pub set_by: Option<AgentSetters>,
+    /// The governance values the change was checked against: the update
+    /// is refused (`Conflict`) if they changed since.
+    pub expect: Option<AgentRules>,
+}
+
+/// A new monthly cap for an agent, checked by `governance::roles`.
+#[derive(Clone, Copy, Debug)]
+pub struct BudgetChange {
+    /// `None`: no cap.
+    pub monthly_budget: Option<Cents>,
+    pub set_by: Role,
+    /// The governance values the change was checked against.
+    pub expect: AgentRules,
 }
 
 #[derive(Clone, Debug)]
 pub struct BindingUpsert {
     pub service_id: String,
-    /// `None` binds every operation of the service.
-    pub operations: Vec<Option<String>>,
+    pub operations: Vec<BindingWrite>,
     pub settings: BindingSettings,
+}
+
+/// One binding row to enable (or update) with checked settings.
+#[derive(Clone, Debug)]
+pub struct BindingWrite {
+    /// `None` binds every operation of the service.
+    pub operation: Option<String>,
+    pub set_by: BindingSetters,
+    /// The row the change was checked against (`None`: there was none);
+    /// refused (`Conflict`) if it changed since.
+    pub expect: Option<BindingRules>,
 }
 
 // ---------------------------------------------------------------------------
@@ -333,14 +389,20 @@ pub trait Store: Send + Sync + 'static {
     async fn org(&self, org_id: &str) -> StoreResult<Option<Org>>;
     /// The organisation created first (the one bootstrap made).
     async fn primary_org(&self) -> StoreResult<Option<Org>>;
-    /// Turns the organisation's kill switch on or off (audited).
+    /// Turns the organisation's kill switch on or off (audited), recording
+    /// `set_by`; refused (`Conflict`) unless the switch is still `expect`
+    /// (its state and setter) as the caller checked it.
     async fn set_kill_switch(
         &self,
         org_id: &str,
         on: bool,
+        set_by: Role,
+        expect: (bool, Role),
         user_id: &str,
         now: OffsetDateTime,
     ) -> StoreResult<Org>;
+    /// Adds a user with a role to an organisation (audited `org.member_added`).
+    async fn add_member(&self, member: NewMember) -> StoreResult<UserPrincipal>;
     async fn user_by_pat(&self, token_hash: &str) -> StoreResult<Option<UserPrincipal>>;
     async fn user_by_session(
         &self,
@@ -378,11 +440,13 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> StoreResult<Agent>;
+    /// Sets the monthly cap, recording `set_by`; refused (`Conflict`) if
+    /// the agent's governance values are no longer `expect`.
     async fn set_agent_budget(
         &self,
         org_id: &str,
         agent_id: &str,
-        monthly_budget: Option<Cents>,
+        change: BudgetChange,
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> StoreResult<Agent>;
@@ -395,7 +459,12 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> StoreResult<Agent>;
+    /// The agent's enabled bindings: what policy reads.
     async fn bindings(&self, agent_id: &str) -> StoreResult<Vec<Binding>>;
+    /// Every binding row of the agent's service, disabled ones too: what a
+    /// role check reads before enabling or changing one.
+    async fn service_bindings(&self, agent_id: &str, service_id: &str)
+    -> StoreResult<Vec<Binding>>;
     async fn upsert_bindings(
         &self,
         org_id: &str,
@@ -404,11 +473,14 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> StoreResult<Vec<Binding>>;
+    /// Disables the service's bindings (rows are kept, see `Binding`),
+    /// recording the higher of `caller` and the role that enabled each.
     async fn delete_bindings(
         &self,
         org_id: &str,
         agent_id: &str,
         service_id: &str,
+        caller: Role,
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> StoreResult<usize>;

@@ -1,5 +1,6 @@
 //! Background work: reconciling `running` requests, expiring approvals,
-//! and a heartbeat that readiness reads. Each pass is a plain `tick` that
+//! summing refusals into the audit trail, and a heartbeat that readiness
+//! reads. Each pass is a plain `tick` that
 //! tests may call directly; the loop runs it on an interval until
 //! cancelled.
 
@@ -11,7 +12,7 @@ use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::governance::{approvals, idempotency, reconcile};
+use crate::governance::{approvals, idempotency, reconcile, refusals};
 use crate::platform::Platform;
 
 /// When the workers last completed a pass (unix ms; 0 = never).
@@ -77,6 +78,11 @@ pub async fn tick(platform: &Platform, health: &WorkerHealth) {
         Ok(n) => tracing::debug!(forgotten = n, "idempotency keys past retention"),
         Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
     }
+    match refusals::flush(platform, false).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(summaries = n, "wrote refusal summaries"),
+        Err(e) => tracing::warn!(error = %e, "refusal summaries failed"),
+    }
     match platform.store.heartbeat("workers", now).await {
         Ok(()) => health.beat(platform.clock.now()),
         Err(e) => tracing::warn!(error = %e, "worker heartbeat failed"),
@@ -97,6 +103,10 @@ pub fn start(
                 _ = cancel.cancelled() => break,
                 _ = ticker.tick() => tick(&platform, &health).await,
             }
+        }
+        // Refusals still counting go to the audit trail before the stop.
+        if let Err(e) = refusals::flush(&platform, true).await {
+            tracing::warn!(error = %e, "refusal summaries at shutdown failed");
         }
         tracing::debug!("workers stopped");
     })

@@ -1,6 +1,7 @@
 //! The test harness: a real server on 127.0.0.1:0 with a temp data dir,
 //! driven over HTTP. `TestServer` also hands out the platform so a test
-//! can run a worker pass or move the clock, never to touch the store.
+//! can run a worker pass or move the clock, never to touch the store
+//! (except to add a member, which no API does yet).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,9 +11,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
+use upivia_server::auth;
 use upivia_server::clock::OffsetClock;
 use upivia_server::config::Config;
+use upivia_server::model::Role;
 use upivia_server::platform::Platform;
+use upivia_server::store::NewMember;
 use upivia_server::workers::{self, WorkerHealth};
 
 pub struct TestServer {
@@ -199,6 +203,37 @@ impl TestServer {
             .header("idempotency-key", key)
             .json(&body);
         reply(req.send().await.unwrap()).await
+    }
+
+    /// A PAT of a new user with `role` (admin or member) in the
+    /// organisation: there is no members API yet, so this goes through the
+    /// store function that API will use.
+    pub async fn user_pat(&self, role: Role) -> String {
+        let store = &self.platform.store;
+        let org = store
+            .primary_org()
+            .await
+            .unwrap()
+            .expect("bootstrapped org");
+        let now = self.platform.clock.now();
+        let principal = store
+            .add_member(NewMember {
+                org_id: org.id,
+                email: format!("{}-{}@example.com", role.as_str(), ulid::Ulid::new()),
+                // Not a hash of anything: this user signs in by PAT only.
+                password_hash: "!".into(),
+                role,
+                now,
+                actor: "system".into(),
+            })
+            .await
+            .unwrap();
+        let pat = auth::new_pat();
+        store
+            .create_pat(&principal, "test", &auth::hash_token(&pat), now)
+            .await
+            .unwrap();
+        pat
     }
 
     pub async fn ledger_ok(&self) {

@@ -6,9 +6,8 @@ use time::OffsetDateTime;
 use super::writer::WriteCtx;
 use super::{audit, db_error, rows};
 use crate::ids;
-use crate::model::{Agent, AuditEvent, Binding, KeyMode};
-use crate::money::Cents;
-use crate::store::{AgentPatch, BindingUpsert, NewAgent, StoreError, StoreResult};
+use crate::model::{Agent, AuditEvent, Binding, KeyMode, Role};
+use crate::store::{AgentPatch, BindingUpsert, BudgetChange, NewAgent, StoreError, StoreResult};
 
 pub(super) fn by_key(conn: &Connection, key_hash: &str) -> StoreResult<Option<Agent>> {
     let sql = format!(
@@ -73,8 +72,10 @@ pub(super) fn create(ctx: &mut WriteCtx<'_>, a: NewAgent) -> StoreResult<Agent> 
         .execute(
             "INSERT INTO agents (id, org_id, team_id, owner_user_id, name, description, status, key_hash, \
              key_mode, monthly_budget_cents, daily_request_limit, rate_limit_per_minute, default_model_id, \
-             profile, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+             profile, created_at, updated_at, status_set_by_role, monthly_budget_set_by_role, \
+             daily_request_limit_set_by_role, rate_limit_set_by_role) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, \
+             ?15, ?16, ?17, ?18)",
             params![
                 id,
                 a.org_id,
@@ -89,7 +90,11 @@ pub(super) fn create(ctx: &mut WriteCtx<'_>, a: NewAgent) -> StoreResult<Agent> 
                 a.rate_limit_per_minute,
                 a.default_model_id,
                 a.profile.to_string(),
-                now
+                now,
+                a.set_by.status.as_str(),
+                a.set_by.monthly_budget.as_str(),
+                a.set_by.daily_request_limit.as_str(),
+                a.set_by.rate_limit.as_str()
             ],
         )
         .map_err(db_error)?;
@@ -112,6 +117,12 @@ pub(super) fn update(
     event: AuditEvent,
 ) -> StoreResult<Agent> {
     let mut agent = get(ctx.conn, org_id, agent_id)?.ok_or(StoreError::NotFound)?;
+    if patch.expect.is_some_and(|e| e != agent.rules()) {
+        return Err(changed_meanwhile());
+    }
+    if let Some(set_by) = patch.set_by {
+        agent.set_by = set_by;
+    }
     if let Some(name) = patch.name {
         agent.name = name;
     }
@@ -144,7 +155,9 @@ pub(super) fn update(
     ctx.conn
         .execute(
             "UPDATE agents SET name = ?3, description = ?4, status = ?5, default_model_id = ?6, \
-             daily_request_limit = ?7, rate_limit_per_minute = ?8, profile = ?9, updated_at = ?10 \
+             daily_request_limit = ?7, rate_limit_per_minute = ?8, profile = ?9, updated_at = ?10, \
+             status_set_by_role = ?11, monthly_budget_set_by_role = ?12, \
+             daily_request_limit_set_by_role = ?13, rate_limit_set_by_role = ?14 \
              WHERE id = ?1 AND org_id = ?2",
             params![
                 agent.id,
@@ -156,7 +169,11 @@ pub(super) fn update(
                 agent.daily_request_limit,
                 agent.rate_limit_per_minute,
                 agent.profile.to_string(),
-                rows::ts(now)
+                rows::ts(now),
+                agent.set_by.status.as_str(),
+                agent.set_by.monthly_budget.as_str(),
+                agent.set_by.daily_request_limit.as_str(),
+                agent.set_by.rate_limit.as_str()
             ],
         )
         .map_err(db_error)?;
@@ -168,26 +185,31 @@ pub(super) fn set_budget(
     ctx: &mut WriteCtx<'_>,
     org_id: &str,
     agent_id: &str,
-    monthly_budget: Option<Cents>,
+    BudgetChange {
+        monthly_budget,
+        set_by,
+        expect,
+    }: BudgetChange,
     now: OffsetDateTime,
     event: AuditEvent,
 ) -> StoreResult<Agent> {
-    let changed = ctx
-        .conn
+    let agent = get(ctx.conn, org_id, agent_id)?.ok_or(StoreError::NotFound)?;
+    if agent.rules() != expect {
+        return Err(changed_meanwhile());
+    }
+    ctx.conn
         .execute(
-            "UPDATE agents SET monthly_budget_cents = ?3, updated_at = ?4 \
-             WHERE id = ?1 AND org_id = ?2 AND deleted_at IS NULL",
+            "UPDATE agents SET monthly_budget_cents = ?3, monthly_budget_set_by_role = ?4, \
+             updated_at = ?5 WHERE id = ?1 AND org_id = ?2 AND deleted_at IS NULL",
             params![
                 agent_id,
                 org_id,
                 rows::opt_i64(monthly_budget),
+                set_by.as_str(),
                 rows::ts(now)
             ],
         )
         .map_err(db_error)?;
-    if changed == 0 {
-        return Err(StoreError::NotFound);
-    }
     audit::append(ctx, event, now)?;
     get(ctx.conn, org_id, agent_id)?.ok_or(StoreError::NotFound)
 }
@@ -218,7 +240,7 @@ pub(super) fn rotate_key(
 
 pub(super) fn bindings(conn: &Connection, agent_id: &str) -> StoreResult<Vec<Binding>> {
     let sql = format!(
-        "SELECT {} FROM bindings WHERE agent_id = ?1 ORDER BY service_id, operation",
+        "SELECT {} FROM bindings WHERE agent_id = ?1 AND enabled = 1 ORDER BY service_id, operation",
         rows::BINDING_COLUMNS
     );
     let mut stmt = conn.prepare_cached(&sql).map_err(db_error)?;
@@ -228,6 +250,32 @@ pub(super) fn bindings(conn: &Connection, agent_id: &str) -> StoreResult<Vec<Bin
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_error)?;
     Ok(out)
+}
+
+/// Every row of one service, disabled ones too.
+pub(super) fn service_bindings(
+    conn: &Connection,
+    agent_id: &str,
+    service_id: &str,
+) -> StoreResult<Vec<Binding>> {
+    let sql = format!(
+        "SELECT {} FROM bindings WHERE agent_id = ?1 AND service_id = ?2 ORDER BY operation",
+        rows::BINDING_COLUMNS
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(db_error)?;
+    let out = stmt
+        .query_map([agent_id, service_id], rows::binding)
+        .map_err(db_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
+    Ok(out)
+}
+
+fn changed_meanwhile() -> StoreError {
+    StoreError::Conflict(
+        "these settings changed while the change was being checked; read them again and retry"
+            .into(),
+    )
 }
 
 pub(super) fn upsert_bindings(
@@ -242,14 +290,25 @@ pub(super) fn upsert_bindings(
         return Err(StoreError::NotFound);
     }
     let ts = rows::ts(now);
+    let current = service_bindings(ctx.conn, agent_id, &u.service_id)?;
     let s = &u.settings;
-    for operation in &u.operations {
+    for write in &u.operations {
+        let operation = write.operation.as_deref().unwrap_or("*");
+        let row = current
+            .iter()
+            .find(|b| b.operation.as_deref().unwrap_or("*") == operation);
+        if row.map(Binding::rules) != write.expect {
+            return Err(changed_meanwhile());
+        }
+        let by = &write.set_by;
         ctx.conn
             .prepare_cached(
                 "INSERT INTO bindings (id, agent_id, service_id, operation, require_approval, \
                  approval_threshold_cents, max_cost_cents, monthly_budget_cents, daily_request_limit, \
-                 rate_limit_per_minute, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) \
+                 rate_limit_per_minute, created_at, updated_at, enabled, enabled_set_by_role, \
+                 require_approval_set_by_role, approval_threshold_set_by_role, max_cost_set_by_role, \
+                 monthly_budget_set_by_role, daily_request_limit_set_by_role, rate_limit_set_by_role) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, 1, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
                  ON CONFLICT (agent_id, service_id, operation) DO UPDATE SET \
                  require_approval = excluded.require_approval, \
                  approval_threshold_cents = excluded.approval_threshold_cents, \
@@ -257,21 +316,35 @@ pub(super) fn upsert_bindings(
                  monthly_budget_cents = excluded.monthly_budget_cents, \
                  daily_request_limit = excluded.daily_request_limit, \
                  rate_limit_per_minute = excluded.rate_limit_per_minute, \
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at, enabled = 1, \
+                 enabled_set_by_role = excluded.enabled_set_by_role, \
+                 require_approval_set_by_role = excluded.require_approval_set_by_role, \
+                 approval_threshold_set_by_role = excluded.approval_threshold_set_by_role, \
+                 max_cost_set_by_role = excluded.max_cost_set_by_role, \
+                 monthly_budget_set_by_role = excluded.monthly_budget_set_by_role, \
+                 daily_request_limit_set_by_role = excluded.daily_request_limit_set_by_role, \
+                 rate_limit_set_by_role = excluded.rate_limit_set_by_role",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
                     ids::new_id(ids::BINDING),
                     agent_id,
                     u.service_id,
-                    operation.as_deref().unwrap_or("*"),
+                    operation,
                     s.require_approval,
                     rows::opt_i64(s.approval_threshold),
                     rows::opt_i64(s.max_cost),
                     rows::opt_i64(s.monthly_budget),
                     s.daily_request_limit,
                     s.rate_limit_per_minute,
-                    ts
+                    ts,
+                    by.enabled.as_str(),
+                    by.require_approval.as_str(),
+                    by.approval_threshold.as_str(),
+                    by.max_cost.as_str(),
+                    by.monthly_budget.as_str(),
+                    by.daily_request_limit.as_str(),
+                    by.rate_limit.as_str(),
                 ])
             })
             .map_err(db_error)?;
@@ -284,24 +357,37 @@ pub(super) fn upsert_bindings(
         .collect())
 }
 
+/// Disables the service's enabled bindings, keeping the rows.
 pub(super) fn delete_bindings(
     ctx: &mut WriteCtx<'_>,
     org_id: &str,
     agent_id: &str,
-    service_id: &str,
+    (service_id, caller): (&str, Role),
     event: AuditEvent,
     now: OffsetDateTime,
 ) -> StoreResult<usize> {
     if get(ctx.conn, org_id, agent_id)?.is_none() {
         return Err(StoreError::NotFound);
     }
-    let removed = ctx
-        .conn
-        .execute(
-            "DELETE FROM bindings WHERE agent_id = ?1 AND service_id = ?2",
-            params![agent_id, service_id],
-        )
-        .map_err(db_error)?;
+    let enabled: Vec<Binding> = service_bindings(ctx.conn, agent_id, service_id)?
+        .into_iter()
+        .filter(|b| b.enabled)
+        .collect();
+    for b in &enabled {
+        ctx.conn
+            .execute(
+                "UPDATE bindings SET enabled = 0, enabled_set_by_role = ?2, updated_at = ?3 \
+                 WHERE id = ?1",
+                params![
+                    b.id,
+                    // Enabled is a binding's loosest state, so the disabler
+                    // takes it over (governance::roles::setter_after).
+                    caller.as_str(),
+                    rows::ts(now)
+                ],
+            )
+            .map_err(db_error)?;
+    }
     audit::append(ctx, event, now)?;
-    Ok(removed)
+    Ok(enabled.len())
 }

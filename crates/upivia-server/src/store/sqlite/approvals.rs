@@ -79,7 +79,7 @@ pub(super) fn decide(
     let request = requests::get(ctx.conn, &approval.request_id)?.ok_or(StoreError::NotFound)?;
     if request.payload_digest != approval.payload_digest {
         // The stored request no longer matches what the human was shown.
-        return Err(StoreError::Conflict(format!(
+        return Err(StoreError::Corrupt(format!(
             "approval {} does not match its request",
             approval.id
         )));

@@ -7,7 +7,7 @@ use super::writer::WriteCtx;
 use super::{audit, db_error, rows};
 use crate::ids;
 use crate::model::{AuditEvent, Org, Role, UserPrincipal};
-use crate::store::{BootstrapPlan, Bootstrapped, StoreError, StoreResult};
+use crate::store::{BootstrapPlan, Bootstrapped, NewMember, StoreError, StoreResult};
 
 /// Creates the first organisation, its owner and a PAT, unless any
 /// organisation exists already. The check and the inserts share the
@@ -58,19 +58,22 @@ pub(super) fn bootstrap(
 }
 
 pub(super) fn org(conn: &Connection, org_id: &str) -> StoreResult<Option<Org>> {
-    conn.prepare_cached("SELECT id, name, kill_switch, created_at FROM orgs WHERE id = ?1")
-        .and_then(|mut s| {
-            s.query_row([org_id], |r| {
-                Ok(Org {
-                    id: r.get("id")?,
-                    name: r.get("name")?,
-                    kill_switch: r.get("kill_switch")?,
-                    created_at: rows::time_col(r, "created_at")?,
-                })
+    conn.prepare_cached(
+        "SELECT id, name, kill_switch, kill_switch_set_by_role, created_at FROM orgs WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.query_row([org_id], |r| {
+            Ok(Org {
+                id: r.get("id")?,
+                name: r.get("name")?,
+                kill_switch: r.get("kill_switch")?,
+                kill_switch_set_by: rows::role_col(r, "kill_switch_set_by_role")?,
+                created_at: rows::time_col(r, "created_at")?,
             })
-            .optional()
         })
-        .map_err(db_error)
+        .optional()
+    })
+    .map_err(db_error)
 }
 
 fn principal(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserPrincipal> {
@@ -169,7 +172,7 @@ pub(super) fn create_pat(
         params![id, principal.user_id, principal.org_id, token_hash, name, rows::ts(now)],
     )
     .map_err(|e| match db_error(e) {
-        StoreError::Conflict(_) => StoreError::Conflict("token already exists".into()),
+        StoreError::Constraint(_) => StoreError::Conflict("token already exists".into()),
         other => other,
     })?;
     Ok(id)
@@ -178,25 +181,68 @@ pub(super) fn create_pat(
 pub(super) fn set_kill_switch(
     ctx: &mut WriteCtx<'_>,
     org_id: &str,
-    on: bool,
+    (on, set_by, expect): (bool, Role, (bool, Role)),
     user_id: &str,
     now: OffsetDateTime,
 ) -> StoreResult<Org> {
-    let changed = ctx
-        .conn
+    let current = org(ctx.conn, org_id)?.ok_or(StoreError::NotFound)?;
+    if (current.kill_switch, current.kill_switch_set_by) != expect {
+        return Err(StoreError::Conflict(
+            "the kill switch changed while the change was being checked; read it again and retry"
+                .into(),
+        ));
+    }
+    ctx.conn
         .execute(
-            "UPDATE orgs SET kill_switch = ?2 WHERE id = ?1",
-            params![org_id, on],
+            "UPDATE orgs SET kill_switch = ?2, kill_switch_set_by_role = ?3 WHERE id = ?1",
+            params![org_id, on, set_by.as_str()],
         )
         .map_err(db_error)?;
-    if changed == 0 {
-        return Err(StoreError::NotFound);
-    }
     audit::append(
         ctx,
         AuditEvent::new(org_id, "org.kill_switch", format!("user:{user_id}"))
-            .with_details(serde_json::json!({"kill_switch": on})),
+            .with_details(serde_json::json!({"kill_switch": on, "set_by_role": set_by.as_str()})),
         now,
     )?;
     org(ctx.conn, org_id)?.ok_or(StoreError::NotFound)
+}
+
+pub(super) fn add_member(ctx: &mut WriteCtx<'_>, m: NewMember) -> StoreResult<UserPrincipal> {
+    if m.role == Role::Owner {
+        return Err(StoreError::Conflict(
+            "an organisation has exactly one owner".into(),
+        ));
+    }
+    org(ctx.conn, &m.org_id)?.ok_or(StoreError::NotFound)?;
+    let user_id = ids::new_id(ids::USER);
+    let now = rows::ts(m.now);
+    ctx.conn
+        .execute(
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![user_id, m.email, m.password_hash, now],
+        )
+        .map_err(|e| match db_error(e) {
+            StoreError::Constraint(_) => {
+                StoreError::Conflict(format!("a user with the email {} exists", m.email))
+            }
+            other => other,
+        })?;
+    ctx.conn
+        .execute(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![m.org_id, user_id, m.role.as_str(), now],
+        )
+        .map_err(db_error)?;
+    audit::append(
+        ctx,
+        AuditEvent::new(&m.org_id, "org.member_added", m.actor.clone())
+            .with_details(serde_json::json!({"user_id": user_id, "role": m.role.as_str()})),
+        m.now,
+    )?;
+    Ok(UserPrincipal {
+        user_id,
+        email: m.email,
+        org_id: m.org_id,
+        role: m.role,
+    })
 }

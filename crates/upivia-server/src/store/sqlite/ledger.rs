@@ -26,10 +26,12 @@ pub(super) fn sum_account(conn: &Connection, account_key: &str) -> StoreResult<A
     for row in rows {
         let (kind, sum) = row.map_err(db_error)?;
         let kind = EntryKind::parse(&kind)
-            .ok_or_else(|| crate::store::StoreError::Conflict(format!("bad ledger kind {kind}")))?;
-        totals.apply(kind, Cents::new(sum)).ok_or_else(|| {
-            crate::store::StoreError::Conflict(format!("ledger overflow on {account_key}"))
-        })?;
+            .ok_or_else(|| crate::store::StoreError::Corrupt(format!("bad ledger kind {kind}")))?;
+        totals
+            .apply(kind, Cents::new(sum))
+            .ok_or_else(|| crate::store::StoreError::Overflow {
+                account: account_key.to_owned(),
+            })?;
     }
     Ok(totals)
 }

@@ -29,7 +29,7 @@ use self::writer::Writer;
 use super::*;
 use crate::model::{
     Account, AccountTotals, Agent, Approval, ApprovalStatus, AuditEntry, AuditEvent, Binding,
-    KeyMode, Org, RequestStatus, ServiceRequest, UserPrincipal,
+    KeyMode, Org, RequestStatus, Role, ServiceRequest, UserPrincipal,
 };
 use crate::money::Cents;
 
@@ -37,6 +37,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/sqlite/0001_core.sql")),
     M::up(include_str!(
         "../../../migrations/sqlite/0002_worker_indexes.sql"
+    )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0003_governance_roles.sql"
     )),
 ];
 
@@ -47,7 +50,7 @@ pub(crate) fn db_error(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(f, msg) => match f.code {
             ErrorCode::ConstraintViolation => {
-                StoreError::Conflict(msg.clone().unwrap_or_else(|| "constraint violated".into()))
+                StoreError::Constraint(msg.clone().unwrap_or_else(|| "constraint violated".into()))
             }
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen => {
                 StoreError::Unavailable(Box::new(e))
@@ -203,12 +206,20 @@ impl Store for SqliteStore {
         &self,
         org_id: &str,
         on: bool,
+        set_by: Role,
+        expect: (bool, Role),
         user_id: &str,
         now: OffsetDateTime,
     ) -> StoreResult<Org> {
         let (o, u) = (org_id.to_owned(), user_id.to_owned());
         self.writer
-            .write(move |ctx| identity::set_kill_switch(ctx, &o, on, &u, now))
+            .write(move |ctx| identity::set_kill_switch(ctx, &o, (on, set_by, expect), &u, now))
+            .await
+    }
+
+    async fn add_member(&self, member: NewMember) -> StoreResult<UserPrincipal> {
+        self.writer
+            .write(move |ctx| identity::add_member(ctx, member))
             .await
     }
 
@@ -304,13 +315,13 @@ impl Store for SqliteStore {
         &self,
         org_id: &str,
         agent_id: &str,
-        monthly_budget: Option<Cents>,
+        change: BudgetChange,
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> StoreResult<Agent> {
         let (o, a) = (org_id.to_owned(), agent_id.to_owned());
         self.writer
-            .write(move |ctx| agents::set_budget(ctx, &o, &a, monthly_budget, now, audit))
+            .write(move |ctx| agents::set_budget(ctx, &o, &a, change, now, audit))
             .await
     }
 
@@ -333,6 +344,14 @@ impl Store for SqliteStore {
         self.lookup(|c| agents::bindings(c, agent_id))
     }
 
+    async fn service_bindings(
+        &self,
+        agent_id: &str,
+        service_id: &str,
+    ) -> StoreResult<Vec<Binding>> {
+        self.lookup(|c| agents::service_bindings(c, agent_id, service_id))
+    }
+
     async fn upsert_bindings(
         &self,
         org_id: &str,
@@ -352,6 +371,7 @@ impl Store for SqliteStore {
         org_id: &str,
         agent_id: &str,
         service_id: &str,
+        caller: Role,
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> StoreResult<usize> {
@@ -361,7 +381,7 @@ impl Store for SqliteStore {
             service_id.to_owned(),
         );
         self.writer
-            .write(move |ctx| agents::delete_bindings(ctx, &o, &a, &s, audit, now))
+            .write(move |ctx| agents::delete_bindings(ctx, &o, &a, (&s, caller), audit, now))
             .await
     }
 

@@ -42,9 +42,9 @@ pub(super) fn idempotency(
     let response = match (status, body) {
         (Some(status), Some(body)) => Some(StoredResponse {
             status: u16::try_from(status)
-                .map_err(|_| StoreError::Conflict(format!("bad stored status {status}")))?,
+                .map_err(|_| StoreError::Corrupt(format!("bad stored status {status}")))?,
             body: serde_json::from_str(&body)
-                .map_err(|e| StoreError::Conflict(format!("bad stored response: {e}")))?,
+                .map_err(|e| StoreError::Corrupt(format!("bad stored response: {e}")))?,
         }),
         _ => None,
     };
@@ -328,13 +328,13 @@ fn close_holds(
         return Ok(Cents::ZERO);
     };
     let keys: Vec<String> = serde_json::from_str(&accounts)
-        .map_err(|e| StoreError::Conflict(format!("bad held_accounts on {request_id}: {e}")))?;
+        .map_err(|e| StoreError::Corrupt(format!("bad held_accounts on {request_id}: {e}")))?;
     let amount = charge.map_or(Cents::ZERO, |c| c.min(held).max(Cents::ZERO));
     let rest = held.checked_sub(amount).unwrap_or(Cents::ZERO);
     let mut settled = Cents::ZERO;
     for key in keys {
         let account = Account::parse(&key)
-            .ok_or_else(|| StoreError::Conflict(format!("bad account key {key}")))?;
+            .ok_or_else(|| StoreError::Corrupt(format!("bad account key {key}")))?;
         for (kind, value) in [(EntryKind::Settle, amount), (EntryKind::Release, rest)] {
             if value > Cents::ZERO {
                 ctx.post(Posting {
@@ -369,7 +369,7 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
         .map_err(db_error)?;
     let (status, accounts, held) = current.ok_or(StoreError::NotFound)?;
     let status = RequestStatus::parse(&status)
-        .ok_or_else(|| StoreError::Conflict(format!("bad status {status}")))?;
+        .ok_or_else(|| StoreError::Corrupt(format!("bad status {status}")))?;
     if !matches!(status, RequestStatus::Executing | RequestStatus::Running) {
         return Err(StoreError::Conflict(format!(
             "request {} is {} and cannot be finished",

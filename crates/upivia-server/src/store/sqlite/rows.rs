@@ -6,9 +6,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::clock::{parse_rfc3339, rfc3339};
+use crate::model::agent::{AgentSetters, BindingSetters};
 use crate::model::{
     Agent, AgentStatus, Approval, ApprovalStatus, AuditEntry, AuditEvent, Binding, KeyMode,
-    ReasonCode, RequestStatus, ServiceRequest, UsageRecord,
+    ReasonCode, RequestStatus, Role, ServiceRequest, UsageRecord,
 };
 use crate::money::Cents;
 
@@ -69,7 +70,13 @@ pub(super) fn opt_i64(v: Option<Cents>) -> Option<i64> {
 
 pub(super) const AGENT_COLUMNS: &str = "id, org_id, team_id, owner_user_id, name, description, status, \
     key_mode, monthly_budget_cents, daily_request_limit, rate_limit_per_minute, default_model_id, \
-    profile, created_at, updated_at";
+    profile, created_at, updated_at, status_set_by_role, monthly_budget_set_by_role, \
+    daily_request_limit_set_by_role, rate_limit_set_by_role";
+
+pub(super) fn role_col(row: &Row<'_>, column: &str) -> rusqlite::Result<Role> {
+    let raw: String = row.get(column)?;
+    Role::parse(&raw).ok_or_else(|| bad(column, &raw))
+}
 
 pub(super) fn agent(row: &Row<'_>) -> rusqlite::Result<Agent> {
     let status: String = row.get("status")?;
@@ -88,6 +95,12 @@ pub(super) fn agent(row: &Row<'_>) -> rusqlite::Result<Agent> {
         rate_limit_per_minute: opt_u32_col(row, "rate_limit_per_minute")?,
         default_model_id: row.get("default_model_id")?,
         profile: json_col(row, "profile")?,
+        set_by: AgentSetters {
+            status: role_col(row, "status_set_by_role")?,
+            monthly_budget: role_col(row, "monthly_budget_set_by_role")?,
+            daily_request_limit: role_col(row, "daily_request_limit_set_by_role")?,
+            rate_limit: role_col(row, "rate_limit_set_by_role")?,
+        },
         created_at: time_col(row, "created_at")?,
         updated_at: time_col(row, "updated_at")?,
     })
@@ -95,7 +108,9 @@ pub(super) fn agent(row: &Row<'_>) -> rusqlite::Result<Agent> {
 
 pub(super) const BINDING_COLUMNS: &str = "id, agent_id, service_id, operation, require_approval, \
     approval_threshold_cents, max_cost_cents, monthly_budget_cents, daily_request_limit, \
-    rate_limit_per_minute, created_at, updated_at";
+    rate_limit_per_minute, created_at, updated_at, enabled, enabled_set_by_role, \
+    require_approval_set_by_role, approval_threshold_set_by_role, max_cost_set_by_role, \
+    monthly_budget_set_by_role, daily_request_limit_set_by_role, rate_limit_set_by_role";
 
 pub(super) fn binding(row: &Row<'_>) -> rusqlite::Result<Binding> {
     let operation: String = row.get("operation")?;
@@ -110,6 +125,16 @@ pub(super) fn binding(row: &Row<'_>) -> rusqlite::Result<Binding> {
         monthly_budget: opt_cents_col(row, "monthly_budget_cents")?,
         daily_request_limit: opt_u32_col(row, "daily_request_limit")?,
         rate_limit_per_minute: opt_u32_col(row, "rate_limit_per_minute")?,
+        enabled: row.get("enabled")?,
+        set_by: BindingSetters {
+            enabled: role_col(row, "enabled_set_by_role")?,
+            require_approval: role_col(row, "require_approval_set_by_role")?,
+            approval_threshold: role_col(row, "approval_threshold_set_by_role")?,
+            max_cost: role_col(row, "max_cost_set_by_role")?,
+            monthly_budget: role_col(row, "monthly_budget_set_by_role")?,
+            daily_request_limit: role_col(row, "daily_request_limit_set_by_role")?,
+            rate_limit: role_col(row, "rate_limit_set_by_role")?,
+        },
         created_at: time_col(row, "created_at")?,
         updated_at: time_col(row, "updated_at")?,
     })

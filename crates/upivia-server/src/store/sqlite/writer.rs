@@ -247,11 +247,13 @@ impl WriteCtx<'_> {
     pub(crate) fn post(&mut self, posting: Posting<'_>) -> StoreResult<AccountTotals> {
         let account = posting.account;
         let mut totals = self.totals(account)?;
-        totals.apply(posting.kind, posting.amount).ok_or_else(|| {
-            StoreError::Conflict(format!("ledger arithmetic overflow on {}", account.key()))
-        })?;
+        totals
+            .apply(posting.kind, posting.amount)
+            .ok_or_else(|| StoreError::Overflow {
+                account: account.key(),
+            })?;
         if totals.reserved.is_negative() {
-            return Err(StoreError::Conflict(format!(
+            return Err(StoreError::Corrupt(format!(
                 "more given back than held on {}",
                 account.key()
             )));
