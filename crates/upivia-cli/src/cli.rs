@@ -118,7 +118,11 @@ pub struct ServeArgs {
     pub audit: AuditKeyArgs,
     /// How often the audit chain's head is signed into the checkpoint
     /// file, in seconds (only when it moved; also at start and clean stop).
-    #[arg(long, env = "UPIVIA_AUDIT_CHECKPOINT_INTERVAL_SECS", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "UPIVIA_AUDIT_CHECKPOINT_INTERVAL_SECS",
+        default_value_t = 10
+    )]
     pub audit_checkpoint_interval_secs: u64,
     /// Also append every audit checkpoint to this file (e.g. on another disk).
     #[arg(long, env = "UPIVIA_AUDIT_CHECKPOINT_COPY")]
@@ -130,7 +134,12 @@ pub struct ServeArgs {
 pub struct AuditKeyArgs {
     /// The audit chain's HMAC key, 64 hex digits (prefer the variable to
     /// the flag: flags show in the process list). Overrides the key file.
-    #[arg(long, env = "UPIVIA_AUDIT_KEY", hide_env_values = true, value_name = "HEX")]
+    #[arg(
+        long,
+        env = "UPIVIA_AUDIT_KEY",
+        hide_env_values = true,
+        value_name = "HEX"
+    )]
     pub audit_key: Option<String>,
     /// The audit key file [default: <data-dir>/audit.key].
     #[arg(long, env = "UPIVIA_AUDIT_KEY_FILE")]

@@ -88,7 +88,9 @@ pub async fn verify_audit(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         Some(path) => (None, AuditPublicKey::load(path)?),
         None => {
             let key = match &args.keys.audit_key {
-                Some(hex) => AuditKey::from_hex(hex).map_err(|e| anyhow!("UPIVIA_AUDIT_KEY: {e}"))?,
+                Some(hex) => {
+                    AuditKey::from_hex(hex).map_err(|e| anyhow!("UPIVIA_AUDIT_KEY: {e}"))?
+                }
                 None => {
                     let path = args
                         .keys

@@ -15,8 +15,8 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Query, UserAuth};
 use super::usage::parse_time;
-use crate::clock::rfc3339;
 use crate::audit::GLOBAL_CHAIN;
+use crate::clock::rfc3339;
 use crate::model::{AuditEntry, Role};
 use crate::store::AuditQuery;
 

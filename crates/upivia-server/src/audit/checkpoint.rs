@@ -161,10 +161,10 @@ pub fn read_log(
         if checkpoint.chain != chain {
             continue;
         }
-        if let Some(prev) = log.checkpoints.last() {
-            if let Some(reason) = out_of_order(prev, &checkpoint) {
-                return Ok(Err(broken(checkpoint.seq, reason)));
-            }
+        if let Some(prev) = log.checkpoints.last()
+            && let Some(reason) = out_of_order(prev, &checkpoint)
+        {
+            return Ok(Err(broken(checkpoint.seq, reason)));
         }
         log.checkpoints.push(checkpoint);
     }

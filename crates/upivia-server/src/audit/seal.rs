@@ -96,7 +96,10 @@ impl Sealer {
             reason,
             path: self.file.clone(),
         };
-        let chain = store.audit_chain().await?.ok_or(AuditError::NoChainRecord)?;
+        let chain = store
+            .audit_chain()
+            .await?
+            .ok_or(AuditError::NoChainRecord)?;
         if chain.keyed_from != last.keyed_from {
             return Err(behind(format!(
                 "the database says entries carry MACs from seq {}, the checkpoint says from {}",

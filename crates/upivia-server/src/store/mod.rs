@@ -504,10 +504,8 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_entries(&self, query: AuditQuery) -> StoreResult<Vec<AuditEntry>>;
     async fn append_audit(&self, event: AuditEvent, now: OffsetDateTime) -> StoreResult<()>;
     /// Walks the whole chain under `rules`.
-    async fn verify_audit(
-        &self,
-        rules: crate::audit::ChainRules,
-    ) -> StoreResult<AuditVerification>;
+    async fn verify_audit(&self, rules: crate::audit::ChainRules)
+    -> StoreResult<AuditVerification>;
     async fn audit_chain(&self) -> StoreResult<Option<AuditChainState>>;
     /// Records `key_id` as the chain's audit key if none is yet, and
     /// returns the recorded one (`None` when the chain's record is gone).

@@ -181,7 +181,10 @@ async fn the_chain_verifies_and_an_edited_row_is_caught() {
     let ok = s.get("/api/v1/admin/audit/verify", &s.pat).await;
     assert_eq!(ok.body["ok"], true, "{ok:?}");
     assert_eq!(ok.body["keyed"], true, "{ok:?}");
-    assert!(ok.body["checkpoints_checked"].as_i64().unwrap() >= 1, "{ok:?}");
+    assert!(
+        ok.body["checkpoints_checked"].as_i64().unwrap() >= 1,
+        "{ok:?}"
+    );
     let checked = ok.body["entries_checked"].as_i64().unwrap();
     assert!(checked >= 8);
 
@@ -344,7 +347,10 @@ async fn a_deleted_checkpoint_file_is_caught() {
     assert_eq!(v["ok"], false);
     let reason = v["first_break"]["reason"].as_str().unwrap();
     assert!(reason.contains("no checkpoint file"), "{reason}");
-    assert!(reason.contains("the database records 2 checkpoints"), "{reason}");
+    assert!(
+        reason.contains("the database records 2 checkpoints"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -381,11 +387,7 @@ async fn a_tampered_checkpoint_is_caught() {
     let lines: Vec<&str> = text.lines().collect();
     let mut forged: Value = serde_json::from_str(lines[1]).unwrap();
     forged["seq"] = json!(forged["seq"].as_i64().unwrap() - 1);
-    std::fs::write(
-        s.checkpoint_path(),
-        format!("{}\n{forged}\n", lines[0]),
-    )
-    .unwrap();
+    std::fs::write(s.checkpoint_path(), format!("{}\n{forged}\n", lines[0])).unwrap();
     let v = verify(&s).await;
     assert_eq!(v["ok"], false);
     assert_eq!(v["first_break"]["id"], "checkpoint line 2", "{v}");
@@ -467,15 +469,27 @@ async fn checkpoints_and_the_public_key_are_served() {
     }
     assert_eq!(served[0]["seq"], max_seq(&db(&s)));
 
-    let one = s.get("/api/v1/audit-logs/checkpoints?limit=1", &s.pat).await;
+    let one = s
+        .get("/api/v1/audit-logs/checkpoints?limit=1", &s.pat)
+        .await;
     assert_eq!(one.body["checkpoints"].as_array().unwrap().len(), 1);
     for bad in ["0", "1001", "x"] {
         let r = s
-            .get(&format!("/api/v1/audit-logs/checkpoints?limit={bad}"), &s.pat)
+            .get(
+                &format!("/api/v1/audit-logs/checkpoints?limit={bad}"),
+                &s.pat,
+            )
             .await;
-        assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_request"), "{bad}");
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, "invalid_request"),
+            "{bad}"
+        );
     }
-    for path in ["/api/v1/audit-logs/checkpoints", "/api/v1/audit-logs/public-key"] {
+    for path in [
+        "/api/v1/audit-logs/checkpoints",
+        "/api/v1/audit-logs/public-key",
+    ] {
         let r = s.get(path, &agent.key).await;
         assert_eq!((r.status.as_u16(), r.code()), (403, "forbidden"), "{path}");
         let r = s.send(reqwest::Method::GET, path, None, None).await;

@@ -126,7 +126,12 @@ fn recomputing_the_plain_chain_without_the_key_fails_the_mac() {
     // Another key is no better than none.
     let other = AuditKey::generate();
     let honest = chain_of(6, 0, &key);
-    assert_eq!(verify(&rules(Some(&other), 1, vec![]), &honest).unwrap_err().seq, 1);
+    assert_eq!(
+        verify(&rules(Some(&other), 1, vec![]), &honest)
+            .unwrap_err()
+            .seq,
+        1
+    );
 }
 
 #[test]
@@ -144,7 +149,12 @@ fn without_the_key_a_signed_head_still_catches_a_recomputed_chain() {
     let mut entries = honest.clone();
     forge_from(&mut entries, 5);
     assert!(verify(&rules(None, 1, signed.clone()), &entries).is_ok());
-    assert_eq!(verify(&rules(Some(&key), 1, signed), &entries).unwrap_err().seq, 6);
+    assert_eq!(
+        verify(&rules(Some(&key), 1, signed), &entries)
+            .unwrap_err()
+            .seq,
+        6
+    );
 }
 
 #[test]
@@ -155,10 +165,16 @@ fn cutting_entries_below_a_checkpoint_is_caught_and_after_it_is_not() {
     let r = rules(Some(&key), 1, signed);
     let err = verify(&r, &entries[..7]).unwrap_err();
     assert_eq!(err.seq, 8);
-    assert!(err.reason.contains("entries 8 to 8 were deleted"), "{err:?}");
+    assert!(
+        err.reason.contains("entries 8 to 8 were deleted"),
+        "{err:?}"
+    );
     let err = verify(&r, &entries[..3]).unwrap_err();
     assert!(err.reason.contains("entries 4 to 8"), "{err:?}");
-    assert!(verify(&r, &entries[..9]).is_ok(), "unsigned tail entries can go unseen");
+    assert!(
+        verify(&r, &entries[..9]).is_ok(),
+        "unsigned tail entries can go unseen"
+    );
     assert!(verify(&r, &[]).is_err(), "an emptied chain");
 }
 
@@ -184,7 +200,10 @@ fn stripping_macs_to_pass_as_legacy_is_caught() {
     // A legacy entry never carries a MAC either.
     let mut entries = chain_of(6, 3, &key);
     entries[0].mac = entries[4].mac.clone();
-    assert_eq!(verify(&rules(None, 4, vec![]), &entries).unwrap_err().seq, 1);
+    assert_eq!(
+        verify(&rules(None, 4, vec![]), &entries).unwrap_err().seq,
+        1
+    );
 }
 
 #[test]

@@ -22,7 +22,9 @@ fn a_signed_line_opens_under_its_public_key() {
     assert_eq!(Checkpoint::open(&line, &key.public()).unwrap(), c);
     // Re-encoded with other whitespace and key order, it still verifies.
     let value: Value = serde_json::from_str(&line).unwrap();
-    let pretty = serde_json::to_string_pretty(&value).unwrap().replace('\n', " ");
+    let pretty = serde_json::to_string_pretty(&value)
+        .unwrap()
+        .replace('\n', " ");
     assert_eq!(Checkpoint::open(&pretty, &key.public()).unwrap(), c);
     // Deterministic: the same checkpoint signs to the same line.
     assert_eq!(c.sign(&key), line);
