@@ -59,6 +59,10 @@ pub async fn verify(
         keyed: key.is_some(),
         first_break: None,
     };
+    // The database's record first: a server seals the file before it
+    // records that, so a seal landing meanwhile leaves the file ahead of
+    // the record read here, never behind it.
+    let state = store.audit_chain().await?;
     let log = {
         let (path, public) = (PathBuf::from(checkpoint_file), public.clone());
         tokio::task::spawn_blocking(move || checkpoint::read_log(&path, &public, GLOBAL_CHAIN))
@@ -78,7 +82,7 @@ pub async fn verify(
     };
     report.checkpoints_checked = log.checkpoints.len();
     report.last_checkpoint = log.checkpoints.last().cloned();
-    let Some(state) = store.audit_chain().await? else {
+    let Some(state) = state else {
         report.first_break = Some(ChainBreak {
             seq: 0,
             id: String::new(),

@@ -496,3 +496,37 @@ async fn checkpoints_and_the_public_key_are_served() {
         assert_eq!(r.status.as_u16(), 401, "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_sealing_worker_signs_on_its_interval() {
+    let s = TestServer::start_with(|c| {
+        c.audit_checkpoint_interval = std::time::Duration::from_millis(50);
+    })
+    .await;
+    s.credit(100).await;
+    let head = max_seq(&db(&s));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while checkpoint_lines(&s).last().unwrap()["seq"] != head {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint of seq {head}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(verify(&s).await["unsigned_entries"], 0);
+}
+
+#[tokio::test]
+async fn a_deleted_chain_record_is_caught() {
+    let s = TestServer::start().await;
+    db(&s).execute("DELETE FROM audit_chains", []).unwrap();
+    let v = verify(&s).await;
+    assert_eq!(v["ok"], false);
+    assert!(
+        v["first_break"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("audit_chains"),
+        "{v}"
+    );
+}
