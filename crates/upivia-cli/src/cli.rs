@@ -122,6 +122,40 @@ pub struct ServeArgs {
         default_value_t = upivia_server::config::DEFAULT_KEY_RATE_LIMIT_PER_MINUTE
     )]
     pub key_rate_limit_per_minute: u32,
+    #[command(flatten)]
+    pub audit: AuditKeyArgs,
+    /// How often the audit chain's head is signed into the checkpoint
+    /// file, in seconds (only when it moved; also at start and clean stop).
+    #[arg(
+        long,
+        env = "UPIVIA_AUDIT_CHECKPOINT_INTERVAL_SECS",
+        default_value_t = 10
+    )]
+    pub audit_checkpoint_interval_secs: u64,
+    /// Also append every audit checkpoint to this file (e.g. on another disk).
+    #[arg(long, env = "UPIVIA_AUDIT_CHECKPOINT_COPY")]
+    pub audit_checkpoint_copy: Option<PathBuf>,
+}
+
+/// Where the audit keys are, when not in the data directory.
+#[derive(Args, Debug, Clone)]
+pub struct AuditKeyArgs {
+    /// The audit chain's HMAC key, 64 hex digits (prefer the variable to
+    /// the flag: flags show in the process list). Overrides the key file.
+    #[arg(
+        long,
+        env = "UPIVIA_AUDIT_KEY",
+        hide_env_values = true,
+        value_name = "HEX"
+    )]
+    pub audit_key: Option<String>,
+    /// The audit key file [default: <data-dir>/audit.key].
+    #[arg(long, env = "UPIVIA_AUDIT_KEY_FILE")]
+    pub audit_key_file: Option<PathBuf>,
+    /// The checkpoint signing key (Ed25519, PKCS#8 PEM)
+    /// [default: <data-dir>/audit-signing.key].
+    #[arg(long, env = "UPIVIA_AUDIT_SIGNING_KEY_FILE")]
+    pub audit_signing_key_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -132,8 +166,11 @@ pub enum AdminCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Recompute the audit hash chain and report the first broken link.
-    Verify(DataDirArg),
+    /// Verify the audit chain against the audit key and the signed
+    /// checkpoints, and report the first broken link (exit 1).
+    Verify(crate::commands::admin::VerifyArgs),
+    /// Print the public key that signs audit checkpoints (PEM).
+    PublicKey(crate::commands::admin::PublicKeyArgs),
     /// The latest audit entries over the API (PAT); --follow for new ones.
     Tail(crate::commands::audit::TailArgs),
     /// Audit entries over the API, newest first (PAT).

@@ -8,6 +8,7 @@ use std::time::Duration;
 /// The default per-key ceiling: 100 requests a second sustained, bursts
 /// of 6000.
 pub const DEFAULT_KEY_RATE_LIMIT_PER_MINUTE: u32 = 6000;
+use crate::audit::AuditKey;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -37,6 +38,20 @@ pub struct Config {
     /// Service requests per minute an agent key may send when its agent
     /// has no `rate_limit_per_minute` of its own (`None`: no ceiling).
     pub key_rate_limit_per_minute: Option<u32>,
+    /// The audit chain's HMAC key itself (`UPIVIA_AUDIT_KEY`); when unset
+    /// it is read from `audit_key_file`.
+    pub audit_key: Option<AuditKey>,
+    /// Where the audit key is kept (created 0600 if missing); default
+    /// `<data_dir>/audit.key`.
+    pub audit_key_file: Option<PathBuf>,
+    /// Where the checkpoint signing key is kept (created 0600 if missing);
+    /// default `<data_dir>/audit-signing.key`.
+    pub audit_signing_key_file: Option<PathBuf>,
+    /// How often the head of the audit chain is signed into the
+    /// checkpoint file (only when it moved).
+    pub audit_checkpoint_interval: Duration,
+    /// A second file every checkpoint is also appended to.
+    pub audit_checkpoint_copy: Option<PathBuf>,
 }
 
 impl Config {
@@ -56,6 +71,11 @@ impl Config {
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             idempotency_retention: Duration::from_secs(7 * 24 * 3600),
             key_rate_limit_per_minute: Some(DEFAULT_KEY_RATE_LIMIT_PER_MINUTE),
+            audit_key: None,
+            audit_key_file: None,
+            audit_signing_key_file: None,
+            audit_checkpoint_interval: Duration::from_secs(10),
+            audit_checkpoint_copy: None,
         }
     }
 
@@ -71,6 +91,23 @@ impl Config {
         self.data_dir.join("upivia.db")
     }
 
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.key"))
+    }
+
+    pub fn audit_signing_key_path(&self) -> PathBuf {
+        self.audit_signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit-signing.key"))
+    }
+
+    /// The signed checkpoints of the audit chain, one JSON line each.
+    pub fn audit_checkpoint_path(&self) -> PathBuf {
+        self.data_dir.join("audit-checkpoints.jsonl")
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.body_limit < 1024 {
             return Err("body limit must be at least 1024 bytes".into());
@@ -81,7 +118,10 @@ impl Config {
         if self.idempotency_retention < Duration::from_secs(24 * 3600) {
             return Err("idempotency keys must be kept at least 24 hours".into());
         }
-        if self.provider_timeout.is_zero() || self.worker_interval.is_zero() {
+        if self.provider_timeout.is_zero()
+            || self.worker_interval.is_zero()
+            || self.audit_checkpoint_interval.is_zero()
+        {
             return Err("timeouts and intervals must be positive".into());
         }
         Ok(())

@@ -39,6 +39,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::AppState;
+use crate::audit::{AuditError, AuditKey, AuditSigningKey, Sealer};
 use crate::bootstrap::{Bootstrap, DevAgent};
 use crate::catalog::Catalog;
 use crate::clock::{Clock, SystemClock};
@@ -65,6 +66,8 @@ pub enum StartError {
     Bootstrap(#[from] bootstrap::BootstrapError),
     #[error("recovery after an unclean stop failed")]
     Recovery(#[from] governance::GovernanceError),
+    #[error("the audit trail cannot start")]
+    Audit(#[from] AuditError),
     #[error("the HTTP server failed")]
     Serve(#[source] std::io::Error),
 }
@@ -80,6 +83,8 @@ pub struct Prepared {
     pub dev_agent: Option<DevAgent>,
     /// Requests released by recovery.
     pub recovered: usize,
+    /// Signs checkpoints of the audit chain.
+    pub sealer: Arc<Sealer>,
 }
 
 /// Builds the platform over `config` with the system clock.
@@ -98,7 +103,33 @@ pub async fn prepare_with_clock(
         path: config.data_dir.clone(),
         source,
     })?;
-    let store = SqliteStore::open(&config.database_path())?;
+    let audit_key = match &config.audit_key {
+        Some(key) => key.clone(),
+        None => AuditKey::load_or_create(&config.audit_key_path())?,
+    };
+    let signing = AuditSigningKey::load_or_create(&config.audit_signing_key_path())?;
+    let sealer = Arc::new(Sealer::open(
+        audit_key.clone(),
+        signing,
+        config.audit_checkpoint_path(),
+        config.audit_checkpoint_copy.clone(),
+    )?);
+    let store = SqliteStore::open_keyed(&config.database_path(), audit_key.clone())?;
+    {
+        use crate::store::Store;
+        match store.claim_audit_key(&audit_key.id()).await? {
+            None => return Err(AuditError::NoChainRecord.into()),
+            Some(recorded) if recorded != audit_key.id() => {
+                return Err(AuditError::KeyMismatch {
+                    recorded,
+                    given: audit_key.id(),
+                }
+                .into());
+            }
+            Some(_) => {}
+        }
+        sealer.check_reaches(&store).await?;
+    }
     let catalog = Catalog::new(catalog::builtin::builtin());
     let mut providers = Providers::new();
     register_sandbox(
@@ -141,6 +172,11 @@ pub async fn prepare_with_clock(
             "released reservations of requests interrupted by the last stop"
         );
     }
+    // Sign the head before serving: whatever bootstrap and recovery wrote
+    // is covered from the start.
+    sealer
+        .seal(platform.store.as_ref(), platform.clock.now())
+        .await?;
     Ok(Prepared {
         platform,
         config: Arc::new(config),
@@ -148,6 +184,7 @@ pub async fn prepare_with_clock(
         bootstrap,
         dev_agent,
         recovered,
+        sealer,
     })
 }
 
@@ -162,6 +199,7 @@ pub async fn serve(
         platform,
         config,
         base_url,
+        sealer,
         ..
     } = prepared;
     let health = WorkerHealth::new(config.worker_interval);
@@ -172,12 +210,20 @@ pub async fn serve(
         config.worker_interval,
         workers_cancel.clone(),
     );
+    let sealing = workers::start_sealing(
+        platform.clone(),
+        sealer.clone(),
+        config.audit_checkpoint_interval,
+        workers_cancel.clone(),
+    );
+    let last_seal = (platform.clone(), sealer.clone());
     let state = AppState::new(api::Shared {
         platform,
         config: config.clone(),
         base_url: base_url.into(),
         metrics: api::metrics_handle(),
         workers: health,
+        sealer,
     });
     let app = api::router(state);
     let result = axum::serve(listener, app)
@@ -185,5 +231,9 @@ pub async fn serve(
         .await;
     workers_cancel.cancel();
     let _ = workers.await;
+    let _ = sealing.await;
+    // A clean stop signs what the last requests wrote.
+    let (platform, sealer) = last_seal;
+    workers::seal_audit(&platform, &sealer).await;
     result.map_err(StartError::Serve)
 }

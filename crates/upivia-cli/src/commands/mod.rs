@@ -1,6 +1,6 @@
 //! One module per command; `run` dispatches.
 
-mod admin;
+pub(crate) mod admin;
 pub(crate) mod agents;
 pub(crate) mod approvals;
 pub(crate) mod audit;
@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Serve(args) => serve::run(args).await,
             Command::Admin(AdminCommand::CheckLedger(args)) => admin::check_ledger(args).await,
             Command::Audit(AuditCommand::Verify(args)) => admin::verify_audit(args).await,
+            Command::Audit(AuditCommand::PublicKey(args)) => admin::public_key(args),
             Command::Audit(AuditCommand::Tail(args)) => audit::tail(args).await,
             Command::Audit(AuditCommand::List(args)) => audit::list(args).await,
             Command::Request(args) => request::run(args).await,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
+use upivia_server::audit::AuditKey;
 use upivia_server::config::Config;
 
 use crate::cli::ServeArgs;
@@ -23,6 +24,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.body_limit = args.body_limit;
     config.webhook_allowed_hosts = args.webhook_hosts;
     config.key_rate_limit_per_minute = Some(args.key_rate_limit_per_minute).filter(|n| *n > 0);
+    config.audit_key = args
+        .audit
+        .audit_key
+        .as_deref()
+        .map(AuditKey::from_hex)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("UPIVIA_AUDIT_KEY: {e}"))?;
+    config.audit_key_file = args.audit.audit_key_file;
+    config.audit_signing_key_file = args.audit.audit_signing_key_file;
+    config.audit_checkpoint_interval = Duration::from_secs(args.audit_checkpoint_interval_secs);
+    config.audit_checkpoint_copy = args.audit_checkpoint_copy;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

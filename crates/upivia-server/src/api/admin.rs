@@ -11,6 +11,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, UserAuth};
 use crate::governance::roles;
+use crate::audit::AuditError;
 use crate::model::Role;
 
 pub(super) fn router() -> Router<AppState> {
@@ -79,15 +80,32 @@ async fn check_ledger(
     })))
 }
 
+/// The same verification as `upivia audit verify`, with this server's
+/// audit key, public key and checkpoint file.
 async fn verify_audit(
     State(state): State<AppState>,
     user: UserAuth,
 ) -> Result<AxumJson<Value>, ApiError> {
     user.require(Role::Admin)?;
-    let v = state.platform.store.verify_audit().await?;
+    let report = state
+        .sealer
+        .verify(state.platform.store.as_ref())
+        .await
+        .map_err(audit_error)?;
     Ok(AxumJson(json!({
-        "ok": v.first_break.is_none(),
-        "entries_checked": v.entries_checked,
-        "first_break": v.first_break.map(|b| json!({"seq": b.seq, "id": b.id, "reason": b.reason})),
+        "ok": report.ok(),
+        "entries_checked": report.entries_checked,
+        "first_break": report.first_break.map(|b| json!({"seq": b.seq, "id": b.id, "reason": b.reason})),
+        "keyed": report.keyed,
+        "checkpoints_checked": report.checkpoints_checked,
+        "last_checkpoint": report.last_checkpoint.map(|c| json!({"seq": c.seq, "time": c.time})),
+        "unsigned_entries": report.unsigned_entries,
     })))
+}
+
+pub(super) fn audit_error(e: AuditError) -> ApiError {
+    match e {
+        AuditError::Store(e) => e.into(),
+        other => ApiError::Internal(Box::new(other)),
+    }
 }

@@ -1,5 +1,7 @@
 //! `GET /audit-logs`: the organisation's audit trail, newest first, with
 //! filters and an opaque keyset cursor (stable under concurrent appends).
+//! `GET /audit-logs/checkpoints` (admin): the latest signed checkpoints of
+//! the chain head; `GET /audit-logs/public-key`: the key that signs them.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -13,12 +15,16 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Query, UserAuth};
 use super::usage::parse_time;
+use crate::audit::GLOBAL_CHAIN;
 use crate::clock::rfc3339;
-use crate::model::AuditEntry;
+use crate::model::{AuditEntry, Role};
 use crate::store::AuditQuery;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/audit-logs", get(list))
+    Router::new()
+        .route("/audit-logs", get(list))
+        .route("/audit-logs/checkpoints", get(checkpoints))
+        .route("/audit-logs/public-key", get(public_key))
 }
 
 pub(super) const DEFAULT_LIMIT: u32 = 50;
@@ -119,6 +125,55 @@ async fn list(
     Ok(AxumJson(json!({
         "logs": entries.iter().map(row).collect::<Vec<_>>(),
         "next_cursor": next,
+    })))
+}
+
+#[derive(Deserialize)]
+struct ListCheckpoints {
+    limit: Option<String>,
+}
+
+const MAX_CHECKPOINTS: u32 = 1_000;
+
+/// Newest first, each exactly as a line of the checkpoint file.
+async fn checkpoints(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Query(q): Query<ListCheckpoints>,
+) -> Result<AxumJson<Value>, ApiError> {
+    user.require(Role::Admin)?;
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_CHECKPOINTS).contains(n))
+            .ok_or_else(|| {
+                ApiError::InvalidRequest(format!(
+                    "limit must be an integer from 1 to {MAX_CHECKPOINTS}"
+                ))
+            })?,
+    };
+    let public = state.sealer.public_key();
+    Ok(AxumJson(json!({
+        "chain": GLOBAL_CHAIN,
+        "key_id": public.id(),
+        "public_key": public.to_pem(),
+        "checkpoints": state.sealer.recent(limit as usize).await,
+    })))
+}
+
+/// Any member may fetch it; an auditor should still compare it with a copy
+/// exported out of band, since a server can only vouch for itself.
+async fn public_key(
+    State(state): State<AppState>,
+    _user: UserAuth,
+) -> Result<AxumJson<Value>, ApiError> {
+    let public = state.sealer.public_key();
+    Ok(AxumJson(json!({
+        "algorithm": "ed25519",
+        "key_id": public.id(),
+        "public_key": public.to_pem(),
     })))
 }
 

@@ -68,6 +68,8 @@ pub struct Shared {
     pub base_url: Arc<str>,
     pub metrics: PrometheusHandle,
     pub workers: WorkerHealth,
+    /// The audit trail's signing side: checkpoints and verification.
+    pub sealer: Arc<crate::audit::Sealer>,
 }
 
 fn v1() -> Router<AppState> {

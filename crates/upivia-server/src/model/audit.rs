@@ -81,4 +81,7 @@ pub struct AuditEntry {
     pub created_at: OffsetDateTime,
     pub prev_hash: String,
     pub hash: String,
+    /// HMAC-SHA256 of `hash` under the audit key; `None` on entries from
+    /// before keyed chains.
+    pub mac: Option<String>,
 }

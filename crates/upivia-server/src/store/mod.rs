@@ -376,8 +376,33 @@ pub struct LedgerReport {
 
 #[derive(Clone, Debug)]
 pub struct AuditVerification {
+    /// Entries that passed every check before the first break.
     pub entries_checked: i64,
+    /// The last entry's seq when the whole chain holds.
+    pub last_seq: Option<i64>,
     pub first_break: Option<crate::audit::ChainBreak>,
+}
+
+/// The database's record of an audit chain, beside its rows.
+#[derive(Clone, Debug)]
+pub struct AuditChainState {
+    pub chain: String,
+    /// The first seq written with a MAC.
+    pub keyed_from: i64,
+    /// The audit key the chain is written with (`AuditKey::id`).
+    pub mac_key_id: Option<String>,
+    /// Checkpoints written, and the seq and time of the latest.
+    pub checkpoints: i64,
+    pub checkpoint_seq: Option<i64>,
+    pub checkpoint_at: Option<String>,
+}
+
+/// The chain's head once every write before it is durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditHead {
+    pub seq: i64,
+    pub hash: String,
+    pub keyed_from: i64,
 }
 
 #[async_trait]
@@ -550,7 +575,19 @@ pub trait Store: Send + Sync + 'static {
     // audit
     async fn audit_entries(&self, query: AuditQuery) -> StoreResult<Vec<AuditEntry>>;
     async fn append_audit(&self, event: AuditEvent, now: OffsetDateTime) -> StoreResult<()>;
-    async fn verify_audit(&self) -> StoreResult<AuditVerification>;
+    /// Walks the whole chain under `rules`.
+    async fn verify_audit(&self, rules: crate::audit::ChainRules)
+    -> StoreResult<AuditVerification>;
+    async fn audit_chain(&self) -> StoreResult<Option<AuditChainState>>;
+    /// Records `key_id` as the chain's audit key if none is yet, and
+    /// returns the recorded one (`None` when the chain's record is gone).
+    async fn claim_audit_key(&self, key_id: &str) -> StoreResult<Option<String>>;
+    /// The head, answered only once it is durable: a checkpoint never signs
+    /// what a power cut could take back.
+    async fn audit_head(&self) -> StoreResult<AuditHead>;
+    async fn audit_hash_at(&self, seq: i64) -> StoreResult<Option<String>>;
+    /// Notes in the database that a checkpoint of `seq` was written.
+    async fn record_audit_checkpoint(&self, seq: i64, at: OffsetDateTime) -> StoreResult<()>;
 
     // workers
     async fn heartbeat(&self, worker: &str, now: OffsetDateTime) -> StoreResult<()>;

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::governance::{approvals, idempotency, reconcile, refusals};
+use crate::audit::Sealer;
 use crate::platform::Platform;
 
 /// When the workers last completed a pass (unix ms; 0 = never).
@@ -109,5 +110,38 @@ pub fn start(
             tracing::warn!(error = %e, "refusal summaries at shutdown failed");
         }
         tracing::debug!("workers stopped");
+    })
+}
+
+/// One sealing pass: signs the audit chain's head if it moved.
+pub async fn seal_audit(platform: &Platform, sealer: &Sealer) {
+    match sealer
+        .seal(platform.store.as_ref(), platform.clock.now())
+        .await
+    {
+        Ok(Some(c)) => tracing::debug!(seq = c.seq, "signed an audit checkpoint"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "could not sign an audit checkpoint"),
+    }
+}
+
+/// Seals on its own interval (the first pass one interval after start:
+/// `prepare` has just sealed) until cancelled.
+pub fn start_sealing(
+    platform: Platform,
+    sealer: Arc<Sealer>,
+    interval: Duration,
+    cancel: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let first = tokio::time::Instant::now() + interval;
+        let mut ticker = tokio::time::interval_at(first, interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = ticker.tick() => seal_audit(&platform, &sealer).await,
+            }
+        }
     })
 }

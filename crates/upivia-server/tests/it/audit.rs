@@ -1,10 +1,94 @@
-//! The audit trail: every decision recorded, paginated, and tamper-evident.
+//! The audit trail: every decision recorded, paginated, and tamper-evident:
+//! a keyed chain, and signed checkpoints of its head outside the database.
 
 use std::collections::BTreeSet;
 
-use serde_json::json;
+use rusqlite::Connection;
+use serde_json::{Value, json};
+use upivia_server::audit::{AuditPublicKey, Checkpoint, entry_hash};
+use upivia_server::model::{AuditEntry, AuditEvent};
+use upivia_server::money::Cents;
 
 use crate::support::{TestServer, email};
+
+/// The database, opened as an attacker with file access would.
+fn db(s: &TestServer) -> Connection {
+    let conn = Connection::open(s.db_path()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    conn
+}
+
+fn entry(conn: &Connection, seq: i64) -> AuditEntry {
+    conn.query_row(
+        "SELECT id, org_id, event_type, actor, agent_id, service, operation, status, request_id, \
+         cost_cents, details, created_at, prev_hash, hash, mac FROM audit_log WHERE seq = ?1",
+        [seq],
+        |r| {
+            let details: String = r.get(10)?;
+            let created: String = r.get(11)?;
+            Ok(AuditEntry {
+                seq,
+                id: r.get(0)?,
+                event: AuditEvent {
+                    org_id: r.get(1)?,
+                    event_type: r.get(2)?,
+                    actor: r.get(3)?,
+                    agent_id: r.get(4)?,
+                    service: r.get(5)?,
+                    operation: r.get(6)?,
+                    status: r.get(7)?,
+                    request_id: r.get(8)?,
+                    cost: r.get::<_, Option<i64>>(9)?.map(Cents::new),
+                    details: serde_json::from_str(&details).unwrap(),
+                },
+                created_at: upivia_server::clock::parse_rfc3339(&created).unwrap(),
+                prev_hash: r.get(12)?,
+                hash: r.get(13)?,
+                mac: r.get(14)?,
+            })
+        },
+    )
+    .unwrap()
+}
+
+fn max_seq(conn: &Connection) -> i64 {
+    conn.query_row("SELECT MAX(seq) FROM audit_log", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Recomputes the plain SHA-256 chain from `seq` to the end, as someone
+/// who can write the database but does not hold the audit key would.
+fn rehash_from(conn: &Connection, seq: i64) {
+    let mut prev: Option<String> = None;
+    for s in seq..=max_seq(conn) {
+        let mut e = entry(conn, s);
+        if let Some(p) = prev {
+            e.prev_hash = p;
+        }
+        e.hash = entry_hash(&e);
+        conn.execute(
+            "UPDATE audit_log SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
+            rusqlite::params![e.prev_hash, e.hash, s],
+        )
+        .unwrap();
+        prev = Some(e.hash);
+    }
+}
+
+async fn verify(s: &TestServer) -> Value {
+    let r = s.get("/api/v1/admin/audit/verify", &s.pat).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body
+}
+
+fn checkpoint_lines(s: &TestServer) -> Vec<Value> {
+    std::fs::read_to_string(s.checkpoint_path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
 
 #[tokio::test]
 async fn every_decision_appends_an_entry_with_its_status() {
@@ -96,6 +180,11 @@ async fn the_chain_verifies_and_an_edited_row_is_caught() {
     }
     let ok = s.get("/api/v1/admin/audit/verify", &s.pat).await;
     assert_eq!(ok.body["ok"], true, "{ok:?}");
+    assert_eq!(ok.body["keyed"], true, "{ok:?}");
+    assert!(
+        ok.body["checkpoints_checked"].as_i64().unwrap() >= 1,
+        "{ok:?}"
+    );
     let checked = ok.body["entries_checked"].as_i64().unwrap();
     assert!(checked >= 8);
 
@@ -136,4 +225,308 @@ async fn deleting_a_row_is_caught_too() {
     let broken = s.get("/api/v1/admin/audit/verify", &s.pat).await;
     assert_eq!(broken.body["ok"], false);
     assert_eq!(broken.body["first_break"]["seq"], 4);
+}
+
+#[tokio::test]
+async fn an_edited_row_with_its_hash_recomputed_fails_its_mac() {
+    let s = TestServer::start().await;
+    let agent = s.funded_agent("email", 100).await;
+    for _ in 0..4 {
+        s.request(&agent, "email", "send", email()).await;
+    }
+    let conn = db(&s);
+    let seq: i64 = conn
+        .query_row(
+            "SELECT seq FROM audit_log WHERE event_type = 'service_request.executed' ORDER BY seq LIMIT 1 OFFSET 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut e = entry(&conn, seq);
+    e.event.cost = Some(Cents::new(0));
+    e.hash = entry_hash(&e);
+    conn.execute(
+        "UPDATE audit_log SET cost_cents = 0, hash = ?1 WHERE seq = ?2",
+        rusqlite::params![e.hash, seq],
+    )
+    .unwrap();
+    let v = verify(&s).await;
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["first_break"]["seq"], seq, "{v}");
+    assert_eq!(v["first_break"]["id"], e.id.as_str());
+    assert!(
+        v["first_break"]["reason"].as_str().unwrap().contains("MAC"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn a_chain_recomputed_without_the_key_is_caught_at_the_rewritten_row() {
+    let s = TestServer::start().await;
+    let agent = s.funded_agent("email", 100).await;
+    for _ in 0..4 {
+        s.request(&agent, "email", "send", email()).await;
+    }
+    let conn = db(&s);
+    let seq = max_seq(&conn) - 3;
+    conn.execute(
+        "UPDATE audit_log SET details = '{\"forged\":true}' WHERE seq = ?1",
+        [seq],
+    )
+    .unwrap();
+    rehash_from(&conn, seq);
+    let v = verify(&s).await;
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["first_break"]["seq"], seq, "{v}");
+    assert_eq!(v["entries_checked"], seq - 1);
+}
+
+#[tokio::test]
+async fn cutting_the_tail_below_a_checkpoint_is_caught() {
+    let s = TestServer::start().await;
+    let agent = s.funded_agent("email", 100).await;
+    for _ in 0..6 {
+        s.request(&agent, "email", "send", email()).await;
+    }
+    s.seal_audit().await;
+    let conn = db(&s);
+    let last = max_seq(&conn);
+    conn.execute("DELETE FROM audit_log WHERE seq = ?1", [last])
+        .unwrap();
+    let v = verify(&s).await;
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["first_break"]["seq"], last, "{v}");
+    let reason = v["first_break"]["reason"].as_str().unwrap();
+    assert!(reason.contains("were deleted"), "{reason}");
+
+    conn.execute("DELETE FROM audit_log WHERE seq > ?1", [last - 5])
+        .unwrap();
+    let v = verify(&s).await;
+    assert_eq!(v["first_break"]["seq"], last - 4, "{v}");
+    assert!(
+        v["first_break"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("entries {} to {last}", last - 4)),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn entries_after_the_last_checkpoint_are_reported_unsigned() {
+    let s = TestServer::start().await;
+    let agent = s.funded_agent("email", 100).await;
+    s.seal_audit().await;
+    let signed = max_seq(&db(&s));
+    for _ in 0..3 {
+        s.request(&agent, "email", "send", email()).await;
+    }
+    let last = max_seq(&db(&s));
+    let v = verify(&s).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["last_checkpoint"]["seq"], signed);
+    assert_eq!(v["unsigned_entries"], last - signed);
+    // The limit, stated: cutting unsigned entries off the end goes unseen
+    // until the next checkpoint would have covered them.
+    db(&s)
+        .execute("DELETE FROM audit_log WHERE seq = ?1", [last])
+        .unwrap();
+    let v = verify(&s).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["unsigned_entries"], last - 1 - signed);
+}
+
+#[tokio::test]
+async fn a_deleted_checkpoint_file_is_caught() {
+    let s = TestServer::start().await;
+    let agent = s.funded_agent("email", 100).await;
+    s.request(&agent, "email", "send", email()).await;
+    s.seal_audit().await;
+    std::fs::remove_file(s.checkpoint_path()).unwrap();
+    let v = verify(&s).await;
+    assert_eq!(v["ok"], false);
+    let reason = v["first_break"]["reason"].as_str().unwrap();
+    assert!(reason.contains("no checkpoint file"), "{reason}");
+    assert!(
+        reason.contains("the database records 2 checkpoints"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_checkpoint_file_rolled_back_to_an_older_copy_is_caught() {
+    let s = TestServer::start().await;
+    let agent = s.funded_agent("email", 100).await;
+    let old = std::fs::read(s.checkpoint_path()).unwrap();
+    for _ in 0..3 {
+        s.request(&agent, "email", "send", email()).await;
+    }
+    s.seal_audit().await;
+    let conn = db(&s);
+    let last = max_seq(&conn);
+    // Cut the entries the newer checkpoint signed, and put back the file
+    // from before it, so every remaining checkpoint still matches.
+    let first: i64 = checkpoint_lines(&s)[0]["seq"].as_i64().unwrap();
+    conn.execute("DELETE FROM audit_log WHERE seq > ?1", [first])
+        .unwrap();
+    std::fs::write(s.checkpoint_path(), old).unwrap();
+    let v = verify(&s).await;
+    assert_eq!(v["ok"], false, "{v}");
+    let reason = v["first_break"]["reason"].as_str().unwrap();
+    assert!(reason.contains("older copy"), "{reason}");
+    assert!(reason.contains(&format!("seq {last}")), "{reason}");
+}
+
+#[tokio::test]
+async fn a_tampered_checkpoint_is_caught() {
+    let s = TestServer::start().await;
+    let agent = s.funded_agent("email", 100).await;
+    s.request(&agent, "email", "send", email()).await;
+    s.seal_audit().await;
+    let text = std::fs::read_to_string(s.checkpoint_path()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut forged: Value = serde_json::from_str(lines[1]).unwrap();
+    forged["seq"] = json!(forged["seq"].as_i64().unwrap() - 1);
+    std::fs::write(s.checkpoint_path(), format!("{}\n{forged}\n", lines[0])).unwrap();
+    let v = verify(&s).await;
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["first_break"]["id"], "checkpoint line 2", "{v}");
+    assert!(
+        v["first_break"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn the_head_is_signed_at_start_and_again_only_when_it_moves() {
+    let s = TestServer::start().await;
+    let lines = checkpoint_lines(&s);
+    assert_eq!(lines.len(), 1, "the start signs the bootstrap entries");
+    assert_eq!(lines[0]["seq"], max_seq(&db(&s)));
+    assert_eq!(lines[0]["chain"], "global");
+    s.seal_audit().await;
+    assert_eq!(checkpoint_lines(&s).len(), 1, "nothing new to sign");
+    s.credit(100).await;
+    s.seal_audit().await;
+    let lines = checkpoint_lines(&s);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["seq"], max_seq(&db(&s)));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let data = s.dir.path().join("data");
+        for file in ["audit-checkpoints.jsonl", "audit.key", "audit-signing.key"] {
+            let mode = std::fs::metadata(data.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_clean_stop_signs_the_last_entries() {
+    let mut s = TestServer::start().await;
+    let agent = s.funded_agent("email", 100).await;
+    for _ in 0..3 {
+        s.request(&agent, "email", "send", email()).await;
+    }
+    s.stop().await;
+    let lines = checkpoint_lines(&s);
+    assert_eq!(lines.last().unwrap()["seq"], max_seq(&db(&s)));
+}
+
+#[tokio::test]
+async fn checkpoints_and_the_public_key_are_served() {
+    let s = TestServer::start().await;
+    let agent = s.funded_agent("email", 100).await;
+    s.request(&agent, "email", "send", email()).await;
+    s.seal_audit().await;
+
+    let key = s.get("/api/v1/audit-logs/public-key", &s.pat).await;
+    assert_eq!(key.status, 200, "{key:?}");
+    assert_eq!(key.body["algorithm"], "ed25519");
+    let public = AuditPublicKey::from_pem(key.body["public_key"].as_str().unwrap()).unwrap();
+    assert_eq!(&public, s.sealer.public_key());
+    assert_eq!(key.body["key_id"], public.id().as_str());
+
+    let r = s.get("/api/v1/audit-logs/checkpoints", &s.pat).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["chain"], "global");
+    assert_eq!(r.body["public_key"], key.body["public_key"]);
+    let served = r.body["checkpoints"].as_array().unwrap();
+    assert_eq!(served.len(), 2);
+    // Newest first, and exactly the file's lines, which verify.
+    let mut file = checkpoint_lines(&s);
+    file.reverse();
+    assert_eq!(served, &file);
+    for c in served {
+        Checkpoint::open(&c.to_string(), &public).unwrap();
+    }
+    assert_eq!(served[0]["seq"], max_seq(&db(&s)));
+
+    let one = s
+        .get("/api/v1/audit-logs/checkpoints?limit=1", &s.pat)
+        .await;
+    assert_eq!(one.body["checkpoints"].as_array().unwrap().len(), 1);
+    for bad in ["0", "1001", "x"] {
+        let r = s
+            .get(
+                &format!("/api/v1/audit-logs/checkpoints?limit={bad}"),
+                &s.pat,
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, "invalid_request"),
+            "{bad}"
+        );
+    }
+    for path in [
+        "/api/v1/audit-logs/checkpoints",
+        "/api/v1/audit-logs/public-key",
+    ] {
+        let r = s.get(path, &agent.key).await;
+        assert_eq!((r.status.as_u16(), r.code()), (403, "forbidden"), "{path}");
+        let r = s.send(reqwest::Method::GET, path, None, None).await;
+        assert_eq!(r.status.as_u16(), 401, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_sealing_worker_signs_on_its_interval() {
+    let s = TestServer::start_with(|c| {
+        c.audit_checkpoint_interval = std::time::Duration::from_millis(50);
+    })
+    .await;
+    s.credit(100).await;
+    let head = max_seq(&db(&s));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while checkpoint_lines(&s).last().unwrap()["seq"] != head {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint of seq {head}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(verify(&s).await["unsigned_entries"], 0);
+}
+
+#[tokio::test]
+async fn a_deleted_chain_record_is_caught() {
+    let s = TestServer::start().await;
+    db(&s).execute("DELETE FROM audit_chains", []).unwrap();
+    let v = verify(&s).await;
+    assert_eq!(v["ok"], false);
+    assert!(
+        v["first_break"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("audit_chains"),
+        "{v}"
+    );
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 use upivia_server::auth;
+use upivia_server::audit::Sealer;
 use upivia_server::clock::OffsetClock;
 use upivia_server::config::Config;
 use upivia_server::model::Role;
@@ -28,7 +29,10 @@ pub struct TestServer {
     pub platform: Platform,
     pub clock: Arc<OffsetClock>,
     pub dir: TempDir,
+    /// Signs audit checkpoints; tests seal by hand (`seal_audit`).
+    pub sealer: Arc<Sealer>,
     shutdown: CancellationToken,
+    served: Option<tokio::task::JoinHandle<Result<(), upivia_server::StartError>>>,
 }
 
 /// A response: status, headers and parsed JSON body.
@@ -59,18 +63,20 @@ impl TestServer {
         config.voice_call_delay = Duration::from_millis(200);
         // Workers are ticked by hand in tests, so their loop stays idle.
         config.worker_interval = Duration::from_secs(3600);
+        config.audit_checkpoint_interval = Duration::from_secs(3600);
         configure(&mut config);
         let clock = Arc::new(OffsetClock::default());
         let prepared = upivia_server::prepare_with_clock(config, addr, clock.clone())
             .await
             .expect("server prepares");
         let platform = prepared.platform.clone();
+        let sealer = prepared.sealer.clone();
         let creds: Value = serde_json::from_slice(
             &std::fs::read(dir.path().join("data/initial-credentials.json")).unwrap(),
         )
         .unwrap();
         let shutdown = CancellationToken::new();
-        tokio::spawn(upivia_server::serve(prepared, listener, shutdown.clone()));
+        let served = tokio::spawn(upivia_server::serve(prepared, listener, shutdown.clone()));
         TestServer {
             base: format!("http://{addr}"),
             pat: creds["pat"].as_str().unwrap().to_owned(),
@@ -80,8 +86,27 @@ impl TestServer {
             platform,
             clock,
             dir,
+            sealer,
             shutdown,
+            served: Some(served),
         }
+    }
+
+    /// A clean stop, waited for: in-flight requests, workers, last seal.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(served) = self.served.take() {
+            served.await.expect("serve task").expect("serve");
+        }
+    }
+
+    /// One sealing pass: signs the audit chain's head if it moved.
+    pub async fn seal_audit(&self) {
+        workers::seal_audit(&self.platform, &self.sealer).await;
+    }
+
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.dir.path().join("data/audit-checkpoints.jsonl")
     }
 
     /// Starts a graceful shutdown, as Ctrl-C does in `upivia serve`.

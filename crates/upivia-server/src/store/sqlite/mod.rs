@@ -27,6 +27,7 @@ use time::OffsetDateTime;
 
 use self::writer::Writer;
 use super::*;
+use crate::audit::AuditKey;
 use crate::model::{
     Account, AccountTotals, Agent, Approval, ApprovalStatus, AuditEntry, AuditEvent, Binding,
     KeyMode, Org, RequestStatus, Role, ServiceRequest, UserPrincipal,
@@ -40,6 +41,9 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!(
         "../../../migrations/sqlite/0003_governance_roles.sql"
+    )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0004_audit_keyed_chain.sql"
     )),
 ];
 
@@ -93,12 +97,23 @@ impl Drop for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the database at `path` and migrates it,
+    /// without the audit key: for offline checks. Appending an audit
+    /// event through it fails.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
-        SqliteStore::open_with(path, wal::WalSignals::default())
+        SqliteStore::open_with(path, wal::WalSignals::default(), None)
     }
 
-    fn open_with(path: &Path, wal: wal::WalSignals) -> StoreResult<SqliteStore> {
+    /// As [`open`](Self::open), appending audit entries keyed by `key`.
+    pub fn open_keyed(path: &Path, key: AuditKey) -> StoreResult<SqliteStore> {
+        SqliteStore::open_with(path, wal::WalSignals::default(), Some(key))
+    }
+
+    fn open_with(
+        path: &Path,
+        wal: wal::WalSignals,
+        audit_key: Option<AuditKey>,
+    ) -> StoreResult<SqliteStore> {
         let mut conn = Connection::open(path).map_err(db_error)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db_error)?;
@@ -112,7 +127,7 @@ impl SqliteStore {
         wal::start_checkpointer(path, wal.clone())?;
         let mut wal_path = path.as_os_str().to_owned();
         wal_path.push("-wal");
-        let writer = Writer::start(conn, Path::new(&wal_path), wal.clone())?;
+        let writer = Writer::start(conn, Path::new(&wal_path), wal.clone(), audit_key)?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {
@@ -519,8 +534,38 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn verify_audit(&self) -> StoreResult<AuditVerification> {
-        self.read(audit::verify).await
+    async fn verify_audit(
+        &self,
+        rules: crate::audit::ChainRules,
+    ) -> StoreResult<AuditVerification> {
+        self.read(move |c| audit::verify(c, &rules)).await
+    }
+
+    async fn audit_chain(&self) -> StoreResult<Option<AuditChainState>> {
+        self.read(audit::chain_state).await
+    }
+
+    async fn claim_audit_key(&self, key_id: &str) -> StoreResult<Option<String>> {
+        let k = key_id.to_owned();
+        self.writer
+            .write(move |ctx| audit::claim_key(ctx.conn, &k))
+            .await
+    }
+
+    async fn audit_head(&self) -> StoreResult<AuditHead> {
+        // Through the writer: its reply comes after the fsync that makes
+        // this head (and everything before it) durable.
+        self.writer.write_repeatable(audit::head).await
+    }
+
+    async fn audit_hash_at(&self, seq: i64) -> StoreResult<Option<String>> {
+        self.lookup(|c| audit::hash_at(c, seq))
+    }
+
+    async fn record_audit_checkpoint(&self, seq: i64, at: OffsetDateTime) -> StoreResult<()> {
+        self.writer
+            .write_repeatable(move |ctx| audit::record_checkpoint(ctx, seq, at))
+            .await
     }
 
     async fn heartbeat(&self, worker: &str, now: OffsetDateTime) -> StoreResult<()> {

@@ -211,7 +211,7 @@ pub(super) fn approval(row: &Row<'_>) -> rusqlite::Result<Approval> {
 }
 
 pub(super) const AUDIT_COLUMNS: &str = "seq, id, org_id, event_type, actor, agent_id, service, \
-    operation, status, request_id, cost_cents, details, created_at, prev_hash, hash";
+    operation, status, request_id, cost_cents, details, created_at, prev_hash, hash, mac";
 
 pub(super) fn audit_entry(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
     Ok(AuditEntry {
@@ -232,6 +232,7 @@ pub(super) fn audit_entry(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
         created_at: time_col(row, "created_at")?,
         prev_hash: row.get("prev_hash")?,
         hash: row.get("hash")?,
+        mac: row.get("mac")?,
     })
 }
 

@@ -125,7 +125,7 @@ mod tests {
     async fn wal_size_after_steady_writes(signals: WalSignals) -> u64 {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("wal-test.db");
-        let store = Arc::new(SqliteStore::open_with(&path, signals).expect("open"));
+        let store = Arc::new(SqliteStore::open_with(&path, signals, None).expect("open"));
         let stop = Arc::new(AtomicBool::new(false));
         let readers: Vec<_> = (0..2)
             .map(|_| {

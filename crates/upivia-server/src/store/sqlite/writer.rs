@@ -42,7 +42,7 @@ use tokio::sync::oneshot;
 
 use super::ledger::Posting;
 use super::wal::WalSignals;
-use crate::audit::GENESIS_HASH;
+use crate::audit::{AuditKey, GENESIS_HASH, entry_mac};
 use crate::model::{Account, AccountTotals};
 use crate::store::{StoreError, StoreResult};
 
@@ -108,6 +108,7 @@ impl Writer {
         conn: Connection,
         wal_path: &Path,
         signals: WalSignals,
+        audit_key: Option<AuditKey>,
     ) -> StoreResult<Writer> {
         let head = load_audit_head(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -133,7 +134,7 @@ impl Writer {
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         thread::Builder::new()
             .name("upivia-sqlite-writer".into())
-            .spawn(move || run(conn, receiver, to_syncer, head, signals))
+            .spawn(move || run(conn, receiver, to_syncer, head, audit_key, signals))
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         Ok(Writer { sender })
     }
@@ -201,6 +202,8 @@ struct Cache {
     daily: HashMap<String, u32>,
     head_seq: i64,
     head_hash: String,
+    /// Keys the chain; `None` in a store opened for offline checks.
+    audit_key: Option<AuditKey>,
     undo: Vec<Undo>,
 }
 
@@ -294,6 +297,15 @@ impl WriteCtx<'_> {
         (self.cache.head_seq, &self.cache.head_hash)
     }
 
+    /// The MAC of a new entry's hash: computed here, on the writer
+    /// thread, from the key held in memory (no database round trip).
+    pub(crate) fn audit_mac(&self, hash: &str) -> StoreResult<String> {
+        let key = self.cache.audit_key.as_ref().ok_or_else(|| {
+            StoreError::Other("this store was opened without the audit key".into())
+        })?;
+        Ok(entry_mac(key, hash))
+    }
+
     pub(crate) fn set_audit_head(&mut self, seq: i64, hash: String) {
         let old_hash = std::mem::replace(&mut self.cache.head_hash, hash);
         let old_seq = std::mem::replace(&mut self.cache.head_seq, seq);
@@ -335,6 +347,7 @@ fn run(
     receiver: mpsc::Receiver<Job>,
     syncer: mpsc::Sender<Vec<Reply>>,
     head: (i64, String),
+    audit_key: Option<AuditKey>,
     signals: WalSignals,
 ) {
     let mut cache = Cache {
@@ -342,6 +355,7 @@ fn run(
         daily: HashMap::new(),
         head_seq: head.0,
         head_hash: head.1,
+        audit_key,
         undo: Vec::new(),
     };
     while let Ok(first) = receiver.recv() {

@@ -1,0 +1,184 @@
+//! Checking a database's chain against the audit key and the signed
+//! checkpoints. The same walk serves `upivia audit verify`, with the keys
+//! from the data directory or only a public key, and the admin endpoint.
+//!
+//! It fails when a row was edited (even with its hash, or the whole plain
+//! chain after it, recomputed: the MAC, and any checkpoint after it, no
+//! longer match), a row is missing from the middle (a gap) or from the end
+//! below the latest checkpoint, a MAC was stripped, a checkpoint does not
+//! verify or was signed by another key, or the checkpoint file is missing
+//! or older than the database records, while the chain has entries.
+//!
+//! What it cannot see: entries cut off the end after the latest checkpoint
+//! (the interval is short, and a clean stop signs one last checkpoint), and
+//! without the audit key, entries after the latest checkpoint rewritten
+//! with the plain chain recomputed.
+
+use std::path::{Path, PathBuf};
+
+use super::checkpoint::{self, Checkpoint};
+use super::{AuditError, AuditKey, AuditPublicKey, ChainBreak, ChainRules, GLOBAL_CHAIN};
+use crate::store::Store;
+
+/// What a verification found.
+#[derive(Clone, Debug)]
+pub struct AuditReport {
+    /// Entries that passed every check before the first break.
+    pub entries_checked: i64,
+    /// Checkpoints whose signatures verified.
+    pub checkpoints_checked: usize,
+    pub last_checkpoint: Option<Checkpoint>,
+    /// Entries after the latest checkpoint: covered by their MACs when
+    /// `keyed`, by nothing signed otherwise.
+    pub unsigned_entries: i64,
+    /// Whether MACs were checked (the audit key was at hand).
+    pub keyed: bool,
+    pub first_break: Option<ChainBreak>,
+}
+
+impl AuditReport {
+    pub fn ok(&self) -> bool {
+        self.first_break.is_none()
+    }
+}
+
+/// Verifies the chain in `store`. `key` is the audit key (`None` checks
+/// only what the public key can: signatures, the plain chain, and that it
+/// reaches every signed head).
+pub async fn verify(
+    store: &dyn Store,
+    key: Option<&AuditKey>,
+    public: &AuditPublicKey,
+    checkpoint_file: &Path,
+) -> Result<AuditReport, AuditError> {
+    let mut report = AuditReport {
+        entries_checked: 0,
+        checkpoints_checked: 0,
+        last_checkpoint: None,
+        unsigned_entries: 0,
+        keyed: key.is_some(),
+        first_break: None,
+    };
+    // The database's record first: a server seals the file before it
+    // records that, so a seal landing meanwhile leaves the file ahead of
+    // the record read here, never behind it.
+    let state = store.audit_chain().await?;
+    let log = {
+        let (path, public) = (PathBuf::from(checkpoint_file), public.clone());
+        tokio::task::spawn_blocking(move || checkpoint::read_log(&path, &public, GLOBAL_CHAIN))
+            .await
+            .map_err(|e| AuditError::Store(crate::store::StoreError::Other(Box::new(e))))?
+            .map_err(|source| AuditError::CheckpointFile {
+                path: checkpoint_file.to_owned(),
+                source,
+            })?
+    };
+    let log = match log {
+        Ok(log) => log,
+        Err(brk) => {
+            report.first_break = Some(brk);
+            return Ok(report);
+        }
+    };
+    report.checkpoints_checked = log.checkpoints.len();
+    report.last_checkpoint = log.checkpoints.last().cloned();
+    let Some(state) = state else {
+        report.first_break = Some(ChainBreak {
+            seq: 0,
+            id: String::new(),
+            reason: "the database's record of its audit chain (audit_chains) was deleted".into(),
+        });
+        return Ok(report);
+    };
+    // Signed beats stored: the database's copy is only compared.
+    let keyed_from = match log.checkpoints.first() {
+        Some(signed) if signed.keyed_from != state.keyed_from => {
+            report.first_break = Some(ChainBreak {
+                seq: state.keyed_from.min(signed.keyed_from),
+                id: String::new(),
+                reason: format!(
+                    "the database says entries carry MACs from seq {}, the signed checkpoints say from seq {}",
+                    state.keyed_from, signed.keyed_from
+                ),
+            });
+            return Ok(report);
+        }
+        Some(signed) => signed.keyed_from,
+        None => state.keyed_from,
+    };
+    let rules = ChainRules {
+        key: key.cloned(),
+        keyed_from,
+        checkpoints: log.checkpoints,
+    };
+    let walked = store.verify_audit(rules).await?;
+    report.entries_checked = walked.entries_checked;
+    if let Some(brk) = walked.first_break {
+        report.first_break = Some(brk);
+        return Ok(report);
+    }
+    let last_seq = walked.last_seq.unwrap_or(0);
+    let signed_seq = report.last_checkpoint.as_ref().map_or(0, |c| c.seq);
+    report.unsigned_entries = last_seq - signed_seq;
+    report.first_break = coverage_break(
+        last_seq,
+        report.last_checkpoint.as_ref(),
+        log.present,
+        &state,
+        checkpoint_file,
+    );
+    Ok(report)
+}
+
+/// The rules about the checkpoint file itself: a chain with entries needs
+/// one (every start of the server signs the head before serving, so only
+/// a database from before checkpoints, or a first start that crashed
+/// before it, lacks one), and it must not be older than what the database
+/// records having written.
+fn coverage_break(
+    last_seq: i64,
+    latest: Option<&Checkpoint>,
+    present: bool,
+    state: &crate::store::AuditChainState,
+    path: &Path,
+) -> Option<ChainBreak> {
+    let recorded = state.checkpoint_seq.unwrap_or(0);
+    let recorded_note = || {
+        format!(
+            "the database records {} checkpoints, the latest of seq {} at {}",
+            state.checkpoints,
+            recorded,
+            state.checkpoint_at.as_deref().unwrap_or("?")
+        )
+    };
+    match latest {
+        None if last_seq > 0 || state.checkpoints > 0 => {
+            let file = if present {
+                format!("the checkpoint file {} is empty", path.display())
+            } else {
+                format!("there is no checkpoint file at {}", path.display())
+            };
+            let why = if state.checkpoints > 0 {
+                format!("{}: it was deleted or replaced", recorded_note())
+            } else {
+                "start the server once to sign the current head if this database predates checkpoints"
+                    .into()
+            };
+            Some(ChainBreak {
+                seq: 1,
+                id: String::new(),
+                reason: format!("no signed checkpoint covers the chain: {file}; {why}"),
+            })
+        }
+        Some(c) if c.seq < recorded => Some(ChainBreak {
+            seq: c.seq + 1,
+            id: String::new(),
+            reason: format!(
+                "the checkpoint file ends at seq {}, but {}: the file was replaced by an older copy",
+                c.seq,
+                recorded_note()
+            ),
+        }),
+        _ => None,
+    }
+}
