@@ -30,6 +30,9 @@ pub struct Config {
     /// How long an idempotency key is remembered (at least 24 h; and always
     /// a day longer than an approval can stay open).
     pub idempotency_retention: Duration,
+    /// Take the client address for login throttling from the last
+    /// `X-Forwarded-For` entry (set only behind a proxy that appends it).
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {
@@ -48,6 +51,7 @@ impl Config {
             request_timeout: Duration::from_secs(60),
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             idempotency_retention: Duration::from_secs(7 * 24 * 3600),
+            trust_forwarded_for: false,
         }
     }
 

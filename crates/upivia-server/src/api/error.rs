@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::auth::{Locked, PasswordWorkError};
 use crate::governance::GovernanceError;
 use crate::store::StoreError;
 
@@ -24,6 +25,9 @@ pub enum ApiError {
     Unauthenticated(&'static str),
     #[error("{0}")]
     Forbidden(String),
+    /// A cookie-session mutation that may come from another site.
+    #[error("{0}")]
+    CsrfRejected(String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
@@ -56,6 +60,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unauthenticated(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::CsrfRejected(_) => "csrf_rejected",
             ApiError::NotFound(_) => "not_found",
             ApiError::Missing { code, .. } => code,
             ApiError::NoRoute => "not_found",
@@ -74,7 +79,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::CsrfRejected(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::Missing { .. } | ApiError::NoRoute => {
                 StatusCode::NOT_FOUND
             }
@@ -169,6 +174,27 @@ impl From<GovernanceError> for ApiError {
                 message: e.to_string(),
             },
             GovernanceError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<Locked> for ApiError {
+    fn from(e: Locked) -> Self {
+        ApiError::RateLimited {
+            message: e.to_string(),
+            retry_after: e.retry_after,
+        }
+    }
+}
+
+impl From<PasswordWorkError> for ApiError {
+    fn from(e: PasswordWorkError) -> Self {
+        match e {
+            PasswordWorkError::Busy => ApiError::RateLimited {
+                message: e.to_string(),
+                retry_after: Duration::from_secs(1),
+            },
+            PasswordWorkError::Failed(cause) => ApiError::Internal(cause),
         }
     }
 }

@@ -47,6 +47,10 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Argon2id with the crate's defaults: m = 19 MiB, t = 2, p = 1 (the OWASP
+/// minimum). Each computation holds 19 MiB while it runs; callers on the
+/// request path go through [`super::PasswordPool`], which bounds how many
+/// run at once.
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::from_b64(&base64_salt())?;
     Ok(Argon2::default()

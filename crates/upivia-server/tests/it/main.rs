@@ -11,4 +11,5 @@ mod concurrency;
 mod idempotency;
 mod pipeline;
 mod platform;
+mod sessions;
 mod usage;
