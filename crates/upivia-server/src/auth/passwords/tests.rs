@@ -94,7 +94,7 @@ async fn verification_against_no_user_is_false() {
     let pool = PasswordPool::new(1, 0);
     let slot = pool.slot().await.unwrap();
     assert!(!slot.verify("anything".into(), None).await.unwrap());
-    let hash = hash_password("correct horse battery").unwrap();
+    let hash = crate::auth::hash_password("correct horse battery").unwrap();
     let slot = pool.slot().await.unwrap();
     assert!(
         slot.verify("correct horse battery".into(), Some(hash.clone()))
@@ -113,5 +113,29 @@ async fn verification_against_no_user_is_false() {
         .await
         .unwrap()
         .unwrap();
-    assert!(verify_password("next one", &new));
+    assert!(crate::auth::verify_password("next one", &new));
+}
+
+#[test]
+fn reused_memory_reads_and_writes_the_standard_phc_hashes() {
+    let mut memory = HashMemory::default();
+    let ours = memory.hash("correct horse battery").unwrap();
+    assert!(
+        ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{ours}"
+    );
+    assert!(crate::auth::verify_password("correct horse battery", &ours));
+    let theirs = crate::auth::hash_password("staple").unwrap();
+    assert!(memory.verify("staple", &theirs));
+    assert!(!memory.verify("stapler", &theirs));
+    assert!(!memory.verify("staple", "not a hash"));
+    assert!(!memory.verify(
+        "staple",
+        "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
+    ));
+    assert_ne!(
+        memory.hash("same").unwrap(),
+        memory.hash("same").unwrap(),
+        "salted"
+    );
 }

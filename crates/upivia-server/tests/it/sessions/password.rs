@@ -127,8 +127,11 @@ async fn a_wrong_current_password_is_refused_and_counted_by_the_throttle() {
         .await;
     assert_eq!(r.status, 429, "{r:?}");
     assert!(r.headers.contains_key("retry-after"));
-    // Nothing changed.
-    owner_session(&s).await;
+    // Nothing changed: the old password still logs in (from an address
+    // that is not locked).
+    let elsewhere = super::client_from("127.0.0.2");
+    let r = login_as(&s, &elsewhere, OWNER, &s.password).await;
+    assert_eq!(r.status, 200, "{r:?}");
     assert!(credentials(&s).get("password").is_some());
 }
 
