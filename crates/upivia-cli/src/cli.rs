@@ -34,6 +34,8 @@ pub enum Command {
     Agents(crate::commands::agents::AgentsArgs),
     /// The organisation's balance (PAT).
     Balance(crate::commands::balance::BalanceArgs),
+    /// Change your password (PAT; the passwords are read from stdin).
+    Password(crate::commands::password::PasswordArgs),
     /// Operator checks over a data directory.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -114,6 +116,10 @@ pub struct ServeArgs {
     /// Hosts `notification.webhook` may call (comma-separated).
     #[arg(long, env = "UPIVIA_WEBHOOK_HOSTS", value_delimiter = ',')]
     pub webhook_hosts: Vec<String>,
+    /// Count login failures by the last X-Forwarded-For address (only
+    /// behind a reverse proxy that appends it; otherwise clients can spoof it).
+    #[arg(long, env = "UPIVIA_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -22,6 +22,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.worker_interval = Duration::from_millis(args.worker_interval_ms);
     config.body_limit = args.body_limit;
     config.webhook_allowed_hosts = args.webhook_hosts;
+    config.trust_forwarded_for = args.trust_forwarded_for;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
