@@ -141,10 +141,10 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.config.trust_forwarded_for {
-            if let Some(ip) = last_forwarded(&parts.headers) {
-                return Ok(ClientIp(Some(ip)));
-            }
+        if state.config.trust_forwarded_for
+            && let Some(ip) = last_forwarded(&parts.headers)
+        {
+            return Ok(ClientIp(Some(ip)));
         }
         let peer = parts
             .extensions

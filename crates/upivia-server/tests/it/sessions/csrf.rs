@@ -89,15 +89,21 @@ fn assert_csrf_refused(r: &Reply, what: &str) {
     );
 }
 
+/// (name, headers, body: `None` = the mutation's JSON as text, or as given).
+type Attack = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Option<&'static str>,
+);
+
 #[tokio::test]
 async fn cross_site_requests_with_the_cookie_change_nothing() {
     let s = TestServer::start().await;
     let scene = scene(&s).await;
     let before = state(&s, &scene).await;
     assert_eq!(before, (true, true, 100, 1));
-    let other_port = "http://127.0.0.1:1";
-    // (name, headers, body: None = the mutation's JSON as text, Some = as given)
-    let attacks: Vec<(&str, Vec<(&str, &str)>, Option<&str>)> = vec![
+    const OTHER_PORT: &str = "http://127.0.0.1:1";
+    let attacks: Vec<Attack> = vec![
         (
             "empty urlencoded form, cross-site",
             vec![
@@ -125,7 +131,7 @@ async fn cross_site_requests_with_the_cookie_change_nothing() {
             "text/plain form from another port of the same host",
             vec![
                 ("content-type", "text/plain"),
-                ("origin", other_port),
+                ("origin", OTHER_PORT),
                 ("sec-fetch-site", "same-site"),
             ],
             None,
