@@ -2,11 +2,11 @@
 //! same envelope: JSON bodies (400 malformed, 422 wrong shape naming the
 //! field, 413 too large), query strings, and the caller's credentials.
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
 use std::net::{IpAddr, SocketAddr};
 
+use axum::body::Bytes;
 use axum::extract::ConnectInfo;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, ORIGIN, TRANSFER_ENCODING,
 };
@@ -109,8 +109,14 @@ fn is_safe(method: &Method) -> bool {
 }
 
 /// The CSRF rule of `auth::csrf`, for every mutation a session cookie
-/// authenticates: here, so no route can forget it.
-fn check_csrf(headers: &HeaderMap, base_url: &str, session_token: &str) -> Result<(), ApiError> {
+/// authenticates: here, so no route can forget it. Without a session (a
+/// login) no token can match: the request must be same-origin JSON, so a
+/// foreign page cannot log a browser into another account either.
+pub(super) fn check_csrf(
+    headers: &HeaderMap,
+    base_url: &str,
+    session_token: Option<&str>,
+) -> Result<(), ApiError> {
     // A header that is not text still counts as sent (and matches nothing).
     let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
     let declared_length = headers
@@ -122,8 +128,9 @@ fn check_csrf(headers: &HeaderMap, base_url: &str, session_token: &str) -> Resul
         fetch_site: text("sec-fetch-site"),
         content_type: text(CONTENT_TYPE.as_str()),
         has_body: declared_length.is_some_and(|n| n > 0) || headers.contains_key(TRANSFER_ENCODING),
-        token: text(auth::CSRF_HEADER),
+        token: session_token.and(text(auth::CSRF_HEADER)),
     };
+    let session_token = session_token.unwrap_or_default();
     auth::csrf::check(signals, &auth::csrf::origin_of(base_url), session_token)
         .map_err(|refusal| ApiError::CsrfRejected(refusal.to_string()))
 }
@@ -200,7 +207,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
         return match store.user_by_session(&auth::hash_token(token), now).await? {
             Some(user) => {
                 if !is_safe(&parts.method) {
-                    check_csrf(&parts.headers, &state.base_url, token)?;
+                    check_csrf(&parts.headers, &state.base_url, Some(token))?;
                 }
                 Ok(Some(Caller::User(user)))
             }

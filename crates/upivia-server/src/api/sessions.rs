@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ClientIp, Json, UserAuth, session_cookie};
+use super::extract::{ClientIp, Json, UserAuth, check_csrf, session_cookie};
 use crate::auth::{self, SESSION_COOKIE};
 use crate::bootstrap;
 use crate::governance::trail;
@@ -55,8 +55,10 @@ fn cookie(state: &AppState, value: &str, max_age: StdDuration) -> Result<HeaderV
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Json(body): Json<Login>,
 ) -> Result<Response, ApiError> {
+    check_csrf(&headers, &state.base_url, None)?;
     let email = body.email.trim();
     let guard = state.logins();
     let clock = &state.platform.clock;

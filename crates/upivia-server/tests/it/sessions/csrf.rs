@@ -362,3 +362,36 @@ async fn the_cookie_is_secure_when_the_public_url_is_https() {
     let set = login.headers["set-cookie"].to_str().unwrap();
     assert!(!set.contains("Secure"), "no Secure over http: {set}");
 }
+
+#[tokio::test]
+async fn a_foreign_page_cannot_log_the_browser_in() {
+    let s = TestServer::start().await;
+    let body = json!({"email": super::OWNER, "password": s.password}).to_string();
+    for headers in [
+        vec![("content-type", "text/plain"), ("origin", EVIL)],
+        vec![
+            ("content-type", "application/json"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        vec![("content-type", "application/x-www-form-urlencoded")],
+    ] {
+        let mut req = s.http.post(format!("{}/api/v1/auth/login", s.base));
+        for (k, v) in &headers {
+            req = req.header(*k, *v);
+        }
+        let r = reply(req.body(body.clone()).send().await.unwrap()).await;
+        assert_csrf_refused(&r, &format!("login with {headers:?}"));
+        assert!(r.headers.get("set-cookie").is_none());
+    }
+    // Same-origin JSON logs in.
+    let r = s
+        .http
+        .post(format!("{}/api/v1/auth/login", s.base))
+        .header("origin", &s.base)
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"email": super::OWNER, "password": s.password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
