@@ -40,7 +40,7 @@ struct Login {
 /// `Secure` whenever the public URL is https, so the browser never sends
 /// the cookie over plain http to the same host.
 fn cookie(state: &AppState, value: &str, max_age: StdDuration) -> Result<HeaderValue, ApiError> {
-    let secure = if state.base_url.starts_with("https://") {
+    let secure = if auth::csrf::origin_of(&state.base_url).starts_with("https://") {
         "; Secure"
     } else {
         ""
