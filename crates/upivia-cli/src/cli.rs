@@ -34,6 +34,8 @@ pub enum Command {
     Agents(crate::commands::agents::AgentsArgs),
     /// The organisation's balance (PAT).
     Balance(crate::commands::balance::BalanceArgs),
+    /// Change your password (PAT; the passwords are read from stdin).
+    Password(crate::commands::password::PasswordArgs),
     /// Operator checks over a data directory.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -135,6 +137,10 @@ pub struct ServeArgs {
     /// Also append every audit checkpoint to this file (e.g. on another disk).
     #[arg(long, env = "UPIVIA_AUDIT_CHECKPOINT_COPY")]
     pub audit_checkpoint_copy: Option<PathBuf>,
+    /// Count login failures by the last X-Forwarded-For address (only
+    /// behind a reverse proxy that appends it; otherwise clients can spoof it).
+    #[arg(long, env = "UPIVIA_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 /// Where the audit keys are, when not in the data directory.

@@ -1,5 +1,5 @@
 //! The client commands (`request`, `services`, `approvals`, `audit`,
-//! `agents`, `balance`) against a real `upivia serve` child process,
+//! `agents`, `balance`, `password`) against a real `upivia serve` child process,
 //! asserting on their `--json` output and exit codes.
 
 use std::io::{BufRead, BufReader};
@@ -499,5 +499,70 @@ fn approvals_and_the_audit_trail_through_the_cli() {
         stdout(&verify).contains("chain intact"),
         "{}",
         stdout(&verify)
+    );
+}
+
+#[test]
+fn password_change_reads_stdin_and_clears_the_credentials_file() {
+    use std::io::Write;
+    let server = Server::start();
+    let creds_path = server.data.join("initial-credentials.json");
+    let creds: Value = serde_json::from_slice(&std::fs::read(&creds_path).unwrap()).unwrap();
+    let old = creds["password"].as_str().unwrap().to_owned();
+    let change = |stdin: String| {
+        let mut child = upivia()
+            .args(["password", "change", "--json", "--base-url", &server.base])
+            .env("UPIVIA_PAT", &server.pat)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = change(format!("{old}\nshort\n"));
+    assert_eq!(short.status.code(), Some(2), "{}", stderr(&short));
+    assert!(
+        stderr(&short).contains("15 characters"),
+        "{}",
+        stderr(&short)
+    );
+    let wrong = change("not the password\nthe new cli passphrase\n".into());
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+    let missing = change(format!("{old}\n"));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("new password"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let new = "the new cli passphrase ";
+    let changed = json_of(&change(format!("{old}\r\n{new}\n")), 0);
+    assert_eq!(changed["ok"], true);
+    let creds: Value = serde_json::from_slice(&std::fs::read(&creds_path).unwrap()).unwrap();
+    assert!(creds.get("password").is_none(), "{creds}");
+    assert_eq!(creds["pat"], server.pat.as_str());
+
+    let login = |password: &str| {
+        let body = json!({"email": "owner@upivia.local", "password": password});
+        let url = format!("{}/api/v1/auth/login", server.base);
+        runtime()
+            .block_on(async { reqwest::Client::new().post(url).json(&body).send().await })
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(login(&old), 401);
+    assert_eq!(
+        login(new),
+        200,
+        "the trailing space is part of the password"
     );
 }

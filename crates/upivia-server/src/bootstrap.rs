@@ -1,7 +1,9 @@
 //! First start: one organisation, its owner and a personal access token,
-//! written once to `<data-dir>/initial-credentials.json` (mode 0600). Dev
-//! mode adds sandbox money and a demo agent whose key is handed back to the
-//! caller to print once.
+//! written once to `<data-dir>/initial-credentials.json` (mode 0600). When
+//! the owner changes the password, the file is rewritten once more without
+//! its `password` field ([`forget_initial_password`]). Dev mode adds sandbox
+//! money and a demo agent whose key is handed back to the caller to print
+//! once.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,12 @@ pub enum BootstrapError {
     },
     #[error("could not hash the owner's password: {0}")]
     Hash(String),
+    #[error("could not rewrite {path}")]
+    Rewrite {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What the first start created.
@@ -42,8 +50,8 @@ pub struct Bootstrap {
     pub credentials_path: PathBuf,
 }
 
-/// Creates the first organisation unless one exists. Never rewrites the
-/// credentials file and never creates a second owner.
+/// Creates the first organisation unless one exists. Never rewrites an
+/// existing credentials file and never creates a second owner.
 pub async fn ensure_org(
     platform: &Platform,
     data_dir: &Path,
@@ -86,6 +94,49 @@ pub async fn ensure_org(
         org_id: created.org_id,
         credentials_path: path,
     }))
+}
+
+/// Drops the plaintext password from the credentials file once `email`
+/// (the owner it was written for) has a new one; the rest (`base_url`,
+/// `org_id`, `email`, `pat`) stays, because operators and scripts read the
+/// PAT from there. The new file is written beside the old one (0600) and
+/// renamed over it, so a crash leaves one or the other, whole. Returns
+/// whether the file changed: not when it is missing, belongs to another
+/// email, or holds no password any more.
+pub fn forget_initial_password(data_dir: &Path, email: &str) -> Result<bool, BootstrapError> {
+    let path = data_dir.join(CREDENTIALS_FILE);
+    let failed = |source| BootstrapError::Rewrite {
+        path: path.clone(),
+        source,
+    };
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(failed(e)),
+    };
+    let Ok(serde_json::Value::Object(mut creds)) = serde_json::from_slice(&bytes) else {
+        // Not ours any more (the operator edited it): leave it alone.
+        return Ok(false);
+    };
+    if creds.get("email").and_then(|v| v.as_str()) != Some(email)
+        || creds.remove("password").is_none()
+    {
+        return Ok(false);
+    }
+    let contents = serde_json::to_vec_pretty(&creds).map_err(|e| failed(e.into()))?;
+    let fresh = data_dir.join(format!("{CREDENTIALS_FILE}.new"));
+    match std::fs::remove_file(&fresh) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(failed(e)),
+    }
+    write_private(&fresh, &contents).map_err(failed)?;
+    std::fs::rename(&fresh, &path).map_err(failed)?;
+    #[cfg(unix)]
+    std::fs::File::open(data_dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(failed)?;
+    Ok(true)
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -52,6 +52,9 @@ pub struct Config {
     pub audit_checkpoint_interval: Duration,
     /// A second file every checkpoint is also appended to.
     pub audit_checkpoint_copy: Option<PathBuf>,
+    /// Take the client address for login throttling from the last
+    /// `X-Forwarded-For` entry (set only behind a proxy that appends it).
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {
@@ -76,6 +79,7 @@ impl Config {
             audit_signing_key_file: None,
             audit_checkpoint_interval: Duration::from_secs(10),
             audit_checkpoint_copy: None,
+            trust_forwarded_for: false,
         }
     }
 

@@ -225,7 +225,9 @@ pub async fn serve(
         workers: health,
         sealer,
     });
-    let app = api::router(state);
+    // The peer address rides on each request (`ConnectInfo`): login
+    // throttling counts failures per client address.
+    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;

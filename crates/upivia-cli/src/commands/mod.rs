@@ -8,6 +8,7 @@ pub(crate) mod balance;
 mod bench;
 mod client;
 mod output;
+pub(crate) mod password;
 pub(crate) mod request;
 mod serve;
 pub(crate) mod services;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Approvals(args) => approvals::run(args).await,
             Command::Agents(args) => agents::run(args).await,
             Command::Balance(args) => balance::run(args).await,
+            Command::Password(args) => password::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     })

@@ -35,6 +35,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.audit_signing_key_file = args.audit.audit_signing_key_file;
     config.audit_checkpoint_interval = Duration::from_secs(args.audit_checkpoint_interval_secs);
     config.audit_checkpoint_copy = args.audit_checkpoint_copy;
+    config.trust_forwarded_for = args.trust_forwarded_for;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::auth::{Locked, PasswordWorkError};
 use crate::governance::GovernanceError;
 use crate::governance::roles::RoleError;
 use crate::store::StoreError;
@@ -31,6 +32,9 @@ pub enum ApiError {
     /// A governance value set by a higher role than the caller's.
     #[error(transparent)]
     RoleRequired(#[from] RoleError),
+    /// A cookie-session mutation that may come from another site.
+    #[error("{0}")]
+    CsrfRejected(String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
@@ -65,6 +69,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::RoleRequired(_) => "insufficient_role",
+            ApiError::CsrfRejected(_) => "csrf_rejected",
             ApiError::NotFound(_) => "not_found",
             ApiError::Missing { code, .. } => code,
             ApiError::NoRoute => "not_found",
@@ -85,7 +90,9 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::RoleRequired(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::RoleRequired(_) | ApiError::CsrfRejected(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound(_) | ApiError::Missing { .. } | ApiError::NoRoute => {
                 StatusCode::NOT_FOUND
             }
@@ -200,6 +207,27 @@ impl From<GovernanceError> for ApiError {
                 message: e.to_string(),
             },
             GovernanceError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<Locked> for ApiError {
+    fn from(e: Locked) -> Self {
+        ApiError::RateLimited {
+            message: e.to_string(),
+            retry_after: e.retry_after,
+        }
+    }
+}
+
+impl From<PasswordWorkError> for ApiError {
+    fn from(e: PasswordWorkError) -> Self {
+        match e {
+            PasswordWorkError::Busy => ApiError::RateLimited {
+                message: e.to_string(),
+                retry_after: Duration::from_secs(1),
+            },
+            PasswordWorkError::Failed(cause) => ApiError::Internal(cause),
         }
     }
 }

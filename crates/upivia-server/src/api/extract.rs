@@ -2,10 +2,16 @@
 //! same envelope: JSON bodies (400 malformed, 422 wrong shape naming the
 //! field, 413 too large), query strings, and the caller's credentials.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, ORIGIN, TRANSFER_ENCODING,
+};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -109,6 +115,85 @@ fn is_agent_key(token: &str) -> bool {
     token.starts_with("agent_key_")
 }
 
+fn is_safe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// The CSRF rule of `auth::csrf`, for every mutation a session cookie
+/// authenticates: here, so no route can forget it. Without a session (a
+/// login) no token can match: the request must be same-origin JSON, so a
+/// foreign page cannot log a browser into another account either.
+pub(super) fn check_csrf(
+    headers: &HeaderMap,
+    base_url: &str,
+    session_token: Option<&str>,
+) -> Result<(), ApiError> {
+    // A header that is not text still counts as sent (and matches nothing).
+    let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let declared_length = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let signals = auth::csrf::Signals {
+        origin: text(ORIGIN.as_str()),
+        fetch_site: text("sec-fetch-site"),
+        content_type: text(CONTENT_TYPE.as_str()),
+        has_body: declared_length.is_some_and(|n| n > 0) || headers.contains_key(TRANSFER_ENCODING),
+        token: session_token.and(text(auth::CSRF_HEADER)),
+    };
+    let session_token = session_token.unwrap_or_default();
+    auth::csrf::check(signals, &auth::csrf::origin_of(base_url), session_token)
+        .map_err(|refusal| ApiError::CsrfRejected(refusal.to_string()))
+}
+
+/// The client's address, for login throttling: the TCP peer, or the last
+/// `X-Forwarded-For` entry (the one the proxy appended) when the server is
+/// configured to trust it. `None` when the server was not started with
+/// connect info (then only the per-account limit applies).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.config.trust_forwarded_for
+            && let Some(ip) = last_forwarded(&parts.headers)
+        {
+            return Ok(ClientIp(Some(ip)));
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        if peer.is_none() {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!("no peer address on requests; login throttling is per account only")
+            });
+        }
+        Ok(ClientIp(peer))
+    }
+}
+
+fn last_forwarded(headers: &HeaderMap) -> Option<IpAddr> {
+    let last = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|v| !v.is_empty())?;
+    last.parse::<IpAddr>()
+        .ok()
+        .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
 /// Whoever is calling.
 #[derive(Clone, Debug)]
 pub enum Caller {
@@ -134,7 +219,12 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
     if let Some(token) = session_cookie(&parts.headers) {
         let now = state.platform.clock.now();
         return match store.user_by_session(&auth::hash_token(token), now).await? {
-            Some(user) => Ok(Some(Caller::User(user))),
+            Some(user) => {
+                if !is_safe(&parts.method) {
+                    check_csrf(&parts.headers, &state.base_url, Some(token))?;
+                }
+                Ok(Some(Caller::User(user)))
+            }
             None => Err(ApiError::Unauthenticated("session expired or invalid")),
         };
     }

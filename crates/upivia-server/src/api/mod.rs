@@ -39,6 +39,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use self::error::{ApiError, InternalCause};
+use crate::auth::LoginGuard;
 use crate::config::Config;
 use crate::platform::Platform;
 use crate::workers::WorkerHealth;
@@ -46,11 +47,17 @@ use crate::workers::WorkerHealth;
 /// What every handler shares. Axum clones the state for each request, so
 /// it is one `Arc` to the parts rather than a clone of each.
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState(Arc<Shared>, Arc<LoginGuard>);
 
 impl AppState {
     pub fn new(shared: Shared) -> AppState {
-        AppState(Arc::new(shared))
+        AppState(Arc::new(shared), Arc::new(LoginGuard::default()))
+    }
+
+    /// Login throttling and the password-hashing pool: one per server, so
+    /// both route prefixes share them.
+    pub fn logins(&self) -> &LoginGuard {
+        &self.1
     }
 }
 

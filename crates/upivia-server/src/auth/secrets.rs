@@ -47,6 +47,10 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Argon2id with the crate's defaults: m = 19 MiB, t = 2, p = 1 (the OWASP
+/// minimum). Each call allocates its 19 MiB afresh; the request path goes
+/// through [`super::PasswordPool`] instead, which bounds how many run at
+/// once and reuses their memory.
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::from_b64(&base64_salt())?;
     Ok(Argon2::default()
@@ -54,7 +58,7 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
         .to_string())
 }
 
-fn base64_salt() -> String {
+pub(super) fn base64_salt() -> String {
     use base64::Engine;
     let bytes: [u8; 16] = rand::rng().random();
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)

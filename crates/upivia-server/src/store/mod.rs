@@ -59,6 +59,18 @@ pub struct BootstrapPlan {
     pub now: OffsetDateTime,
 }
 
+/// A user's new password: the hash replaces the old one, every session of
+/// the user but `keep_session` (a token hash) ends, and `audit` is written,
+/// in one transaction.
+#[derive(Clone, Debug)]
+pub struct PasswordChange {
+    pub user_id: String,
+    pub password_hash: String,
+    pub keep_session: Option<String>,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
+}
+
 #[derive(Clone, Debug)]
 pub struct Bootstrapped {
     pub org_id: String,
@@ -444,6 +456,8 @@ pub trait Store: Send + Sync + 'static {
         expires_at: OffsetDateTime,
     ) -> StoreResult<()>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Sets a new password hash (audited); returns how many sessions ended.
+    async fn change_password(&self, change: PasswordChange) -> StoreResult<usize>;
     async fn create_pat(
         &self,
         principal: &UserPrincipal,

@@ -15,4 +15,5 @@ mod pipeline;
 mod platform;
 mod refusals;
 mod roles;
+mod sessions;
 mod usage;

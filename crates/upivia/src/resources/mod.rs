@@ -17,6 +17,7 @@ mod agent_requests;
 mod agents;
 mod approvals;
 mod audit_logs;
+mod auth;
 mod balance;
 mod budget_check;
 mod budget_requests;
@@ -41,6 +42,7 @@ pub use agent_requests::AgentRequests;
 pub use agents::Agents;
 pub use approvals::Approvals;
 pub use audit_logs::AuditLogs;
+pub use auth::Auth;
 pub use balance::BalanceApi;
 pub use budget_check::BudgetCheckApi;
 pub use budget_requests::BudgetRequests;
@@ -238,6 +240,11 @@ impl Client {
     /// `workspaces`: the caller's workspaces.
     pub fn workspaces(&self) -> Workspaces<'_> {
         Workspaces::new(self)
+    }
+    /// `auth`: the calling user's password (a server endpoint outside the
+    /// v1 contract).
+    pub fn auth(&self) -> Auth<'_> {
+        Auth::new(self)
     }
     /// `budget_requests`: requests for team budget.
     pub fn budget_requests(&self) -> BudgetRequests<'_> {

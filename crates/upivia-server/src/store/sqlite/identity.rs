@@ -7,7 +7,9 @@ use super::writer::WriteCtx;
 use super::{audit, db_error, rows};
 use crate::ids;
 use crate::model::{AuditEvent, Org, Role, UserPrincipal};
-use crate::store::{BootstrapPlan, Bootstrapped, NewMember, StoreError, StoreResult};
+use crate::store::{
+    BootstrapPlan, Bootstrapped, NewMember, PasswordChange, StoreError, StoreResult,
+};
 
 /// Creates the first organisation, its owner and a PAT, unless any
 /// organisation exists already. The check and the inserts share the
@@ -157,6 +159,32 @@ pub(super) fn create_session(
     )
     .map_err(db_error)?;
     Ok(())
+}
+
+pub(super) fn change_password(
+    ctx: &mut WriteCtx<'_>,
+    change: PasswordChange,
+) -> StoreResult<usize> {
+    let changed = ctx
+        .conn
+        .execute(
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+            params![change.user_id, change.password_hash],
+        )
+        .map_err(db_error)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    // `IS NOT` so that a NULL (a PAT caller keeps no session) ends them all.
+    let ended = ctx
+        .conn
+        .execute(
+            "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2",
+            params![change.user_id, change.keep_session],
+        )
+        .map_err(db_error)?;
+    audit::append(ctx, change.audit, change.now)?;
+    Ok(ended)
 }
 
 pub(super) fn create_pat(

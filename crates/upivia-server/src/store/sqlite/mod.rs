@@ -280,6 +280,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn change_password(&self, change: PasswordChange) -> StoreResult<usize> {
+        self.writer
+            .write(move |ctx| identity::change_password(ctx, change))
+            .await
+    }
+
     async fn create_pat(
         &self,
         principal: &UserPrincipal,
