@@ -9,10 +9,9 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Json, UserAuth};
-use crate::governance::roles;
+use super::extract::{AdminAuth, Json};
 use crate::audit::AuditError;
-use crate::model::Role;
+use crate::governance::roles;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -28,10 +27,9 @@ struct UpdateOrg {
 
 async fn update_org(
     State(state): State<AppState>,
-    user: UserAuth,
+    AdminAuth(principal): AdminAuth,
     Json(body): Json<UpdateOrg>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let principal = user.require(Role::Admin)?;
     let now = state.platform.clock.now();
     let current = state
         .platform
@@ -68,9 +66,8 @@ async fn update_org(
 
 async fn check_ledger(
     State(state): State<AppState>,
-    user: UserAuth,
+    _admin: AdminAuth,
 ) -> Result<AxumJson<Value>, ApiError> {
-    user.require(Role::Admin)?;
     let report = state.platform.store.check_ledger().await?;
     Ok(AxumJson(json!({
         "ok": report.problems.is_empty(),
@@ -84,9 +81,8 @@ async fn check_ledger(
 /// audit key, public key and checkpoint file.
 async fn verify_audit(
     State(state): State<AppState>,
-    user: UserAuth,
+    _admin: AdminAuth,
 ) -> Result<AxumJson<Value>, ApiError> {
-    user.require(Role::Admin)?;
     let report = state
         .sealer
         .verify(state.platform.store.as_ref())

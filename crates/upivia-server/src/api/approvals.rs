@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Query, UserAuth};
+use super::extract::{AdminAuth, Json, Query, UserAuth};
 use crate::clock::rfc3339;
 use crate::governance::approvals;
-use crate::model::{Approval, ApprovalStatus, Role};
+use crate::model::{Approval, ApprovalStatus};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -62,24 +62,45 @@ async fn list(
     ))
 }
 
+/// The optional body of a decision. Reading it also drains the request,
+/// so the connection can be kept alive for the client's next call.
+#[derive(Deserialize)]
+struct Decide {
+    #[serde(default)]
+    note: Option<String>,
+}
+
+impl Decide {
+    fn note(&self) -> Result<Option<&str>, ApiError> {
+        match self.note.as_deref() {
+            Some(note) if note.len() > 1000 => Err(ApiError::Unprocessable(
+                "invalid field note: at most 1000 bytes".into(),
+            )),
+            note => Ok(note),
+        }
+    }
+}
+
 async fn approve(
     State(state): State<AppState>,
-    user: UserAuth,
+    AdminAuth(principal): AdminAuth,
     Path(approval_id): Path<String>,
+    Json(body): Json<Decide>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let principal = user.require(Role::Admin)?;
-    let mut outcome = approvals::approve(&state.platform, principal, &approval_id).await?;
+    let mut outcome =
+        approvals::approve(&state.platform, &principal, &approval_id, body.note()?).await?;
     outcome["approval_id"] = json!(approval_id);
     Ok(AxumJson(outcome))
 }
 
 async fn reject(
     State(state): State<AppState>,
-    user: UserAuth,
+    AdminAuth(principal): AdminAuth,
     Path(approval_id): Path<String>,
+    Json(body): Json<Decide>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let principal = user.require(Role::Admin)?;
-    let mut outcome = approvals::reject(&state.platform, principal, &approval_id).await?;
+    let mut outcome =
+        approvals::reject(&state.platform, &principal, &approval_id, body.note()?).await?;
     outcome["approval_id"] = json!(approval_id);
     Ok(AxumJson(outcome))
 }

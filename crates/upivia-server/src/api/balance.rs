@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Json, Query, UserAuth};
+use super::extract::{Json, OwnerAuth, Query, UserAuth};
 use crate::governance::trail;
-use crate::model::{Account, AuditEvent, HoldLimit, Role};
+use crate::model::{Account, AuditEvent, HoldLimit};
 use crate::money::Cents;
 
 pub(super) fn router() -> Router<AppState> {
@@ -56,10 +56,9 @@ struct CreditBalance {
 
 async fn credit(
     State(state): State<AppState>,
-    user: UserAuth,
+    OwnerAuth(principal): OwnerAuth,
     Json(body): Json<CreditBalance>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let principal = user.require(Role::Owner)?;
     if body.amount_cents <= 0 {
         return Err(ApiError::Unprocessable(
             "invalid field amount_cents: must be a positive integer".into(),

@@ -296,3 +296,47 @@ impl UserAuth {
         }
     }
 }
+
+/// A user of at least the admin role. As an extractor it runs before the
+/// body is read, so a caller without the role learns nothing about what a
+/// valid body would be.
+pub struct AdminAuth(pub UserPrincipal);
+
+/// The organisation's owner.
+pub struct OwnerAuth(pub UserPrincipal);
+
+async fn user_with_role(
+    parts: &mut Parts,
+    state: &AppState,
+    role: Role,
+) -> Result<UserPrincipal, ApiError> {
+    let user = UserAuth::from_request_parts(parts, state).await?;
+    user.require(role)?;
+    Ok(user.0)
+}
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        user_with_role(parts, state, Role::Admin)
+            .await
+            .map(AdminAuth)
+    }
+}
+
+impl FromRequestParts<AppState> for OwnerAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        user_with_role(parts, state, Role::Owner)
+            .await
+            .map(OwnerAuth)
+    }
+}

@@ -177,6 +177,7 @@ pub async fn approve(
     platform: &Platform,
     principal: &UserPrincipal,
     approval_id: &str,
+    note: Option<&str>,
 ) -> Result<Value, GovernanceError> {
     let approval = pending(platform, principal, approval_id).await?;
     let actor = trail::user_actor(&principal.user_id);
@@ -186,14 +187,14 @@ pub async fn approve(
         .request(&approval.request_id)
         .await?
         .ok_or(GovernanceError::NotFound("service request"))?;
-    let approved = approval_event(&approval, "approved", &actor, Value::Null);
+    let approved = approval_event(&approval, "approved", &actor, json!(note));
 
     let recheck = recheck(platform, &request).await?;
     let (holds, amount) = match recheck {
         Ok(holds) => (holds, request.estimated_cost),
         Err((reason, message)) => {
             return approve_blocked(
-                platform, &approval, &request, reason, message, &actor, org_id,
+                platform, &approval, approved, &request, reason, message, &actor, org_id,
             )
             .await;
         }
@@ -203,7 +204,7 @@ pub async fn approve(
         &approval,
         ApprovalDecision::Approve { holds, amount },
         &actor,
-        vec![approved],
+        vec![approved.clone()],
         org_id.clone(),
     )
     .await?;
@@ -216,7 +217,7 @@ pub async fn approve(
         Err(DecideRefusal::HoldRefused { account, available }) => {
             let (reason, message) = budget::refusal(&account, available, amount);
             approve_blocked(
-                platform, &approval, &request, reason, message, &actor, org_id,
+                platform, &approval, approved, &request, reason, message, &actor, org_id,
             )
             .await
         }
@@ -275,9 +276,11 @@ async fn recheck(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn approve_blocked(
     platform: &Platform,
     approval: &Approval,
+    approved: AuditEvent,
     request: &ServiceRequest,
     reason: ReasonCode,
     message: String,
@@ -288,10 +291,7 @@ async fn approve_blocked(
     blocked.status = RequestStatus::Blocked;
     blocked.reason_code = Some(reason);
     blocked.message = Some(message.clone());
-    let audit = vec![
-        approval_event(approval, "approved", actor, Value::Null),
-        trail::decision(&blocked, actor),
-    ];
+    let audit = vec![approved, trail::decision(&blocked, actor)];
     let decided = decide(
         platform,
         approval,
@@ -318,11 +318,12 @@ pub async fn reject(
     platform: &Platform,
     principal: &UserPrincipal,
     approval_id: &str,
+    note: Option<&str>,
 ) -> Result<Value, GovernanceError> {
     let approval = pending(platform, principal, approval_id).await?;
     let actor = trail::user_actor(&principal.user_id);
     let message = format!("rejected by {}", principal.email);
-    let audit = vec![approval_event(&approval, "rejected", &actor, Value::Null)];
+    let audit = vec![approval_event(&approval, "rejected", &actor, json!(note))];
     let decided = decide(
         platform,
         &approval,

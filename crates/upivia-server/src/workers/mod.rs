@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::governance::{approvals, idempotency, reconcile, refusals};
 use crate::audit::Sealer;
+use crate::governance::{approvals, idempotency, reconcile, refusals};
 use crate::platform::Platform;
 
 /// When the workers last completed a pass (unix ms; 0 = never).

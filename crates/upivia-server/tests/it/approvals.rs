@@ -322,3 +322,29 @@ async fn a_parked_request_counts_toward_the_daily_limit_and_the_next_is_blocked_
     assert_eq!(s.balance().await, 100);
     s.ledger_ok().await;
 }
+
+#[tokio::test]
+async fn a_decisions_note_is_kept_in_the_audit_trail_and_bounded() {
+    let s = TestServer::start().await;
+    let (_, approval, _) = gated(&s).await;
+    let path = format!("/api/v1/approvals/{approval}/reject");
+    let long = s
+        .post(&path, &s.pat, json!({"note": "x".repeat(1001)}))
+        .await;
+    assert_eq!(long.status, 422, "{long:?}");
+    let r = s
+        .post(&path, &s.pat, json!({"note": "not during the freeze"}))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let logs = s
+        .get("/api/v1/audit-logs?event_type=approval.rejected", &s.pat)
+        .await;
+    let entry = logs.body["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "approval.rejected")
+        .cloned()
+        .expect("a rejection entry");
+    assert_eq!(entry["details"]["note"], "not during the freeze");
+}

@@ -38,6 +38,10 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ("POST", "/auth/login", Who::Public),
     ("POST", "/auth/logout", Who::User(Role::Member)),
     ("GET", "/whoami", Who::User(Role::Member)),
+    ("GET", "/auth/csrf", Who::User(Role::Member)),
+    ("POST", "/auth/password", Who::User(Role::Member)),
+    ("GET", "/audit-logs/checkpoints", Who::User(Role::Admin)),
+    ("GET", "/audit-logs/public-key", Who::User(Role::Member)),
     ("POST", "/service-requests", Who::Agent),
     ("GET", "/service-requests/{request}", Who::Agent),
     ("GET", "/balance", Who::User(Role::Member)),
@@ -58,15 +62,13 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ("GET", "/agents", Who::Either),
     ("POST", "/agents", Who::User(Role::Member)),
     ("GET", "/agents/{agent}", Who::User(Role::Member)),
-    ("PATCH", "/agents/{agent}", Who::User(Role::Member)),
-    ("PATCH", "/agents/{agent}/key", Who::User(Role::Member)),
-    ("PATCH", "/agents/{agent}/budget", Who::User(Role::Member)),
-    ("POST", "/agents/{agent}/services", Who::User(Role::Member)),
-    (
-        "DELETE",
-        "/agents/{agent}/services",
-        Who::User(Role::Member),
-    ),
+    // The matrix's agent belongs to the owner: a member manages only the
+    // agents they own (tests/it/roles.rs covers the owning member).
+    ("PATCH", "/agents/{agent}", Who::User(Role::Admin)),
+    ("PATCH", "/agents/{agent}/key", Who::User(Role::Admin)),
+    ("PATCH", "/agents/{agent}/budget", Who::User(Role::Admin)),
+    ("POST", "/agents/{agent}/services", Who::User(Role::Admin)),
+    ("DELETE", "/agents/{agent}/services", Who::User(Role::Admin)),
     ("PATCH", "/org", Who::User(Role::Admin)),
     ("GET", "/admin/ledger/check", Who::User(Role::Admin)),
     ("GET", "/admin/audit/verify", Who::User(Role::Admin)),
@@ -79,6 +81,8 @@ enum Cred {
     UnknownPat,
     UnknownAgentKey,
     AgentKey,
+    MemberPat,
+    AdminPat,
     OwnerPat,
     OwnerCookie,
 }
@@ -89,6 +93,8 @@ const CREDS: &[Cred] = &[
     Cred::UnknownPat,
     Cred::UnknownAgentKey,
     Cred::AgentKey,
+    Cred::MemberPat,
+    Cred::AdminPat,
     Cred::OwnerPat,
     Cred::OwnerCookie,
 ];
@@ -115,6 +121,8 @@ fn expected(who: Who, cred: Cred) -> Class {
         (Who::Either, _) => Allowed,
         (Who::User(_), Cred::AgentKey) => Forbidden,
         (Who::User(needed), Cred::OwnerPat | Cred::OwnerCookie) if Role::Owner >= needed => Allowed,
+        (Who::User(needed), Cred::AdminPat) if Role::Admin >= needed => Allowed,
+        (Who::User(needed), Cred::MemberPat) if Role::Member >= needed => Allowed,
         (Who::User(_), _) => Forbidden,
     }
 }
@@ -134,6 +142,8 @@ struct Ids {
     request: String,
     approval: String,
     cookie: String,
+    member_pat: String,
+    admin_pat: String,
 }
 
 async fn setup(s: &TestServer) -> Ids {
@@ -167,6 +177,8 @@ async fn setup(s: &TestServer) -> Ids {
         request: r.body["request_id"].as_str().unwrap().to_owned(),
         approval: r.body["approval_id"].as_str().unwrap().to_owned(),
         cookie,
+        member_pat: s.user_pat(upivia_server::model::Role::Member).await,
+        admin_pat: s.user_pat(upivia_server::model::Role::Admin).await,
     }
 }
 
@@ -186,6 +198,8 @@ async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -
         Cred::UnknownPat => req.bearer_auth("upivia_pat_live_0000000000000000"),
         Cred::UnknownAgentKey => req.bearer_auth("agent_key_live_0000000000000000"),
         Cred::AgentKey => req.bearer_auth(&ids.agent_key),
+        Cred::MemberPat => req.bearer_auth(&ids.member_pat),
+        Cred::AdminPat => req.bearer_auth(&ids.admin_pat),
         Cred::OwnerPat => req.bearer_auth(&s.pat),
         Cred::OwnerCookie => req.header("cookie", &ids.cookie),
     };
