@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -114,6 +115,33 @@ pub struct ServeArgs {
     /// Hosts `notification.webhook` may call (comma-separated).
     #[arg(long, env = "UPIVIA_WEBHOOK_HOSTS", value_delimiter = ',')]
     pub webhook_hosts: Vec<String>,
+    /// Longest wait for a request's headers, in milliseconds; also how long
+    /// an idle kept-alive connection stays open.
+    #[arg(long, env = "UPIVIA_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// Most connections open at once; one more is answered 503 and closed.
+    #[arg(long, env = "UPIVIA_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Most connections open at once from one client address, an IPv6 /64
+    /// counting as one (0: no cap, e.g. behind a reverse proxy).
+    #[arg(long, env = "UPIVIA_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+    /// Failed authentications (401s) per minute one client address may
+    /// cause before its requests are answered 429 (0: no limit).
+    #[arg(long, env = "UPIVIA_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
+    pub auth_failures_per_minute: u32,
+    /// Bearer token `/metrics` requires (at least 16 characters); without
+    /// it `/metrics` is public.
+    #[arg(long, env = "UPIVIA_METRICS_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub metrics_token: Option<SecretString>,
+    /// Serve `/metrics` on this address only (the API's address then has
+    /// no `/metrics`).
+    #[arg(long, env = "UPIVIA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
 }
 
 #[derive(Subcommand, Debug)]

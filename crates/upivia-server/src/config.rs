@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -30,7 +32,31 @@ pub struct Config {
     /// How long an idempotency key is remembered (at least 24 h; and always
     /// a day longer than an approval can stay open).
     pub idempotency_retention: Duration,
+    /// Longest wait for a request's headers. The clock starts when the
+    /// server starts waiting for a request: on a new connection, and after
+    /// each response on a kept-alive one, so this is also the keep-alive
+    /// idle timeout (hyper's HTTP/1 keeps one timer for both).
+    pub header_read_timeout: Duration,
+    /// Most connections open at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Most connections open at once from one client address (an IPv4
+    /// address, or an IPv6 /64); one more is answered 429. `None`: no cap
+    /// (behind a reverse proxy every client has the proxy's address).
+    pub max_connections_per_ip: Option<usize>,
+    /// Failed authentications (401 answers) one client address may cause
+    /// per minute (a bucket that refills at this rate); past it, its
+    /// requests are answered 429 before any credential is checked. `None`:
+    /// no limit.
+    pub auth_failures_per_minute: Option<u32>,
+    /// The bearer token `/metrics` requires; `None`: `/metrics` is public.
+    pub metrics_token: Option<SecretString>,
+    /// Serve `/metrics` on this address only (the API's listener no
+    /// longer serves it).
+    pub metrics_listen: Option<SocketAddr>,
 }
+
+/// A guessable metrics token protects nothing.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 16;
 
 impl Config {
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Config {
@@ -48,6 +74,12 @@ impl Config {
             request_timeout: Duration::from_secs(60),
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             idempotency_retention: Duration::from_secs(7 * 24 * 3600),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            max_connections_per_ip: Some(256),
+            auth_failures_per_minute: Some(30),
+            metrics_token: None,
+            metrics_listen: None,
         }
     }
 
@@ -75,6 +107,28 @@ impl Config {
         }
         if self.provider_timeout.is_zero() || self.worker_interval.is_zero() {
             return Err("timeouts and intervals must be positive".into());
+        }
+        if self.header_read_timeout.is_zero() {
+            return Err("the header read timeout must be positive".into());
+        }
+        if self.max_connections == 0 || self.max_connections_per_ip == Some(0) {
+            return Err("connection limits must be at least 1".into());
+        }
+        if self.auth_failures_per_minute == Some(0) {
+            return Err("the auth failure limit must be at least 1 per minute".into());
+        }
+        if let Some(token) = &self.metrics_token
+            && token.expose_secret().chars().count() < MIN_METRICS_TOKEN_CHARS
+        {
+            return Err(format!(
+                "the metrics token must be at least {MIN_METRICS_TOKEN_CHARS} characters"
+            ));
+        }
+        if self
+            .metrics_listen
+            .is_some_and(|m| m == self.listen && m.port() != 0)
+        {
+            return Err("the metrics address must differ from the API's".into());
         }
         Ok(())
     }

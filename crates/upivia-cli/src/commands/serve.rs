@@ -22,6 +22,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.worker_interval = Duration::from_millis(args.worker_interval_ms);
     config.body_limit = args.body_limit;
     config.webhook_allowed_hosts = args.webhook_hosts;
+    config.header_read_timeout = Duration::from_millis(args.header_read_timeout_ms);
+    config.max_connections = args.max_connections;
+    config.max_connections_per_ip = Some(args.max_connections_per_ip).filter(|n| *n > 0);
+    config.auth_failures_per_minute = Some(args.auth_failures_per_minute).filter(|n| *n > 0);
+    config.metrics_token = args.metrics_token;
+    config.metrics_listen = args.metrics_listen;
+    raise_open_file_limit();
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -51,6 +58,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("the server stopped with an error")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every connection is a file descriptor, and the soft limit is often
+/// 1024 while the hard one is far higher: take what the hard limit allows.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
 }
 
 async fn wait_for_signal() {

@@ -5,6 +5,7 @@
 mod agents;
 mod approvals;
 mod audit;
+pub mod files;
 mod identity;
 mod ledger;
 #[cfg(test)]
@@ -96,6 +97,7 @@ impl SqliteStore {
     }
 
     fn open_with(path: &Path, wal: wal::WalSignals) -> StoreResult<SqliteStore> {
+        files::secure(path).map_err(|e| StoreError::Other(Box::new(e)))?;
         let mut conn = Connection::open(path).map_err(db_error)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db_error)?;
