@@ -100,6 +100,25 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Connections the kernel queues while the accept loop catches up.
+/// `TcpListener::bind` asks for 128, which a burst of clients overflows:
+/// each connection dropped there waits a second for its SYN to be resent.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds `addr` for [`run`] with a [`LISTEN_BACKLOG`]-deep queue.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std and tokio do: a restart may bind while old sockets linger.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves `app` on `listener` until `shutdown` fires, then closes the
 /// listener and waits for open connections to finish their requests.
 pub async fn run(listener: TcpListener, app: Router, limits: Limits, shutdown: CancellationToken) {

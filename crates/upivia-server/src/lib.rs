@@ -207,9 +207,7 @@ pub async fn serve(
     } = prepared;
     let metrics_listener = match config.metrics_listen {
         Some(addr) => Some(
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| StartError::MetricsListen { addr, source })?,
+            http_server::bind(addr).map_err(|source| StartError::MetricsListen { addr, source })?,
         ),
         None => None,
     };

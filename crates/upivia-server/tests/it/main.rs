@@ -8,6 +8,10 @@ mod auth;
 mod bad_input;
 mod budget;
 mod concurrency;
+mod connections;
+#[cfg(unix)]
+mod data_at_rest;
+mod http_hygiene;
 mod idempotency;
 mod pipeline;
 mod platform;
