@@ -36,7 +36,12 @@ async fn start(dir: &Path, fds: u32, args: &[&str], envs: &[(&str, &str)]) -> Se
         .arg("-c")
         .arg(format!("ulimit -n {fds} && exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_upivia"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir.join("data"))
         .args(args)
         .envs(envs.iter().copied())
@@ -118,7 +123,10 @@ async fn out_of_descriptors_the_server_pauses_accepting_and_serves_again_without
         .unwrap()
         .contains("Too many open files")
     {
-        assert!(Instant::now() < deadline, "the server never ran out of descriptors");
+        assert!(
+            Instant::now() < deadline,
+            "the server never ran out of descriptors"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Out of descriptors, the loop sleeps between attempts.
@@ -141,7 +149,10 @@ async fn out_of_descriptors_the_server_pauses_accepting_and_serves_again_without
          descriptors; /healthz answered after {:?} (header-read timeout {timeout:?})",
         started.elapsed()
     );
-    assert!(server.child.try_wait().unwrap().is_none(), "the server died");
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server died"
+    );
     drop(held);
 }
 
@@ -159,14 +170,23 @@ async fn metrics_flags_move_metrics_to_their_own_address_behind_a_token() {
     )
     .await;
     let http = reqwest::Client::new();
-    let on_api = http.get(format!("{}/metrics", server.base)).send().await.unwrap();
+    let on_api = http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(on_api.status(), 404);
     let url = format!("http://{metrics_addr}/metrics");
     let without = http.get(&url).send().await.unwrap();
     assert_eq!(without.status(), 401);
     let with = http.get(&url).bearer_auth(token).send().await.unwrap();
     assert_eq!(with.status(), 200);
-    assert!(with.text().await.unwrap().contains("upivia_http_requests_total"));
+    assert!(
+        with.text()
+            .await
+            .unwrap()
+            .contains("upivia_http_requests_total")
+    );
     // The token never reaches the log.
     assert!(
         !std::fs::read_to_string(dir.path().join("server.log"))

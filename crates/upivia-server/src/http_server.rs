@@ -240,8 +240,7 @@ impl Refusal {
                 r
             }
             Refusal::PerAddress => ApiError::RateLimited {
-                message: "too many connections open from this address; close some and retry"
-                    .into(),
+                message: "too many connections open from this address; close some and retry".into(),
                 retry_after: Duration::from_secs(1),
             }
             .into_response(),
@@ -278,11 +277,14 @@ fn refuse(
     });
 }
 
+/// Open connections per client address.
+type AddressCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
 /// Connection slots: one semaphore for the whole listener, a count per
 /// client address.
 struct Admission {
     slots: Arc<Semaphore>,
-    per_address: Option<(usize, Arc<Mutex<HashMap<IpAddr, usize>>>)>,
+    per_address: Option<(usize, AddressCounts)>,
 }
 
 /// A connection's slots, given back when it closes.
@@ -293,7 +295,7 @@ struct Admitted {
 
 struct AddressSlot {
     key: IpAddr,
-    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    counts: AddressCounts,
 }
 
 impl Drop for AddressSlot {

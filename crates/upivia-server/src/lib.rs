@@ -66,8 +66,6 @@ pub enum StartError {
     Bootstrap(#[from] bootstrap::BootstrapError),
     #[error("recovery after an unclean stop failed")]
     Recovery(#[from] governance::GovernanceError),
-    #[error("the HTTP server failed")]
-    Serve(#[source] std::io::Error),
     #[error("could not listen on {addr} for metrics")]
     MetricsListen {
         addr: SocketAddr,

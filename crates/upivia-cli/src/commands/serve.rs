@@ -30,7 +30,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.metrics_listen = args.metrics_listen;
     raise_open_file_limit();
 
-    let listener = upivia_server::http_server::bind(config.listen).with_context(|| format!("could not listen on {}", config.listen))?;
+    let listener = upivia_server::http_server::bind(config.listen)
+        .with_context(|| format!("could not listen on {}", config.listen))?;
     let bound = listener.local_addr()?;
     let prepared = upivia_server::prepare(config, bound)
         .await

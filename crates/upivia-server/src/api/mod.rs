@@ -1,8 +1,9 @@
 //! The HTTP boundary. Each resource module owns its routes with its
 //! handlers just below them; this module merges them, serves them under
 //! both `/api/v1` and `/v1`, and adds the layers once: request ids,
-//! tracing, metrics, timeout, body limit, panic catching, and JSON
-//! envelopes for unknown routes and methods.
+//! tracing, metrics, timeout, body limit, panic catching, JSON envelopes
+//! for unknown routes and methods, the failed-authentication budget per
+//! address, and the headers every response carries.
 
 pub mod error;
 pub mod extract;

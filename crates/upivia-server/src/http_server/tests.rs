@@ -51,7 +51,11 @@ fn past_the_cap_every_address_is_refused_until_a_connection_closes() {
 fn the_per_address_table_forgets_addresses_with_no_connection() {
     let admission = Admission::new(&limits(10, Some(5)));
     let conns: Vec<_> = (1..=3u8)
-        .map(|i| admission.admit(IpAddr::V4(Ipv4Addr::new(192, 0, 2, i))).unwrap())
+        .map(|i| {
+            admission
+                .admit(IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)))
+                .unwrap()
+        })
         .collect();
     let counts = admission.per_address.as_ref().unwrap().1.clone();
     assert_eq!(counts.lock().unwrap().len(), 3);

@@ -188,7 +188,10 @@ async fn thousands_of_idle_and_slowloris_sockets_are_closed_and_healthz_stays_fa
         for (i, (stream, connected)) in streams.into_iter().enumerate() {
             let kind = kinds[(chunk * 100 + i) % kinds.len()];
             holders.push(tokio::spawn(async move {
-                (kind, hold(stream, connected, kind, Duration::from_secs(20)).await)
+                (
+                    kind,
+                    hold(stream, connected, kind, Duration::from_secs(20)).await,
+                )
             }));
         }
     }
@@ -245,7 +248,11 @@ async fn thousands_of_idle_and_slowloris_sockets_are_closed_and_healthz_stays_fa
         summary(closed[2].clone())
     );
     // And the server is at ease once they are gone.
-    let r = probe.get(format!("{}/api/v1/healthz", s.base)).send().await.unwrap();
+    let r = probe
+        .get(format!("{}/api/v1/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -281,7 +288,10 @@ async fn a_connection_past_the_cap_is_answered_503_until_held_sockets_time_out()
         {
             break started.elapsed();
         }
-        assert!(started.elapsed() < timeout + Duration::from_secs(5), "never served again");
+        assert!(
+            started.elapsed() < timeout + Duration::from_secs(5),
+            "never served again"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(served >= timeout - Duration::from_millis(200), "{served:?}");
@@ -311,8 +321,7 @@ async fn an_address_over_its_connection_share_gets_429_while_others_are_served()
 }
 
 #[tokio::test]
-async fn an_address_that_keeps_failing_authentication_is_refused_before_credentials_are_checked()
-{
+async fn an_address_that_keeps_failing_authentication_is_refused_before_credentials_are_checked() {
     let s = TestServer::start_with(|c| c.auth_failures_per_minute = Some(3)).await;
     let guesser = client_from(loopback(2));
     let balance = format!("{}/api/v1/balance", s.base);
@@ -327,9 +336,18 @@ async fn an_address_that_keeps_failing_authentication_is_refused_before_credenti
     }
     // Its budget is spent: even a good credential waits, and so does a
     // login (no password hashing for it).
-    let r = guesser.get(&balance).bearer_auth(&s.pat).send().await.unwrap();
+    let r = guesser
+        .get(&balance)
+        .bearer_auth(&s.pat)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=20).contains(&wait), "{wait}");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");

@@ -10,7 +10,9 @@ const METRICS_TOKEN: &str = "metrics-token-for-tests-0123456789";
 
 fn assert_hygiene(what: &str, headers: &reqwest::header::HeaderMap) {
     assert_eq!(
-        headers.get("x-content-type-options").map(|v| v.to_str().unwrap()),
+        headers
+            .get("x-content-type-options")
+            .map(|v| v.to_str().unwrap()),
         Some("nosniff"),
         "{what}: {headers:?}"
     );
@@ -31,7 +33,11 @@ async fn every_response_says_nosniff_and_no_store_secrets_above_all() {
     assert_hygiene("agent create", &created.headers);
     let id = created.body["agent"]["id"].as_str().unwrap();
     let rotated = s
-        .patch(&format!("/v1/agents/{id}/key"), &s.pat, json!({"confirm": true}))
+        .patch(
+            &format!("/v1/agents/{id}/key"),
+            &s.pat,
+            json!({"confirm": true}),
+        )
         .await;
     assert_eq!(rotated.status, 200, "{rotated:?}");
     assert_hygiene("key rotation", &rotated.headers);
@@ -48,13 +54,24 @@ async fn every_response_says_nosniff_and_no_store_secrets_above_all() {
     // And everything else, errors included.
     for (what, reply) in [
         ("balance", s.get("/api/v1/balance", &s.pat).await),
-        ("healthz", s.send(Method::GET, "/v1/healthz", None, None).await),
-        ("401", s.get("/api/v1/balance", "upivia_pat_live_nope").await),
+        (
+            "healthz",
+            s.send(Method::GET, "/v1/healthz", None, None).await,
+        ),
+        (
+            "401",
+            s.get("/api/v1/balance", "upivia_pat_live_nope").await,
+        ),
         ("404", s.send(Method::GET, "/nowhere", None, None).await),
     ] {
         assert_hygiene(what, &reply.headers);
     }
-    let metrics = s.http.get(format!("{}/metrics", s.base)).send().await.unwrap();
+    let metrics = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_hygiene("metrics", metrics.headers());
 }
 
@@ -66,7 +83,12 @@ async fn an_incoming_request_id_is_kept_only_when_short_and_plain() {
         let http = s.http.clone();
         let url = url.clone();
         async move {
-            let r = http.get(url).header("x-request-id", id).send().await.unwrap();
+            let r = http
+                .get(url)
+                .header("x-request-id", id)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), StatusCode::OK);
             r.headers()["x-request-id"].to_str().unwrap().to_owned()
         }
@@ -75,13 +97,21 @@ async fn an_incoming_request_id_is_kept_only_when_short_and_plain() {
     assert_eq!(echoed(plain.clone()).await, plain);
     let longest = "a".repeat(128);
     assert_eq!(echoed(longest.clone()).await, longest);
-    for bad in ["a".repeat(100 * 1024), "b".repeat(129), "has space".into(), "<script>".into(), "quote\"d".into()] {
+    for bad in [
+        "a".repeat(100 * 1024),
+        "b".repeat(129),
+        "has space".into(),
+        "<script>".into(),
+        "quote\"d".into(),
+    ] {
         let got = echoed(bad.clone()).await;
         assert_ne!(got, bad);
         assert!(
             !got.is_empty()
                 && got.len() <= 128
-                && got.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)),
+                && got
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)),
             "replacement {got:?}"
         );
     }
@@ -91,7 +121,11 @@ async fn an_incoming_request_id_is_kept_only_when_short_and_plain() {
 async fn metrics_need_the_bearer_token_when_one_is_set() {
     let s = TestServer::start_with(|c| c.metrics_token = Some(METRICS_TOKEN.into())).await;
     let url = format!("{}/metrics", s.base);
-    for presented in [None, Some("wrong"), Some(&METRICS_TOKEN[..METRICS_TOKEN.len() - 1])] {
+    for presented in [
+        None,
+        Some("wrong"),
+        Some(&METRICS_TOKEN[..METRICS_TOKEN.len() - 1]),
+    ] {
         let mut req = s.http.get(&url);
         if let Some(t) = presented {
             req = req.bearer_auth(t);
@@ -100,9 +134,20 @@ async fn metrics_need_the_bearer_token_when_one_is_set() {
         assert_eq!(r.status, 401, "{presented:?}: {r:?}");
         assert_eq!(r.code(), "unauthorized");
     }
-    let r = s.http.get(&url).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+    let r = s
+        .http
+        .get(&url)
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("upivia_http_requests_total"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("upivia_http_requests_total")
+    );
 }
 
 #[tokio::test]
@@ -111,7 +156,10 @@ async fn a_short_metrics_token_is_refused_at_start() {
     let addr = "127.0.0.1:0".parse().unwrap();
     let mut config = upivia_server::config::Config::new(addr, dir.path().join("data"));
     config.metrics_token = Some("short".into());
-    let err = upivia_server::prepare(config, addr).await.err().expect("refused");
+    let err = upivia_server::prepare(config, addr)
+        .await
+        .err()
+        .expect("refused");
     assert!(err.to_string().contains("metrics token"), "{err}");
 }
 
@@ -126,7 +174,12 @@ async fn a_separate_metrics_address_serves_metrics_and_the_api_address_does_not(
     assert_eq!(on_api.status, 404, "{on_api:?}");
     assert_eq!(on_api.code(), "not_found");
     // A request the API counted, then seen on the metrics address.
-    assert_eq!(s.send(Method::GET, "/api/v1/healthz", None, None).await.status, 200);
+    assert_eq!(
+        s.send(Method::GET, "/api/v1/healthz", None, None)
+            .await
+            .status,
+        200
+    );
     let r = s
         .http
         .get(format!("http://{metrics_addr}/metrics"))
@@ -134,7 +187,12 @@ async fn a_separate_metrics_address_serves_metrics_and_the_api_address_does_not(
         .await
         .expect("the metrics listener answers");
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("upivia_http_requests_total"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("upivia_http_requests_total")
+    );
     // It serves nothing but /metrics.
     let r = s
         .http
