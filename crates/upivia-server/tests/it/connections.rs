@@ -312,6 +312,18 @@ async fn an_address_over_its_connection_share_gets_429_while_others_are_served()
     assert_eq!(r.headers()["retry-after"], "1");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    // A request with a body (unread by the refusal) gets the same answer,
+    // not a reset.
+    for _ in 0..20 {
+        let r = client_from(loopback(2))
+            .post(format!("{}/api/v1/service-requests", s.base))
+            .bearer_auth("agent_key_test_x")
+            .json(&serde_json::json!({"service": "email", "operation": "send", "payload": {"body": "x".repeat(32 * 1024)}}))
+            .send()
+            .await
+            .expect("an answer, not a reset");
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
     let r = client_from(loopback(3))
         .get(format!("{}/api/v1/healthz", s.base))
         .send()
