@@ -9,7 +9,7 @@
 //! # async fn run() -> Result<(), upivia_server::StartError> {
 //! use upivia_server::{config::Config, prepare, serve};
 //! let config = Config::new("127.0.0.1:3000".parse().unwrap(), "./upivia-data".into());
-//! let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+//! let listener = upivia_server::http_server::bind(config.listen).unwrap();
 //! let prepared = prepare(config, listener.local_addr().unwrap()).await?;
 //! serve(prepared, listener, tokio_util::sync::CancellationToken::new()).await
 //! # }
