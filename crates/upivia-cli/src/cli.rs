@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -141,6 +142,29 @@ pub struct ServeArgs {
     /// behind a reverse proxy that appends it; otherwise clients can spoof it).
     #[arg(long, env = "UPIVIA_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Longest wait for a request's headers, in milliseconds; also how long
+    /// an idle kept-alive connection stays open.
+    #[arg(long, env = "UPIVIA_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// Most connections open at once; one more is answered 503 and closed.
+    #[arg(long, env = "UPIVIA_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Most connections open at once from one client address, an IPv6 /64
+    /// counting as one (0: no cap, e.g. behind a reverse proxy).
+    #[arg(long, env = "UPIVIA_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+    /// Failed authentications (401s) per minute one client address may
+    /// cause before its requests are answered 429 (0: no limit).
+    #[arg(long, env = "UPIVIA_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
+    pub auth_failures_per_minute: u32,
+    /// Bearer token `/metrics` requires (at least 16 characters); without
+    /// it `/metrics` is public.
+    #[arg(long, env = "UPIVIA_METRICS_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub metrics_token: Option<SecretString>,
+    /// Serve `/metrics` on this address only (the API's address then has
+    /// no `/metrics`).
+    #[arg(long, env = "UPIVIA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Where the audit keys are, when not in the data directory.
@@ -162,6 +186,10 @@ pub struct AuditKeyArgs {
     /// [default: <data-dir>/audit-signing.key].
     #[arg(long, env = "UPIVIA_AUDIT_SIGNING_KEY_FILE")]
     pub audit_signing_key_file: Option<PathBuf>,
+}
+
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
 }
 
 #[derive(Subcommand, Debug)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 /// of 6000.
 pub const DEFAULT_KEY_RATE_LIMIT_PER_MINUTE: u32 = 6000;
 use crate::audit::AuditKey;
+use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -55,7 +56,31 @@ pub struct Config {
     /// Take the client address for login throttling from the last
     /// `X-Forwarded-For` entry (set only behind a proxy that appends it).
     pub trust_forwarded_for: bool,
+    /// Longest wait for a request's headers. The clock starts when the
+    /// server starts waiting for a request: on a new connection, and after
+    /// each response on a kept-alive one, so this is also the keep-alive
+    /// idle timeout (hyper's HTTP/1 keeps one timer for both).
+    pub header_read_timeout: Duration,
+    /// Most connections open at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Most connections open at once from one client address (an IPv4
+    /// address, or an IPv6 /64); one more is answered 429. `None`: no cap
+    /// (behind a reverse proxy every client has the proxy's address).
+    pub max_connections_per_ip: Option<usize>,
+    /// Failed authentications (401 answers) one client address may cause
+    /// per minute (a bucket that refills at this rate); past it, its
+    /// requests are answered 429 before any credential is checked. `None`:
+    /// no limit.
+    pub auth_failures_per_minute: Option<u32>,
+    /// The bearer token `/metrics` requires; `None`: `/metrics` is public.
+    pub metrics_token: Option<SecretString>,
+    /// Serve `/metrics` on this address only (the API's listener no
+    /// longer serves it).
+    pub metrics_listen: Option<SocketAddr>,
 }
+
+/// A guessable metrics token protects nothing.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 16;
 
 impl Config {
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Config {
@@ -80,6 +105,12 @@ impl Config {
             audit_checkpoint_interval: Duration::from_secs(10),
             audit_checkpoint_copy: None,
             trust_forwarded_for: false,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            max_connections_per_ip: Some(256),
+            auth_failures_per_minute: Some(30),
+            metrics_token: None,
+            metrics_listen: None,
         }
     }
 
@@ -127,6 +158,28 @@ impl Config {
             || self.audit_checkpoint_interval.is_zero()
         {
             return Err("timeouts and intervals must be positive".into());
+        }
+        if self.header_read_timeout.is_zero() {
+            return Err("the header read timeout must be positive".into());
+        }
+        if self.max_connections == 0 || self.max_connections_per_ip == Some(0) {
+            return Err("connection limits must be at least 1".into());
+        }
+        if self.auth_failures_per_minute == Some(0) {
+            return Err("the auth failure limit must be at least 1 per minute".into());
+        }
+        if let Some(token) = &self.metrics_token
+            && token.expose_secret().chars().count() < MIN_METRICS_TOKEN_CHARS
+        {
+            return Err(format!(
+                "the metrics token must be at least {MIN_METRICS_TOKEN_CHARS} characters"
+            ));
+        }
+        if self
+            .metrics_listen
+            .is_some_and(|m| m == self.listen && m.port() != 0)
+        {
+            return Err("the metrics address must differ from the API's".into());
         }
         Ok(())
     }

@@ -9,7 +9,7 @@
 //! # async fn run() -> Result<(), upivia_server::StartError> {
 //! use upivia_server::{config::Config, prepare, serve};
 //! let config = Config::new("127.0.0.1:3000".parse().unwrap(), "./upivia-data".into());
-//! let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+//! let listener = upivia_server::http_server::bind(config.listen).unwrap();
 //! let prepared = prepare(config, listener.local_addr().unwrap()).await?;
 //! serve(prepared, listener, tokio_util::sync::CancellationToken::new()).await
 //! # }
@@ -24,6 +24,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod governance;
+pub mod http_server;
 pub mod ids;
 pub mod model;
 pub mod money;
@@ -68,8 +69,12 @@ pub enum StartError {
     Recovery(#[from] governance::GovernanceError),
     #[error("the audit trail cannot start")]
     Audit(#[from] AuditError),
-    #[error("the HTTP server failed")]
-    Serve(#[source] std::io::Error),
+    #[error("could not listen on {addr} for metrics")]
+    MetricsListen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A platform ready to serve.
@@ -99,7 +104,7 @@ pub async fn prepare_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<Prepared, StartError> {
     config.validate().map_err(StartError::Config)?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+    secure_data_dir(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.clone(),
         source,
     })?;
@@ -188,8 +193,43 @@ pub async fn prepare_with_clock(
     })
 }
 
-/// Serves the API on `listener` until `shutdown` is cancelled, then lets
-/// in-flight requests finish and stops the workers.
+/// Creates the data directory 0700 (parents as the umask says), takes
+/// group and other access off it when it already exists, and off every
+/// file in it: no local user but the server's reads the database or the
+/// owner's credentials. Each tightening is warned about.
+fn secure_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %dir.display(),
+                mode = format!("{mode:o}"),
+                "the data directory was open to other users; setting it to 0700"
+            );
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        for entry in std::fs::read_dir(dir)? {
+            store::sqlite::files::restrict(&entry?.path())?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
+/// Serves the API on `listener` (and `/metrics` on `metrics_listen` when
+/// set) until `shutdown` is cancelled, then lets in-flight requests finish
+/// and stops the workers.
 pub async fn serve(
     prepared: Prepared,
     listener: TcpListener,
@@ -202,6 +242,12 @@ pub async fn serve(
         sealer,
         ..
     } = prepared;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            http_server::bind(addr).map_err(|source| StartError::MetricsListen { addr, source })?,
+        ),
+        None => None,
+    };
     let health = WorkerHealth::new(config.worker_interval);
     let workers_cancel = CancellationToken::new();
     let workers = workers::start(
@@ -225,17 +271,27 @@ pub async fn serve(
         workers: health,
         sealer,
     });
-    // The peer address rides on each request (`ConnectInfo`): login
-    // throttling counts failures per client address.
-    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    let metrics_server = metrics_listener.map(|metrics_listener| {
+        tokio::spawn(http_server::run(
+            metrics_listener,
+            api::metrics_router(state.clone()),
+            http_server::Limits::metrics(&config),
+            shutdown.clone(),
+        ))
+    });
+    let limits = http_server::Limits::api(&config);
+    http_server::check_descriptor_limit(&limits);
+    // The accept loop attaches each request's peer address (`ConnectInfo`),
+    // which login throttling and the per-address limits count by.
+    http_server::run(listener, api::router(state), limits, shutdown).await;
+    if let Some(metrics_server) = metrics_server {
+        let _ = metrics_server.await;
+    }
     workers_cancel.cancel();
     let _ = workers.await;
     let _ = sealing.await;
     // A clean stop signs what the last requests wrote.
     let (platform, sealer) = last_seal;
     workers::seal_audit(&platform, &sealer).await;
-    result.map_err(StartError::Serve)
+    Ok(())
 }

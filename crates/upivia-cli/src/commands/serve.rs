@@ -36,9 +36,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.audit_checkpoint_interval = Duration::from_secs(args.audit_checkpoint_interval_secs);
     config.audit_checkpoint_copy = args.audit_checkpoint_copy;
     config.trust_forwarded_for = args.trust_forwarded_for;
+    config.header_read_timeout = Duration::from_millis(args.header_read_timeout_ms);
+    config.max_connections = args.max_connections;
+    config.max_connections_per_ip = Some(args.max_connections_per_ip).filter(|n| *n > 0);
+    config.auth_failures_per_minute = Some(args.auth_failures_per_minute).filter(|n| *n > 0);
+    config.metrics_token = args.metrics_token;
+    config.metrics_listen = args.metrics_listen;
+    raise_open_file_limit();
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = upivia_server::http_server::bind(config.listen)
         .with_context(|| format!("could not listen on {}", config.listen))?;
     let bound = listener.local_addr()?;
     let prepared = upivia_server::prepare(config, bound)
@@ -65,6 +71,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("the server stopped with an error")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every connection is a file descriptor, and the soft limit is often
+/// 1024 while the hard one is far higher: take what the hard limit allows.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
 }
 
 async fn wait_for_signal() {

@@ -1,18 +1,24 @@
 //! Prometheus metrics: requests by route and status, latency histograms,
-//! and (recorded by governance) decisions by status. Served at `/metrics`.
+//! and (recorded by governance) decisions by status. Served at `/metrics`,
+//! behind a bearer token when one is configured.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::AppState;
+use super::error::ApiError;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(render))
@@ -47,12 +53,36 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
-async fn render(State(state): State<AppState>) -> Response {
-    (
+async fn render(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(token) = &state.config.metrics_token
+        && !bearer_matches(&headers, token)
+    {
+        return Err(ApiError::Unauthenticated(
+            "this endpoint needs the metrics bearer token",
+        ));
+    }
+    Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
-        .into_response()
+        .into_response())
+}
+
+/// Compares digests, so the time taken says nothing about the token, not
+/// even its length.
+fn bearer_matches(headers: &HeaderMap, token: &SecretString) -> bool {
+    let Some(presented) = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, credential)| credential.trim())
+    else {
+        return false;
+    };
+    let presented = Sha256::digest(presented.as_bytes());
+    let expected = Sha256::digest(token.expose_secret().as_bytes());
+    presented.ct_eq(&expected).into()
 }
 
 pub(super) async fn track(req: Request, next: Next) -> Response {

@@ -1,12 +1,14 @@
 //! The HTTP boundary. Each resource module owns its routes with its
 //! handlers just below them; this module merges them, serves them under
 //! both `/api/v1` and `/v1`, and adds the layers once: request ids,
-//! tracing, metrics, timeout, body limit, panic catching, and JSON
-//! envelopes for unknown routes and methods.
+//! tracing, metrics, timeout, body limit, panic catching, JSON envelopes
+//! for unknown routes and methods, the failed-authentication budget per
+//! address, and the headers every response carries.
 
 pub mod error;
 pub mod extract;
 
+mod address_limits;
 mod admin;
 mod agents;
 mod approvals;
@@ -99,10 +101,14 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let body_limit = state.config.body_limit;
     let timeout = state.config.request_timeout;
-    Router::new()
-        .nest("/api/v1", v1())
-        .nest("/v1", v1())
-        .merge(metrics::router())
+    let auth_failures = state.config.auth_failures_per_minute;
+    let mut routes = Router::new().nest("/api/v1", v1()).nest("/v1", v1());
+    // With a metrics address of its own, the API's listener does not
+    // serve /metrics at all.
+    if state.config.metrics_listen.is_none() {
+        routes = routes.merge(metrics::router());
+    }
+    routes
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(log_internal_errors))
@@ -116,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(move |req, next| {
             envelope_for_bare_errors(body_limit, req, next)
         }))
+        .layer(auth_failure_layer(auth_failures))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 let id = req
@@ -128,7 +135,80 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(drop_unsafe_request_id))
+        .layer(middleware::map_response(with_hygiene_headers))
         .with_state(state)
+}
+
+/// The router of the separate metrics listener (`metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    let auth_failures = state.config.auth_failures_per_minute;
+    metrics::router()
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(auth_failure_layer(auth_failures))
+        .layer(middleware::map_response(with_hygiene_headers))
+        .with_state(state)
+}
+
+/// The failed-authentication gate, one budget table per router.
+fn auth_failure_layer(
+    per_minute: Option<u32>,
+) -> middleware::FromFnLayer<
+    impl Fn(Request, Next) -> address_limits::Guarded + Clone,
+    (),
+    (Request,),
+> {
+    let limiter = per_minute.map(|n| Arc::new(address_limits::AuthFailures::new(n)));
+    middleware::from_fn(move |req: Request, next: Next| {
+        address_limits::guard(limiter.clone(), req, next)
+    })
+}
+
+/// Headers every response carries, whatever answered it: browsers must
+/// not guess content types, and nothing this API returns (keys, tokens,
+/// balances) may sit in a cache.
+pub fn hygiene_headers(headers: &mut axum::http::HeaderMap) {
+    headers.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    headers
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(axum::http::HeaderValue::from_static("no-store"));
+}
+
+async fn with_hygiene_headers(mut response: Response) -> Response {
+    hygiene_headers(response.headers_mut());
+    response
+}
+
+/// The longest incoming `x-request-id` kept. Ids are echoed into every
+/// response and log line, so only short ids of safe characters are.
+const MAX_REQUEST_ID: usize = 128;
+
+fn is_safe_request_id(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Drops an incoming request id that is too long or has other characters,
+/// so the next layer gives the request a fresh one.
+async fn drop_unsafe_request_id(mut req: Request, next: Next) -> Response {
+    let ids = req.headers().get_all("x-request-id");
+    let mut ids = ids.iter();
+    let keep = match (ids.next(), ids.next()) {
+        (Some(id), None) => is_safe_request_id(id.as_bytes()),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
 }
 
 async fn no_route() -> ApiError {

@@ -9,6 +9,10 @@ mod auth_matrix;
 mod bad_input;
 mod budget;
 mod concurrency;
+mod connections;
+#[cfg(unix)]
+mod data_at_rest;
+mod http_hygiene;
 mod hygiene;
 mod idempotency;
 mod pipeline;

@@ -56,7 +56,7 @@ impl TestServer {
 
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = upivia_server::http_server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = Config::new(addr, dir.path().join("data"));
         config.provider_timeout = Duration::from_secs(2);

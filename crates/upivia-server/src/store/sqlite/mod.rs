@@ -5,6 +5,7 @@
 mod agents;
 mod approvals;
 mod audit;
+pub mod files;
 mod identity;
 mod ledger;
 #[cfg(test)]
@@ -114,6 +115,7 @@ impl SqliteStore {
         wal: wal::WalSignals,
         audit_key: Option<AuditKey>,
     ) -> StoreResult<SqliteStore> {
+        files::secure(path).map_err(|e| StoreError::Other(Box::new(e)))?;
         let mut conn = Connection::open(path).map_err(db_error)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db_error)?;

@@ -1,0 +1,59 @@
+//! The data directory is owner-only, and so is every file in it,
+//! whatever was there before the server started.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::support::TestServer;
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+async fn assert_private(s: &TestServer) {
+    // A write, so the WAL and shared-memory files certainly exist.
+    s.credit(100).await;
+    let data = s.dir.path().join("data");
+    assert_eq!(mode(&data), 0o700, "data dir");
+    for name in [
+        "upivia.db",
+        "upivia.db-wal",
+        "upivia.db-shm",
+        "initial-credentials.json",
+    ] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_new_data_dir_and_its_database_files_are_owner_only() {
+    let s = TestServer::start().await;
+    assert_private(&s).await;
+}
+
+#[tokio::test]
+async fn a_data_dir_left_open_to_others_is_tightened_at_start() {
+    let s = TestServer::start_with(|c| {
+        std::fs::create_dir_all(&c.data_dir).unwrap();
+        set_mode(&c.data_dir, 0o755);
+        // An empty file is an empty SQLite database: as if an older
+        // version (or a copy) had left it world-readable.
+        let db = c.data_dir.join("upivia.db");
+        std::fs::write(&db, b"").unwrap();
+        set_mode(&db, 0o644);
+        let stray = c.data_dir.join("notes.json");
+        std::fs::write(&stray, b"{}").unwrap();
+        set_mode(&stray, 0o664);
+    })
+    .await;
+    assert_private(&s).await;
+    assert_eq!(mode(&s.dir.path().join("data/notes.json")), 0o600);
+}
