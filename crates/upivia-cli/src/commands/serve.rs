@@ -4,11 +4,14 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
-use upivia_server::config::Config;
+use upivia_server::config::{
+    Config, OpenAiSettings, ProviderSettings, SmtpSettings, WebhookSecret,
+};
 
-use crate::cli::ServeArgs;
+use crate::cli::{ProviderArgs, ServeArgs};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::new(args.listen, args.data.data_dir);
@@ -22,6 +25,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.worker_interval = Duration::from_millis(args.worker_interval_ms);
     config.body_limit = args.body_limit;
     config.webhook_allowed_hosts = args.webhook_hosts;
+    config.providers = provider_settings(args.providers)?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -51,6 +55,41 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("the server stopped with an error")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The real providers the flags configure, checked; the sandbox keeps the
+/// rest.
+fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
+    let smtp = match (&args.smtp_url, &args.smtp_from) {
+        (None, _) => None,
+        (Some(_), None) => return Err(anyhow!("UPIVIA_SMTP_URL needs UPIVIA_SMTP_FROM, the sender")),
+        (Some(url), Some(from)) => {
+            Some(SmtpSettings::new(url.expose_secret(), from).map_err(|e| anyhow!(e))?)
+        }
+    };
+    let openai = match &args.openai_base_url {
+        None => None,
+        Some(base) => Some(
+            OpenAiSettings::new(
+                base,
+                args.openai_api_key,
+                args.openai_model.as_deref(),
+                args.openai_price_input_microcents_per_token,
+                args.openai_price_output_microcents_per_token,
+            )
+            .map_err(|e| anyhow!(e))?,
+        ),
+    };
+    let webhook_signing_secret = args
+        .webhook_signing_secret
+        .map(|s| WebhookSecret::parse(s.expose_secret()))
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    Ok(ProviderSettings {
+        smtp,
+        openai,
+        webhook_signing_secret,
+    })
 }
 
 async fn wait_for_signal() {
