@@ -150,7 +150,14 @@ impl SmtpSettings {
             .ok_or("UPIVIA_SMTP_URL names no host")?
             .to_owned();
         let loopback = match &host {
-            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+            // smtp: is not a special scheme, so the URL keeps an IP as text.
+            url::Host::Domain(d) => {
+                d.eq_ignore_ascii_case("localhost")
+                    || d.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
             url::Host::Ipv4(ip) => ip.is_loopback(),
             url::Host::Ipv6(ip) => ip.is_loopback(),
         };

@@ -62,7 +62,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
     let smtp = match (&args.smtp_url, &args.smtp_from) {
         (None, _) => None,
-        (Some(_), None) => return Err(anyhow!("UPIVIA_SMTP_URL needs UPIVIA_SMTP_FROM, the sender")),
+        (Some(_), None) => {
+            return Err(anyhow!(
+                "UPIVIA_SMTP_URL needs UPIVIA_SMTP_FROM, the sender"
+            ));
+        }
         (Some(url), Some(from)) => {
             Some(SmtpSettings::new(url.expose_secret(), from).map_err(|e| anyhow!(e))?)
         }

@@ -51,5 +51,8 @@ pub(super) fn catalog_json(catalog: &Catalog, providers: &Providers) -> Value {
 }
 
 async fn list(State(state): State<AppState>) -> AxumJson<Value> {
-    AxumJson(catalog_json(&state.platform.catalog, &state.platform.providers))
+    AxumJson(catalog_json(
+        &state.platform.catalog,
+        &state.platform.providers,
+    ))
 }

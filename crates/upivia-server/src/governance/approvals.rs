@@ -13,8 +13,8 @@ use super::record::Recorder;
 use super::{GovernanceError, budget, execute, outcome, trail};
 use crate::ids;
 use crate::model::{
-    Approval, ApprovalStatus, AuditEvent, Binding, KeyMode, ReasonCode, RequestStatus, ServiceRequest,
-    UserPrincipal,
+    Approval, ApprovalStatus, AuditEvent, Binding, KeyMode, ReasonCode, RequestStatus,
+    ServiceRequest, UserPrincipal,
 };
 use crate::money::Cents;
 use crate::platform::Platform;

@@ -18,7 +18,9 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Execution, PollStatus, Provider, ProviderCall, ProviderError, ProviderPoll, list_price};
+use super::{
+    Execution, PollStatus, Provider, ProviderCall, ProviderError, ProviderPoll, list_price,
+};
 use crate::catalog::OperationSpec;
 use crate::clock::rfc3339;
 use crate::config::SmtpSettings;
@@ -99,14 +101,20 @@ fn invalid(message: impl std::fmt::Display) -> ProviderError {
 fn mailbox(field: &str, raw: &str) -> Result<Mailbox, ProviderError> {
     // A bare address only: a display name from an agent has no business in
     // the envelope, and `Name <a@b>` would hide the real recipient.
-    let address = raw
-        .parse::<lettre::Address>()
-        .map_err(|e| invalid(format_args!("`{field}` is not an email address ({e}): {raw:?}")))?;
+    let address = raw.parse::<lettre::Address>().map_err(|e| {
+        invalid(format_args!(
+            "`{field}` is not an email address ({e}): {raw:?}"
+        ))
+    })?;
     Ok(Mailbox::new(None, address))
 }
 
 impl SmtpProvider {
-    fn message(&self, payload: &Value, call: &ProviderCall<'_>) -> Result<(Message, String), ProviderError> {
+    fn message(
+        &self,
+        payload: &Value,
+        call: &ProviderCall<'_>,
+    ) -> Result<(Message, String), ProviderError> {
         let p: EmailPayload = serde_json::from_value(payload.clone())
             .map_err(|e| invalid(format_args!("the payload does not fit the schema: {e}")))?;
         if p.subject.contains(['\r', '\n']) {

@@ -284,12 +284,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 /// The IPv4 address an IPv6 address stands for, where it stands for one.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
-    let tail = Ipv4Addr::new(
-        (s[6] >> 8) as u8,
-        s[6] as u8,
-        (s[7] >> 8) as u8,
-        s[7] as u8,
-    );
+    let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     if let Some(v4) = ip.to_ipv4_mapped() {
         return Some(v4);
     }
@@ -333,9 +328,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let public: Vec<SocketAddr> = resolved
                 .iter()
                 .copied()
@@ -349,7 +343,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
                 (true, Some(first)) => Err(Box::new(BlockedAddress {
                     host,
                     addr: first.ip(),
-                }) as Box<dyn std::error::Error + Send + Sync>),
+                })
+                    as Box<dyn std::error::Error + Send + Sync>),
                 (true, None) => Err(format!("{host} resolves to no address").into()),
             }
         })

@@ -122,7 +122,13 @@ impl HttpClient {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match next_attempt(status, retry_after, attempt, remaining, retry) {
                 Some(wait) => {
-                    tracing::debug!(upstream = what, status = status.as_u16(), attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                    tracing::debug!(
+                        upstream = what,
+                        status = status.as_u16(),
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 None => {
@@ -183,7 +189,12 @@ pub fn next_attempt(
     (wait + FIRST_BACKOFF <= remaining).then_some(wait)
 }
 
-fn final_error(what: &str, status: StatusCode, attempts: u32, detail: Option<String>) -> ProviderError {
+fn final_error(
+    what: &str,
+    status: StatusCode,
+    attempts: u32,
+    detail: Option<String>,
+) -> ProviderError {
     let tries = if attempts > 1 {
         format!(" after {attempts} attempts")
     } else {
@@ -215,7 +226,10 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let at = httpdate::parse_http_date(raw).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The body, or an adapter error once it passes `limit` bytes; reads
@@ -225,15 +239,9 @@ async fn read_bounded(
     limit: usize,
     what: &str,
 ) -> Result<Bytes, ProviderError> {
-    let too_large = || {
-        ProviderError::Adapter(format!(
-            "{what} answered with more than {limit} bytes"
-        ))
-    };
-    if response
-        .content_length()
-        .is_some_and(|n| n > limit as u64)
-    {
+    let too_large =
+        || ProviderError::Adapter(format!("{what} answered with more than {limit} bytes"));
+    if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let mut body = BytesMut::new();
@@ -320,12 +328,19 @@ mod tests {
             next_attempt(StatusCode::TOO_MANY_REQUESTS, None, 1, LONG, r),
             Some(FIRST_BACKOFF)
         );
-        assert_eq!(next_attempt(StatusCode::BAD_GATEWAY, None, 1, LONG, r), None);
+        assert_eq!(
+            next_attempt(StatusCode::BAD_GATEWAY, None, 1, LONG, r),
+            None
+        );
         assert_eq!(
             next_attempt(StatusCode::BAD_GATEWAY, None, 2, LONG, both),
             Some(Duration::from_millis(200))
         );
-        for status in [StatusCode::BAD_REQUEST, StatusCode::NOT_FOUND, StatusCode::FOUND] {
+        for status in [
+            StatusCode::BAD_REQUEST,
+            StatusCode::NOT_FOUND,
+            StatusCode::FOUND,
+        ] {
             assert_eq!(next_attempt(status, None, 1, LONG, both), None, "{status}");
         }
     }
@@ -334,14 +349,23 @@ mod tests {
     fn retry_after_is_honoured_and_backoff_is_capped() {
         let r = Retry::RateLimitedAndServerErrors;
         assert_eq!(
-            next_attempt(StatusCode::TOO_MANY_REQUESTS, Some(Duration::from_secs(3)), 1, LONG, r),
+            next_attempt(
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(Duration::from_secs(3)),
+                1,
+                LONG,
+                r
+            ),
             Some(Duration::from_secs(3))
         );
         assert_eq!(
             next_attempt(StatusCode::SERVICE_UNAVAILABLE, None, 7, LONG, r),
             Some(MAX_BACKOFF)
         );
-        assert_eq!(next_attempt(StatusCode::SERVICE_UNAVAILABLE, None, MAX_ATTEMPTS, LONG, r), None);
+        assert_eq!(
+            next_attempt(StatusCode::SERVICE_UNAVAILABLE, None, MAX_ATTEMPTS, LONG, r),
+            None
+        );
     }
 
     #[test]
@@ -349,11 +373,23 @@ mod tests {
         let r = Retry::RateLimited;
         let wait = Some(Duration::from_secs(5));
         assert_eq!(
-            next_attempt(StatusCode::TOO_MANY_REQUESTS, wait, 1, Duration::from_secs(5), r),
+            next_attempt(
+                StatusCode::TOO_MANY_REQUESTS,
+                wait,
+                1,
+                Duration::from_secs(5),
+                r
+            ),
             None
         );
         assert_eq!(
-            next_attempt(StatusCode::TOO_MANY_REQUESTS, None, 1, Duration::from_millis(150), r),
+            next_attempt(
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                1,
+                Duration::from_millis(150),
+                r
+            ),
             None
         );
     }
@@ -363,7 +399,10 @@ mod tests {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("retry-after", "7".parse().unwrap());
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        headers.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&headers), Some(Duration::ZERO));
         headers.insert("retry-after", "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
@@ -375,7 +414,10 @@ mod tests {
             error_detail(br#"{"error":{"message":"bad\nmodel"}}"#).as_deref(),
             Some("bad model")
         );
-        assert_eq!(error_detail(br#"{"error":"nope"}"#).as_deref(), Some("nope"));
+        assert_eq!(
+            error_detail(br#"{"error":"nope"}"#).as_deref(),
+            Some("nope")
+        );
         assert_eq!(error_detail(b"<html>").as_deref(), None);
         let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(500));
         assert_eq!(error_detail(long.as_bytes()).map(|d| d.len()), Some(200));

@@ -163,7 +163,11 @@ impl Providers {
     /// The provider called `name` for `operation` (the one that started a
     /// `running` request, so the same one polls it); without a name, the
     /// sandbox.
-    pub fn named(&self, operation: &OperationSpec, name: Option<&str>) -> Option<&Arc<dyn Provider>> {
+    pub fn named(
+        &self,
+        operation: &OperationSpec,
+        name: Option<&str>,
+    ) -> Option<&Arc<dyn Provider>> {
         let route = self.by_operation.get(&operation.full_name())?;
         [route.sandbox.as_ref(), route.live.as_ref()]
             .into_iter()

@@ -374,7 +374,9 @@ impl Provider for TextGeneration {
         let estimate = self.bound(&request);
         let completion = self.client.complete(&request).await?;
         let usage = completion.usage;
-        let mut cost = self.prices.cost(usage.prompt_tokens, usage.completion_tokens);
+        let mut cost = self
+            .prices
+            .cost(usage.prompt_tokens, usage.completion_tokens);
         if cost > estimate {
             // The store would cap the charge anyway; say so where it shows.
             tracing::warn!(

@@ -61,7 +61,11 @@ mod tests {
         let secret = WebhookSecret::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap();
         let body = br#"{"email":"test@example.com","username":"test_user"}"#;
         assert_eq!(
-            StaticSigner::new(secret).signature("msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", 1649367553, body),
+            StaticSigner::new(secret).signature(
+                "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+                1649367553,
+                body
+            ),
             "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="
         );
     }

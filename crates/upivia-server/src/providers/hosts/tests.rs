@@ -16,7 +16,10 @@ fn check(list: &AllowList, url: &str) -> Result<Reach, String> {
 fn empty_list_allows_reserved_test_domains_over_https() {
     let l = list(&[]);
     assert_eq!(check(&l, "https://hooks.example.com/x"), Ok(Reach::Guarded));
-    assert_eq!(check(&l, "https://HOOKS.Example.COM./x"), Ok(Reach::Guarded));
+    assert_eq!(
+        check(&l, "https://HOOKS.Example.COM./x"),
+        Ok(Reach::Guarded)
+    );
     assert_eq!(check(&l, "https://ci.test/x"), Ok(Reach::Guarded));
     assert!(check(&l, "http://hooks.example.com/x").is_err());
     assert!(check(&l, "https://example.com.evil.net/x").is_err());
@@ -48,8 +51,14 @@ fn ip_and_http_entries_are_trusted_and_http_entries_allow_plain_http() {
     assert_eq!(check(&l, "http://127.0.0.1:9999/x"), Ok(Reach::Trusted));
     assert_eq!(check(&l, "https://127.0.0.1/x"), Ok(Reach::Trusted));
     assert_eq!(check(&l, "https://10.1.2.3/x"), Ok(Reach::Trusted));
-    assert!(check(&l, "http://10.1.2.3/x").is_err(), "IP entry without http://");
-    assert_eq!(check(&l, "http://relay.internal:8080/x"), Ok(Reach::Trusted));
+    assert!(
+        check(&l, "http://10.1.2.3/x").is_err(),
+        "IP entry without http://"
+    );
+    assert_eq!(
+        check(&l, "http://relay.internal:8080/x"),
+        Ok(Reach::Trusted)
+    );
     assert!(check(&l, "http://relay.internal:8081/x").is_err(), "port");
     assert!(check(&l, "http://127.0.0.2/x").is_err());
 }
@@ -63,8 +72,17 @@ fn a_trusted_entry_does_not_lend_its_trust_to_other_ports() {
 
 #[test]
 fn entries_parse_or_are_refused() {
-    let l = list(&[" HTTP://[::1]:8080/ ", "https://Hooks.Acme.IO", "::1", "", "a.b:443"]);
-    assert_eq!(l.describe(), "http://[::1]:8080, hooks.acme.io, ::1, a.b:443");
+    let l = list(&[
+        " HTTP://[::1]:8080/ ",
+        "https://Hooks.Acme.IO",
+        "::1",
+        "",
+        "a.b:443",
+    ]);
+    assert_eq!(
+        l.describe(),
+        "http://[::1]:8080, hooks.acme.io, ::1, a.b:443"
+    );
     for bad in [
         "ftp://x.io",
         "*.",
@@ -138,6 +156,8 @@ async fn the_guarded_resolver_refuses_names_of_loopback_addresses() {
         Ok(addrs) => panic!("resolved to {:?}", addrs.collect::<Vec<_>>()),
         Err(e) => e,
     };
-    let blocked = err.downcast_ref::<BlockedAddress>().expect("a BlockedAddress");
+    let blocked = err
+        .downcast_ref::<BlockedAddress>()
+        .expect("a BlockedAddress");
     assert!(blocked.addr.is_loopback(), "{blocked}");
 }

@@ -83,12 +83,18 @@ mod tests {
     async fn plain_http_needs_an_http_entry() {
         let payload = json!({"url": "http://127.0.0.1:8080/x"});
         let config = with_hosts(&["127.0.0.1"]);
-        let message =
-            adapter_message(run_with_config(config, "notification", "webhook", payload.clone()).await);
+        let message = adapter_message(
+            run_with_config(config, "notification", "webhook", payload.clone()).await,
+        );
         assert!(message.contains("https"), "{message}");
-        run_with_config(with_hosts(&["http://127.0.0.1"]), "notification", "webhook", payload)
-            .await
-            .unwrap();
+        run_with_config(
+            with_hosts(&["http://127.0.0.1"]),
+            "notification",
+            "webhook",
+            payload,
+        )
+        .await
+        .unwrap();
     }
 
     #[tokio::test]
