@@ -302,3 +302,20 @@ async fn the_catalog_names_each_operations_provider() {
     assert_eq!(providers["notification.webhook"], "sandbox");
     assert_eq!(providers.len(), 18);
 }
+
+#[tokio::test]
+async fn an_upstream_that_bills_past_the_estimate_is_charged_the_estimate() {
+    let fake = FakeHttp::start(vec![completion(5_000, 5_000)]).await;
+    let s = server_with(&fake, |_| {}).await;
+    let agent = s.funded_agent("text_generation", 100).await;
+    let r = s
+        .request(&agent, "text_generation", "generate", payload())
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["estimated_cost_cents"], 6);
+    // 5000 × 0.01 + 5000 × 0.1 = 550 cents used, but only 6 were held.
+    assert_eq!(r.body["cost_cents"], 6);
+    assert_eq!(r.body["result"]["usage"]["total_tokens"], 10_000);
+    assert_eq!(s.balance().await, 94);
+    s.ledger_ok().await;
+}
