@@ -189,7 +189,7 @@ async fn the_ssrf_guard_refuses_private_addresses_and_plain_http() {
         ),
         (format!("https://[::1]:{port}/h"), "allow-list"),
         (
-            format!("https://169.254.169.254/latest/meta-data"),
+            "https://169.254.169.254/latest/meta-data".to_owned(),
             "allow-list",
         ),
     ];
