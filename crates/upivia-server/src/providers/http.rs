@@ -41,13 +41,21 @@ pub enum Retry {
     RateLimitedAndServerErrors,
 }
 
-/// A 2xx answer.
+/// A 2xx answer, its body not read yet: a webhook receiver's is of no
+/// interest, and a large one must not fail a delivery that happened.
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
-    pub body: Bytes,
     /// How many requests it took (1 without retries).
     pub attempts: u32,
+    pub response: reqwest::Response,
+}
+
+impl Reply {
+    /// The body, up to [`MAX_RESPONSE_BYTES`] (an adapter error past it).
+    pub async fn body(self, what: &str) -> Result<Bytes, ProviderError> {
+        read_bounded(self.response, MAX_RESPONSE_BYTES, what).await
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -111,11 +119,10 @@ impl HttpClient {
             };
             let status = response.status();
             if status.is_success() {
-                let body = read_bounded(response, MAX_RESPONSE_BYTES, what).await?;
                 return Ok(Reply {
                     status: status.as_u16(),
-                    body,
                     attempts: attempt,
+                    response,
                 });
             }
             let retry_after = retry_after(response.headers());

@@ -262,7 +262,7 @@ impl OpenAiClient {
                 self.request(&body)
             })
             .await?;
-        parse_completion(&reply.body)
+        parse_completion(&reply.body(UPSTREAM).await?)
     }
 }
 

@@ -52,6 +52,11 @@ fn assert_no_secret(text: &str, what: &str) {
 /// crate (the test runs on one thread, which the subscriber covers).
 #[tokio::test]
 async fn no_secret_reaches_the_logs() {
+    // With a single live dispatcher, tracing-core computes a callsite's
+    // interest from whichever thread hits it first, so a parallel test
+    // could cache "never" for the callsites this test needs; a second
+    // dispatcher makes interest global.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
     let logs = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))

@@ -189,6 +189,12 @@ async fn upstream_failures_map_to_reason_codes_and_charge_nothing() {
             "no choices",
         ),
         (no_usage, "adapter_error", "usage"),
+        // Reading stops past 1 MiB.
+        (
+            Canned::text(200, &"x".repeat(2 << 20)),
+            "adapter_error",
+            "more than 1048576 bytes",
+        ),
     ];
     for (i, (canned, reason, says)) in cases.into_iter().enumerate() {
         fake.push(canned);

@@ -80,6 +80,28 @@ async fn live_webhooks_are_delivered_signed_to_listed_hosts() {
 }
 
 #[tokio::test]
+async fn a_large_answer_does_not_fail_a_delivery_that_happened() {
+    let receiver = FakeHttp::start(vec![Canned::text(200, &"x".repeat(2 << 20))]).await;
+    let s = server(&["http://127.0.0.1"], |_| {}).await;
+    let agent = s.funded_agent("notification", 100).await;
+    let r = s
+        .request(
+            &agent,
+            "notification",
+            "webhook",
+            json!({"url": receiver.url("/h")}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(receiver.hits().len(), 1);
+    // No body was sent, so none is signed or typed.
+    let hit = &receiver.hits()[0];
+    assert!(hit.body.is_empty());
+    assert_eq!(hit.header("content-type"), "");
+    verify(hit);
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_with_the_same_id_until_delivered() {
     let receiver = FakeHttp::start(vec![
         Canned::text(503, "busy"),
