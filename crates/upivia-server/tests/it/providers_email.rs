@@ -177,3 +177,43 @@ fn smtp_urls_that_would_leak_the_password_are_refused() {
     assert!(SmtpSettings::new("smtp://mail.example.org?tls=maybe", from).is_err());
     assert!(SmtpSettings::new("smtps://mail.example.org", "not a mailbox").is_err());
 }
+
+/// The approval path carries the key mode: an approved live request is
+/// sent for real, an approved test one stays on the sandbox.
+#[tokio::test]
+async fn approved_requests_reach_the_provider_their_key_reaches() {
+    let sink = FakeSmtp::start().await;
+    let s = server(sink.addr.port()).await;
+    s.credit(100).await;
+    let live = s.agent(json!({})).await;
+    let test = s.agent(json!({"key_mode": "test"})).await;
+    for agent in [&live, &test] {
+        s.enable(
+            agent,
+            json!({"service_id": "email", "require_approval": true}),
+        )
+        .await;
+    }
+    // (agent, provider, mails the sink holds before and after approval)
+    for (agent, provider, before, after) in [(&live, "smtp", 0, 1), (&test, "sandbox", 1, 1)] {
+        let r = s
+            .request(agent, "email", "send", crate::support::email())
+            .await;
+        assert_eq!(r.body["status"], "approval_required", "{r:?}");
+        assert_eq!(sink.mails().len(), before, "sent before approval");
+        let approval = r.body["approval_id"].as_str().unwrap();
+        let done = s
+            .post(
+                &format!("/api/v1/approvals/{approval}/approve"),
+                &s.pat,
+                json!({}),
+            )
+            .await;
+        assert_eq!(done.status, 200, "{done:?}");
+        assert_eq!(done.body["status"], "executed", "{done:?}");
+        assert_eq!(done.body["provider"], provider, "{done:?}");
+        assert_eq!(sink.mails().len(), after, "{provider}");
+    }
+    assert_eq!(s.balance().await, 98);
+    s.ledger_ok().await;
+}
