@@ -165,6 +165,8 @@ pub struct ServeArgs {
     /// no `/metrics`).
     #[arg(long, env = "UPIVIA_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub providers: ProviderArgs,
 }
 
 /// Where the audit keys are, when not in the data directory.
@@ -190,6 +192,42 @@ pub struct AuditKeyArgs {
 
 fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value))
+}
+
+/// Real providers for live keys; each one left unset keeps its operations
+/// on the sandbox. Secrets are better given as environment variables
+/// (flags show in the process list); `--help` never prints their values.
+#[derive(Args, Debug)]
+pub struct ProviderArgs {
+    /// SMTP server for `email.send`: smtp://user:pass@host:587?tls=required
+    /// (STARTTLS; also ?tls=starttls), smtps://…:465, smtp://host:25 (plain).
+    #[arg(long, env = "UPIVIA_SMTP_URL", hide_env_values = true, value_parser = secret)]
+    pub smtp_url: Option<SecretString>,
+    /// Sender of every `email.send`: `addr@domain` or `Name <addr@domain>`.
+    #[arg(long, env = "UPIVIA_SMTP_FROM", requires = "smtp_url")]
+    pub smtp_from: Option<String>,
+    /// OpenAI-compatible API for `text_generation.generate`, up to the
+    /// version: https://api.openai.com/v1, http://localhost:11434/v1.
+    #[arg(long, env = "UPIVIA_OPENAI_BASE_URL")]
+    pub openai_base_url: Option<String>,
+    /// Sent as `Authorization: Bearer` (local servers need none).
+    #[arg(long, env = "UPIVIA_OPENAI_API_KEY", hide_env_values = true, value_parser = secret)]
+    pub openai_api_key: Option<SecretString>,
+    /// The model every text generation runs on.
+    #[arg(long, env = "UPIVIA_OPENAI_MODEL")]
+    pub openai_model: Option<String>,
+    /// Price of one prompt token in microcents (1e-6 cent): $0.15 per
+    /// million tokens is 15.
+    #[arg(long, env = "UPIVIA_OPENAI_PRICE_INPUT_MICROCENTS_PER_TOKEN")]
+    pub openai_price_input_microcents_per_token: Option<u64>,
+    /// Price of one completion token in microcents (1e-6 cent).
+    #[arg(long, env = "UPIVIA_OPENAI_PRICE_OUTPUT_MICROCENTS_PER_TOKEN")]
+    pub openai_price_output_microcents_per_token: Option<u64>,
+    /// Standard Webhooks signing secret, whsec_<base64 of 24-64 bytes>;
+    /// setting it turns on real `notification.webhook` delivery to
+    /// --webhook-hosts.
+    #[arg(long, env = "UPIVIA_WEBHOOK_SIGNING_SECRET", hide_env_values = true, value_parser = secret)]
+    pub webhook_signing_secret: Option<SecretString>,
 }
 
 #[derive(Subcommand, Debug)]

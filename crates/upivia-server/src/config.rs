@@ -1,6 +1,7 @@
 //! Server configuration, built once (by the CLI from flags and `UPIVIA_*`
 //! variables, or by tests in code) and validated before anything starts.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 /// of 6000.
 pub const DEFAULT_KEY_RATE_LIMIT_PER_MINUTE: u32 = 6000;
 use crate::audit::AuditKey;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -77,6 +78,8 @@ pub struct Config {
     /// Serve `/metrics` on this address only (the API's listener no
     /// longer serves it).
     pub metrics_listen: Option<SocketAddr>,
+    /// Real providers for live keys; unset ones stay on the sandbox.
+    pub providers: ProviderSettings,
 }
 
 /// A guessable metrics token protects nothing.
@@ -111,6 +114,7 @@ impl Config {
             auth_failures_per_minute: Some(30),
             metrics_token: None,
             metrics_listen: None,
+            providers: ProviderSettings::default(),
         }
     }
 
@@ -181,6 +185,219 @@ impl Config {
         {
             return Err("the metrics address must differ from the API's".into());
         }
+        self.providers.validate(&self.webhook_allowed_hosts)?;
         Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Real providers. Each one left unset keeps its operations on the sandbox.
+
+/// The real providers the server calls for live keys.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderSettings {
+    /// `email.send` over SMTP.
+    pub smtp: Option<SmtpSettings>,
+    /// `text_generation.generate` on an OpenAI-compatible endpoint.
+    pub openai: Option<OpenAiSettings>,
+    /// Signs real `notification.webhook` deliveries; setting it turns them
+    /// on (to `webhook_allowed_hosts`).
+    pub webhook_signing_secret: Option<WebhookSecret>,
+}
+
+impl ProviderSettings {
+    pub fn validate(&self, webhook_allowed_hosts: &[String]) -> Result<(), String> {
+        crate::providers::hosts::AllowList::parse(webhook_allowed_hosts)?;
+        if self.webhook_signing_secret.is_some() && webhook_allowed_hosts.is_empty() {
+            return Err(
+                "real webhook delivery (UPIVIA_WEBHOOK_SIGNING_SECRET) needs UPIVIA_WEBHOOK_HOSTS: \
+                 the hosts it may call"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// How `email.send` reaches the mail server. The URL is lettre's:
+/// `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required` (or
+/// `?tls=starttls`: STARTTLS), `?tls=opportunistic`, `smtps://…:465`
+/// (implicit TLS).
+#[derive(Clone)]
+pub struct SmtpSettings {
+    url: SecretString,
+    /// `Name <address>` or an address; every message is sent from it.
+    pub from: String,
+}
+
+impl SmtpSettings {
+    pub fn new(url: &str, from: &str) -> Result<SmtpSettings, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("UPIVIA_SMTP_URL: {e}"))?;
+        let tls = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let encrypted = match (parsed.scheme(), tls.as_deref()) {
+            ("smtps", _) => true,
+            ("smtp", Some("required" | "starttls")) => true,
+            ("smtp", None | Some("opportunistic")) => false,
+            (scheme, tls) => {
+                return Err(format!(
+                    "UPIVIA_SMTP_URL: use smtp:// or smtps:// with tls=required, starttls or \
+                     opportunistic, not {scheme}:// with tls={tls:?}"
+                ));
+            }
+        };
+        let host = parsed
+            .host()
+            .ok_or("UPIVIA_SMTP_URL names no host")?
+            .to_owned();
+        let loopback = match &host {
+            // smtp: is not a special scheme, so the URL keeps an IP as text.
+            url::Host::Domain(d) => {
+                d.eq_ignore_ascii_case("localhost")
+                    || d.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        };
+        // lettre authenticates over an unencrypted connection if asked to;
+        // only a relay on this machine may see the password in the clear.
+        if parsed.password().is_some() && !encrypted && !loopback {
+            return Err(
+                "UPIVIA_SMTP_URL carries a password but no TLS: use smtps:// or ?tls=required"
+                    .into(),
+            );
+        }
+        from.parse::<lettre::message::Mailbox>()
+            .map_err(|e| format!("UPIVIA_SMTP_FROM {from:?} is not a mailbox: {e}"))?;
+        Ok(SmtpSettings {
+            url: SecretString::from(url),
+            from: from.to_owned(),
+        })
+    }
+
+    /// The URL with its password, for the transport only.
+    pub fn url(&self) -> &SecretString {
+        &self.url
+    }
+
+    /// The URL without user or password: what logs may show.
+    pub fn redacted_url(&self) -> String {
+        match url::Url::parse(self.url.expose_secret()) {
+            Ok(mut u) => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.to_string()
+            }
+            Err(_) => "<unparseable>".into(),
+        }
+    }
+}
+
+impl fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("url", &self.redacted_url())
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+/// An OpenAI-compatible chat-completions endpoint and what its tokens cost.
+/// Prices are integer microcents (millionths of a cent) per token: $0.15 per
+/// million tokens is 15.
+#[derive(Clone, Debug)]
+pub struct OpenAiSettings {
+    /// Up to the version, e.g. `http://localhost:11434/v1`; requests go to
+    /// `{base_url}/chat/completions`.
+    pub base_url: url::Url,
+    /// Sent as `Authorization: Bearer`; local servers need none.
+    pub api_key: Option<SecretString>,
+    /// The model every request runs on (the payload's `model` is not
+    /// forwarded: the prices below are this model's).
+    pub model: String,
+    pub price_input_microcents_per_token: u64,
+    pub price_output_microcents_per_token: u64,
+}
+
+impl OpenAiSettings {
+    pub fn new(
+        base_url: &str,
+        api_key: Option<SecretString>,
+        model: Option<&str>,
+        price_input_microcents_per_token: Option<u64>,
+        price_output_microcents_per_token: Option<u64>,
+    ) -> Result<OpenAiSettings, String> {
+        let base_url = url::Url::parse(base_url.trim_end_matches('/'))
+            .map_err(|e| format!("UPIVIA_OPENAI_BASE_URL: {e}"))?;
+        if !matches!(base_url.scheme(), "http" | "https") || base_url.host().is_none() {
+            return Err("UPIVIA_OPENAI_BASE_URL must be an http(s) URL".into());
+        }
+        if !base_url.username().is_empty() || base_url.password().is_some() {
+            return Err(
+                "UPIVIA_OPENAI_BASE_URL must not carry credentials; use UPIVIA_OPENAI_API_KEY"
+                    .into(),
+            );
+        }
+        let model = model
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .ok_or("UPIVIA_OPENAI_MODEL is required with UPIVIA_OPENAI_BASE_URL")?
+            .to_owned();
+        // No default price: an unpriced model would run outside every budget.
+        let (Some(input), Some(output)) = (
+            price_input_microcents_per_token,
+            price_output_microcents_per_token,
+        ) else {
+            return Err("UPIVIA_OPENAI_PRICE_INPUT_MICROCENTS_PER_TOKEN and \
+                 UPIVIA_OPENAI_PRICE_OUTPUT_MICROCENTS_PER_TOKEN are required with \
+                 UPIVIA_OPENAI_BASE_URL (0 for a free local model)"
+                .into());
+        };
+        Ok(OpenAiSettings {
+            base_url,
+            api_key: api_key.filter(|k| !k.expose_secret().is_empty()),
+            model,
+            price_input_microcents_per_token: input,
+            price_output_microcents_per_token: output,
+        })
+    }
+}
+
+/// A Standard Webhooks signing secret, `whsec_<base64>` (24 to 64 bytes).
+#[derive(Clone)]
+pub struct WebhookSecret(SecretSlice<u8>);
+
+impl WebhookSecret {
+    pub fn parse(raw: &str) -> Result<WebhookSecret, String> {
+        use base64::Engine as _;
+        let encoded = raw.trim().strip_prefix("whsec_").ok_or(
+            "UPIVIA_WEBHOOK_SIGNING_SECRET must look like whsec_<base64> \
+             (for example: echo whsec_$(openssl rand -base64 32))",
+        )?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| "UPIVIA_WEBHOOK_SIGNING_SECRET: the part after whsec_ is not base64")?;
+        if !(24..=64).contains(&bytes.len()) {
+            return Err(format!(
+                "UPIVIA_WEBHOOK_SIGNING_SECRET holds {} bytes; Standard Webhooks asks for 24 to 64",
+                bytes.len()
+            ));
+        }
+        Ok(WebhookSecret(SecretSlice::from(bytes)))
+    }
+
+    pub fn key(&self) -> &[u8] {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(whsec_[redacted])")
     }
 }

@@ -145,6 +145,14 @@ pub async fn prepare_with_clock(
         },
         &mut providers,
     );
+    let live = providers::live::register_live(
+        &config.providers,
+        &config.webhook_allowed_hosts,
+        config.provider_timeout,
+        &mut providers,
+    )
+    .map_err(StartError::Config)?;
+    log_providers(&catalog, &live);
     let platform = Platform::new(
         Arc::new(store),
         catalog,
@@ -230,6 +238,33 @@ fn secure_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
 /// Serves the API on `listener` (and `/metrics` on `metrics_listen` when
 /// set) until `shutdown` is cancelled, then lets in-flight requests finish
 /// and stops the workers.
+/// Says which operations reach a real provider (for live keys) and which
+/// stay on the sandbox; no credentials are in what is logged.
+fn log_providers(catalog: &Catalog, live: &[providers::live::LiveOperation]) {
+    for op in live {
+        tracing::info!(
+            operation = op.operation,
+            provider = op.provider,
+            upstream = %op.upstream,
+            "live provider"
+        );
+    }
+    let sandboxed: Vec<String> = catalog
+        .services()
+        .iter()
+        .flat_map(|s| s.operations.iter())
+        .map(|op| op.full_name())
+        .filter(|name| !live.iter().any(|l| l.operation == name))
+        .collect();
+    tracing::info!(
+        live = live.len(),
+        sandbox = %sandboxed.join(", "),
+        "operations without a live provider run on the sandbox"
+    );
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled, then lets
+/// in-flight requests finish and stops the workers.
 pub async fn serve(
     prepared: Prepared,
     listener: TcpListener,

@@ -4,12 +4,15 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use upivia_server::audit::AuditKey;
-use upivia_server::config::Config;
+use upivia_server::config::{
+    Config, OpenAiSettings, ProviderSettings, SmtpSettings, WebhookSecret,
+};
 
-use crate::cli::ServeArgs;
+use crate::cli::{ProviderArgs, ServeArgs};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::new(args.listen, args.data.data_dir);
@@ -43,6 +46,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.metrics_token = args.metrics_token;
     config.metrics_listen = args.metrics_listen;
     raise_open_file_limit();
+    config.providers = provider_settings(args.providers)?;
 
     let listener = upivia_server::http_server::bind(config.listen)
         .with_context(|| format!("could not listen on {}", config.listen))?;
@@ -81,6 +85,45 @@ fn raise_open_file_limit() {
         Ok(limit) => tracing::debug!(limit, "open-file limit"),
         Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
     }
+}
+
+/// The real providers the flags configure, checked; the sandbox keeps the
+/// rest.
+fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
+    let smtp = match (&args.smtp_url, &args.smtp_from) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(anyhow!(
+                "UPIVIA_SMTP_URL needs UPIVIA_SMTP_FROM, the sender"
+            ));
+        }
+        (Some(url), Some(from)) => {
+            Some(SmtpSettings::new(url.expose_secret(), from).map_err(|e| anyhow!(e))?)
+        }
+    };
+    let openai = match &args.openai_base_url {
+        None => None,
+        Some(base) => Some(
+            OpenAiSettings::new(
+                base,
+                args.openai_api_key,
+                args.openai_model.as_deref(),
+                args.openai_price_input_microcents_per_token,
+                args.openai_price_output_microcents_per_token,
+            )
+            .map_err(|e| anyhow!(e))?,
+        ),
+    };
+    let webhook_signing_secret = args
+        .webhook_signing_secret
+        .map(|s| WebhookSecret::parse(s.expose_secret()))
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    Ok(ProviderSettings {
+        smtp,
+        openai,
+        webhook_signing_secret,
+    })
 }
 
 async fn wait_for_signal() {

@@ -7,12 +7,19 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use crate::catalog::{Catalog, OperationSpec};
+use crate::model::KeyMode;
+use crate::providers::Providers;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/services", get(list))
 }
 
-pub(super) fn operation_json(op: &OperationSpec) -> Value {
+/// `provider` is what a live key reaches (`sandbox` unless a real one is
+/// configured); test keys always reach the sandbox.
+pub(super) fn operation_json(op: &OperationSpec, providers: &Providers) -> Value {
+    let provider = providers
+        .for_operation(op, KeyMode::Live)
+        .map_or("none", |p| p.name());
     json!({
         "id": format!("op_{}_{}", op.service, op.name),
         "name": op.name,
@@ -23,10 +30,11 @@ pub(super) fn operation_json(op: &OperationSpec) -> Value {
         "input_schema": op.input_schema,
         "output_schema": op.output_schema,
         "asynchronous": op.asynchronous,
+        "provider": provider,
     })
 }
 
-pub(super) fn catalog_json(catalog: &Catalog) -> Value {
+pub(super) fn catalog_json(catalog: &Catalog, providers: &Providers) -> Value {
     let services: Vec<Value> = catalog
         .services()
         .iter()
@@ -35,7 +43,7 @@ pub(super) fn catalog_json(catalog: &Catalog) -> Value {
                 "id": s.id,
                 "name": s.name,
                 "description": s.description,
-                "operations": s.operations.iter().map(operation_json).collect::<Vec<_>>(),
+                "operations": s.operations.iter().map(|op| operation_json(op, providers)).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -43,5 +51,8 @@ pub(super) fn catalog_json(catalog: &Catalog) -> Value {
 }
 
 async fn list(State(state): State<AppState>) -> AxumJson<Value> {
-    AxumJson(catalog_json(&state.platform.catalog))
+    AxumJson(catalog_json(
+        &state.platform.catalog,
+        &state.platform.providers,
+    ))
 }

@@ -906,12 +906,14 @@ fn notification_webhook() -> OperationSpec {
     operation(
         "notification",
         "webhook",
-        "Deliver a webhook to an allow-listed HTTPS endpoint. 5xx answers are retried with backoff.",
+        "Deliver a webhook to an allow-listed HTTPS endpoint (plain HTTP only where the operator lists the host as http://), signed the Standard Webhooks way. 429 and 5xx answers are retried with backoff.",
         (1, PricingType::Flat),
         json!({
             "type": "object",
             "properties": {
-                "url": {"type": "string", "format": "uri", "pattern": "^https://", "maxLength": 2048},
+                // Plain http passes the schema so that the server's
+                // allow-list decides it: only hosts listed as http:// get it.
+                "url": {"type": "string", "format": "uri", "pattern": "^https?://", "maxLength": 2048},
                 "method": {"type": "string", "enum": ["POST", "PUT", "PATCH"], "default": "POST"},
                 "headers": {
                     "type": "object",
@@ -1234,7 +1236,7 @@ mod tests {
             (
                 "notification",
                 "webhook",
-                json!({"url": "http://hooks.example.com/x"}),
+                json!({"url": "ftp://hooks.example.com/x"}),
             ),
             (
                 "notification",
@@ -1285,6 +1287,12 @@ mod tests {
                 "notification",
                 "webhook",
                 json!({"url": "https://hooks.example.com/x", "method": "PATCH", "body": [1, "two", null]}),
+            ),
+            // The allow-list, not the schema, decides plain http.
+            (
+                "notification",
+                "webhook",
+                json!({"url": "http://127.0.0.1:8080/x"}),
             ),
             (
                 "email",

@@ -13,8 +13,8 @@ use super::record::Recorder;
 use super::{GovernanceError, budget, execute, outcome, trail};
 use crate::ids;
 use crate::model::{
-    Approval, ApprovalStatus, AuditEvent, Binding, ReasonCode, RequestStatus, ServiceRequest,
-    UserPrincipal,
+    Approval, ApprovalStatus, AuditEvent, Binding, KeyMode, ReasonCode, RequestStatus,
+    ServiceRequest, UserPrincipal,
 };
 use crate::money::Cents;
 use crate::platform::Platform;
@@ -190,8 +190,8 @@ pub async fn approve(
     let approved = approval_event(&approval, "approved", &actor, json!(note));
 
     let recheck = recheck(platform, &request).await?;
-    let (holds, amount) = match recheck {
-        Ok(holds) => (holds, request.estimated_cost),
+    let (holds, key_mode, amount) = match recheck {
+        Ok((holds, key_mode)) => (holds, key_mode, request.estimated_cost),
         Err((reason, message)) => {
             return approve_blocked(
                 platform, &approval, approved, &request, reason, message, &actor, org_id,
@@ -210,7 +210,7 @@ pub async fn approve(
     .await?;
     match decided {
         Ok(Decided::Reserved(request)) => {
-            let finished = execute::run(platform, request, actor).await?;
+            let finished = execute::run(platform, request, key_mode, actor).await?;
             Ok(outcome::render(&finished))
         }
         Ok(Decided::Closed(request)) => Ok(outcome::render(&request)),
@@ -233,7 +233,7 @@ pub async fn approve(
 async fn recheck(
     platform: &Platform,
     request: &ServiceRequest,
-) -> Result<Result<Vec<crate::model::Hold>, (ReasonCode, String)>, GovernanceError> {
+) -> Result<Result<(Vec<crate::model::Hold>, KeyMode), (ReasonCode, String)>, GovernanceError> {
     let now = platform.clock.now();
     let Some(agent) = platform
         .store
@@ -260,7 +260,7 @@ async fn recheck(
         )));
     };
     let bindings = platform.store.bindings(&agent.id).await?;
-    let provider = platform.providers.for_operation(operation);
+    let provider = platform.providers.for_operation(operation, agent.key_mode);
     let decision = policy::evaluate(&PolicyInput {
         org: &org,
         agent: &agent,
@@ -272,7 +272,10 @@ async fn recheck(
     });
     Ok(match decision {
         PolicyDecision::Block { reason, message } => Err((reason, message)),
-        PolicyDecision::Allow(allowed) => Ok(budget::holds(&agent, Some(&allowed.binding), now)),
+        PolicyDecision::Allow(allowed) => Ok((
+            budget::holds(&agent, Some(&allowed.binding), now),
+            agent.key_mode,
+        )),
     })
 }
 

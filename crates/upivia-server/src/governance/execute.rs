@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{GovernanceError, outcome, trail};
 use crate::catalog::OperationSpec;
-use crate::model::{ReasonCode, RequestStatus, ServiceRequest};
+use crate::model::{KeyMode, ReasonCode, RequestStatus, ServiceRequest};
 use crate::platform::Platform;
 use crate::providers::{Execution, Provider, ProviderCall, ProviderError};
 use crate::store::{Finish, FinishRequest};
@@ -116,6 +116,7 @@ pub(super) async fn settle(
 pub async fn run(
     platform: &Platform,
     request: ServiceRequest,
+    key_mode: KeyMode,
     actor: String,
 ) -> Result<ServiceRequest, GovernanceError> {
     let platform = platform.clone();
@@ -124,7 +125,7 @@ pub async fn run(
             .catalog
             .operation(&request.service, &request.operation)
         {
-            Some(op) => match platform.providers.for_operation(op) {
+            Some(op) => match platform.providers.for_operation(op, key_mode) {
                 Some(provider) => call(&platform, &request, op, provider).await,
                 None => Finish::Failed {
                     reason: ReasonCode::AdapterError,

@@ -127,7 +127,7 @@ pub async fn submit(
     if operation.service == "platform" && operation.name == "check_budget" {
         return check_budget(&record, agent, request).await;
     }
-    let provider = platform.providers.for_operation(operation);
+    let provider = platform.providers.for_operation(operation, agent.key_mode);
     let estimate = provider.map_or(Cents::ZERO, |p| p.estimate(operation, &submission.payload));
     request.estimated_cost = estimate;
 
@@ -187,7 +187,7 @@ pub async fn submit(
     }
 
     // 7 and 8. Execute, settle, record.
-    let finished = execute::run(platform, request, record.actor).await?;
+    let finished = execute::run(platform, request, agent.key_mode, record.actor).await?;
     Ok(Answer::fresh(outcome::response(&finished)))
 }
 

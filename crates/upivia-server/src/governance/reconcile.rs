@@ -77,7 +77,9 @@ async fn poll(
             crate::providers::ProviderError::Adapter("the operation left the catalog".into()),
         ));
     };
-    let provider = platform.providers.for_operation(operation)?;
+    let provider = platform
+        .providers
+        .named(operation, request.provider.as_deref())?;
     let external_id = request.external_id.clone().unwrap_or_default();
     let poll = ProviderPoll {
         operation,

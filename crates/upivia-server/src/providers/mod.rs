@@ -1,9 +1,18 @@
 //! Providers carry out operations in the outside world. The pipeline only
 //! knows the [`Provider`] trait: the deterministic `sandbox` provider ships
 //! for every catalog operation, and real network providers slot in behind
-//! the same trait, registered per operation in [`Providers`].
+//! the same trait, registered per operation in [`Providers`] (see `live.rs`
+//! for which are configured, and [`Providers::for_operation`] for who gets
+//! which).
 
+pub mod email;
+pub mod hosts;
+pub mod http;
+pub mod live;
+pub mod openai;
 pub mod sandbox;
+pub mod signing;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,8 +20,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-use crate::catalog::OperationSpec;
+use crate::catalog::{OperationSpec, PricingType};
+use crate::model::KeyMode;
 use crate::money::Cents;
 
 /// One call to a provider: the operation, its validated payload, and the
@@ -82,11 +93,35 @@ pub trait Provider: Send + Sync + 'static {
     async fn poll(&self, poll: ProviderPoll<'_>) -> Result<PollStatus, ProviderError>;
 }
 
-/// Which provider carries out which operation (`service.operation`).
-/// Cloning is cheap: the map is shared.
+/// What a flat or free operation costs: its list price.
+pub fn list_price(op: &OperationSpec) -> Cents {
+    match op.pricing {
+        PricingType::Free => Cents::ZERO,
+        PricingType::Flat | PricingType::Metered => op.base_price_cents.max(Cents::ZERO),
+    }
+}
+
+/// RFC 3339 in UTC with `Z`, whole seconds, as results show time.
+pub fn timestamp(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .truncate_to_second()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Which provider carries out which operation (`service.operation`): the
+/// sandbox, and a live provider where one is configured. Test keys always
+/// get the sandbox; live keys get the live provider, or the sandbox when
+/// none is configured. Cloning is cheap: the map is shared.
 #[derive(Clone, Default)]
 pub struct Providers {
-    by_operation: Arc<HashMap<String, Arc<dyn Provider>>>,
+    by_operation: Arc<HashMap<String, Route>>,
+}
+
+#[derive(Clone, Default)]
+struct Route {
+    sandbox: Option<Arc<dyn Provider>>,
+    live: Option<Arc<dyn Provider>>,
 }
 
 impl Providers {
@@ -94,11 +129,54 @@ impl Providers {
         Self::default()
     }
 
+    /// Sets the sandbox provider of `full_name`.
     pub fn register(&mut self, full_name: impl Into<String>, provider: Arc<dyn Provider>) {
-        Arc::make_mut(&mut self.by_operation).insert(full_name.into(), provider);
+        self.route(full_name).sandbox = Some(provider);
     }
 
-    pub fn for_operation(&self, operation: &OperationSpec) -> Option<&Arc<dyn Provider>> {
-        self.by_operation.get(&operation.full_name())
+    /// Sets the live provider of `full_name`, which live keys reach.
+    pub fn register_live(&mut self, full_name: impl Into<String>, provider: Arc<dyn Provider>) {
+        self.route(full_name).live = Some(provider);
+    }
+
+    fn route(&mut self, full_name: impl Into<String>) -> &mut Route {
+        Arc::make_mut(&mut self.by_operation)
+            .entry(full_name.into())
+            .or_default()
+    }
+
+    /// The provider a key of `mode` reaches for `operation`. A test key gets
+    /// the sandbox; only an operation without one (a custom service) hands
+    /// a test key its live provider, which policy then refuses.
+    pub fn for_operation(
+        &self,
+        operation: &OperationSpec,
+        mode: KeyMode,
+    ) -> Option<&Arc<dyn Provider>> {
+        let route = self.by_operation.get(&operation.full_name())?;
+        match mode {
+            KeyMode::Test => route.sandbox.as_ref().or(route.live.as_ref()),
+            KeyMode::Live => route.live.as_ref().or(route.sandbox.as_ref()),
+        }
+    }
+
+    /// The provider called `name` for `operation` (the one that started a
+    /// `running` request, so the same one polls it); without a name, the
+    /// sandbox.
+    pub fn named(
+        &self,
+        operation: &OperationSpec,
+        name: Option<&str>,
+    ) -> Option<&Arc<dyn Provider>> {
+        let route = self.by_operation.get(&operation.full_name())?;
+        [route.sandbox.as_ref(), route.live.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|p| name.is_none_or(|n| p.name() == n))
+    }
+
+    /// The live provider of `operation`, if one is configured.
+    pub fn live(&self, operation: &OperationSpec) -> Option<&Arc<dyn Provider>> {
+        self.by_operation.get(&operation.full_name())?.live.as_ref()
     }
 }

@@ -1,5 +1,6 @@
 //! Integration tests: the real server on an ephemeral port, over HTTP.
 
+mod fakes;
 mod support;
 
 mod approvals;
@@ -17,6 +18,10 @@ mod hygiene;
 mod idempotency;
 mod pipeline;
 mod platform;
+mod providers_email;
+mod providers_logs;
+mod providers_text;
+mod providers_webhook;
 mod refusals;
 mod roles;
 mod sessions;

@@ -60,10 +60,11 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::catalog::{OperationSpec, PricingType, ServiceSpec};
+use crate::catalog::{OperationSpec, ServiceSpec};
 use crate::money::Cents;
 use crate::providers::{
     Execution, PollStatus, Provider, ProviderCall, ProviderError, ProviderPoll, Providers,
+    list_price,
 };
 
 /// Makes `execute` fail with [`ProviderError::Unavailable`].
@@ -245,14 +246,6 @@ impl Provider for Sandbox {
                 "{full_name} completes synchronously in the sandbox; there is nothing to poll"
             ))),
         }
-    }
-}
-
-/// What a flat or free operation costs.
-fn list_price(op: &OperationSpec) -> Cents {
-    match op.pricing {
-        PricingType::Free => Cents::ZERO,
-        PricingType::Flat | PricingType::Metered => op.base_price_cents.max(Cents::ZERO),
     }
 }
 
@@ -576,6 +569,7 @@ pub(super) mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::catalog::PricingType;
     use crate::catalog::builtin::{builtin, example_payload};
 
     pub(crate) const REQUEST_ID: &str = "req_01jtestsandbox0000000000";
@@ -1004,7 +998,7 @@ pub(super) mod tests {
         let mut first: Option<Arc<dyn Provider>> = None;
         for op in all_operations() {
             let provider = providers
-                .for_operation(&op)
+                .for_operation(&op, crate::model::KeyMode::Live)
                 .unwrap_or_else(|| panic!("{} has no provider", op.full_name()));
             assert_eq!(provider.name(), "sandbox");
             match &first {
@@ -1012,7 +1006,11 @@ pub(super) mod tests {
                 Some(first) => assert!(Arc::ptr_eq(first, provider), "not shared"),
             }
         }
-        assert!(providers.for_operation(&custom).is_none());
+        assert!(
+            providers
+                .for_operation(&custom, crate::model::KeyMode::Live)
+                .is_none()
+        );
     }
 
     #[test]

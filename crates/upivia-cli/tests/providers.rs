@@ -1,0 +1,151 @@
+//! `upivia serve` configured for real providers through `UPIVIA_*`
+//! variables: it says at start which operations are live, refuses a
+//! half-configured provider, and never prints a secret (logs, `--help`).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const API_KEY: &str = "sk-cli-test-key-0123456789";
+const SMTP_PASSWORD: &str = "cli-smtp-password";
+const SIGNING_SECRET: &str = "whsec_dGhpcy1pcy1hLTMyLWJ5dGUtdGVzdC1zZWNyZXQhISE=";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn configured(command: &mut Command) -> &mut Command {
+    command
+        .env("UPIVIA_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+        .env("UPIVIA_OPENAI_API_KEY", API_KEY)
+        .env("UPIVIA_OPENAI_MODEL", "llama3.2")
+        .env("UPIVIA_OPENAI_PRICE_INPUT_MICROCENTS_PER_TOKEN", "15")
+        .env("UPIVIA_OPENAI_PRICE_OUTPUT_MICROCENTS_PER_TOKEN", "60")
+        .env(
+            "UPIVIA_SMTP_URL",
+            format!("smtp://mailer:{SMTP_PASSWORD}@127.0.0.1:2525"),
+        )
+        .env("UPIVIA_SMTP_FROM", "Upivia <noreply@example.org>")
+        .env("UPIVIA_WEBHOOK_HOSTS", "http://127.0.0.1,*.example.com")
+        .env("UPIVIA_WEBHOOK_SIGNING_SECRET", SIGNING_SECRET)
+}
+
+/// The log without colour codes (a terminal's or not, tracing may add them).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn assert_no_secret(text: &str) {
+    for secret in [API_KEY, SMTP_PASSWORD, SIGNING_SECRET, &SIGNING_SECRET[6..]] {
+        assert!(!text.contains(secret), "a secret is shown:\n{text}");
+    }
+}
+
+#[test]
+fn serve_logs_which_operations_are_live_without_their_secrets() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = configured(&mut Command::new(env!("CARGO_BIN_EXE_upivia")))
+        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("UPIVIA_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("upivia serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut log = String::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else {
+            let _ = child.kill();
+            panic!("no provider summary within 30 s:\n{log}");
+        };
+        log.push_str(&strip_ansi(&line));
+        log.push('\n');
+        if line.contains("upivia is serving") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    for expected in [
+        "operation=\"email.send\" provider=\"smtp\" upstream=smtp://127.0.0.1:2525",
+        "operation=\"text_generation.generate\" provider=\"openai_compatible\"",
+        "http://127.0.0.1:9/v1/chat/completions (llama3.2)",
+        "operation=\"notification.webhook\" provider=\"webhook\" upstream=http://127.0.0.1, *.example.com",
+        "live=3",
+        "operations without a live provider run on the sandbox",
+    ] {
+        assert!(log.contains(expected), "no {expected:?} in\n{log}");
+    }
+    let sandbox_line = log
+        .lines()
+        .find(|l| l.contains("run on the sandbox"))
+        .unwrap();
+    assert!(sandbox_line.contains("sms.send"), "{sandbox_line}");
+    assert!(!sandbox_line.contains("email.send"), "{sandbox_line}");
+    assert_no_secret(&log);
+}
+
+#[test]
+fn a_half_configured_provider_stops_serve_with_the_missing_setting() {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_upivia"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("UPIVIA_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+        .env("UPIVIA_OPENAI_MODEL", "llama3.2")
+        .env("UPIVIA_OPENAI_API_KEY", API_KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("UPIVIA_OPENAI_PRICE_INPUT_MICROCENTS_PER_TOKEN"),
+        "{stderr}"
+    );
+    assert_no_secret(&stderr);
+}
+
+#[test]
+fn help_never_prints_secret_values() {
+    let out = configured(&mut Command::new(env!("CARGO_BIN_EXE_upivia")))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--openai-api-key"), "{help}");
+    // Non-secret values are shown, as clap does for every flag.
+    assert!(help.contains("llama3.2"), "{help}");
+    assert_no_secret(&help);
+}

@@ -1,0 +1,77 @@
+//! Registers the real providers the configuration names, beside the
+//! sandbox. An operation whose provider is not configured stays on the
+//! sandbox for every key; test keys stay on it regardless.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::email::SmtpProvider;
+use super::hosts::AllowList;
+use super::http::HttpClient;
+use super::openai::{OpenAiClient, Prices, TextGeneration};
+use super::signing::StaticSigner;
+use super::webhook::WebhookDelivery;
+use super::{Provider, Providers};
+use crate::config::ProviderSettings;
+
+/// One live operation, for the start-up log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveOperation {
+    pub operation: &'static str,
+    pub provider: &'static str,
+    /// Where it goes, without credentials.
+    pub upstream: String,
+}
+
+/// Adds a live provider for each configured one; `timeout` bounds every
+/// call, retries included.
+pub fn register_live(
+    settings: &ProviderSettings,
+    webhook_hosts: &[String],
+    timeout: Duration,
+    providers: &mut Providers,
+) -> Result<Vec<LiveOperation>, String> {
+    let mut live = Vec::new();
+    let http = HttpClient::new(timeout).map_err(|e| format!("the HTTP client: {e}"))?;
+    if let Some(smtp) = &settings.smtp {
+        let provider: Arc<dyn Provider> = Arc::new(SmtpProvider::new(smtp, timeout)?);
+        providers.register_live("email.send", provider);
+        live.push(LiveOperation {
+            operation: "email.send",
+            provider: super::email::NAME,
+            upstream: smtp.redacted_url(),
+        });
+    }
+    if let Some(openai) = &settings.openai {
+        let client = OpenAiClient::new(openai, http.clone())?;
+        let upstream = format!("{} ({})", client.endpoint(), client.model());
+        let prices = Prices {
+            input_microcents_per_token: openai.price_input_microcents_per_token,
+            output_microcents_per_token: openai.price_output_microcents_per_token,
+        };
+        providers.register_live(
+            "text_generation.generate",
+            Arc::new(TextGeneration::new(client, prices)),
+        );
+        live.push(LiveOperation {
+            operation: "text_generation.generate",
+            provider: super::openai::NAME,
+            upstream,
+        });
+    }
+    if let Some(secret) = &settings.webhook_signing_secret {
+        let hosts = AllowList::parse(webhook_hosts)?;
+        let upstream = hosts.describe();
+        let signer = Arc::new(StaticSigner::new(secret.clone()));
+        providers.register_live(
+            "notification.webhook",
+            Arc::new(WebhookDelivery::new(http, hosts, signer)),
+        );
+        live.push(LiveOperation {
+            operation: "notification.webhook",
+            provider: super::webhook::NAME,
+            upstream,
+        });
+    }
+    Ok(live)
+}
