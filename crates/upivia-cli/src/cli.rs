@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the platform (HTTP API and background workers).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Submit a governed service request (agent key) and print its outcome.
     ///
     /// Exit code 0: executed, running or approval_required; 1: blocked or

@@ -23,7 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Admin(AdminCommand::CheckLedger(args)) => admin::check_ledger(args).await,
             Command::Audit(AuditCommand::Verify(args)) => admin::verify_audit(args).await,
             Command::Audit(AuditCommand::PublicKey(args)) => admin::public_key(args),
