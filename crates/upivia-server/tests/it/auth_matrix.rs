@@ -6,7 +6,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{TestServer, email};
+use crate::sessions::owner_session;
+use crate::support::TestServer;
 
 /// Who a route is for.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -154,36 +155,13 @@ struct Ids {
 }
 
 async fn setup(s: &TestServer) -> Ids {
-    s.credit(1000).await;
-    let agent = s.agent(json!({})).await;
-    s.enable(
-        &agent,
-        json!({"service_id": "email", "require_approval": true}),
-    )
-    .await;
-    let r = s.request(&agent, "email", "send", email()).await;
-    assert_eq!(r.body["status"], "approval_required", "{r:?}");
-    let login = s
-        .http
-        .post(format!("{}/api/v1/auth/login", s.base))
-        .json(&json!({"email": "owner@upivia.local", "password": s.password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let (agent, approval, request) = s.parked().await;
     Ids {
         agent: agent.id,
         agent_key: agent.key,
-        request: r.body["request_id"].as_str().unwrap().to_owned(),
-        approval: r.body["approval_id"].as_str().unwrap().to_owned(),
-        cookie,
+        request,
+        approval,
+        cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
         admin_pat: s.user_pat(upivia_server::model::Role::Admin).await,
     }

@@ -261,6 +261,24 @@ impl TestServer {
         pat
     }
 
+    /// An agent whose email binding needs approval, with one request
+    /// parked for it, in an organisation funded with 100 cents: the agent,
+    /// the approval id and the request id.
+    pub async fn parked(&self) -> (TestAgent, String, String) {
+        self.credit(100).await;
+        let agent = self.agent(json!({})).await;
+        self.enable(
+            &agent,
+            json!({"service_id": "email", "require_approval": true}),
+        )
+        .await;
+        let r = self.request(&agent, "email", "send", email()).await;
+        assert_eq!(r.body["status"], "approval_required", "{r:?}");
+        let approval = r.body["approval_id"].as_str().unwrap().to_owned();
+        let request = r.body["request_id"].as_str().unwrap().to_owned();
+        (agent, approval, request)
+    }
+
     pub async fn ledger_ok(&self) {
         let r = self.get("/api/v1/admin/ledger/check", &self.pat).await;
         assert_eq!(r.status, 200, "{r:?}");

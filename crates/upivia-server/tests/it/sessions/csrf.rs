@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{json_body, owner_session, with_cookie};
-use crate::support::{Reply, TestAgent, TestServer, email, reply};
+use crate::support::{Reply, TestAgent, TestServer, reply};
 
 const EVIL: &str = "http://evil.example";
 
@@ -19,17 +19,9 @@ struct Scene {
 }
 
 async fn scene(s: &TestServer) -> Scene {
-    s.credit(100).await;
-    let agent = s.agent(json!({})).await;
-    s.enable(
-        &agent,
-        json!({"service_id": "email", "require_approval": true}),
-    )
-    .await;
-    let r = s.request(&agent, "email", "send", email()).await;
-    assert_eq!(r.body["status"], "approval_required", "{r:?}");
+    let (agent, approval, _) = s.parked().await;
     Scene {
-        approval: r.body["approval_id"].as_str().unwrap().to_owned(),
+        approval,
         agent,
         cookie: owner_session(s).await,
     }
