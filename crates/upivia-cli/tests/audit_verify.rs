@@ -613,7 +613,7 @@ fn a_database_from_before_keyed_chains_verifies_after_one_start_and_continues_ke
     let case = Case::new();
     let conn = case.db();
     conn.execute_batch(
-        "DROP TABLE audit_chains; ALTER TABLE audit_log DROP COLUMN mac; PRAGMA user_version = 2;",
+        "DROP TABLE audit_chains; ALTER TABLE audit_log DROP COLUMN mac; PRAGMA user_version = 3;",
     )
     .unwrap();
     let legacy = max_seq(&conn);

@@ -62,7 +62,8 @@ pub async fn ensure_org(
     let password_hash =
         auth::hash_password(&password).map_err(|e| BootstrapError::Hash(e.to_string()))?;
     let created = platform
-        .store
+        .stores
+        .identity
         .bootstrap(BootstrapPlan {
             org_name: "Default".into(),
             email: OWNER_EMAIL.into(),
@@ -163,13 +164,14 @@ pub async fn ensure_dev(
     platform: &Platform,
     org_id: &str,
 ) -> Result<Option<DevAgent>, BootstrapError> {
-    let agents = platform.store.agents(org_id, None).await?;
+    let agents = platform.stores.agents.agents(org_id, None).await?;
     if agents.iter().any(|a| a.name == DEMO_AGENT) {
         return Ok(None);
     }
     let now = platform.clock.now();
     platform
-        .store
+        .stores
+        .governance
         .credit(
             Account::Org(org_id.to_owned()),
             org_id,
@@ -185,7 +187,8 @@ pub async fn ensure_dev(
         .await?;
     let key = auth::new_agent_key(KeyMode::Test);
     let agent = platform
-        .store
+        .stores
+        .agents
         .create_agent(NewAgent {
             org_id: org_id.to_owned(),
             team_id: None,
@@ -217,7 +220,8 @@ pub async fn ensure_dev(
             continue;
         }
         platform
-            .store
+            .stores
+            .agents
             .upsert_bindings(
                 org_id,
                 &agent.id,

@@ -33,7 +33,8 @@ async fn update_org(
     let now = state.platform.clock.now();
     let current = state
         .platform
-        .store
+        .stores
+        .identity
         .org(&principal.org_id)
         .await?
         .ok_or(ApiError::NotFound("organisation"))?;
@@ -43,7 +44,8 @@ async fn update_org(
             let set_by = roles::check_kill_switch(expect.0, expect.1, on, principal.role)?;
             state
                 .platform
-                .store
+                .stores
+                .identity
                 .set_kill_switch(
                     &principal.org_id,
                     on,
@@ -68,7 +70,7 @@ async fn check_ledger(
     State(state): State<AppState>,
     _admin: AdminAuth,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let report = state.platform.store.check_ledger().await?;
+    let report = state.platform.stores.governance.check_ledger().await?;
     Ok(AxumJson(json!({
         "ok": report.problems.is_empty(),
         "accounts_checked": report.accounts_checked,
@@ -85,7 +87,7 @@ async fn verify_audit(
 ) -> Result<AxumJson<Value>, ApiError> {
     let report = state
         .sealer
-        .verify(state.platform.store.as_ref())
+        .verify(state.platform.stores.governance.as_ref())
         .await
         .map_err(audit_error)?;
     Ok(AxumJson(json!({

@@ -197,7 +197,8 @@ async fn manageable(
 ) -> Result<Agent, ApiError> {
     let agent = state
         .platform
-        .store
+        .stores
+        .agents
         .agent(&user.org_id, agent_id)
         .await?
         .ok_or(ApiError::NotFound("agent"))?;
@@ -234,7 +235,8 @@ async fn list(
         Caller::User(user) => {
             state
                 .platform
-                .store
+                .stores
+                .agents
                 .agents(&user.org_id, q.team_id.as_deref())
                 .await?
         }
@@ -267,7 +269,8 @@ async fn create(
     let key = auth::new_agent_key(key_mode);
     let agent = state
         .platform
-        .store
+        .stores
+        .agents
         .create_agent(NewAgent {
             org_id: user.org_id.clone(),
             team_id: string_field(&body, &["team_id"], 64)?,
@@ -306,11 +309,12 @@ async fn fetch(
 ) -> Result<AxumJson<Value>, ApiError> {
     let agent = state
         .platform
-        .store
+        .stores
+        .agents
         .agent(&user.0.org_id, &agent_id)
         .await?
         .ok_or(ApiError::NotFound("agent"))?;
-    let bindings = state.platform.store.bindings(&agent.id).await?;
+    let bindings = state.platform.stores.agents.bindings(&agent.id).await?;
     Ok(AxumJson(json!({
         "agent": agent_json(&agent),
         "services": bindings.iter().map(binding_json).collect::<Vec<_>>(),
@@ -363,7 +367,8 @@ async fn update(
     let now = state.platform.clock.now();
     let updated = state
         .platform
-        .store
+        .stores
+        .agents
         .update_agent(
             &user.org_id,
             &agent.id,
@@ -397,7 +402,8 @@ async fn rotate_key(
     let now = state.platform.clock.now();
     let updated = state
         .platform
-        .store
+        .stores
+        .agents
         .rotate_agent_key(
             &user.org_id,
             &agent.id,
@@ -436,7 +442,8 @@ async fn set_budget(
     let now = state.platform.clock.now();
     let updated = state
         .platform
-        .store
+        .stores
+        .agents
         .set_agent_budget(
             &user.org_id,
             &agent.id,
@@ -533,7 +540,8 @@ async fn enable_service(
     };
     let current = state
         .platform
-        .store
+        .stores
+        .agents
         .service_bindings(&agent.id, service.id)
         .await?;
     let writes = operations
@@ -560,7 +568,8 @@ async fn enable_service(
     });
     let bindings = state
         .platform
-        .store
+        .stores
+        .agents
         .upsert_bindings(
             &user.org_id,
             &agent.id,
@@ -600,7 +609,8 @@ async fn disable_service(
     let now = state.platform.clock.now();
     let removed = state
         .platform
-        .store
+        .stores
+        .agents
         .delete_bindings(
             &user.org_id,
             &agent.id,

@@ -36,7 +36,7 @@ async fn fetch(
         return Err(ApiError::NotFound("team"));
     }
     let account = Account::Org(user.0.org_id.clone());
-    let totals = state.platform.store.totals(account).await?;
+    let totals = state.platform.stores.governance.totals(account).await?;
     let available = totals.available(&HoldLimit::Funds);
     Ok(AxumJson(json!({
         "amount_cents": available.get(),
@@ -81,7 +81,8 @@ async fn credit(
     .with_details(json!({"amount_cents": amount.get(), "note": note}));
     let totals = state
         .platform
-        .store
+        .stores
+        .governance
         .credit(
             Account::Org(principal.org_id.clone()),
             &principal.org_id,

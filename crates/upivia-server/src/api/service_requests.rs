@@ -113,7 +113,8 @@ async fn fetch(
     }
     let request = state
         .platform
-        .store
+        .stores
+        .governance
         .request(&request_id)
         .await?
         .filter(|r| r.agent_id == agent.id)

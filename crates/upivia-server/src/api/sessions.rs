@@ -66,7 +66,7 @@ async fn login(
     let slot = guard.passwords.slot().await?;
     // The wait for a slot may have been long: a lock set meanwhile applies.
     guard.throttle.check(ip, email, clock.now())?;
-    let (stored, principal) = match state.platform.store.user_by_email(email).await? {
+    let (stored, principal) = match state.platform.stores.identity.user_by_email(email).await? {
         Some((hash, principal)) => (Some(hash), Some(principal)),
         None => (None, None),
     };
@@ -85,7 +85,8 @@ async fn login(
     let expires = now + time::Duration::try_from(ttl).unwrap_or(time::Duration::WEEK);
     state
         .platform
-        .store
+        .stores
+        .identity
         .create_session(&principal, &auth::hash_token(&token), now, expires)
         .await?;
     let mut response = AxumJson(json!({
@@ -110,7 +111,8 @@ async fn logout(
     if let Some(token) = token {
         state
             .platform
-            .store
+            .stores
+            .identity
             .delete_session(&auth::hash_token(token))
             .await?;
     }
@@ -167,7 +169,8 @@ async fn change_password(
     guard.throttle.check(ip, &user.email, clock.now())?;
     let (stored, _) = state
         .platform
-        .store
+        .stores
+        .identity
         .user_by_email(&user.email)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
@@ -190,7 +193,8 @@ async fn change_password(
     let now = clock.now();
     let ended = state
         .platform
-        .store
+        .stores
+        .identity
         .change_password(PasswordChange {
             user_id: user.user_id.clone(),
             password_hash: new_hash,

@@ -102,7 +102,11 @@ pub async fn submit(
         actor: trail::agent_actor(&agent.id),
     };
     if let Some(claim) = &record.claim
-        && let Some(existing) = platform.store.idempotency(&agent.id, &claim.key).await?
+        && let Some(existing) = platform
+            .stores
+            .governance
+            .idempotency(&agent.id, &claim.key)
+            .await?
     {
         return record.replay(existing);
     }
@@ -115,7 +119,8 @@ pub async fn submit(
     )?;
     validation::validate(&platform.validators, operation, &submission.payload)?;
     let org = platform
-        .store
+        .stores
+        .identity
         .org(&agent.org_id)
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
@@ -132,7 +137,7 @@ pub async fn submit(
     request.estimated_cost = estimate;
 
     // 4. Policy.
-    let bindings = platform.store.bindings(&agent.id).await?;
+    let bindings = platform.stores.agents.bindings(&agent.id).await?;
     let decision = policy::evaluate(&PolicyInput {
         org: &org,
         agent,
@@ -159,7 +164,8 @@ pub async fn submit(
     // 6. Budget.
     request.status = RequestStatus::Executing;
     let opened = platform
-        .store
+        .stores
+        .governance
         .open_request(OpenRequest {
             request: request.clone(),
             idempotency: record.claim.clone(),
