@@ -12,11 +12,14 @@ use serde_json::json;
 
 use crate::auth;
 use crate::governance::trail;
+use crate::ids::{AgentId, OrgId};
 use crate::model::agent::{AgentSetters, BindingSetters};
 use crate::model::{Account, AuditEvent, KeyMode, Role};
 use crate::money::Cents;
 use crate::platform::Platform;
-use crate::store::{BindingUpsert, BindingWrite, BootstrapPlan, NewAgent, StoreError};
+use crate::store::{
+    AgentCommand, BindingUpsert, BindingWrite, BootstrapPlan, Credit, NewAgent, StoreError,
+};
 
 pub const CREDENTIALS_FILE: &str = "initial-credentials.json";
 pub const OWNER_EMAIL: &str = "owner@upivia.local";
@@ -164,7 +167,11 @@ pub async fn ensure_dev(
     platform: &Platform,
     org_id: &str,
 ) -> Result<Option<DevAgent>, BootstrapError> {
-    let agents = platform.stores.agents.agents(org_id, None).await?;
+    let agents = platform
+        .stores
+        .agents
+        .agents(&OrgId::from(org_id), None)
+        .await?;
     if agents.iter().any(|a| a.name == DEMO_AGENT) {
         return Ok(None);
     }
@@ -172,18 +179,18 @@ pub async fn ensure_dev(
     platform
         .stores
         .governance
-        .credit(
-            Account::Org(org_id.to_owned()),
-            org_id,
-            DEV_CREDIT,
-            "dev mode sandbox balance",
+        .credit(Credit {
+            account: Account::Org(org_id.to_owned()),
+            org_id: OrgId::from(org_id),
+            amount: DEV_CREDIT,
+            note: "dev mode sandbox balance".into(),
             now,
-            AuditEvent::new(org_id, "balance.credited", trail::SYSTEM)
+            audit: AuditEvent::new(org_id, "balance.credited", trail::SYSTEM)
                 .with_cost(DEV_CREDIT)
                 .with_details(
                     json!({"amount_cents": DEV_CREDIT.get(), "note": "dev mode sandbox balance"}),
                 ),
-        )
+        })
         .await?;
     let key = auth::new_agent_key(KeyMode::Test);
     let agent = platform
@@ -222,10 +229,10 @@ pub async fn ensure_dev(
         platform
             .stores
             .agents
-            .upsert_bindings(
-                org_id,
-                &agent.id,
-                BindingUpsert {
+            .upsert_bindings(AgentCommand {
+                org_id: OrgId::from(org_id),
+                agent_id: AgentId::from(&agent.id),
+                change: BindingUpsert {
                     service_id: service.into(),
                     operations: vec![BindingWrite {
                         operation: None,
@@ -235,10 +242,10 @@ pub async fn ensure_dev(
                     settings: Default::default(),
                 },
                 now,
-                AuditEvent::new(org_id, "binding.enabled", trail::SYSTEM)
+                audit: AuditEvent::new(org_id, "binding.enabled", trail::SYSTEM)
                     .with_agent(&agent.id)
                     .with_details(json!({"service_id": service})),
-            )
+            })
             .await?;
     }
     Ok(Some(DevAgent {

@@ -23,6 +23,7 @@ pub mod bootstrap;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod domains;
 pub mod governance;
 pub mod http_server;
 pub mod ids;

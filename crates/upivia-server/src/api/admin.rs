@@ -12,6 +12,8 @@ use super::error::ApiError;
 use super::extract::{AdminAuth, Json};
 use crate::audit::AuditError;
 use crate::governance::roles;
+use crate::ids::{OrgId, UserId};
+use crate::store::KillSwitchChange;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -35,7 +37,7 @@ async fn update_org(
         .platform
         .stores
         .identity
-        .org(&principal.org_id)
+        .org(&OrgId::from(&principal.org_id))
         .await?
         .ok_or(ApiError::NotFound("organisation"))?;
     let org = match body.kill_switch {
@@ -46,14 +48,14 @@ async fn update_org(
                 .platform
                 .stores
                 .identity
-                .set_kill_switch(
-                    &principal.org_id,
+                .set_kill_switch(KillSwitchChange {
+                    org_id: OrgId::from(&principal.org_id),
                     on,
                     set_by,
                     expect,
-                    &principal.user_id,
+                    user_id: UserId::from(&principal.user_id),
                     now,
-                )
+                })
                 .await?
         }
         None => current,

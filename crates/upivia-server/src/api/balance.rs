@@ -11,8 +11,10 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, OwnerAuth, Query, UserAuth};
 use crate::governance::trail;
+use crate::ids::OrgId;
 use crate::model::{Account, AuditEvent, HoldLimit};
 use crate::money::Cents;
+use crate::store::Credit;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -83,14 +85,14 @@ async fn credit(
         .platform
         .stores
         .governance
-        .credit(
-            Account::Org(principal.org_id.clone()),
-            &principal.org_id,
+        .credit(Credit {
+            account: Account::Org(principal.org_id.clone()),
+            org_id: OrgId::from(&principal.org_id),
             amount,
-            &note,
+            note,
             now,
             audit,
-        )
+        })
         .await?;
     Ok(AxumJson(json!({
         "amount_cents": totals.available(&HoldLimit::Funds).get(),

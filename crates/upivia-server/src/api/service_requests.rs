@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::extract::{AgentAuth, Json};
 use crate::governance::pipeline::{self, Submission};
 use crate::governance::{outcome, refusals};
+use crate::ids::RequestId;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -115,7 +116,7 @@ async fn fetch(
         .platform
         .stores
         .governance
-        .request(&request_id)
+        .request(&RequestId::from(&request_id))
         .await?
         .filter(|r| r.agent_id == agent.id)
         .ok_or(ApiError::NotFound("service request"))?;

@@ -11,7 +11,7 @@ use super::pipeline::Answer;
 use super::policy::{self, PolicyDecision, PolicyInput};
 use super::record::Recorder;
 use super::{GovernanceError, budget, execute, outcome, trail};
-use crate::ids;
+use crate::ids::{self, AgentId, ApprovalId, OrgId, RequestId};
 use crate::model::{
     Approval, ApprovalStatus, AuditEvent, Binding, KeyMode, ReasonCode, RequestStatus,
     ServiceRequest, UserPrincipal,
@@ -102,7 +102,7 @@ pub async fn list(
     Ok(platform
         .stores
         .governance
-        .approvals(&principal.org_id, status)
+        .approvals(&OrgId::from(&principal.org_id), status)
         .await?)
 }
 
@@ -165,7 +165,7 @@ async fn pending(
     let approval = platform
         .stores
         .governance
-        .approval(approval_id)
+        .approval(&ApprovalId::from(approval_id))
         .await?
         .filter(|a| a.org_id == principal.org_id)
         .ok_or(GovernanceError::NotFound("approval"))?;
@@ -192,7 +192,7 @@ pub async fn approve(
     let request = platform
         .stores
         .governance
-        .request(&approval.request_id)
+        .request(&RequestId::from(&approval.request_id))
         .await?
         .ok_or(GovernanceError::NotFound("service request"))?;
     let approved = approval_event(&approval, "approved", &actor, json!(note));
@@ -246,7 +246,10 @@ async fn recheck(
     let Some(agent) = platform
         .stores
         .agents
-        .agent(&request.org_id, &request.agent_id)
+        .agent(
+            &OrgId::from(&request.org_id),
+            &AgentId::from(&request.agent_id),
+        )
         .await?
     else {
         return Ok(Err((
@@ -257,7 +260,7 @@ async fn recheck(
     let org = platform
         .stores
         .identity
-        .org(&request.org_id)
+        .org(&OrgId::from(&request.org_id))
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
     let Some(operation) = platform
@@ -269,7 +272,11 @@ async fn recheck(
             "the operation is no longer in the catalog".into(),
         )));
     };
-    let bindings = platform.stores.agents.bindings(&agent.id).await?;
+    let bindings = platform
+        .stores
+        .agents
+        .bindings(&AgentId::from(&agent.id))
+        .await?;
     let provider = platform.providers.for_operation(operation, agent.key_mode);
     let decision = policy::evaluate(&PolicyInput {
         org: &org,

@@ -22,7 +22,7 @@ use super::record::Recorder;
 use super::{
     GovernanceError, approvals, budget, execute, idempotency, outcome, refusals, trail, validation,
 };
-use crate::ids;
+use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
 use crate::money::Cents;
 use crate::platform::Platform;
@@ -105,7 +105,7 @@ pub async fn submit(
         && let Some(existing) = platform
             .stores
             .governance
-            .idempotency(&agent.id, &claim.key)
+            .idempotency(&AgentId::from(&agent.id), &claim.key)
             .await?
     {
         return record.replay(existing);
@@ -121,7 +121,7 @@ pub async fn submit(
     let org = platform
         .stores
         .identity
-        .org(&agent.org_id)
+        .org(&OrgId::from(&agent.org_id))
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
     if let Some((reason, _)) = policy::agent_block(agent, &org) {
@@ -137,7 +137,11 @@ pub async fn submit(
     request.estimated_cost = estimate;
 
     // 4. Policy.
-    let bindings = platform.stores.agents.bindings(&agent.id).await?;
+    let bindings = platform
+        .stores
+        .agents
+        .bindings(&AgentId::from(&agent.id))
+        .await?;
     let decision = policy::evaluate(&PolicyInput {
         org: &org,
         agent,

@@ -6,6 +6,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::StoreResult;
+use crate::ids::{AgentId, OrgId};
 use crate::model::{
     Agent, AgentStatus, AuditEvent, Binding, KeyMode, Role,
     agent::{AgentRules, AgentSetters, BindingRules, BindingSetters, BindingSettings},
@@ -80,62 +81,57 @@ pub struct BindingWrite {
     pub expect: Option<BindingRules>,
 }
 
+/// A change to one agent: the command (`change`) with who the agent is,
+/// when, and the audit event written in the same transaction.
+#[derive(Clone, Debug)]
+pub struct AgentCommand<T> {
+    pub org_id: OrgId,
+    pub agent_id: AgentId,
+    pub change: T,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
+}
+
+/// A new key for an agent; the old one stops at once.
+#[derive(Clone, Debug)]
+pub struct KeyRotation {
+    pub key_hash: String,
+    pub key_mode: KeyMode,
+}
+
+/// Disabling a service's bindings.
+#[derive(Clone, Debug)]
+pub struct BindingRemoval {
+    pub service_id: String,
+    /// The caller's role; see [`AgentStore::delete_bindings`].
+    pub caller: Role,
+}
+
 #[async_trait]
 pub trait AgentStore: Send + Sync + 'static {
     async fn agent_by_key(&self, key_hash: &str) -> StoreResult<Option<Agent>>;
     async fn create_agent(&self, agent: NewAgent) -> StoreResult<Agent>;
-    async fn agent(&self, org_id: &str, agent_id: &str) -> StoreResult<Option<Agent>>;
-    async fn agents(&self, org_id: &str, team_id: Option<&str>) -> StoreResult<Vec<Agent>>;
-    async fn update_agent(
-        &self,
-        org_id: &str,
-        agent_id: &str,
-        patch: AgentPatch,
-        now: OffsetDateTime,
-        audit: AuditEvent,
-    ) -> StoreResult<Agent>;
+    async fn agent(&self, org_id: &OrgId, agent_id: &AgentId) -> StoreResult<Option<Agent>>;
+    async fn agents(&self, org_id: &OrgId, team_id: Option<&str>) -> StoreResult<Vec<Agent>>;
+    async fn update_agent(&self, update: AgentCommand<AgentPatch>) -> StoreResult<Agent>;
     /// Sets the monthly cap, recording `set_by`; refused (`Conflict`) if
     /// the agent's governance values are no longer `expect`.
-    async fn set_agent_budget(
-        &self,
-        org_id: &str,
-        agent_id: &str,
-        change: BudgetChange,
-        now: OffsetDateTime,
-        audit: AuditEvent,
-    ) -> StoreResult<Agent>;
-    async fn rotate_agent_key(
-        &self,
-        org_id: &str,
-        agent_id: &str,
-        key_hash: &str,
-        key_mode: KeyMode,
-        now: OffsetDateTime,
-        audit: AuditEvent,
-    ) -> StoreResult<Agent>;
+    async fn set_agent_budget(&self, change: AgentCommand<BudgetChange>) -> StoreResult<Agent>;
+    async fn rotate_agent_key(&self, rotation: AgentCommand<KeyRotation>) -> StoreResult<Agent>;
     /// The agent's enabled bindings: what policy reads.
-    async fn bindings(&self, agent_id: &str) -> StoreResult<Vec<Binding>>;
+    async fn bindings(&self, agent_id: &AgentId) -> StoreResult<Vec<Binding>>;
     /// Every binding row of the agent's service, disabled ones too: what a
     /// role check reads before enabling or changing one.
-    async fn service_bindings(&self, agent_id: &str, service_id: &str)
-    -> StoreResult<Vec<Binding>>;
+    async fn service_bindings(
+        &self,
+        agent_id: &AgentId,
+        service_id: &str,
+    ) -> StoreResult<Vec<Binding>>;
     async fn upsert_bindings(
         &self,
-        org_id: &str,
-        agent_id: &str,
-        upsert: BindingUpsert,
-        now: OffsetDateTime,
-        audit: AuditEvent,
+        upsert: AgentCommand<BindingUpsert>,
     ) -> StoreResult<Vec<Binding>>;
     /// Disables the service's bindings (rows are kept, see `Binding`),
     /// recording the higher of `caller` and the role that enabled each.
-    async fn delete_bindings(
-        &self,
-        org_id: &str,
-        agent_id: &str,
-        service_id: &str,
-        caller: Role,
-        now: OffsetDateTime,
-        audit: AuditEvent,
-    ) -> StoreResult<usize>;
+    async fn delete_bindings(&self, removal: AgentCommand<BindingRemoval>) -> StoreResult<usize>;
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::StoreResult;
+use crate::ids::{AgentId, ApprovalId, OrgId, RequestId};
 use crate::model::{
     Account, AccountTotals, Approval, ApprovalStatus, AuditEntry, AuditEvent, Hold, ReasonCode,
     RequestStatus, ServiceRequest, UsageRecord,
@@ -126,6 +127,17 @@ pub enum Finish {
         external_id: String,
         initial_cost: Cents,
     },
+}
+
+/// Money into an account (funding an organisation), audited.
+#[derive(Clone, Debug)]
+pub struct Credit {
+    pub account: Account,
+    pub org_id: OrgId,
+    pub amount: Cents,
+    pub note: String,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
 }
 
 // ---------------------------------------------------------------------------
@@ -279,7 +291,7 @@ pub trait GovernanceStore: Send + Sync + 'static {
     // governed requests
     async fn idempotency(
         &self,
-        agent_id: &str,
+        agent_id: &AgentId,
         key: &str,
     ) -> StoreResult<Option<IdempotencyRecord>>;
     /// Forgets at most `limit` of the oldest idempotency keys created
@@ -291,7 +303,7 @@ pub trait GovernanceStore: Send + Sync + 'static {
     ) -> StoreResult<usize>;
     async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened>;
     async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest>;
-    async fn request(&self, request_id: &str) -> StoreResult<Option<ServiceRequest>>;
+    async fn request(&self, request_id: &RequestId) -> StoreResult<Option<ServiceRequest>>;
     /// Requests in `status` (oldest first), for workers and recovery.
     async fn requests_in(
         &self,
@@ -300,10 +312,10 @@ pub trait GovernanceStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<ServiceRequest>>;
 
     // approvals
-    async fn approval(&self, approval_id: &str) -> StoreResult<Option<Approval>>;
+    async fn approval(&self, approval_id: &ApprovalId) -> StoreResult<Option<Approval>>;
     async fn approvals(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         status: Option<ApprovalStatus>,
     ) -> StoreResult<Vec<Approval>>;
     async fn decide_approval(
@@ -318,15 +330,7 @@ pub trait GovernanceStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<Approval>>;
 
     // money
-    async fn credit(
-        &self,
-        account: Account,
-        org_id: &str,
-        amount: Cents,
-        note: &str,
-        now: OffsetDateTime,
-        audit: AuditEvent,
-    ) -> StoreResult<AccountTotals>;
+    async fn credit(&self, credit: Credit) -> StoreResult<AccountTotals>;
     async fn totals(&self, account: Account) -> StoreResult<AccountTotals>;
     async fn usage(&self, query: UsageQuery) -> StoreResult<UsagePage>;
     /// Per-agent totals over `query`'s filter (its limit is ignored) and

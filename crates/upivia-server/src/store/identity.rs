@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StoreResult;
+use crate::ids::{OrgId, UserId};
 use crate::model::{AuditEvent, Org, Role, UserPrincipal};
 
 /// What the first start creates.
@@ -48,24 +49,29 @@ pub struct NewMember {
     pub actor: String,
 }
 
+/// Turning an organisation's kill switch on or off.
+#[derive(Clone, Debug)]
+pub struct KillSwitchChange {
+    pub org_id: OrgId,
+    pub on: bool,
+    /// The role recorded as the switch's setter.
+    pub set_by: Role,
+    /// The switch as the caller checked it (its state and setter).
+    pub expect: (bool, Role),
+    pub user_id: UserId,
+    pub now: OffsetDateTime,
+}
+
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
     async fn bootstrap(&self, plan: BootstrapPlan) -> StoreResult<Option<Bootstrapped>>;
-    async fn org(&self, org_id: &str) -> StoreResult<Option<Org>>;
+    async fn org(&self, org_id: &OrgId) -> StoreResult<Option<Org>>;
     /// The organisation created first (the one bootstrap made).
     async fn primary_org(&self) -> StoreResult<Option<Org>>;
     /// Turns the organisation's kill switch on or off (audited), recording
     /// `set_by`; refused (`Conflict`) unless the switch is still `expect`
     /// (its state and setter) as the caller checked it.
-    async fn set_kill_switch(
-        &self,
-        org_id: &str,
-        on: bool,
-        set_by: Role,
-        expect: (bool, Role),
-        user_id: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<Org>;
+    async fn set_kill_switch(&self, change: KillSwitchChange) -> StoreResult<Org>;
     /// Adds a user with a role to an organisation (audited `org.member_added`).
     async fn add_member(&self, member: NewMember) -> StoreResult<UserPrincipal>;
     async fn user_by_pat(&self, token_hash: &str) -> StoreResult<Option<UserPrincipal>>;

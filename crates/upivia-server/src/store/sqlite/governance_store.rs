@@ -9,11 +9,11 @@ use super::{SqliteStore, db_error};
 use rusqlite::params;
 
 use super::{approvals, audit, ledger, requests, rows, usage};
+use crate::ids::{AgentId, ApprovalId, OrgId, RequestId};
 use crate::model::{
     Account, AccountTotals, Approval, ApprovalStatus, AuditEntry, AuditEvent, RequestStatus,
     ServiceRequest,
 };
-use crate::money::Cents;
 use crate::store::*;
 
 #[async_trait]
@@ -31,10 +31,10 @@ impl GovernanceStore for SqliteStore {
 
     async fn idempotency(
         &self,
-        agent_id: &str,
+        agent_id: &AgentId,
         key: &str,
     ) -> StoreResult<Option<IdempotencyRecord>> {
-        self.lookup(|c| requests::idempotency(c, agent_id, key))
+        self.lookup(|c| requests::idempotency(c, agent_id.as_str(), key))
     }
 
     async fn purge_idempotency_keys(
@@ -59,8 +59,8 @@ impl GovernanceStore for SqliteStore {
             .await
     }
 
-    async fn request(&self, request_id: &str) -> StoreResult<Option<ServiceRequest>> {
-        self.lookup(|c| requests::get(c, request_id))
+    async fn request(&self, request_id: &RequestId) -> StoreResult<Option<ServiceRequest>> {
+        self.lookup(|c| requests::get(c, request_id.as_str()))
     }
 
     async fn requests_in(
@@ -72,17 +72,18 @@ impl GovernanceStore for SqliteStore {
             .await
     }
 
-    async fn approval(&self, approval_id: &str) -> StoreResult<Option<Approval>> {
-        self.lookup(|c| approvals::get(c, approval_id))
+    async fn approval(&self, approval_id: &ApprovalId) -> StoreResult<Option<Approval>> {
+        self.lookup(|c| approvals::get(c, approval_id.as_str()))
     }
 
     async fn approvals(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         status: Option<ApprovalStatus>,
     ) -> StoreResult<Vec<Approval>> {
-        let o = org_id.to_owned();
-        self.read(move |c| approvals::list(c, &o, status)).await
+        let o = org_id.clone();
+        self.read(move |c| approvals::list(c, o.as_str(), status))
+            .await
     }
 
     async fn decide_approval(
@@ -102,29 +103,20 @@ impl GovernanceStore for SqliteStore {
         self.read(move |c| approvals::expired(c, now, limit)).await
     }
 
-    async fn credit(
-        &self,
-        account: Account,
-        org_id: &str,
-        amount: Cents,
-        note: &str,
-        now: OffsetDateTime,
-        audit: AuditEvent,
-    ) -> StoreResult<AccountTotals> {
-        let (o, n) = (org_id.to_owned(), note.to_owned());
+    async fn credit(&self, credit: Credit) -> StoreResult<AccountTotals> {
         self.writer
             .write(move |ctx| {
-                let ts = rows::ts(now);
+                let ts = rows::ts(credit.now);
                 let totals = ctx.post(ledger::Posting {
-                    org_id: &o,
-                    account: &account,
+                    org_id: credit.org_id.as_str(),
+                    account: &credit.account,
                     kind: crate::model::EntryKind::Credit,
-                    amount,
+                    amount: credit.amount,
                     request_id: None,
-                    note: Some(&n),
+                    note: Some(&credit.note),
                     now: &ts,
                 })?;
-                audit::append(ctx, audit, now)?;
+                audit::append(ctx, credit.audit, credit.now)?;
                 Ok(totals)
             })
             .await

@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 
 use super::identity;
 use super::{SqliteStore, db_error};
-use crate::model::{Org, Role, UserPrincipal};
+use crate::ids::OrgId;
+use crate::model::{Org, UserPrincipal};
 use crate::store::*;
 
 #[async_trait]
@@ -17,8 +18,8 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn org(&self, org_id: &str) -> StoreResult<Option<Org>> {
-        self.lookup(|c| identity::org(c, org_id))
+    async fn org(&self, org_id: &OrgId) -> StoreResult<Option<Org>> {
+        self.lookup(|c| identity::org(c, org_id.as_str()))
     }
 
     async fn primary_org(&self) -> StoreResult<Option<Org>> {
@@ -40,18 +41,12 @@ impl IdentityStore for SqliteStore {
         .await
     }
 
-    async fn set_kill_switch(
-        &self,
-        org_id: &str,
-        on: bool,
-        set_by: Role,
-        expect: (bool, Role),
-        user_id: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<Org> {
-        let (o, u) = (org_id.to_owned(), user_id.to_owned());
+    async fn set_kill_switch(&self, k: KillSwitchChange) -> StoreResult<Org> {
         self.writer
-            .write(move |ctx| identity::set_kill_switch(ctx, &o, (on, set_by, expect), &u, now))
+            .write(move |ctx| {
+                let state = (k.on, k.set_by, k.expect);
+                identity::set_kill_switch(ctx, k.org_id.as_str(), state, k.user_id.as_str(), k.now)
+            })
             .await
     }
 
