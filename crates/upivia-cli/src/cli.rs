@@ -19,6 +19,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once per run: the size of `Serve` costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the platform (HTTP API and background workers).
     Serve(ServeArgs),

@@ -29,18 +29,19 @@ impl Managed {
         &self.0
     }
 
+    /// The store command for a change of this agent, made now.
     fn command<T>(
         &self,
+        platform: &Platform,
         user: &UserPrincipal,
         change: T,
-        now: time::OffsetDateTime,
         audit: AuditEvent,
     ) -> AgentCommand<T> {
         AgentCommand {
             org_id: OrgId::from(&user.org_id),
             agent_id: AgentId::from(&self.0.id),
             change,
-            now,
+            now: platform.clock.now(),
             audit,
         }
     }
@@ -203,11 +204,10 @@ pub async fn update(
         "agent.updated",
         json!({"fields": update.fields, "status": update.status.map(|s| s.as_str())}),
     );
-    let now = platform.clock.now();
     Ok(platform
         .stores
         .agents
-        .update_agent(agent.command(user, patch, now, audit))
+        .update_agent(agent.command(platform, user, patch, audit))
         .await?)
 }
 
@@ -225,11 +225,10 @@ pub async fn rotate_key(
         key_mode,
     };
     let audit = event(user, &agent.agent().id, "agent.key_rotated", json!({}));
-    let now = platform.clock.now();
     let updated = platform
         .stores
         .agents
-        .rotate_agent_key(agent.command(user, rotation, now, audit))
+        .rotate_agent_key(agent.command(platform, user, rotation, audit))
         .await?;
     Ok((updated, key))
 }
@@ -257,11 +256,10 @@ pub async fn set_budget(
         "agent.budget_set",
         json!({"monthly_budget_cents": cap.map(Cents::get)}),
     );
-    let now = platform.clock.now();
     Ok(platform
         .stores
         .agents
-        .set_agent_budget(agent.command(user, budget, now, audit))
+        .set_agent_budget(agent.command(platform, user, budget, audit))
         .await?)
 }
 
@@ -320,9 +318,8 @@ pub async fn enable_service(
         operations: writes,
         settings: enable.settings,
     };
-    let now = platform.clock.now();
     Ok(agents
-        .upsert_bindings(agent.command(user, upsert, now, audit))
+        .upsert_bindings(agent.command(platform, user, upsert, audit))
         .await?)
 }
 
@@ -343,10 +340,9 @@ pub async fn disable_service(
         service_id,
         caller: user.role,
     };
-    let now = platform.clock.now();
     Ok(platform
         .stores
         .agents
-        .delete_bindings(agent.command(user, removal, now, audit))
+        .delete_bindings(agent.command(platform, user, removal, audit))
         .await?)
 }

@@ -11,15 +11,9 @@ use crate::store::sqlite::{SqliteStore, db_error};
 
 const DAY_KEY: &str = "test-day";
 
-/// Queues `count` repeatable jobs behind a job that holds the writer until
-/// all of them wait, so they run as one batch. Job `failing` (if any)
-/// writes and then fails. Each job writes a heartbeat row named `j<i>` and
-/// bumps a daily counter. Returns each job's result and how often it ran.
-async fn one_batch(
-    writer: &Writer,
-    count: usize,
-    failing: Option<usize>,
-) -> Vec<(Result<usize, StoreError>, usize)> {
+/// Runs `jobs` (futures not yet polled) as one batch: a job holds the
+/// writer until each of them has been handed over, in order.
+async fn in_one_batch<F: Future + Unpin>(writer: &Writer, mut jobs: Vec<F>) -> Vec<F::Output> {
     let (started, running) = tokio::sync::oneshot::channel::<()>();
     let (release, gate) = std::sync::mpsc::channel::<()>();
     let held = {
@@ -35,27 +29,6 @@ async fn one_batch(
         })
     };
     running.await.expect("the gate job runs on the writer");
-    let runs: Vec<_> = (0..count).map(|_| Arc::new(AtomicUsize::new(0))).collect();
-    let mut jobs: Vec<_> = (0..count)
-        .map(|i| {
-            let runs = runs[i].clone();
-            Box::pin(writer.write_repeatable(move |ctx| {
-                runs.fetch_add(1, Ordering::SeqCst);
-                ctx.conn
-                    .execute(
-                        "INSERT INTO worker_heartbeats (worker, beat_at) VALUES (?1, 'now')",
-                        [format!("j{i}")],
-                    )
-                    .map_err(db_error)?;
-                ctx.daily_count(DAY_KEY, |_| Ok(0))?;
-                ctx.bump_daily(DAY_KEY);
-                if failing == Some(i) {
-                    return Err(StoreError::Conflict(format!("job {i} fails")));
-                }
-                Ok(i)
-            }))
-        })
-        .collect();
     // One poll each hands every job to the writer, in order, while it is
     // still held: they are all waiting when it takes its next batch.
     for job in &mut jobs {
@@ -64,10 +37,23 @@ async fn one_batch(
     release.send(()).expect("release the writer");
     held.await.expect("gate").expect("gate job");
     let mut out = Vec::new();
-    for (job, runs) in jobs.into_iter().zip(runs) {
-        out.push((job.await, runs.load(Ordering::SeqCst)));
+    for job in jobs {
+        out.push(job.await);
     }
     out
+}
+
+/// Queues `count` repeatable jobs as one batch (see [`mixed_batch`]).
+async fn one_batch(
+    writer: &Writer,
+    count: usize,
+    failing: Option<usize>,
+) -> Vec<(Result<usize, StoreError>, usize)> {
+    let results = mixed_batch(writer, count, |_| false, failing).await;
+    results
+        .into_iter()
+        .map(|(result, runs)| (result.map(|(i, _)| i), runs))
+        .collect()
 }
 
 async fn rows_and_counter(writer: &Writer) -> (Vec<String>, u32) {
@@ -143,29 +129,16 @@ fn guarded(ctx: &super::WriteCtx<'_>) -> bool {
 
 type Outcome = (Result<(usize, bool), StoreError>, usize);
 
-/// As [`one_batch`], with job `i` once-only when `once(i)`: each reports
-/// whether it ran in a savepoint.
+/// Queues `count` jobs as one batch, job `i` once-only when `once(i)`.
+/// Job `failing` (if any) writes and then fails. Each job writes a
+/// heartbeat row named `j<i>`, bumps a daily counter and reports whether
+/// it ran in a savepoint. Returns each job's result and how often it ran.
 async fn mixed_batch(
     writer: &Writer,
     count: usize,
     once: impl Fn(usize) -> bool,
     failing: Option<usize>,
 ) -> Vec<Outcome> {
-    let (started, running) = tokio::sync::oneshot::channel::<()>();
-    let (release, gate) = std::sync::mpsc::channel::<()>();
-    let held = {
-        let writer = writer.clone();
-        tokio::spawn(async move {
-            writer
-                .write(move |_| {
-                    let _ = started.send(());
-                    let _ = gate.recv();
-                    Ok(())
-                })
-                .await
-        })
-    };
-    running.await.expect("the gate job runs on the writer");
     let runs: Vec<_> = (0..count).map(|_| Arc::new(AtomicUsize::new(0))).collect();
     let body = move |i: usize, runs: &AtomicUsize, ctx: &mut super::WriteCtx<'_>| {
         runs.fetch_add(1, Ordering::SeqCst);
@@ -194,16 +167,9 @@ async fn mixed_batch(
             ));
         }
     }
-    for job in &mut jobs {
-        assert!(futures::poll!(job).is_pending());
-    }
-    release.send(()).expect("release the writer");
-    held.await.expect("gate").expect("gate job");
-    let mut out = Vec::new();
-    for (job, runs) in jobs.into_iter().zip(runs) {
-        out.push((job.await, runs.load(Ordering::SeqCst)));
-    }
-    out
+    let results = in_one_batch(writer, jobs).await;
+    let runs = runs.iter().map(|r| r.load(Ordering::SeqCst));
+    results.into_iter().zip(runs).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
