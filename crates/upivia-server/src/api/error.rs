@@ -176,6 +176,10 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::NotFound(what) => ApiError::NotFound(what),
+            DomainError::Unauthenticated(message) => ApiError::Unauthenticated(message),
+            DomainError::Invalid(message) => ApiError::Unprocessable(message),
+            DomainError::Locked(e) => e.into(),
+            DomainError::PasswordWork(e) => e.into(),
             DomainError::Forbidden(message) => ApiError::Forbidden(message),
             DomainError::Role(e) => e.into(),
             DomainError::Store(e) => e.into(),

@@ -5,7 +5,9 @@
 //! path's own domain layer.)
 
 pub mod agents;
+pub mod identity;
 
+use crate::auth::{Locked, PasswordWorkError};
 use crate::governance::roles::RoleError;
 use crate::store::StoreError;
 
@@ -15,6 +17,18 @@ pub enum DomainError {
     /// The named thing does not exist for this caller.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Credentials that do not hold.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// A value the rules refuse; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// Too many failed attempts from this address or on this account.
+    #[error(transparent)]
+    Locked(#[from] Locked),
+    /// The password pool is full, or hashing failed.
+    #[error(transparent)]
+    PasswordWork(#[from] PasswordWorkError),
     /// The caller may not act on it; the message is written for them.
     #[error("{0}")]
     Forbidden(String),
