@@ -12,11 +12,14 @@ use serde_json::json;
 
 use crate::auth;
 use crate::governance::trail;
+use crate::ids::{AgentId, OrgId};
 use crate::model::agent::{AgentSetters, BindingSetters};
 use crate::model::{Account, AuditEvent, KeyMode, Role};
 use crate::money::Cents;
 use crate::platform::Platform;
-use crate::store::{BindingUpsert, BindingWrite, BootstrapPlan, NewAgent, StoreError};
+use crate::store::{
+    AgentCommand, BindingUpsert, BindingWrite, BootstrapPlan, Credit, NewAgent, StoreError,
+};
 
 pub const CREDENTIALS_FILE: &str = "initial-credentials.json";
 pub const OWNER_EMAIL: &str = "owner@upivia.local";
@@ -62,7 +65,8 @@ pub async fn ensure_org(
     let password_hash =
         auth::hash_password(&password).map_err(|e| BootstrapError::Hash(e.to_string()))?;
     let created = platform
-        .store
+        .stores
+        .identity
         .bootstrap(BootstrapPlan {
             org_name: "Default".into(),
             email: OWNER_EMAIL.into(),
@@ -163,29 +167,35 @@ pub async fn ensure_dev(
     platform: &Platform,
     org_id: &str,
 ) -> Result<Option<DevAgent>, BootstrapError> {
-    let agents = platform.store.agents(org_id, None).await?;
+    let agents = platform
+        .stores
+        .agents
+        .agents(&OrgId::from(org_id), None)
+        .await?;
     if agents.iter().any(|a| a.name == DEMO_AGENT) {
         return Ok(None);
     }
     let now = platform.clock.now();
     platform
-        .store
-        .credit(
-            Account::Org(org_id.to_owned()),
-            org_id,
-            DEV_CREDIT,
-            "dev mode sandbox balance",
+        .stores
+        .governance
+        .credit(Credit {
+            account: Account::Org(org_id.to_owned()),
+            org_id: OrgId::from(org_id),
+            amount: DEV_CREDIT,
+            note: "dev mode sandbox balance".into(),
             now,
-            AuditEvent::new(org_id, "balance.credited", trail::SYSTEM)
+            audit: AuditEvent::new(org_id, "balance.credited", trail::SYSTEM)
                 .with_cost(DEV_CREDIT)
                 .with_details(
                     json!({"amount_cents": DEV_CREDIT.get(), "note": "dev mode sandbox balance"}),
                 ),
-        )
+        })
         .await?;
     let key = auth::new_agent_key(KeyMode::Test);
     let agent = platform
-        .store
+        .stores
+        .agents
         .create_agent(NewAgent {
             org_id: org_id.to_owned(),
             team_id: None,
@@ -217,11 +227,12 @@ pub async fn ensure_dev(
             continue;
         }
         platform
-            .store
-            .upsert_bindings(
-                org_id,
-                &agent.id,
-                BindingUpsert {
+            .stores
+            .agents
+            .upsert_bindings(AgentCommand {
+                org_id: OrgId::from(org_id),
+                agent_id: AgentId::from(&agent.id),
+                change: BindingUpsert {
                     service_id: service.into(),
                     operations: vec![BindingWrite {
                         operation: None,
@@ -231,10 +242,10 @@ pub async fn ensure_dev(
                     settings: Default::default(),
                 },
                 now,
-                AuditEvent::new(org_id, "binding.enabled", trail::SYSTEM)
+                audit: AuditEvent::new(org_id, "binding.enabled", trail::SYSTEM)
                     .with_agent(&agent.id)
                     .with_details(json!({"service_id": service})),
-            )
+            })
             .await?;
     }
     Ok(Some(DevAgent {

@@ -23,6 +23,7 @@ pub mod bootstrap;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod domains;
 pub mod governance;
 pub mod http_server;
 pub mod ids;
@@ -48,6 +49,7 @@ use crate::config::Config;
 use crate::platform::{GovernanceSettings, Platform};
 use crate::providers::Providers;
 use crate::providers::sandbox::{SandboxConfig, register_sandbox};
+use crate::store::Stores;
 use crate::store::sqlite::SqliteStore;
 use crate::workers::WorkerHealth;
 
@@ -119,9 +121,12 @@ pub async fn prepare_with_clock(
         config.audit_checkpoint_path(),
         config.audit_checkpoint_copy.clone(),
     )?);
-    let store = SqliteStore::open_keyed(&config.database_path(), audit_key.clone())?;
+    let store = Arc::new(SqliteStore::open_keyed(
+        &config.database_path(),
+        audit_key.clone(),
+    )?);
     {
-        use crate::store::Store;
+        use crate::store::GovernanceStore;
         match store.claim_audit_key(&audit_key.id()).await? {
             None => return Err(AuditError::NoChainRecord.into()),
             Some(recorded) if recorded != audit_key.id() => {
@@ -133,7 +138,7 @@ pub async fn prepare_with_clock(
             }
             Some(_) => {}
         }
-        sealer.check_reaches(&store).await?;
+        sealer.check_reaches(store.as_ref()).await?;
     }
     let catalog = Catalog::new(catalog::builtin::builtin());
     let mut providers = Providers::new();
@@ -154,7 +159,7 @@ pub async fn prepare_with_clock(
     .map_err(StartError::Config)?;
     log_providers(&catalog, &live);
     let platform = Platform::new(
-        Arc::new(store),
+        Stores::sqlite(store),
         catalog,
         providers,
         clock,
@@ -171,7 +176,7 @@ pub async fn prepare_with_clock(
         tracing::info!(path = %b.credentials_path.display(), "first start: wrote the owner's credentials");
     }
     let dev_agent = if config.dev {
-        match platform.store.primary_org().await? {
+        match platform.stores.identity.primary_org().await? {
             Some(org) => bootstrap::ensure_dev(&platform, &org.id).await?,
             None => None,
         }
@@ -188,7 +193,7 @@ pub async fn prepare_with_clock(
     // Sign the head before serving: whatever bootstrap and recovery wrote
     // is covered from the start.
     sealer
-        .seal(platform.store.as_ref(), platform.clock.now())
+        .seal(platform.stores.governance.as_ref(), platform.clock.now())
         .await?;
     Ok(Prepared {
         platform,

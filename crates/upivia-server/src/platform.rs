@@ -10,7 +10,7 @@ use crate::governance::rate_limit::RateLimiter;
 use crate::governance::refusals::RefusalLog;
 use crate::governance::validation::Validators;
 use crate::providers::Providers;
-use crate::store::Store;
+use crate::store::Stores;
 
 /// Settings of the governed pipeline.
 #[derive(Clone, Debug)]
@@ -28,7 +28,7 @@ pub struct GovernanceSettings {
 
 #[derive(Clone)]
 pub struct Platform {
-    pub store: Arc<dyn Store>,
+    pub stores: Stores,
     pub catalog: Catalog,
     pub validators: Arc<Validators>,
     pub providers: Providers,
@@ -40,7 +40,7 @@ pub struct Platform {
 
 impl Platform {
     pub fn new(
-        store: Arc<dyn Store>,
+        stores: Stores,
         catalog: Catalog,
         providers: Providers,
         clock: Arc<dyn Clock>,
@@ -48,7 +48,7 @@ impl Platform {
     ) -> Platform {
         let validators = Arc::new(Validators::for_catalog(&catalog));
         Platform {
-            store,
+            stores,
             catalog,
             validators,
             providers,

@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 use serde_json::json;
 use upivia_server::audit::{self, AuditKey, AuditPublicKey, AuditReport, AuditSigningKey};
-use upivia_server::store::Store;
+use upivia_server::store::GovernanceStore;
 use upivia_server::store::sqlite::SqliteStore;
 
 use crate::cli::{AuditKeyArgs, DataDirArg};

@@ -12,6 +12,8 @@ use super::error::ApiError;
 use super::extract::{AdminAuth, Json};
 use crate::audit::AuditError;
 use crate::governance::roles;
+use crate::ids::{OrgId, UserId};
+use crate::store::KillSwitchChange;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -33,8 +35,9 @@ async fn update_org(
     let now = state.platform.clock.now();
     let current = state
         .platform
-        .store
-        .org(&principal.org_id)
+        .stores
+        .identity
+        .org(&OrgId::from(&principal.org_id))
         .await?
         .ok_or(ApiError::NotFound("organisation"))?;
     let org = match body.kill_switch {
@@ -43,15 +46,16 @@ async fn update_org(
             let set_by = roles::check_kill_switch(expect.0, expect.1, on, principal.role)?;
             state
                 .platform
-                .store
-                .set_kill_switch(
-                    &principal.org_id,
+                .stores
+                .identity
+                .set_kill_switch(KillSwitchChange {
+                    org_id: OrgId::from(&principal.org_id),
                     on,
                     set_by,
                     expect,
-                    &principal.user_id,
+                    user_id: UserId::from(&principal.user_id),
                     now,
-                )
+                })
                 .await?
         }
         None => current,
@@ -68,7 +72,7 @@ async fn check_ledger(
     State(state): State<AppState>,
     _admin: AdminAuth,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let report = state.platform.store.check_ledger().await?;
+    let report = state.platform.stores.governance.check_ledger().await?;
     Ok(AxumJson(json!({
         "ok": report.problems.is_empty(),
         "accounts_checked": report.accounts_checked,
@@ -85,7 +89,7 @@ async fn verify_audit(
 ) -> Result<AxumJson<Value>, ApiError> {
     let report = state
         .sealer
-        .verify(state.platform.store.as_ref())
+        .verify(state.platform.stores.governance.as_ref())
         .await
         .map_err(audit_error)?;
     Ok(AxumJson(json!({

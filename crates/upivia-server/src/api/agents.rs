@@ -1,6 +1,7 @@
 //! Agents as the core needs them: create (the key is shown once), list,
 //! get, update, rotate the key, set the monthly budget, and enable or
-//! disable services (bindings with their limits).
+//! disable services (bindings with their limits). Handlers read the body
+//! and call `domains::agents::service`, which holds the rules.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, patch, post};
@@ -11,14 +12,12 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, Json, Query, UserAuth};
 use super::text;
-use crate::auth;
 use crate::clock::rfc3339;
-use crate::governance::roles::{self, AgentChange, RoleError};
-use crate::governance::trail;
+use crate::domains::agents::service::{self, CreateAgent, EnableService, UpdateAgent};
+use crate::ids::AgentId;
 use crate::model::agent::BindingSettings;
-use crate::model::{Agent, AgentStatus, AuditEvent, Binding, KeyMode, Role, UserPrincipal};
+use crate::model::{Agent, AgentStatus, Binding, KeyMode};
 use crate::money::Cents;
-use crate::store::{AgentPatch, BindingUpsert, BindingWrite, BudgetChange, NewAgent};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -181,41 +180,6 @@ fn profile_of(body: &Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
-// -- access ------------------------------------------------------------------
-
-/// The server's per-key ceiling, which counts as an admin's setting.
-fn ceiling(state: &AppState) -> Option<u32> {
-    state.platform.settings.key_rate_limit_per_minute
-}
-
-/// An agent of the caller's organisation that the caller may manage:
-/// admins manage every agent, members the agents they own.
-async fn manageable(
-    state: &AppState,
-    user: &UserPrincipal,
-    agent_id: &str,
-) -> Result<Agent, ApiError> {
-    let agent = state
-        .platform
-        .store
-        .agent(&user.org_id, agent_id)
-        .await?
-        .ok_or(ApiError::NotFound("agent"))?;
-    if user.role >= Role::Admin || agent.owner_user_id.as_deref() == Some(user.user_id.as_str()) {
-        Ok(agent)
-    } else {
-        Err(ApiError::Forbidden(
-            "only an admin or the agent's owner may change it".into(),
-        ))
-    }
-}
-
-fn event(user: &UserPrincipal, agent_id: &str, kind: &str, details: Value) -> AuditEvent {
-    AuditEvent::new(&user.org_id, kind, trail::user_actor(&user.user_id))
-        .with_agent(agent_id)
-        .with_details(details)
-}
-
 // -- handlers ----------------------------------------------------------------
 
 #[derive(serde::Deserialize)]
@@ -231,13 +195,7 @@ async fn list(
     let agents = match caller {
         // An agent sees itself (sharing between agents comes later).
         Caller::Agent(agent) => vec![agent],
-        Caller::User(user) => {
-            state
-                .platform
-                .store
-                .agents(&user.org_id, q.team_id.as_deref())
-                .await?
-        }
+        Caller::User(user) => service::list(&state.platform, &user, q.team_id.as_deref()).await?,
     };
     Ok(AxumJson(
         json!({"agents": agents.iter().map(agent_json).collect::<Vec<_>>()}),
@@ -262,38 +220,18 @@ async fn create(
             )));
         }
     };
-    let rate_limit_per_minute = count_field(&body, &["rate_limit_per_minute"], 1)?;
-    let set_by = roles::check_new_agent(rate_limit_per_minute, user.role, ceiling(&state))?;
-    let key = auth::new_agent_key(key_mode);
-    let agent = state
-        .platform
-        .store
-        .create_agent(NewAgent {
-            org_id: user.org_id.clone(),
-            team_id: string_field(&body, &["team_id"], 64)?,
-            owner_user_id: Some(user.user_id.clone()),
-            name,
-            description: string_field(&body, &["description"], 2000)?,
-            key_hash: auth::hash_token(&key),
-            key_mode,
-            monthly_budget: cents_field(&body, &["monthly_budget_cents", "monthly_limit_cents"])?,
-            daily_request_limit: count_field(
-                &body,
-                &["daily_request_limit", "dailyRequestLimit"],
-                0,
-            )?,
-            rate_limit_per_minute,
-            default_model_id: string_field(&body, &["defaultModelId", "default_model_id"], 200)?,
-            profile: Value::Object(profile_of(&body)),
-            set_by,
-            now: state.platform.clock.now(),
-            actor: trail::user_actor(&user.user_id),
-        })
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound => ApiError::NotFound("team"),
-            other => other.into(),
-        })?;
+    let new = CreateAgent {
+        rate_limit_per_minute: count_field(&body, &["rate_limit_per_minute"], 1)?,
+        team_id: string_field(&body, &["team_id"], 64)?,
+        name,
+        description: string_field(&body, &["description"], 2000)?,
+        key_mode,
+        monthly_budget: cents_field(&body, &["monthly_budget_cents", "monthly_limit_cents"])?,
+        daily_request_limit: count_field(&body, &["daily_request_limit", "dailyRequestLimit"], 0)?,
+        default_model_id: string_field(&body, &["defaultModelId", "default_model_id"], 200)?,
+        profile: Value::Object(profile_of(&body)),
+    };
+    let (agent, key) = service::create(&state.platform, &user, new).await?;
     Ok(AxumJson(
         json!({"agent": agent_json(&agent), "api_key": key}),
     ))
@@ -304,13 +242,8 @@ async fn fetch(
     user: UserAuth,
     Path(agent_id): Path<String>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let agent = state
-        .platform
-        .store
-        .agent(&user.0.org_id, &agent_id)
-        .await?
-        .ok_or(ApiError::NotFound("agent"))?;
-    let bindings = state.platform.store.bindings(&agent.id).await?;
+    let (agent, bindings) =
+        service::get(&state.platform, &user.0, &AgentId::from(agent_id)).await?;
     Ok(AxumJson(json!({
         "agent": agent_json(&agent),
         "services": bindings.iter().map(binding_json).collect::<Vec<_>>(),
@@ -324,7 +257,7 @@ async fn update(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<AxumJson<Value>, ApiError> {
     let user = user.0;
-    let agent = manageable(&state, &user, &agent_id).await?;
+    let agent = service::manageable(&state.platform, &user, &AgentId::from(agent_id)).await?;
     let status = match string_field(&body, &["status"], 20)? {
         None => None,
         Some(raw) => Some(AgentStatus::parse(&raw).ok_or_else(|| {
@@ -337,46 +270,17 @@ async fn update(
     if let Some(name) = &name {
         text::name("name", name)?;
     }
-    let daily_request_limit =
-        count_field(&body, &["daily_request_limit", "dailyRequestLimit"], 0)?.map(Some);
-    let rate_limit_per_minute = count_field(&body, &["rate_limit_per_minute"], 1)?.map(Some);
-    let change = AgentChange {
-        status,
-        monthly_budget: None,
-        daily_request_limit,
-        rate_limit_per_minute,
-    };
-    let set_by = roles::check_agent(&agent, &change, user.role, ceiling(&state))?;
-    let patch = AgentPatch {
+    let update = UpdateAgent {
         name,
-        description: string_field(&body, &["description"], 2000)?.map(Some),
         status,
-        default_model_id: string_field(&body, &["defaultModelId", "default_model_id"], 200)?
-            .map(Some),
-        daily_request_limit,
-        rate_limit_per_minute,
+        daily_request_limit: count_field(&body, &["daily_request_limit", "dailyRequestLimit"], 0)?,
+        rate_limit_per_minute: count_field(&body, &["rate_limit_per_minute"], 1)?,
+        description: string_field(&body, &["description"], 2000)?,
+        default_model_id: string_field(&body, &["defaultModelId", "default_model_id"], 200)?,
         profile: profile_of(&body),
-        set_by: Some(set_by),
-        expect: Some(agent.rules()),
+        fields: body.keys().cloned().collect(),
     };
-    let changed: Vec<&String> = body.keys().collect();
-    let now = state.platform.clock.now();
-    let updated = state
-        .platform
-        .store
-        .update_agent(
-            &user.org_id,
-            &agent.id,
-            patch,
-            now,
-            event(
-                &user,
-                &agent.id,
-                "agent.updated",
-                json!({"fields": changed, "status": status.map(|s| s.as_str())}),
-            ),
-        )
-        .await?;
+    let updated = service::update(&state.platform, &user, &agent, update).await?;
     Ok(AxumJson(json!({"agent": agent_json(&updated)})))
 }
 
@@ -387,26 +291,13 @@ async fn rotate_key(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<AxumJson<Value>, ApiError> {
     let user = user.0;
-    let agent = manageable(&state, &user, &agent_id).await?;
+    let agent = service::manageable(&state.platform, &user, &AgentId::from(agent_id)).await?;
     if bool_field(&body, &["confirm"])? != Some(true) {
         return Err(ApiError::InvalidRequest(
             "rotating the key stops the old one at once; send {\"confirm\": true}".into(),
         ));
     }
-    let key = auth::new_agent_key(agent.key_mode);
-    let now = state.platform.clock.now();
-    let updated = state
-        .platform
-        .store
-        .rotate_agent_key(
-            &user.org_id,
-            &agent.id,
-            &auth::hash_token(&key),
-            agent.key_mode,
-            now,
-            event(&user, &agent.id, "agent.key_rotated", json!({})),
-        )
-        .await?;
+    let (updated, key) = service::rotate_key(&state.platform, &user, &agent).await?;
     Ok(AxumJson(
         json!({"agent": agent_json(&updated), "api_key": key}),
     ))
@@ -419,7 +310,7 @@ async fn set_budget(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<AxumJson<Value>, ApiError> {
     let user = user.0;
-    let agent = manageable(&state, &user, &agent_id).await?;
+    let agent = service::manageable(&state.platform, &user, &AgentId::from(agent_id)).await?;
     let names = ["monthly_budget_cents", "monthly_limit_cents"];
     // Here null is meaningful ("no cap"), so presence is checked first.
     if !names.iter().any(|n| body.contains_key(*n)) {
@@ -428,32 +319,7 @@ async fn set_budget(
         ));
     }
     let cap = cents_field(&body, &names)?;
-    let change = AgentChange {
-        monthly_budget: Some(cap),
-        ..AgentChange::default()
-    };
-    let set_by = roles::check_agent(&agent, &change, user.role, ceiling(&state))?;
-    let now = state.platform.clock.now();
-    let updated = state
-        .platform
-        .store
-        .set_agent_budget(
-            &user.org_id,
-            &agent.id,
-            BudgetChange {
-                monthly_budget: cap,
-                set_by: set_by.monthly_budget,
-                expect: agent.rules(),
-            },
-            now,
-            event(
-                &user,
-                &agent.id,
-                "agent.budget_set",
-                json!({"monthly_budget_cents": cap.map(Cents::get)}),
-            ),
-        )
-        .await?;
+    let updated = service::set_budget(&state.platform, &user, &agent, cap).await?;
     Ok(AxumJson(json!({"agent": agent_json(&updated)})))
 }
 
@@ -464,7 +330,7 @@ async fn enable_service(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<AxumJson<Value>, ApiError> {
     let user = user.0;
-    let agent = manageable(&state, &user, &agent_id).await?;
+    let agent = service::manageable(&state.platform, &user, &AgentId::from(agent_id)).await?;
     let raw_service = string_field(&body, &["service_id", "service"], 100)?
         .ok_or_else(|| ApiError::Unprocessable("invalid field service_id: required".into()))?;
     let service_id = raw_service
@@ -531,48 +397,12 @@ async fn enable_service(
         )?,
         rate_limit_per_minute: count_field(&merged, &["rate_limit_per_minute"], 1)?,
     };
-    let current = state
-        .platform
-        .store
-        .service_bindings(&agent.id, service.id)
-        .await?;
-    let writes = operations
-        .iter()
-        .map(|operation| {
-            let row = current.iter().find(|b| b.operation == *operation);
-            Ok(BindingWrite {
-                operation: operation.clone(),
-                set_by: roles::check_binding(&current, operation.as_deref(), &settings, user.role)?,
-                expect: row.map(Binding::rules),
-            })
-        })
-        .collect::<Result<Vec<_>, RoleError>>()?;
-    let now = state.platform.clock.now();
-    let details = json!({
-        "service_id": service.id,
-        "operations": operations,
-        "require_approval": settings.require_approval,
-        "approval_threshold_cents": settings.approval_threshold.map(Cents::get),
-        "max_cost_cents": settings.max_cost.map(Cents::get),
-        "monthly_budget_cents": settings.monthly_budget.map(Cents::get),
-        "daily_request_limit": settings.daily_request_limit,
-        "rate_limit_per_minute": settings.rate_limit_per_minute,
-    });
-    let bindings = state
-        .platform
-        .store
-        .upsert_bindings(
-            &user.org_id,
-            &agent.id,
-            BindingUpsert {
-                service_id: service.id.to_owned(),
-                operations: writes,
-                settings,
-            },
-            now,
-            event(&user, &agent.id, "binding.enabled", details),
-        )
-        .await?;
+    let enable = EnableService {
+        service_id: service.id.to_owned(),
+        operations,
+        settings,
+    };
+    let bindings = service::enable_service(&state.platform, &user, &agent, enable).await?;
     Ok(AxumJson(json!({
         "ok": true,
         "services": bindings.iter().map(binding_json).collect::<Vec<_>>(),
@@ -591,30 +421,14 @@ async fn disable_service(
     Query(q): Query<DisableService>,
 ) -> Result<AxumJson<Value>, ApiError> {
     let user = user.0;
-    let agent = manageable(&state, &user, &agent_id).await?;
+    let agent = service::manageable(&state.platform, &user, &AgentId::from(agent_id)).await?;
     let raw = q
         .service_id
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::InvalidRequest("service_id query parameter is required".into()))?;
     let service_id = raw.strip_prefix("svc_").unwrap_or(&raw).to_owned();
-    let now = state.platform.clock.now();
-    let removed = state
-        .platform
-        .store
-        .delete_bindings(
-            &user.org_id,
-            &agent.id,
-            &service_id,
-            user.role,
-            now,
-            event(
-                &user,
-                &agent.id,
-                "binding.disabled",
-                json!({"service_id": service_id}),
-            ),
-        )
-        .await?;
+    let removed =
+        service::disable_service(&state.platform, &user, &agent, service_id.clone()).await?;
     Ok(AxumJson(
         json!({"ok": true, "removed": removed, "service_id": service_id}),
     ))

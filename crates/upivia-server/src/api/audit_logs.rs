@@ -95,7 +95,12 @@ pub(super) async fn page(
 ) -> Result<(Vec<AuditEntry>, Option<String>), ApiError> {
     let limit = query.limit;
     query.limit = limit + 1;
-    let mut entries = state.platform.store.audit_entries(query).await?;
+    let mut entries = state
+        .platform
+        .stores
+        .governance
+        .audit_entries(query)
+        .await?;
     let more = entries.len() > limit as usize;
     entries.truncate(limit as usize);
     let next = if more {

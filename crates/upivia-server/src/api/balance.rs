@@ -11,8 +11,10 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, OwnerAuth, Query, UserAuth};
 use crate::governance::trail;
+use crate::ids::OrgId;
 use crate::model::{Account, AuditEvent, HoldLimit};
 use crate::money::Cents;
+use crate::store::Credit;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -36,7 +38,7 @@ async fn fetch(
         return Err(ApiError::NotFound("team"));
     }
     let account = Account::Org(user.0.org_id.clone());
-    let totals = state.platform.store.totals(account).await?;
+    let totals = state.platform.stores.governance.totals(account).await?;
     let available = totals.available(&HoldLimit::Funds);
     Ok(AxumJson(json!({
         "amount_cents": available.get(),
@@ -81,15 +83,16 @@ async fn credit(
     .with_details(json!({"amount_cents": amount.get(), "note": note}));
     let totals = state
         .platform
-        .store
-        .credit(
-            Account::Org(principal.org_id.clone()),
-            &principal.org_id,
+        .stores
+        .governance
+        .credit(Credit {
+            account: Account::Org(principal.org_id.clone()),
+            org_id: OrgId::from(&principal.org_id),
             amount,
-            &note,
+            note,
             now,
             audit,
-        )
+        })
         .await?;
     Ok(AxumJson(json!({
         "amount_cents": totals.available(&HoldLimit::Funds).get(),

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::{Locked, PasswordWorkError};
+use crate::domains::DomainError;
 use crate::governance::GovernanceError;
 use crate::governance::roles::RoleError;
 use crate::store::StoreError;
@@ -167,6 +168,21 @@ impl From<StoreError> for ApiError {
                 ApiError::Unavailable("the database is unavailable; retry shortly".into())
             }
             StoreError::Other(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound(what) => ApiError::NotFound(what),
+            DomainError::Unauthenticated(message) => ApiError::Unauthenticated(message),
+            DomainError::Invalid(message) => ApiError::Unprocessable(message),
+            DomainError::Locked(e) => e.into(),
+            DomainError::PasswordWork(e) => e.into(),
+            DomainError::Forbidden(message) => ApiError::Forbidden(message),
+            DomainError::Role(e) => e.into(),
+            DomainError::Store(e) => e.into(),
         }
     }
 }

@@ -202,23 +202,27 @@ pub enum Caller {
 }
 
 async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
-    let store = &state.platform.store;
+    let stores = &state.platform.stores;
     if let Some(token) = bearer(parts)? {
         let hash = auth::hash_token(token);
         if is_agent_key(token) {
-            return match store.agent_by_key(&hash).await? {
+            return match stores.agents.agent_by_key(&hash).await? {
                 Some(agent) => Ok(Some(Caller::Agent(agent))),
                 None => Err(ApiError::Unauthenticated("invalid agent key")),
             };
         }
-        return match store.user_by_pat(&hash).await? {
+        return match stores.identity.user_by_pat(&hash).await? {
             Some(user) => Ok(Some(Caller::User(user))),
             None => Err(ApiError::Unauthenticated("invalid access token")),
         };
     }
     if let Some(token) = session_cookie(&parts.headers) {
         let now = state.platform.clock.now();
-        return match store.user_by_session(&auth::hash_token(token), now).await? {
+        return match stores
+            .identity
+            .user_by_session(&auth::hash_token(token), now)
+            .await?
+        {
             Some(user) => {
                 if !is_safe(&parts.method) {
                     check_csrf(&parts.headers, &state.base_url, Some(token))?;

@@ -18,7 +18,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, AxumJson<Value>) {
-    match state.platform.store.ping().await {
+    match state.platform.stores.governance.ping().await {
         Ok(()) => (StatusCode::OK, AxumJson(json!({"ok": true}))),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
@@ -33,7 +33,7 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, AxumJson<Value>)
 }
 
 async fn readiness(State(state): State<AppState>) -> (StatusCode, AxumJson<Value>) {
-    let db_ok = state.platform.store.ping().await.is_ok();
+    let db_ok = state.platform.stores.governance.ping().await.is_ok();
     let worker = state.workers.status(state.platform.clock.now());
     let status = match (db_ok, worker.healthy) {
         (true, true) => "ok",

@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::extract::{AgentAuth, Json};
 use crate::governance::pipeline::{self, Submission};
 use crate::governance::{outcome, refusals};
+use crate::ids::RequestId;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -113,8 +114,9 @@ async fn fetch(
     }
     let request = state
         .platform
-        .store
-        .request(&request_id)
+        .stores
+        .governance
+        .request(&RequestId::from(&request_id))
         .await?
         .filter(|r| r.agent_id == agent.id)
         .ok_or(ApiError::NotFound("service request"))?;

@@ -1,6 +1,7 @@
 //! Cookie sessions: login with email and password (throttled, hashed in a
 //! bounded pool), logout, whoami, the session's CSRF token, and changing
-//! one's password.
+//! one's password. The rules are `domains::identity::service`'s; this
+//! module reads requests and sets the cookie.
 
 use std::time::Duration as StdDuration;
 
@@ -17,10 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ClientIp, Json, UserAuth, check_csrf, session_cookie};
 use crate::auth::{self, SESSION_COOKIE};
-use crate::bootstrap;
-use crate::governance::trail;
-use crate::model::AuditEvent;
-use crate::store::PasswordChange;
+use crate::domains::identity::service;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -59,45 +57,25 @@ async fn login(
     Json(body): Json<Login>,
 ) -> Result<Response, ApiError> {
     check_csrf(&headers, &state.base_url, None)?;
-    let email = body.email.trim();
-    let guard = state.logins();
-    let clock = &state.platform.clock;
-    guard.throttle.check(ip, email, clock.now())?;
-    let slot = guard.passwords.slot().await?;
-    // The wait for a slot may have been long: a lock set meanwhile applies.
-    guard.throttle.check(ip, email, clock.now())?;
-    let (stored, principal) = match state.platform.store.user_by_email(email).await? {
-        Some((hash, principal)) => (Some(hash), Some(principal)),
-        None => (None, None),
-    };
-    let ok = slot.verify(body.password, stored).await?;
-    let principal = match principal {
-        Some(principal) if ok => principal,
-        _ => {
-            guard.throttle.failed(ip, email, clock.now());
-            return Err(ApiError::Unauthenticated("wrong email or password"));
-        }
-    };
-    guard.throttle.succeeded(email);
-    let token = auth::new_session_token();
-    let now = clock.now();
     let ttl = state.config.session_ttl;
-    let expires = now + time::Duration::try_from(ttl).unwrap_or(time::Duration::WEEK);
-    state
-        .platform
-        .store
-        .create_session(&principal, &auth::hash_token(&token), now, expires)
-        .await?;
+    let login = service::Login {
+        email: body.email,
+        password: body.password,
+        address: ip,
+        ttl,
+    };
+    let session = service::login(&state.platform, state.logins(), login).await?;
+    let principal = &session.principal;
     let mut response = AxumJson(json!({
         "ok": true,
         "user": {"id": principal.user_id, "email": principal.email, "role": principal.role.as_str()},
         "org_id": principal.org_id,
-        "csrf_token": auth::csrf_token(&token),
+        "csrf_token": auth::csrf_token(&session.token),
     }))
     .into_response();
     response
         .headers_mut()
-        .insert(SET_COOKIE, cookie(&state, &token, ttl)?);
+        .insert(SET_COOKIE, cookie(&state, &session.token, ttl)?);
     Ok(response)
 }
 
@@ -106,13 +84,8 @@ async fn logout(
     headers: HeaderMap,
     _user: UserAuth,
 ) -> Result<Response, ApiError> {
-    let token = session_cookie(&headers);
-    if let Some(token) = token {
-        state
-            .platform
-            .store
-            .delete_session(&auth::hash_token(token))
-            .await?;
+    if let Some(token) = session_cookie(&headers) {
+        service::logout(&state.platform, token).await?;
     }
     let mut response = AxumJson(json!({"ok": true})).into_response();
     response
@@ -147,9 +120,8 @@ struct ChangePassword {
     new_password: String,
 }
 
-/// Checks the current password (throttled like a login), sets the new one,
-/// ends the user's other sessions and, for the bootstrap owner, drops the
-/// plaintext from the credentials file.
+/// Changes the caller's password (see `domains::identity::service`);
+/// a cookie session's own session stays valid.
 async fn change_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -157,65 +129,14 @@ async fn change_password(
     user: UserAuth,
     Json(body): Json<ChangePassword>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let user = user.0;
-    auth::check_new_password(&body.new_password, &body.current_password, &user.email)
-        .map_err(|rule| ApiError::Unprocessable(format!("invalid field new_password: {rule}")))?;
-    let guard = state.logins();
-    let clock = &state.platform.clock;
-    guard.throttle.check(ip, &user.email, clock.now())?;
-    let slot = guard.passwords.slot().await?;
-    guard.throttle.check(ip, &user.email, clock.now())?;
-    let (stored, _) = state
-        .platform
-        .store
-        .user_by_email(&user.email)
-        .await?
-        .ok_or(ApiError::NotFound("user"))?;
-    let Some(new_hash) = slot
-        .verify_and_hash(body.current_password, stored, body.new_password)
-        .await?
-    else {
-        guard.throttle.failed(ip, &user.email, clock.now());
-        return Err(ApiError::Forbidden(
-            "current_password is not this user's password".into(),
-        ));
+    let change = service::NewPassword {
+        current_password: body.current_password,
+        new_password: body.new_password,
+        address: ip,
+        keep_session: cookie_session(&headers).map(str::to_owned),
+        data_dir: state.config.data_dir.clone(),
     };
-    guard.throttle.succeeded(&user.email);
-    let keep_session = cookie_session(&headers).map(auth::hash_token);
-    let via = if keep_session.is_some() {
-        "session"
-    } else {
-        "token"
-    };
-    let now = clock.now();
-    let ended = state
-        .platform
-        .store
-        .change_password(PasswordChange {
-            user_id: user.user_id.clone(),
-            password_hash: new_hash,
-            keep_session,
-            now,
-            audit: AuditEvent::new(
-                &user.org_id,
-                "user.password_changed",
-                trail::user_actor(&user.user_id),
-            )
-            .with_details(json!({"user_id": user.user_id, "via": via})),
-        })
-        .await?;
-    let data_dir = state.config.data_dir.clone();
-    let email = user.email.clone();
-    let forgot =
-        tokio::task::spawn_blocking(move || bootstrap::forget_initial_password(&data_dir, &email))
-            .await;
-    match forgot {
-        Ok(Ok(true)) => tracing::info!("removed the initial password from the credentials file"),
-        Ok(Ok(false)) => {}
-        // The password has changed; the file's copy no longer opens anything.
-        Ok(Err(e)) => tracing::warn!(error = %e, "could not update the credentials file"),
-        Err(e) => tracing::warn!(error = %e, "could not update the credentials file"),
-    }
+    let ended = service::change_password(&state.platform, state.logins(), &user.0, change).await?;
     Ok(AxumJson(json!({"ok": true, "sessions_revoked": ended})))
 }
 

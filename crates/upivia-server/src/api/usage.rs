@@ -60,10 +60,11 @@ async fn chart(state: &AppState, query: UsageQuery) -> Result<Value, ApiError> {
     let first = today - time::Duration::days(CHART_DAYS - 1);
     let summary = state
         .platform
-        .store
+        .stores
+        .governance
         .usage_summary(query, first.midnight().assume_utc())
         .await?;
-    let totals = state.platform.store.totals(org).await?;
+    let totals = state.platform.stores.governance.totals(org).await?;
     let per_day: HashMap<&str, &UsageTotal> = summary
         .per_day
         .iter()
@@ -116,7 +117,12 @@ async fn list(
         to: parse_time("to", q.to.as_deref())?,
         limit,
     };
-    let page = state.platform.store.usage(query.clone()).await?;
+    let page = state
+        .platform
+        .stores
+        .governance
+        .usage(query.clone())
+        .await?;
     let records: Vec<Value> = page
         .records
         .iter()

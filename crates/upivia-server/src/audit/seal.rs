@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use super::checkpoint::{self, Checkpoint};
 use super::{AuditError, AuditKey, AuditPublicKey, AuditReport, AuditSigningKey, GLOBAL_CHAIN};
 use crate::clock::rfc3339;
-use crate::store::Store;
+use crate::store::GovernanceStore;
 
 /// Checkpoints kept in memory for the API (the file keeps them all).
 const RECENT: usize = 1_000;
@@ -85,7 +85,7 @@ impl Sealer {
 
     /// Refuses a database whose chain does not reach the latest checkpoint:
     /// appending to it would only bury the loss under new entries.
-    pub async fn check_reaches(&self, store: &dyn Store) -> Result<(), AuditError> {
+    pub async fn check_reaches(&self, store: &dyn GovernanceStore) -> Result<(), AuditError> {
         let state = self.state.lock().await;
         let Some(last) = state.last() else {
             return Ok(());
@@ -123,7 +123,7 @@ impl Sealer {
     /// last. Returns the new checkpoint.
     pub async fn seal(
         &self,
-        store: &dyn Store,
+        store: &dyn GovernanceStore,
         now: OffsetDateTime,
     ) -> Result<Option<Checkpoint>, AuditError> {
         let mut state = self.state.lock().await;
@@ -198,7 +198,7 @@ impl Sealer {
     }
 
     /// Verifies the store with this server's keys and checkpoint file.
-    pub async fn verify(&self, store: &dyn Store) -> Result<AuditReport, AuditError> {
+    pub async fn verify(&self, store: &dyn GovernanceStore) -> Result<AuditReport, AuditError> {
         // A seal in progress may have written the file but not yet the
         // database's record of it; waiting for it keeps the two in step.
         let _state = self.state.lock().await;

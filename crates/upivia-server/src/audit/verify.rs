@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use super::checkpoint::{self, Checkpoint};
 use super::{AuditError, AuditKey, AuditPublicKey, ChainBreak, ChainRules, GLOBAL_CHAIN};
-use crate::store::Store;
+use crate::store::GovernanceStore;
 
 /// What a verification found.
 #[derive(Clone, Debug)]
@@ -46,7 +46,7 @@ impl AuditReport {
 /// only what the public key can: signatures, the plain chain, and that it
 /// reaches every signed head).
 pub async fn verify(
-    store: &dyn Store,
+    store: &dyn GovernanceStore,
     key: Option<&AuditKey>,
     public: &AuditPublicKey,
     checkpoint_file: &Path,

@@ -11,7 +11,7 @@ use super::pipeline::Answer;
 use super::policy::{self, PolicyDecision, PolicyInput};
 use super::record::Recorder;
 use super::{GovernanceError, budget, execute, outcome, trail};
-use crate::ids;
+use crate::ids::{self, AgentId, ApprovalId, OrgId, RequestId};
 use crate::model::{
     Approval, ApprovalStatus, AuditEvent, Binding, KeyMode, ReasonCode, RequestStatus,
     ServiceRequest, UserPrincipal,
@@ -59,7 +59,8 @@ pub(super) async fn park(
     request.approval_expires_at = Some(expires_at);
     let response = outcome::response(&request);
     let opened = platform
-        .store
+        .stores
+        .governance
         .open_request(OpenRequest {
             audit: Some(trail::decision(&request, &record.actor)),
             request: request.clone(),
@@ -98,7 +99,11 @@ pub async fn list(
     principal: &UserPrincipal,
     status: Option<ApprovalStatus>,
 ) -> Result<Vec<Approval>, GovernanceError> {
-    Ok(platform.store.approvals(&principal.org_id, status).await?)
+    Ok(platform
+        .stores
+        .governance
+        .approvals(&OrgId::from(&principal.org_id), status)
+        .await?)
 }
 
 fn approval_event(approval: &Approval, kind: &str, actor: &str, note: Value) -> AuditEvent {
@@ -124,7 +129,8 @@ async fn decide(
     org_id: Option<String>,
 ) -> Result<Result<Decided, DecideRefusal>, GovernanceError> {
     Ok(platform
-        .store
+        .stores
+        .governance
         .decide_approval(DecideApproval {
             approval_id: approval.id.clone(),
             org_id,
@@ -157,8 +163,9 @@ async fn pending(
     approval_id: &str,
 ) -> Result<Approval, GovernanceError> {
     let approval = platform
-        .store
-        .approval(approval_id)
+        .stores
+        .governance
+        .approval(&ApprovalId::from(approval_id))
         .await?
         .filter(|a| a.org_id == principal.org_id)
         .ok_or(GovernanceError::NotFound("approval"))?;
@@ -183,8 +190,9 @@ pub async fn approve(
     let actor = trail::user_actor(&principal.user_id);
     let org_id = Some(principal.org_id.clone());
     let request = platform
-        .store
-        .request(&approval.request_id)
+        .stores
+        .governance
+        .request(&RequestId::from(&approval.request_id))
         .await?
         .ok_or(GovernanceError::NotFound("service request"))?;
     let approved = approval_event(&approval, "approved", &actor, json!(note));
@@ -236,8 +244,12 @@ async fn recheck(
 ) -> Result<Result<(Vec<crate::model::Hold>, KeyMode), (ReasonCode, String)>, GovernanceError> {
     let now = platform.clock.now();
     let Some(agent) = platform
-        .store
-        .agent(&request.org_id, &request.agent_id)
+        .stores
+        .agents
+        .agent(
+            &OrgId::from(&request.org_id),
+            &AgentId::from(&request.agent_id),
+        )
         .await?
     else {
         return Ok(Err((
@@ -246,8 +258,9 @@ async fn recheck(
         )));
     };
     let org = platform
-        .store
-        .org(&request.org_id)
+        .stores
+        .identity
+        .org(&OrgId::from(&request.org_id))
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
     let Some(operation) = platform
@@ -259,7 +272,11 @@ async fn recheck(
             "the operation is no longer in the catalog".into(),
         )));
     };
-    let bindings = platform.store.bindings(&agent.id).await?;
+    let bindings = platform
+        .stores
+        .agents
+        .bindings(&AgentId::from(&agent.id))
+        .await?;
     let provider = platform.providers.for_operation(operation, agent.key_mode);
     let decision = policy::evaluate(&PolicyInput {
         org: &org,
@@ -373,7 +390,11 @@ async fn expire_one(platform: &Platform, approval: &Approval) -> Result<bool, Go
 /// Marks every overdue approval expired; the worker calls this.
 pub async fn expire_due(platform: &Platform) -> Result<usize, GovernanceError> {
     let now = platform.clock.now();
-    let due = platform.store.expired_approvals(now, 500).await?;
+    let due = platform
+        .stores
+        .governance
+        .expired_approvals(now, 500)
+        .await?;
     let mut expired = 0;
     for approval in &due {
         if expire_one(platform, approval).await? {

@@ -72,7 +72,7 @@ pub async fn check(
     agent: &Agent,
     now: OffsetDateTime,
 ) -> Result<Value, GovernanceError> {
-    let store = &platform.store;
+    let store = &platform.stores.governance;
     let org = store.totals(Account::Org(agent.org_id.clone())).await?;
     let org_available = org.available(&HoldLimit::Funds);
     let month = store

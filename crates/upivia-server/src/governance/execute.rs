@@ -97,7 +97,8 @@ pub(super) async fn settle(
         None => trail::decision(&after, actor),
     };
     let finished = platform
-        .store
+        .stores
+        .governance
         .finish_request(FinishRequest {
             request,
             outcome: finish,

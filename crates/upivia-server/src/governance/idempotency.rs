@@ -30,7 +30,8 @@ pub async fn purge_expired(platform: &Platform) -> Result<usize, GovernanceError
     let mut purged = 0;
     for _ in 0..PURGE_CHUNKS_PER_PASS {
         let n = platform
-            .store
+            .stores
+            .governance
             .purge_idempotency_keys(cutoff, PURGE_CHUNK)
             .await?;
         purged += n;

@@ -22,7 +22,7 @@ use super::record::Recorder;
 use super::{
     GovernanceError, approvals, budget, execute, idempotency, outcome, refusals, trail, validation,
 };
-use crate::ids;
+use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
 use crate::money::Cents;
 use crate::platform::Platform;
@@ -102,7 +102,11 @@ pub async fn submit(
         actor: trail::agent_actor(&agent.id),
     };
     if let Some(claim) = &record.claim
-        && let Some(existing) = platform.store.idempotency(&agent.id, &claim.key).await?
+        && let Some(existing) = platform
+            .stores
+            .governance
+            .idempotency(&AgentId::from(&agent.id), &claim.key)
+            .await?
     {
         return record.replay(existing);
     }
@@ -115,8 +119,9 @@ pub async fn submit(
     )?;
     validation::validate(&platform.validators, operation, &submission.payload)?;
     let org = platform
-        .store
-        .org(&agent.org_id)
+        .stores
+        .identity
+        .org(&OrgId::from(&agent.org_id))
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
     if let Some((reason, _)) = policy::agent_block(agent, &org) {
@@ -132,7 +137,11 @@ pub async fn submit(
     request.estimated_cost = estimate;
 
     // 4. Policy.
-    let bindings = platform.store.bindings(&agent.id).await?;
+    let bindings = platform
+        .stores
+        .agents
+        .bindings(&AgentId::from(&agent.id))
+        .await?;
     let decision = policy::evaluate(&PolicyInput {
         org: &org,
         agent,
@@ -159,7 +168,8 @@ pub async fn submit(
     // 6. Budget.
     request.status = RequestStatus::Executing;
     let opened = platform
-        .store
+        .stores
+        .governance
         .open_request(OpenRequest {
             request: request.clone(),
             idempotency: record.claim.clone(),

@@ -16,7 +16,8 @@ pub const MAX_RUNNING: Duration = Duration::hours(6);
 /// One pass over running requests; returns how many were settled.
 pub async fn tick(platform: &Platform) -> Result<usize, GovernanceError> {
     let running = platform
-        .store
+        .stores
+        .governance
         .requests_in(RequestStatus::Running, 200)
         .await?;
     let mut settled = 0;

@@ -49,7 +49,8 @@ impl Recorder<'_> {
         let response = outcome::response(&request);
         let opened = self
             .platform
-            .store
+            .stores
+            .governance
             .open_request(OpenRequest {
                 audit: Some(trail::decision(&request, &self.actor)),
                 request: request.clone(),

@@ -14,7 +14,8 @@ pub async fn recover(platform: &Platform) -> Result<usize, GovernanceError> {
     let mut recovered = 0;
     loop {
         let stuck = platform
-            .store
+            .stores
+            .governance
             .requests_in(RequestStatus::Executing, 500)
             .await?;
         if stuck.is_empty() {

@@ -284,7 +284,8 @@ pub async fn flush(platform: &Platform, all: bool) -> Result<usize, GovernanceEr
     let mut pending = due.into_iter();
     while let Some(window) = pending.next() {
         if let Err(e) = platform
-            .store
+            .stores
+            .governance
             .append_audit(summary_event(&window), now)
             .await
         {

@@ -84,7 +84,7 @@ pub async fn tick(platform: &Platform, health: &WorkerHealth) {
         Ok(n) => tracing::debug!(summaries = n, "wrote refusal summaries"),
         Err(e) => tracing::warn!(error = %e, "refusal summaries failed"),
     }
-    match platform.store.heartbeat("workers", now).await {
+    match platform.stores.governance.heartbeat("workers", now).await {
         Ok(()) => health.beat(platform.clock.now()),
         Err(e) => tracing::warn!(error = %e, "worker heartbeat failed"),
     }
@@ -116,7 +116,7 @@ pub fn start(
 /// One sealing pass: signs the audit chain's head if it moved.
 pub async fn seal_audit(platform: &Platform, sealer: &Sealer) {
     match sealer
-        .seal(platform.store.as_ref(), platform.clock.now())
+        .seal(platform.stores.governance.as_ref(), platform.clock.now())
         .await
     {
         Ok(Some(c)) => tracing::debug!(seq = c.seq, "signed an audit checkpoint"),

@@ -234,7 +234,7 @@ impl TestServer {
     /// organisation: there is no members API yet, so this goes through the
     /// store function that API will use.
     pub async fn user_pat(&self, role: Role) -> String {
-        let store = &self.platform.store;
+        let store = &self.platform.stores.identity;
         let org = store
             .primary_org()
             .await

@@ -117,7 +117,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::WalSignals;
-    use crate::store::Store;
+    use crate::store::GovernanceStore;
     use crate::store::sqlite::SqliteStore;
 
     /// Commits small transactions for a while, with readers always active,

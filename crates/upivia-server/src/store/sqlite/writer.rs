@@ -21,9 +21,12 @@
 //! of the batch already changed copies that page into a sub-journal, and
 //! every job of a batch changes the same hot pages (the tails of the
 //! request, ledger and audit tables). Jobs that may safely run twice are
-//! therefore run first without savepoints; only when one of them fails is
-//! the whole batch rolled back and run again, each job in a savepoint of
-//! its own, so a failing job still fails alone.
+//! therefore run first, without savepoints, and the others after them,
+//! each in a savepoint of its own, in the same transaction: one heartbeat
+//! does not put a batch of 511 requests into savepoints. Only when a
+//! repeatable job fails is the transaction rolled back (before any
+//! once-only job ran) and the batch run again, each job in a savepoint, so
+//! a failing job still fails alone.
 //!
 //! The writer also keeps running sums of ledger accounts and daily request
 //! counts, loaded lazily from the ledger on first use. They are a cache of
@@ -390,22 +393,28 @@ fn run_batch(
         tracing::error!(error = %e, "sqlite writer could not begin a transaction");
         return;
     }
-    if batch.iter().all(|job| matches!(job, Job::Repeatable(_))) {
-        if let Some(replies) = run_unguarded(conn, cache, &batch) {
-            commit(conn, cache, replies, syncer);
-            return;
+    // Repeatable jobs first, so that a once-only job never has to run
+    // again: the jobs of a batch are concurrent (no caller has heard back),
+    // so any order of them is one the callers could have seen.
+    let (repeatable, once): (Vec<Job>, Vec<Job>) = batch
+        .into_iter()
+        .partition(|job| matches!(job, Job::Repeatable(_)));
+    let mut replies = match run_unguarded(conn, cache, &repeatable) {
+        Some(replies) => replies,
+        None => {
+            // One job failed: start over, each job on its own.
+            if let Err(e) = exec_cached(conn, "ROLLBACK") {
+                tracing::error!(error = %e, "sqlite writer could not roll a batch back");
+            }
+            cache.rollback_to(0);
+            if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
+                tracing::error!(error = %e, "sqlite writer could not begin a transaction");
+                return;
+            }
+            run_guarded(conn, cache, repeatable)
         }
-        // One job failed: start the batch over, each job on its own.
-        if let Err(e) = exec_cached(conn, "ROLLBACK") {
-            tracing::error!(error = %e, "sqlite writer could not roll a batch back");
-        }
-        cache.rollback_to(0);
-        if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
-            tracing::error!(error = %e, "sqlite writer could not begin a transaction");
-            return;
-        }
-    }
-    let replies = run_guarded(conn, cache, batch);
+    };
+    replies.extend(run_guarded(conn, cache, once));
     commit(conn, cache, replies, syncer);
 }
 

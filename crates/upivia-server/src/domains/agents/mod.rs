@@ -1,0 +1,3 @@
+//! Agents: creating, changing and binding them to services.
+
+pub mod service;

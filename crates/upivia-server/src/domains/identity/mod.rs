@@ -1,0 +1,3 @@
+//! Identity: signing in, sessions and passwords.
+
+pub mod service;

@@ -1,0 +1,40 @@
+//! Domain rules below HTTP: who may do what, and which audit event a
+//! change writes. Each domain's `service.rs` takes a `&Platform`, the
+//! caller and a command, so an HTTP route, a trigger, a workflow step, a
+//! worker or an MCP tool run the same rules. (`governance/` is the hot
+//! path's own domain layer.)
+
+pub mod agents;
+pub mod identity;
+
+use crate::auth::{Locked, PasswordWorkError};
+use crate::governance::roles::RoleError;
+use crate::store::StoreError;
+
+/// Why a domain operation was refused; `api/error.rs` maps it to the wire.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// The named thing does not exist for this caller.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Credentials that do not hold.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// A value the rules refuse; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// Too many failed attempts from this address or on this account.
+    #[error(transparent)]
+    Locked(#[from] Locked),
+    /// The password pool is full, or hashing failed.
+    #[error(transparent)]
+    PasswordWork(#[from] PasswordWorkError),
+    /// The caller may not act on it; the message is written for them.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Loosening a governance value needs a higher role.
+    #[error(transparent)]
+    Role(#[from] RoleError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
