@@ -79,6 +79,16 @@ pub struct DataDirArg {
     pub data_dir: PathBuf,
 }
 
+/// The PostgreSQL database to use instead of the data dir's SQLite one.
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArg {
+    /// Run on this PostgreSQL database (`postgres://user@host:port/db`),
+    /// shared by every node, instead of the embedded SQLite database in
+    /// the data dir.
+    #[arg(long, env = "UPIVIA_DATABASE_URL", hide_env_values = true, value_parser = secret)]
+    pub database_url: Option<SecretString>,
+}
+
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -86,6 +96,8 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub data: DataDirArg,
+    #[command(flatten)]
+    pub database: DatabaseArg,
     /// Credit 10000 cents of sandbox balance and create a demo agent.
     #[arg(long, env = "UPIVIA_DEV")]
     pub dev: bool,

@@ -80,6 +80,10 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Real providers for live keys; unset ones stay on the sandbox.
     pub providers: ProviderSettings,
+    /// Run every store on this PostgreSQL database (shared by several
+    /// nodes) instead of the embedded SQLite one in the data dir. Secret:
+    /// it may carry a password, so it is never logged.
+    pub database_url: Option<SecretString>,
 }
 
 /// A guessable metrics token protects nothing.
@@ -115,6 +119,7 @@ impl Config {
             metrics_token: None,
             metrics_listen: None,
             providers: ProviderSettings::default(),
+            database_url: None,
         }
     }
 

@@ -121,12 +121,9 @@ pub async fn prepare_with_clock(
         config.audit_checkpoint_path(),
         config.audit_checkpoint_copy.clone(),
     )?);
-    let store = Arc::new(SqliteStore::open_keyed(
-        &config.database_path(),
-        audit_key.clone(),
-    )?);
+    let stores = open_stores(&config, &audit_key).await?;
     {
-        use crate::store::GovernanceStore;
+        let store = stores.governance.as_ref();
         match store.claim_audit_key(&audit_key.id()).await? {
             None => return Err(AuditError::NoChainRecord.into()),
             Some(recorded) if recorded != audit_key.id() => {
@@ -138,7 +135,7 @@ pub async fn prepare_with_clock(
             }
             Some(_) => {}
         }
-        sealer.check_reaches(store.as_ref()).await?;
+        sealer.check_reaches(store).await?;
     }
     let catalog = Catalog::new(catalog::builtin::builtin());
     let mut providers = Providers::new();
@@ -159,7 +156,7 @@ pub async fn prepare_with_clock(
     .map_err(StartError::Config)?;
     log_providers(&catalog, &live);
     let platform = Platform::new(
-        Stores::sqlite(store),
+        stores,
         catalog,
         providers,
         clock,
@@ -204,6 +201,33 @@ pub async fn prepare_with_clock(
         recovered,
         sealer,
     })
+}
+
+/// Every store on the configured backend: PostgreSQL when a database URL
+/// is given (several nodes may share it), else SQLite in the data dir.
+async fn open_stores(config: &Config, audit_key: &AuditKey) -> Result<Stores, StartError> {
+    use secrecy::ExposeSecret;
+    match &config.database_url {
+        Some(url) => {
+            let store = store::postgres::PgStore::connect_keyed(
+                url.expose_secret(),
+                store::postgres::PgSettings::default(),
+                audit_key.clone(),
+            )
+            .await?;
+            tracing::info!(
+                node = store.node_id(),
+                "store: PostgreSQL (shared by every node)"
+            );
+            Ok(Stores::postgres(store))
+        }
+        None => {
+            let path = config.database_path();
+            let store = Arc::new(SqliteStore::open_keyed(&path, audit_key.clone())?);
+            tracing::info!(path = %path.display(), "store: SQLite (this node only)");
+            Ok(Stores::sqlite(store))
+        }
+    }
 }
 
 /// Creates the data directory 0700 (parents as the umask says), takes

@@ -45,6 +45,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.auth_failures_per_minute = Some(args.auth_failures_per_minute).filter(|n| *n > 0);
     config.metrics_token = args.metrics_token;
     config.metrics_listen = args.metrics_listen;
+    config.database_url = args.database.database_url;
     raise_open_file_limit();
     config.providers = provider_settings(args.providers)?;
 

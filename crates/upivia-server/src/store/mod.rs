@@ -6,6 +6,7 @@
 //! command and record types live in `store/<domain>.rs`; each backend
 //! implements every trait (`sqlite/<domain>_store.rs`).
 
+pub mod postgres;
 pub mod sqlite;
 
 pub mod agents;
@@ -58,6 +59,15 @@ pub struct Stores {
 impl Stores {
     /// Every domain on one SQLite database (one writer thread).
     pub fn sqlite(store: Arc<sqlite::SqliteStore>) -> Stores {
+        Stores {
+            governance: store.clone(),
+            identity: store.clone(),
+            agents: store,
+        }
+    }
+
+    /// Every domain on one PostgreSQL database, shared with other nodes.
+    pub fn postgres(store: Arc<postgres::PgStore>) -> Stores {
         Stores {
             governance: store.clone(),
             identity: store.clone(),

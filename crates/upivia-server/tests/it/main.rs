@@ -18,6 +18,7 @@ mod hygiene;
 mod idempotency;
 mod pipeline;
 mod platform;
+mod postgres;
 mod providers_email;
 mod providers_logs;
 mod providers_text;

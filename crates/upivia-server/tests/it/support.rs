@@ -18,6 +18,7 @@ use upivia_server::config::Config;
 use upivia_server::model::Role;
 use upivia_server::platform::Platform;
 use upivia_server::store::NewMember;
+use upivia_server::store::postgres::{self, testing::TestDatabase};
 use upivia_server::workers::{self, WorkerHealth};
 
 pub struct TestServer {
@@ -33,6 +34,28 @@ pub struct TestServer {
     pub sealer: Arc<Sealer>,
     shutdown: CancellationToken,
     served: Option<tokio::task::JoinHandle<Result<(), upivia_server::StartError>>>,
+    /// The PostgreSQL database this server runs on, when the suite runs on
+    /// PostgreSQL; dropped after the server.
+    pub database: Option<TestDatabase>,
+}
+
+/// Which backend the suite runs on: `UPIVIA_TEST_BACKEND=postgres` runs
+/// every test on a fresh PostgreSQL database (on the server named by
+/// `UPIVIA_TEST_POSTGRES_URL`); anything else, SQLite in the temp dir.
+pub fn on_postgres() -> bool {
+    std::env::var("UPIVIA_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A fresh PostgreSQL database for a test that needs one whatever the
+/// suite's backend; `None` (the test is skipped) when no server is
+/// configured outside CI.
+pub async fn postgres_database() -> Option<TestDatabase> {
+    let server = postgres::testing::server_url()?;
+    Some(
+        TestDatabase::create(&server)
+            .await
+            .expect("create a test database"),
+    )
 }
 
 /// A response: status, headers and parsed JSON body.
@@ -64,6 +87,15 @@ impl TestServer {
         // Workers are ticked by hand in tests, so their loop stays idle.
         config.worker_interval = Duration::from_secs(3600);
         config.audit_checkpoint_interval = Duration::from_secs(3600);
+        let database = if on_postgres() {
+            let database = postgres_database()
+                .await
+                .expect("UPIVIA_TEST_BACKEND=postgres needs UPIVIA_TEST_POSTGRES_URL");
+            config.database_url = Some(database.url().to_owned().into());
+            Some(database)
+        } else {
+            None
+        };
         configure(&mut config);
         let clock = Arc::new(OffsetClock::default());
         let prepared = upivia_server::prepare_with_clock(config, addr, clock.clone())
@@ -89,6 +121,7 @@ impl TestServer {
             sealer,
             shutdown,
             served: Some(served),
+            database,
         }
     }
 
