@@ -136,6 +136,28 @@ def _wait_until_ready(proc: subprocess.Popen, data_dir: Path, base_url: str, log
     raise RuntimeError(f"upivia did not become healthy in {STARTUP_TIMEOUT_SECONDS}s:\n{_log_tail(log)}")
 
 
+# `UPIVIA_INTEROP_POSTGRES_URL` (a server URL such as
+# postgres://postgres@127.0.0.1:5432/postgres) runs every server of the suite
+# on a fresh PostgreSQL database of its own, created and dropped with psql.
+POSTGRES_URL = os.environ.get("UPIVIA_INTEROP_POSTGRES_URL", "")
+
+
+@contextlib.contextmanager
+def _fresh_database() -> Iterator[str | None]:
+    if not POSTGRES_URL:
+        yield None
+        return
+    name = f"upivia_interop_{os.getpid()}_{time.monotonic_ns()}"
+    subprocess.run(["psql", POSTGRES_URL, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        subprocess.run(
+            ["psql", POSTGRES_URL, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+            check=False,
+        )
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
         return
@@ -157,9 +179,10 @@ def running_server(workdir: Path, *extra_args: str) -> Iterator[Server]:
     log_path = workdir / "server.log"
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as log:
+    with _fresh_database() as database_url, open(log_path, "wb") as log:
+        backend = ["--database-url", database_url] if database_url else []
         proc = subprocess.Popen(
-            [UPIVIA_BIN, "serve", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}", *extra_args],
+            [UPIVIA_BIN, "serve", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}", *backend, *extra_args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
