@@ -36,7 +36,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// How the store connects.
 #[derive(Clone, Debug)]
 pub struct PgSettings {
-    /// Connections per node.
+    /// Connections per node (PostgreSQL allows 100 in all by default;
+    /// three nodes of 16 leave room for tools and migrations).
     pub max_connections: u32,
     /// How long a caller waits for a free connection.
     pub acquire_timeout: Duration,
@@ -45,7 +46,7 @@ pub struct PgSettings {
 impl Default for PgSettings {
     fn default() -> PgSettings {
         PgSettings {
-            max_connections: 32,
+            max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
         }
     }
