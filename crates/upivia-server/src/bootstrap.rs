@@ -10,16 +10,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::auth;
+use crate::auth::{self, PasswordWorkError};
+use crate::domains::identity::service as identity;
 use crate::governance::trail;
 use crate::ids::{AgentId, OrgId};
 use crate::model::agent::{AgentSetters, BindingSetters};
 use crate::model::{Account, AuditEvent, KeyMode, Role};
 use crate::money::Cents;
 use crate::platform::Platform;
-use crate::store::{
-    AgentCommand, BindingUpsert, BindingWrite, BootstrapPlan, Credit, NewAgent, StoreError,
-};
+use crate::store::{AgentCommand, BindingUpsert, BindingWrite, Credit, NewAgent, StoreError};
 
 pub const CREDENTIALS_FILE: &str = "initial-credentials.json";
 pub const OWNER_EMAIL: &str = "owner@upivia.local";
@@ -36,8 +35,8 @@ pub enum BootstrapError {
         #[source]
         source: std::io::Error,
     },
-    #[error("could not hash the owner's password: {0}")]
-    Hash(String),
+    #[error("could not hash the owner's password")]
+    Hash(#[from] PasswordWorkError),
     #[error("could not rewrite {path}")]
     Rewrite {
         path: PathBuf,
@@ -60,22 +59,8 @@ pub async fn ensure_org(
     data_dir: &Path,
     base_url: &str,
 ) -> Result<Option<Bootstrap>, BootstrapError> {
-    let password = auth::new_password();
-    let pat = auth::new_pat();
-    let password_hash =
-        auth::hash_password(&password).map_err(|e| BootstrapError::Hash(e.to_string()))?;
-    let created = platform
-        .stores
-        .identity
-        .bootstrap(BootstrapPlan {
-            org_name: "Default".into(),
-            email: OWNER_EMAIL.into(),
-            password_hash,
-            pat_hash: auth::hash_token(&pat),
-            now: platform.clock.now(),
-        })
-        .await?;
-    let Some(created) = created else {
+    let (plan, secrets) = identity::new_owner("Default", OWNER_EMAIL, platform.clock.now()).await?;
+    let Some(created) = platform.stores.identity.bootstrap(plan).await? else {
         return Ok(None);
     };
     let path = data_dir.join(CREDENTIALS_FILE);
@@ -83,8 +68,8 @@ pub async fn ensure_org(
         "base_url": base_url,
         "org_id": created.org_id,
         "email": OWNER_EMAIL,
-        "password": password,
-        "pat": pat,
+        "password": secrets.password,
+        "pat": secrets.pat,
     });
     write_private(
         &path,

@@ -51,6 +51,7 @@ use crate::providers::Providers;
 use crate::providers::sandbox::{SandboxConfig, register_sandbox};
 use crate::store::Stores;
 use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::lock::DataDirLock;
 use crate::workers::WorkerHealth;
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +64,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process writes this data directory (SQLite).
+    #[error(transparent)]
+    DataDirLocked(#[from] store::sqlite::lock::LockError),
     #[error("could not open the database")]
     Store(#[from] store::StoreError),
     #[error("bootstrap failed")]
@@ -92,6 +96,9 @@ pub struct Prepared {
     pub recovered: usize,
     /// Signs checkpoints of the audit chain.
     pub sealer: Arc<Sealer>,
+    /// SQLite: the data directory's lock, held until `serve` returns, so
+    /// no second server or offline writer works beside this one's writer.
+    pub data_dir_lock: Option<DataDirLock>,
 }
 
 /// Builds the platform over `config` with the system clock.
@@ -110,6 +117,8 @@ pub async fn prepare_with_clock(
         path: config.data_dir.clone(),
         source,
     })?;
+    // Before anything writes: a second server on this directory stops here.
+    let data_dir_lock = Some(DataDirLock::acquire(&config.data_dir)?);
     let audit_key = match &config.audit_key {
         Some(key) => key.clone(),
         None => AuditKey::load_or_create(&config.audit_key_path())?,
@@ -200,6 +209,7 @@ pub async fn prepare_with_clock(
         dev_agent,
         recovered,
         sealer,
+        data_dir_lock,
     })
 }
 
@@ -304,6 +314,7 @@ pub async fn serve(
         config,
         base_url,
         sealer,
+        data_dir_lock,
         ..
     } = prepared;
     let metrics_listener = match config.metrics_listen {
@@ -357,5 +368,9 @@ pub async fn serve(
     // A clean stop signs what the last requests wrote.
     let (platform, sealer) = last_seal;
     workers::seal_audit(&platform, &sealer).await;
+    // Only once this server's store is let go may another process write
+    // the data directory.
+    drop((platform, sealer));
+    drop(data_dir_lock);
     Ok(())
 }

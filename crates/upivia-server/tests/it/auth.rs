@@ -191,7 +191,7 @@ async fn keys_and_tokens_are_stored_only_as_hashes() {
 
 #[tokio::test]
 async fn the_credentials_file_is_private_and_written_once() {
-    let s = TestServer::start().await;
+    let mut s = TestServer::start().await;
     let path = s.dir.path().join("data/initial-credentials.json");
     #[cfg(unix)]
     {
@@ -205,15 +205,25 @@ async fn the_credentials_file_is_private_and_written_once() {
     let creds: serde_json::Value = serde_json::from_slice(&before).unwrap();
     let keys: Vec<&String> = creds.as_object().unwrap().keys().collect();
     assert_eq!(keys, vec!["base_url", "email", "org_id", "password", "pat"]);
-    // A second start on the same data dir (beside the running one: SQLite
-    // serialises the two writers) creates no second owner.
-    let config = upivia_server::config::Config::new(
-        "127.0.0.1:0".parse().unwrap(),
-        s.dir.path().join("data"),
-    );
-    let again = upivia_server::prepare(config, "127.0.0.1:1".parse().unwrap())
+    // A second server beside the running one is refused before it opens
+    // the database (its writer would not see the first one's caches).
+    let data_dir = s.dir.path().join("data");
+    let config =
+        || upivia_server::config::Config::new("127.0.0.1:0".parse().unwrap(), data_dir.clone());
+    let beside = upivia_server::prepare(config(), "127.0.0.1:1".parse().unwrap())
         .await
-        .expect("a second start on the same data dir prepares");
+        .err()
+        .expect("a second server on a data dir in use is refused");
+    let message = beside.to_string();
+    assert!(
+        message.starts_with(&format!("a server is running on {}", data_dir.display())),
+        "{message}"
+    );
+    // Once it stops, a new start creates no second owner.
+    s.stop().await;
+    let again = upivia_server::prepare(config(), "127.0.0.1:1".parse().unwrap())
+        .await
+        .expect("a start after a stop prepares");
     assert!(again.bootstrap.is_none());
     let conn = rusqlite::Connection::open(s.db_path()).unwrap();
     let owners: i64 = conn

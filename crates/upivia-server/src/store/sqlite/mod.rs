@@ -11,6 +11,7 @@ mod governance_store;
 mod identity;
 mod identity_store;
 mod ledger;
+pub mod lock;
 #[cfg(test)]
 mod query_plans;
 mod requests;
