@@ -37,7 +37,7 @@ pub enum Command {
     Balance(crate::commands::balance::BalanceArgs),
     /// Change your password (PAT; the passwords are read from stdin).
     Password(crate::commands::password::PasswordArgs),
-    /// Operator checks over a data directory.
+    /// Operator checks and changes over a data directory.
     #[command(subcommand)]
     Admin(AdminCommand),
     /// Audit trail checks over a data directory.
@@ -246,6 +246,9 @@ pub struct ProviderArgs {
 pub enum AdminCommand {
     /// Verify the ledger invariants over the whole database.
     CheckLedger(DataDirArg),
+    /// Create another organisation with its owner (a random password and a
+    /// PAT, printed once) in a stopped server's data directory.
+    CreateOrg(crate::commands::orgs::CreateOrgArgs),
 }
 
 #[derive(Subcommand, Debug)]

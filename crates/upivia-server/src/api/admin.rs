@@ -1,5 +1,7 @@
 //! Operator endpoints: the organisation kill switch, and verification of
-//! the ledger and of the audit chain.
+//! the ledger and of the audit chain. The checks cover the whole database,
+//! every organisation's entries, so only the operator's organisation (the
+//! one the first start created) may run them.
 
 use axum::extract::State;
 use axum::routing::{get, patch};
@@ -13,6 +15,7 @@ use super::extract::{AdminAuth, Json};
 use crate::audit::AuditError;
 use crate::governance::roles;
 use crate::ids::{OrgId, UserId};
+use crate::model::UserPrincipal;
 use crate::store::KillSwitchChange;
 
 pub(super) fn router() -> Router<AppState> {
@@ -68,10 +71,27 @@ async fn update_org(
     }})))
 }
 
+/// Refuses a user of any organisation but the operator's: a platform-wide
+/// answer would show them how much the other organisations do, and on a
+/// problem their account, request or audit entry ids.
+pub(super) async fn operator_only(
+    state: &AppState,
+    principal: &UserPrincipal,
+) -> Result<(), ApiError> {
+    let primary = state.platform.stores.identity.primary_org().await?;
+    match primary {
+        Some(org) if org.id == principal.org_id => Ok(()),
+        _ => Err(ApiError::Forbidden(
+            "platform-wide checks are for the operator's organisation only".into(),
+        )),
+    }
+}
+
 async fn check_ledger(
     State(state): State<AppState>,
-    _admin: AdminAuth,
+    AdminAuth(admin): AdminAuth,
 ) -> Result<AxumJson<Value>, ApiError> {
+    operator_only(&state, &admin).await?;
     let report = state.platform.stores.governance.check_ledger().await?;
     Ok(AxumJson(json!({
         "ok": report.problems.is_empty(),
@@ -85,8 +105,9 @@ async fn check_ledger(
 /// audit key, public key and checkpoint file.
 async fn verify_audit(
     State(state): State<AppState>,
-    _admin: AdminAuth,
+    AdminAuth(admin): AdminAuth,
 ) -> Result<AxumJson<Value>, ApiError> {
+    operator_only(&state, &admin).await?;
     let report = state
         .sealer
         .verify(state.platform.stores.governance.as_ref())

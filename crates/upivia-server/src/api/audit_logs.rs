@@ -1,7 +1,9 @@
 //! `GET /audit-logs`: the organisation's audit trail, newest first, with
 //! filters and an opaque keyset cursor (stable under concurrent appends).
-//! `GET /audit-logs/checkpoints` (admin): the latest signed checkpoints of
-//! the chain head; `GET /audit-logs/public-key`: the key that signs them.
+//! `GET /audit-logs/checkpoints` (an admin of the operator's organisation:
+//! the chain holds every organisation's entries): the latest signed
+//! checkpoints of the chain head; `GET /audit-logs/public-key`: the key
+//! that signs them.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -147,6 +149,7 @@ async fn checkpoints(
     Query(q): Query<ListCheckpoints>,
 ) -> Result<AxumJson<Value>, ApiError> {
     user.require(Role::Admin)?;
+    super::admin::operator_only(&state, &user.0).await?;
     let limit = match q.limit.as_deref() {
         None => 100,
         Some(raw) => raw

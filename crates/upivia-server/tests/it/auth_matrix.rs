@@ -1,10 +1,16 @@
 //! The auth matrix: every route the server answers × every kind of
 //! credential → the class of answer it must get. A route that exists but
 //! is missing from `ROUTES` fails `every_answered_endpoint_is_in_the_matrix`,
-//! so a route added later cannot skip this check.
+//! so a route added later cannot skip this check. Two of the credentials
+//! belong to another organisation: on a route naming one of the first
+//! organisation's resources they get 404 (never 403, which would tell the
+//! resource exists), and no answer they get carries an id of the first
+//! organisation.
 
 use reqwest::Method;
 use serde_json::{Value, json};
+
+use upivia_server::auth;
 
 use crate::sessions::owner_session;
 use crate::support::TestServer;
@@ -20,6 +26,10 @@ enum Who {
     Either,
     /// A user (PAT or cookie) of at least this role; agent keys are 403.
     User(Role),
+    /// As `User`, and only of the operator's organisation (the first):
+    /// platform-wide checks (the whole ledger, the one audit chain) would
+    /// show another organisation what the others do.
+    Operator(Role),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
@@ -41,7 +51,7 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ("GET", "/whoami", Who::User(Role::Member)),
     ("GET", "/auth/csrf", Who::User(Role::Member)),
     ("POST", "/auth/password", Who::User(Role::Member)),
-    ("GET", "/audit-logs/checkpoints", Who::User(Role::Admin)),
+    ("GET", "/audit-logs/checkpoints", Who::Operator(Role::Admin)),
     ("GET", "/audit-logs/public-key", Who::User(Role::Member)),
     ("POST", "/service-requests", Who::Agent),
     ("GET", "/service-requests/{request}", Who::Agent),
@@ -71,8 +81,8 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ("POST", "/agents/{agent}/services", Who::User(Role::Admin)),
     ("DELETE", "/agents/{agent}/services", Who::User(Role::Admin)),
     ("PATCH", "/org", Who::User(Role::Admin)),
-    ("GET", "/admin/ledger/check", Who::User(Role::Admin)),
-    ("GET", "/admin/audit/verify", Who::User(Role::Admin)),
+    ("GET", "/admin/ledger/check", Who::Operator(Role::Admin)),
+    ("GET", "/admin/audit/verify", Who::Operator(Role::Admin)),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +96,16 @@ enum Cred {
     AdminPat,
     OwnerPat,
     OwnerCookie,
+    /// The owner of another organisation.
+    OtherOrgPat,
+    /// An agent of another organisation.
+    OtherOrgAgentKey,
+}
+
+impl Cred {
+    fn other_org(self) -> bool {
+        matches!(self, Cred::OtherOrgPat | Cred::OtherOrgAgentKey)
+    }
 }
 
 const CREDS: &[Cred] = &[
@@ -98,6 +118,8 @@ const CREDS: &[Cred] = &[
     Cred::AdminPat,
     Cred::OwnerPat,
     Cred::OwnerCookie,
+    Cred::OtherOrgPat,
+    Cred::OtherOrgAgentKey,
 ];
 
 /// The class of answer a credential must get on a route.
@@ -108,23 +130,45 @@ enum Class {
     /// Past authentication and authorisation: 2xx, or a 4xx about the
     /// input or the state (400, 404 of an id, 409, 422), never 401/403/5xx.
     Allowed,
+    /// Exactly 404: the route names a resource the caller's organisation
+    /// does not have.
+    NotFound,
 }
 
-fn expected(who: Who, cred: Cred) -> Class {
+fn expected(who: Who, cred: Cred, path: &str) -> Class {
     use Class::*;
-    match (who, cred) {
+    let class = match (who, cred) {
         (Who::Public, _) => Allowed,
         (_, Cred::None | Cred::Garbage | Cred::UnknownPat | Cred::UnknownAgentKey) => {
             Unauthenticated
         }
-        (Who::Agent, Cred::AgentKey) => Allowed,
+        (Who::Agent, Cred::AgentKey | Cred::OtherOrgAgentKey) => Allowed,
         (Who::Agent, _) => Forbidden,
         (Who::Either, _) => Allowed,
-        (Who::User(_), Cred::AgentKey) => Forbidden,
-        (Who::User(needed), Cred::OwnerPat | Cred::OwnerCookie) if Role::Owner >= needed => Allowed,
-        (Who::User(needed), Cred::AdminPat) if Role::Admin >= needed => Allowed,
-        (Who::User(needed), Cred::MemberPat) if Role::Member >= needed => Allowed,
-        (Who::User(_), _) => Forbidden,
+        (Who::User(_) | Who::Operator(_), Cred::AgentKey | Cred::OtherOrgAgentKey) => Forbidden,
+        (Who::Operator(_), Cred::OtherOrgPat) => Forbidden,
+        (Who::User(needed) | Who::Operator(needed), cred) => {
+            let role = match cred {
+                Cred::OwnerPat | Cred::OwnerCookie | Cred::OtherOrgPat => Role::Owner,
+                Cred::AdminPat => Role::Admin,
+                _ => Role::Member,
+            };
+            if role >= needed { Allowed } else { Forbidden }
+        }
+    };
+    // Every `{…}` of the table stands for a resource of the first
+    // organisation.
+    if class == Allowed && cred.other_org() && path.contains('{') {
+        NotFound
+    } else {
+        class
+    }
+}
+
+fn answers(want: &Class, status: u16) -> bool {
+    match want {
+        Class::NotFound => status == 404,
+        want => classify(status).as_ref() == Some(want),
     }
 }
 
@@ -152,10 +196,35 @@ struct Ids {
     cookie: String,
     member_pat: String,
     admin_pat: String,
+    other_pat: String,
+    other_agent_key: String,
+    /// Ids of the first organisation and of what it holds, none of which
+    /// another organisation may ever be shown.
+    first_org: Vec<String>,
 }
 
 async fn setup(s: &TestServer) -> Ids {
     let (agent, approval, request) = s.parked().await;
+    let other = s.other_org("Other Ltd").await;
+    let other_agent = s
+        .post("/api/v1/agents", &other.pat, json!({"name": "other agent"}))
+        .await;
+    assert_eq!(other_agent.status, 200, "{other_agent:?}");
+    let identity = &s.platform.stores.identity;
+    let first_org = identity.primary_org().await.unwrap().unwrap().id;
+    assert_ne!(first_org, other.id);
+    let owner = identity
+        .user_by_pat(&auth::hash_token(&s.pat))
+        .await
+        .unwrap()
+        .unwrap();
+    let first_org = vec![
+        first_org,
+        owner.user_id,
+        agent.id.clone(),
+        approval.clone(),
+        request.clone(),
+    ];
     Ids {
         agent: agent.id,
         agent_key: agent.key,
@@ -164,7 +233,20 @@ async fn setup(s: &TestServer) -> Ids {
         cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
         admin_pat: s.user_pat(upivia_server::model::Role::Admin).await,
+        other_pat: other.pat,
+        other_agent_key: other_agent.body["api_key"].as_str().unwrap().to_owned(),
+        first_org,
     }
+}
+
+/// The first organisation's ids that `body` shows.
+fn leaked<'a>(ids: &'a Ids, body: &Value) -> Vec<&'a str> {
+    let text = body.to_string();
+    ids.first_org
+        .iter()
+        .filter(|id| text.contains(id.as_str()))
+        .map(String::as_str)
+        .collect()
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
@@ -187,6 +269,8 @@ async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -
         Cred::AdminPat => req.bearer_auth(&ids.admin_pat),
         Cred::OwnerPat => req.bearer_auth(&s.pat),
         Cred::OwnerCookie => req.header("cookie", &ids.cookie),
+        Cred::OtherOrgPat => req.bearer_auth(&ids.other_pat),
+        Cred::OtherOrgAgentKey => req.bearer_auth(&ids.other_agent_key),
     };
     if has_body {
         req = req.json(&json!({}));
@@ -211,12 +295,18 @@ async fn every_route_answers_every_credential_with_its_class() {
             let full = format!("{prefix}{}", fill(path, &ids));
             for &cred in CREDS {
                 let (status, body) = call(&s, &ids, method, &full, cred).await;
-                let want = expected(who, cred);
-                if classify(status).as_ref() != Some(&want) {
+                let want = expected(who, cred, path);
+                if !answers(&want, status) {
                     failures.push(format!(
                         "{method} {full} with {cred:?}: {status} {body}, want {want:?}"
                     ));
                     continue;
+                }
+                let shown = leaked(&ids, &body);
+                if cred.other_org() && !shown.is_empty() {
+                    failures.push(format!(
+                        "{method} {full} with {cred:?} shows the first organisation's {shown:?}: {body}"
+                    ));
                 }
                 if status >= 400 && !body["error"]["code"].is_string() {
                     failures.push(format!(
@@ -228,8 +318,8 @@ async fn every_route_answers_every_credential_with_its_class() {
     }
     for &cred in CREDS {
         let (status, _) = call(&s, &ids, "POST", "/api/v1/auth/logout", cred).await;
-        let want = expected(Who::User(Role::Member), cred);
-        if classify(status).as_ref() != Some(&want) {
+        let want = expected(Who::User(Role::Member), cred, "/auth/logout");
+        if !answers(&want, status) {
             failures.push(format!(
                 "POST /auth/logout with {cred:?}: {status}, want {want:?}"
             ));
@@ -427,4 +517,131 @@ async fn hostile_input_on_every_route_never_breaks_the_server() {
     assert_eq!(health.status(), 200);
     s.ledger_ok().await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A new organisation starts empty, whatever the first one holds: every
+/// list its owner reads is its own (empty), and its audit trail holds only
+/// its own creation.
+#[tokio::test]
+async fn another_organisation_sees_only_its_own_empty_lists() {
+    let s = TestServer::start().await;
+    let ids = setup(&s).await;
+    let spent = s.funded_agent("email", 500).await;
+    let r = s
+        .request(&spent, "email", "send", crate::support::email())
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    let other = s.other_org("Empty Ltd").await;
+
+    let who = s.get("/api/v1/whoami", &other.pat).await;
+    assert_eq!(who.body["org_id"], other.id.as_str(), "{who:?}");
+    assert_eq!(who.body["user"]["role"], "owner", "{who:?}");
+    let lists = [
+        ("/api/v1/agents", "agents"),
+        ("/api/v1/approvals", "approvals"),
+        ("/api/v1/approvals?status=pending", "approvals"),
+        ("/api/v1/usage", "records"),
+        ("/api/v1/usage?include_chart=1", "per_agent"),
+    ];
+    for (path, field) in lists {
+        let r = s.get(path, &other.pat).await;
+        assert_eq!(r.status, 200, "{path}: {r:?}");
+        assert_eq!(r.body[field], json!([]), "{path}: {r:?}");
+        assert!(leaked(&ids, &r.body).is_empty(), "{path}: {r:?}");
+    }
+    let usage = s.get("/api/v1/usage", &other.pat).await;
+    assert_eq!(usage.body["total_cents"], 0, "{usage:?}");
+    let balance = s.get("/api/v1/balance", &other.pat).await;
+    assert_eq!(balance.body["amount_cents"], 0, "{balance:?}");
+    let logs = s.get("/api/v1/audit-logs", &other.pat).await;
+    let events: Vec<&str> = logs.body["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["org.created"], "{logs:?}");
+    assert_eq!(logs.body["logs"][0]["details"]["name"], "Empty Ltd");
+    assert!(leaked(&ids, &logs.body).is_empty(), "{logs:?}");
+    // The first organisation is untouched and still sees its own.
+    let mine = s.get("/api/v1/agents", &s.pat).await;
+    let names: Vec<&str> = mine.body["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&ids.agent.as_str()), "{mine:?}");
+    assert!(names.contains(&spent.id.as_str()), "{mine:?}");
+    let pending = s.get("/api/v1/approvals", &s.pat).await;
+    assert_eq!(pending.body["approvals"][0]["id"], ids.approval.as_str());
+    // The other organisation's agent key lists its own agent alone.
+    let own = s.get("/api/v1/agents", &ids.other_agent_key).await;
+    assert_eq!(own.status, 200, "{own:?}");
+    assert_eq!(
+        own.body["agents"].as_array().map(Vec::len),
+        Some(1),
+        "{own:?}"
+    );
+    assert_eq!(own.body["agents"][0]["name"], "other agent");
+}
+
+/// The owner's email is unique across organisations: a second
+/// organisation for it is refused and leaves nothing behind.
+#[tokio::test]
+async fn an_email_that_has_a_user_cannot_own_another_organisation() {
+    use upivia_server::domains::identity::service::{self as identity, NewOrg};
+    let s = TestServer::start().await;
+    let store = s.platform.stores.identity.as_ref();
+    let first = identity::create_org(
+        store,
+        NewOrg {
+            name: "First".into(),
+            owner_email: "boss@example.com".into(),
+        },
+        s.platform.clock.now(),
+    )
+    .await
+    .unwrap();
+    for email in ["boss@example.com", upivia_server::bootstrap::OWNER_EMAIL] {
+        let again = identity::create_org(
+            store,
+            NewOrg {
+                name: "Second".into(),
+                owner_email: email.into(),
+            },
+            s.platform.clock.now(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            again.to_string(),
+            "conflict: a user with this email already exists",
+            "{email}"
+        );
+    }
+    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
+    let orgs: Vec<String> = conn
+        .prepare("SELECT name FROM orgs ORDER BY created_at, id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(orgs, ["Default", "First"]);
+    let created: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event_type = 'org.created' AND org_id = ?1",
+            [first.org_id.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(created, 1);
+    // Its PAT is its owner's, in its organisation.
+    let who = s.get("/api/v1/whoami", &first.secrets.pat).await;
+    assert_eq!(who.body["org_id"], first.org_id.as_str(), "{who:?}");
+    assert_eq!(who.body["email"], "boss@example.com");
+    s.ledger_ok().await;
+    let verify = s.get("/api/v1/admin/audit/verify", &s.pat).await;
+    assert_eq!(verify.body["ok"], true, "{verify:?}");
 }

@@ -15,6 +15,7 @@ use upivia_server::audit::Sealer;
 use upivia_server::auth;
 use upivia_server::clock::OffsetClock;
 use upivia_server::config::Config;
+use upivia_server::domains::identity::service::{self as identity, NewOrg};
 use upivia_server::model::Role;
 use upivia_server::platform::Platform;
 use upivia_server::store::NewMember;
@@ -294,6 +295,25 @@ impl TestServer {
         pat
     }
 
+    /// Another organisation, made by the function `upivia admin
+    /// create-org` calls (no API creates one): its id and its owner's PAT.
+    pub async fn other_org(&self, name: &str) -> OtherOrg {
+        let created = identity::create_org(
+            self.platform.stores.identity.as_ref(),
+            NewOrg {
+                name: name.into(),
+                owner_email: format!("owner-{}@example.com", ulid::Ulid::new()),
+            },
+            self.platform.clock.now(),
+        )
+        .await
+        .expect("another organisation");
+        OtherOrg {
+            id: created.org_id.as_str().to_owned(),
+            pat: created.secrets.pat,
+        }
+    }
+
     /// An agent whose email binding needs approval, with one request
     /// parked for it, in an organisation funded with 100 cents: the agent,
     /// the approval id and the request id.
@@ -348,6 +368,11 @@ pub async fn reply(resp: reqwest::Response) -> Reply {
         headers,
         body,
     }
+}
+
+pub struct OtherOrg {
+    pub id: String,
+    pub pat: String,
 }
 
 pub struct TestAgent {
