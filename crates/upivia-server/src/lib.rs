@@ -1,9 +1,10 @@
 //! The Upivia governed service execution platform, as a library.
 //!
-//! [`prepare`] opens the store, migrates it, bootstraps the first
-//! organisation and recovers from an unclean stop; [`serve`] runs the HTTP
-//! API and the background workers until the shutdown token fires, then
-//! drains in-flight requests and stops the workers.
+//! [`prepare`] locks the data directory, opens the store, migrates it,
+//! bootstraps the first organisation and recovers from an unclean stop;
+//! [`serve`] runs the HTTP API and the background workers until the
+//! shutdown token fires, then drains in-flight requests, stops the workers
+//! and lets the data directory go.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), upivia_server::StartError> {

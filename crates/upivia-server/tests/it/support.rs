@@ -1,7 +1,8 @@
 //! The test harness: a real server on 127.0.0.1:0 with a temp data dir,
 //! driven over HTTP. `TestServer` also hands out the platform so a test
 //! can run a worker pass or move the clock, never to touch the store
-//! (except to add a member, which no API does yet).
+//! (except to add a member or another organisation, which no API does
+//! yet).
 
 use std::path::PathBuf;
 use std::sync::Arc;
