@@ -326,7 +326,7 @@ mod tests {
             "a b@c.com",
             "a@c..com",
             "a@-c.com",
-            "a@c.com\n",
+            "a@c\u{7}.com",
             "<a@c.com>",
             "a\u{202E}@c.com",
         ] {
