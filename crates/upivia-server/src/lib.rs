@@ -118,8 +118,12 @@ pub async fn prepare_with_clock(
         path: config.data_dir.clone(),
         source,
     })?;
-    // Before anything writes: a second server on this directory stops here.
-    let data_dir_lock = Some(DataDirLock::acquire(&config.data_dir)?);
+    // SQLite, before anything writes: a second server on this directory
+    // stops here. (PostgreSQL nodes share a database by design.)
+    let data_dir_lock = match config.database_url {
+        None => Some(DataDirLock::acquire(&config.data_dir)?),
+        Some(_) => None,
+    };
     let audit_key = match &config.audit_key {
         Some(key) => key.clone(),
         None => AuditKey::load_or_create(&config.audit_key_path())?,
