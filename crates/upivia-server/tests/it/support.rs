@@ -37,7 +37,8 @@ pub struct TestServer {
     shutdown: CancellationToken,
     served: Option<tokio::task::JoinHandle<Result<(), upivia_server::StartError>>>,
     /// The PostgreSQL database this server runs on, when the suite runs on
-    /// PostgreSQL; dropped after the server.
+    /// PostgreSQL; dropped after the server. Only held, for its drop.
+    #[allow(dead_code)]
     pub database: Option<TestDatabase>,
 }
 
