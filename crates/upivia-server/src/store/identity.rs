@@ -9,7 +9,8 @@ use super::StoreResult;
 use crate::ids::{OrgId, UserId};
 use crate::model::{AuditEvent, Org, Role, UserPrincipal};
 
-/// What the first start creates.
+/// An organisation with its owner and the owner's first PAT: what the
+/// first start creates, and each `create_org` after it.
 #[derive(Clone, Debug)]
 pub struct BootstrapPlan {
     pub org_name: String,
@@ -65,6 +66,11 @@ pub struct KillSwitchChange {
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
     async fn bootstrap(&self, plan: BootstrapPlan) -> StoreResult<Option<Bootstrapped>>;
+    /// Creates another organisation with `plan.email` as its owner and a
+    /// PAT (`plan.pat_hash`), audited `org.created` in the new
+    /// organisation, in one transaction. `Conflict("a user with this email
+    /// already exists")` when the email has a user (in any organisation).
+    async fn create_org(&self, plan: BootstrapPlan) -> StoreResult<Bootstrapped>;
     async fn org(&self, org_id: &OrgId) -> StoreResult<Option<Org>>;
     /// The organisation created first (the one bootstrap made).
     async fn primary_org(&self) -> StoreResult<Option<Org>>;

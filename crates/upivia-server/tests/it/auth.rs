@@ -167,26 +167,14 @@ async fn login_sets_an_http_only_cookie_that_works_until_logout() {
 async fn keys_and_tokens_are_stored_only_as_hashes() {
     let s = TestServer::start().await;
     let agent = s.agent(json!({})).await;
-    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
-    let hash: String = conn
-        .query_row(
-            "SELECT key_hash FROM agents WHERE id = ?1",
-            [&agent.id],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(hash.len(), 64);
-    assert!(!hash.contains(&agent.key));
-    let dump: String = conn
-        .query_row("SELECT group_concat(token_hash) FROM pats", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let hashes = s.column("SELECT key_hash FROM agents").await;
+    assert_eq!(hashes.len(), 1);
+    assert_eq!(hashes[0].len(), 64);
+    assert!(!hashes[0].contains(&agent.key));
+    let dump = s.column("SELECT token_hash FROM pats").await.join(",");
     assert!(!dump.contains(&s.pat));
-    let pw: String = conn
-        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
-        .unwrap();
-    assert!(pw.starts_with("$argon2id$"));
+    let pw = s.column("SELECT password_hash FROM users").await;
+    assert!(pw[0].starts_with("$argon2id$"));
 }
 
 #[tokio::test]
@@ -207,22 +195,19 @@ async fn the_credentials_file_is_private_and_written_once() {
     assert_eq!(keys, vec!["base_url", "email", "org_id", "password", "pat"]);
     // A second start on the same data dir (beside the running one: SQLite
     // serialises the two writers) creates no second owner.
-    let config = upivia_server::config::Config::new(
+    let mut config = upivia_server::config::Config::new(
         "127.0.0.1:0".parse().unwrap(),
         s.dir.path().join("data"),
     );
+    // On PostgreSQL: a second node of the same database.
+    config.database_url = s.database.as_ref().map(|d| d.url().to_owned().into());
     let again = upivia_server::prepare(config, "127.0.0.1:1".parse().unwrap())
         .await
         .expect("a second start on the same data dir prepares");
     assert!(again.bootstrap.is_none());
-    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
-    let owners: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM memberships WHERE role = 'owner'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(owners, 1);
+    let owners = s
+        .column("SELECT CAST(COUNT(*) AS TEXT) FROM memberships WHERE role = 'owner'")
+        .await;
+    assert_eq!(owners, ["1"]);
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }

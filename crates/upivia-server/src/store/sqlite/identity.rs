@@ -25,6 +25,38 @@ pub(super) fn bootstrap(
     if existing > 0 {
         return Ok(None);
     }
+    let created = insert_org(ctx, &plan)?;
+    audit::append(
+        ctx,
+        AuditEvent::new(&created.org_id, "org.bootstrapped", "system")
+            .with_details(serde_json::json!({"owner_user_id": created.user_id})),
+        plan.now,
+    )?;
+    Ok(Some(created))
+}
+
+/// Creates one more organisation with its owner and a PAT. The job runs in
+/// a savepoint of its own, so an email already taken (found by the insert
+/// of the user) leaves no organisation behind.
+pub(super) fn create_org(ctx: &mut WriteCtx<'_>, plan: BootstrapPlan) -> StoreResult<Bootstrapped> {
+    let created = insert_org(ctx, &plan)?;
+    audit::append(
+        ctx,
+        AuditEvent::new(&created.org_id, "org.created", "system").with_details(
+            serde_json::json!({"owner_user_id": created.user_id, "name": plan.org_name}),
+        ),
+        plan.now,
+    )?;
+    Ok(created)
+}
+
+fn email_taken() -> StoreError {
+    StoreError::Conflict("a user with this email already exists".into())
+}
+
+/// The organisation, its owner (user and membership) and the owner's PAT;
+/// the caller appends the audit event.
+fn insert_org(ctx: &mut WriteCtx<'_>, plan: &BootstrapPlan) -> StoreResult<Bootstrapped> {
     let now = rows::ts(plan.now);
     let org_id = ids::new_id(ids::ORG);
     let user_id = ids::new_id(ids::USER);
@@ -38,7 +70,11 @@ pub(super) fn bootstrap(
         "INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![user_id, plan.email, plan.password_hash, now],
     )
-    .map_err(db_error)?;
+    .map_err(|e| match db_error(e) {
+        // users.email is the only unique column a fresh id can collide on.
+        StoreError::Constraint(_) => email_taken(),
+        other => other,
+    })?;
     conn.execute(
         "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
         params![org_id, user_id, now],
@@ -50,13 +86,7 @@ pub(super) fn bootstrap(
         params![ids::new_id(ids::PAT), user_id, org_id, plan.pat_hash, now],
     )
     .map_err(db_error)?;
-    audit::append(
-        ctx,
-        AuditEvent::new(&org_id, "org.bootstrapped", "system")
-            .with_details(serde_json::json!({"owner_user_id": user_id})),
-        plan.now,
-    )?;
-    Ok(Some(Bootstrapped { org_id, user_id }))
+    Ok(Bootstrapped { org_id, user_id })
 }
 
 pub(super) fn org(conn: &Connection, org_id: &str) -> StoreResult<Option<Org>> {

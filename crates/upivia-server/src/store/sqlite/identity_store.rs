@@ -18,6 +18,12 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
+    async fn create_org(&self, plan: BootstrapPlan) -> StoreResult<Bootstrapped> {
+        self.writer
+            .write(move |ctx| identity::create_org(ctx, plan))
+            .await
+    }
+
     async fn org(&self, org_id: &OrgId) -> StoreResult<Option<Org>> {
         self.lookup(|c| identity::org(c, org_id.as_str()))
     }
