@@ -70,15 +70,7 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// PAT (`plan.pat_hash`), audited `org.created` in the new
     /// organisation, in one transaction. `Conflict("a user with this email
     /// already exists")` when the email has a user (in any organisation).
-    ///
-    /// The default refuses, for a backend that has not implemented it yet
-    /// (PostgreSQL's lands separately); SQLite implements it.
-    async fn create_org(&self, plan: BootstrapPlan) -> StoreResult<Bootstrapped> {
-        let _ = plan;
-        Err(StoreError::Other(
-            "creating an organisation is not available on this backend yet".into(),
-        ))
-    }
+    async fn create_org(&self, plan: BootstrapPlan) -> StoreResult<Bootstrapped>;
     async fn org(&self, org_id: &OrgId) -> StoreResult<Option<Org>>;
     /// The organisation created first (the one bootstrap made).
     async fn primary_org(&self) -> StoreResult<Option<Org>>;

@@ -167,26 +167,14 @@ async fn login_sets_an_http_only_cookie_that_works_until_logout() {
 async fn keys_and_tokens_are_stored_only_as_hashes() {
     let s = TestServer::start().await;
     let agent = s.agent(json!({})).await;
-    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
-    let hash: String = conn
-        .query_row(
-            "SELECT key_hash FROM agents WHERE id = ?1",
-            [&agent.id],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(hash.len(), 64);
-    assert!(!hash.contains(&agent.key));
-    let dump: String = conn
-        .query_row("SELECT group_concat(token_hash) FROM pats", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let hashes = s.column("SELECT key_hash FROM agents").await;
+    assert_eq!(hashes.len(), 1);
+    assert_eq!(hashes[0].len(), 64);
+    assert!(!hashes[0].contains(&agent.key));
+    let dump = s.column("SELECT token_hash FROM pats").await.join(",");
     assert!(!dump.contains(&s.pat));
-    let pw: String = conn
-        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
-        .unwrap();
-    assert!(pw.starts_with("$argon2id$"));
+    let pw = s.column("SELECT password_hash FROM users").await;
+    assert!(pw[0].starts_with("$argon2id$"));
 }
 
 #[tokio::test]
@@ -205,34 +193,37 @@ async fn the_credentials_file_is_private_and_written_once() {
     let creds: serde_json::Value = serde_json::from_slice(&before).unwrap();
     let keys: Vec<&String> = creds.as_object().unwrap().keys().collect();
     assert_eq!(keys, vec!["base_url", "email", "org_id", "password", "pat"]);
-    // A second server beside the running one is refused before it opens
-    // the database (its writer would not see the first one's caches).
     let data_dir = s.dir.path().join("data");
-    let config =
-        || upivia_server::config::Config::new("127.0.0.1:0".parse().unwrap(), data_dir.clone());
-    let beside = upivia_server::prepare(config(), "127.0.0.1:1".parse().unwrap())
-        .await
-        .err()
-        .expect("a second server on a data dir in use is refused");
-    let message = beside.to_string();
-    assert!(
-        message.starts_with(&format!("a server is running on {}", data_dir.display())),
-        "{message}"
-    );
-    // Once it stops, a new start creates no second owner.
-    s.stop().await;
+    let database_url = s.database.as_ref().map(|d| d.url().to_owned());
+    let config = || {
+        let mut config =
+            upivia_server::config::Config::new("127.0.0.1:0".parse().unwrap(), data_dir.clone());
+        // On PostgreSQL: a second node of the same database.
+        config.database_url = database_url.clone().map(Into::into);
+        config
+    };
+    if database_url.is_none() {
+        // A second server beside the running one is refused before it opens
+        // the database (its writer would not see the first one's caches).
+        let beside = upivia_server::prepare(config(), "127.0.0.1:1".parse().unwrap())
+            .await
+            .err()
+            .expect("a second server on a data dir in use is refused");
+        let message = beside.to_string();
+        assert!(
+            message.starts_with(&format!("a server is running on {}", data_dir.display())),
+            "{message}"
+        );
+        s.stop().await;
+    }
+    // A new start (after a stop, or another node) creates no second owner.
     let again = upivia_server::prepare(config(), "127.0.0.1:1".parse().unwrap())
         .await
-        .expect("a start after a stop prepares");
+        .expect("a second start prepares");
     assert!(again.bootstrap.is_none());
-    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
-    let owners: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM memberships WHERE role = 'owner'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(owners, 1);
+    let owners = s
+        .column("SELECT CAST(COUNT(*) AS TEXT) FROM memberships WHERE role = 'owner'")
+        .await;
+    assert_eq!(owners, ["1"]);
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }

@@ -154,6 +154,27 @@ impl TestServer {
         self.dir.path().join("data/upivia.db")
     }
 
+    /// The first column of every row of `sql` as text, read from the
+    /// database on whichever backend the server runs (SQL that both
+    /// accept, without parameters): for tests of what is stored.
+    pub async fn column(&self, sql: &'static str) -> Vec<String> {
+        match &self.database {
+            Some(database) => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(database.url()).await.unwrap();
+                sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+            }
+            None => {
+                let conn = rusqlite::Connection::open(self.db_path()).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                stmt.query_map([], |r| r.get::<_, String>(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+        }
+    }
+
     /// One worker pass (reconciliation, expiry, heartbeat), deterministic.
     pub async fn tick_workers(&self) {
         workers::tick(&self.platform, &WorkerHealth::new(Duration::from_secs(1))).await;

@@ -68,12 +68,34 @@ pub(super) async fn chain_state(_store: &PgStore) -> StoreResult<Option<AuditCha
     Err(not_yet("the audit chain record"))
 }
 
-pub(super) async fn claim_key(_store: &PgStore, _key_id: &str) -> StoreResult<Option<String>> {
-    Err(not_yet("claiming the audit key"))
+// INTERIM (i8-pg-id, so a server starts on PostgreSQL before the audit
+// part lands): claim_key and head as the chain record says; i8-pg-audit's
+// versions replace both.
+pub(super) async fn claim_key(store: &PgStore, key_id: &str) -> StoreResult<Option<String>> {
+    sqlx::query_scalar(
+        "UPDATE audit_chains SET mac_key_id = COALESCE(mac_key_id, $1) WHERE chain = 'global' \
+         RETURNING mac_key_id",
+    )
+    .bind(key_id)
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(db_error)
+    .map(Option::flatten)
 }
 
-pub(super) async fn head(_store: &PgStore) -> StoreResult<AuditHead> {
-    Err(not_yet("the audit head"))
+pub(super) async fn head(store: &PgStore) -> StoreResult<AuditHead> {
+    let (seq, hash, keyed_from): (i64, String, i64) = sqlx::query_as(
+        "SELECT head_seq, head_hash, keyed_from FROM audit_chains WHERE chain = 'global'",
+    )
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(db_error)?
+    .ok_or(StoreError::NotFound)?;
+    Ok(AuditHead {
+        seq,
+        hash,
+        keyed_from,
+    })
 }
 
 pub(super) async fn hash_at(_store: &PgStore, _seq: i64) -> StoreResult<Option<String>> {

@@ -57,12 +57,23 @@ impl GovernanceStore for PgStore {
         Err(not_yet("request"))
     }
 
+    // INTERIM (i8-pg-id): answers only when no request is in `status`
+    // (what recovery asks before a first start); i8-pg-gov's replaces it.
     async fn requests_in(
         &self,
-        _status: RequestStatus,
+        status: RequestStatus,
         _limit: u32,
     ) -> StoreResult<Vec<ServiceRequest>> {
-        Err(not_yet("requests_in"))
+        let any: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM service_requests WHERE status = $1)")
+                .bind(status.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+        if any {
+            return Err(not_yet("requests_in"));
+        }
+        Ok(Vec::new())
     }
 
     async fn approval(&self, approval_id: &ApprovalId) -> StoreResult<Option<Approval>> {

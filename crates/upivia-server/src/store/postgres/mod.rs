@@ -11,6 +11,7 @@
 // Until every part of the backend is filled in (issue 8).
 #![allow(dead_code)]
 
+mod agent_rows;
 mod agents;
 mod audit;
 mod error;
