@@ -545,3 +545,360 @@ async fn the_ledger_check_catches_a_balance_row_that_disagrees_with_its_entries(
     );
     assert_eq!(report.accounts_checked, 2);
 }
+
+impl Cluster {
+    /// Parks a request for approval, expiring `ttl` from now.
+    async fn park(&self, estimate: i64, ttl: time::Duration) -> (ServiceRequest, String) {
+        let mut request = self.request(RequestStatus::AwaitingApproval, estimate);
+        let approval_id = ids::new_id(ids::APPROVAL);
+        request.approval_id = Some(approval_id.clone());
+        let approval = Approval {
+            id: approval_id.clone(),
+            org_id: self.org.clone(),
+            agent_id: self.agent.clone(),
+            agent_name: "racer".to_owned(),
+            request_id: request.id.clone(),
+            service: request.service.clone(),
+            operation: request.operation.clone(),
+            payload: request.payload.clone(),
+            payload_digest: request.payload_digest.clone(),
+            status: ApprovalStatus::Pending,
+            estimated_cost: Cents::new(estimate),
+            expires_at: request.created_at + ttl,
+            decided_at: None,
+            decided_by: None,
+            created_at: request.created_at,
+        };
+        let opened = self.nodes[0]
+            .open_request(OpenRequest {
+                request: request.clone(),
+                idempotency: None,
+                disposition: Disposition::AwaitApproval {
+                    approval: Box::new(approval),
+                    limits: vec![],
+                    response: StoredResponse {
+                        status: 200,
+                        body: json!({"status": "approval_required"}),
+                    },
+                },
+                audit: None,
+            })
+            .await
+            .unwrap();
+        assert!(matches!(opened, Opened::Recorded));
+        (request, approval_id)
+    }
+
+    fn decide(&self, approval_id: &str, decision: ApprovalDecision) -> DecideApproval {
+        DecideApproval {
+            approval_id: approval_id.to_owned(),
+            org_id: Some(self.org.clone()),
+            decision,
+            decided_by: "user:1".to_owned(),
+            now: OffsetDateTime::now_utc(),
+            audit: vec![],
+        }
+    }
+}
+
+fn executed(request: ServiceRequest, charge: i64) -> FinishRequest {
+    FinishRequest {
+        audit: event(&request.org_id, "service_request.executed"),
+        request,
+        outcome: Finish::Executed {
+            result: json!({"ok": true}),
+            charge: Cents::new(charge),
+            provider: "sandbox".to_owned(),
+        },
+        render: upivia_server::governance::outcome::response,
+        now: OffsetDateTime::now_utc(),
+    }
+}
+
+#[tokio::test]
+async fn a_finished_request_settles_at_most_what_it_held_and_releases_the_rest() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let store = &cluster.nodes[0];
+    cluster.credit(100).await;
+    let mut open = cluster.reserving(30, Some(50), vec![]);
+    open.request.idempotency_key = Some("k1".to_owned());
+    open.idempotency = Some(IdempotencyClaim {
+        key: "k1".to_owned(),
+        fingerprint: "fp1".to_owned(),
+    });
+    let request = open.request.clone();
+    assert!(matches!(
+        store.open_request(open).await.unwrap(),
+        Opened::Recorded
+    ));
+    let done = cluster.nodes[1]
+        .finish_request(executed(request.clone(), 12))
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.status, done.cost),
+        (RequestStatus::Executed, Cents::new(12))
+    );
+    let org = cluster.org_totals().await;
+    assert_eq!(
+        (org.credits, org.settled, org.reserved),
+        (Cents::new(100), Cents::new(12), Cents::ZERO)
+    );
+    let month = store
+        .totals(cluster.holds(None)[1].account.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (month.settled, month.reserved),
+        (Cents::new(12), Cents::ZERO)
+    );
+    // The answer to replay is stored with the request's end.
+    let replay = store
+        .idempotency(&cluster.agent.clone().into(), "k1")
+        .await
+        .unwrap()
+        .unwrap()
+        .response
+        .expect("a stored answer");
+    assert_eq!(replay.status, 200);
+    let again = store.finish_request(executed(request, 12)).await;
+    assert!(
+        matches!(again, Err(upivia_server::store::StoreError::Conflict(_))),
+        "{again:?}"
+    );
+
+    // Running keeps the hold, belongs to no node, and settles capped.
+    let open = cluster.reserving(20, None, vec![]);
+    let request = open.request.clone();
+    store.open_request(open).await.unwrap();
+    let running = store
+        .finish_request(FinishRequest {
+            audit: event(&cluster.org, "service_request.running"),
+            request: request.clone(),
+            outcome: Finish::Running {
+                provider: "sandbox".to_owned(),
+                external_id: "ext-1".to_owned(),
+                initial_cost: Cents::new(5),
+            },
+            render: upivia_server::governance::outcome::response,
+            now: OffsetDateTime::now_utc(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(running.status, RequestStatus::Running);
+    assert_eq!(cluster.org_totals().await.reserved, Cents::new(20));
+    let listed = cluster.nodes[1]
+        .requests_in(RequestStatus::Running, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].external_id.as_deref(), Some("ext-1"));
+    let done = cluster.nodes[1]
+        .finish_request(executed(listed[0].clone(), 25))
+        .await
+        .unwrap();
+    assert_eq!(done.cost, Cents::new(20), "capped at what it held");
+    let org = cluster.org_totals().await;
+    assert_eq!((org.settled, org.reserved), (Cents::new(32), Cents::ZERO));
+
+    let page = store
+        .usage(upivia_server::store::UsageQuery {
+            org_id: cluster.org.clone(),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.records.len(), 1, "one page of one");
+    assert_eq!(page.records[0].request_id, request.id, "newest first");
+    assert_eq!(page.total, Cents::new(32), "over the whole filter");
+    let summary = store
+        .usage_summary(
+            upivia_server::store::UsageQuery {
+                org_id: cluster.org.clone(),
+                agent_id: Some(cluster.agent.clone()),
+                limit: 1,
+                ..Default::default()
+            },
+            upivia_server::clock::start_of_day(OffsetDateTime::now_utc()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.per_agent.len(), 1);
+    assert_eq!(
+        (summary.per_agent[0].requests, summary.per_agent[0].total),
+        (2, Cents::new(32))
+    );
+    let today = upivia_server::clock::rfc3339(OffsetDateTime::now_utc())[..10].to_owned();
+    assert_eq!(
+        summary.per_day,
+        vec![upivia_server::store::UsageTotal {
+            key: today,
+            requests: 2,
+            total: Cents::new(32)
+        }]
+    );
+    cluster.clean_ledger().await;
+}
+
+#[tokio::test]
+async fn approvals_are_listed_expired_rejected_and_refused_as_on_sqlite() {
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let store = &cluster.nodes[0];
+    cluster.credit(10).await;
+    let hour = time::Duration::hours(1);
+    let (_, expiring) = cluster.park(5, hour).await;
+    let (_, rejected) = cluster.park(5, hour).await;
+    let (_, too_dear) = cluster.park(50, hour).await;
+    let (_, gone) = cluster.park(5, time::Duration::ZERO).await;
+
+    let org_id = cluster.org.clone().into();
+    let pending = store
+        .approvals(&org_id, Some(ApprovalStatus::Pending))
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 4);
+    assert_eq!(pending[0].id, gone, "newest first");
+    let due = store
+        .expired_approvals(OffsetDateTime::now_utc(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        [gone.as_str()]
+    );
+
+    let approve = |amount| ApprovalDecision::Approve {
+        holds: cluster.holds(None),
+        amount: Cents::new(amount),
+    };
+    assert_eq!(
+        store
+            .decide_approval(cluster.decide(&gone, approve(5)))
+            .await
+            .unwrap()
+            .unwrap_err(),
+        DecideRefusal::Expired
+    );
+    let refused = store
+        .decide_approval(cluster.decide(&too_dear, approve(50)))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        DecideRefusal::HoldRefused {
+            account: Account::Org(cluster.org.clone()),
+            available: Cents::new(10)
+        }
+    );
+    let still = store.approval(&too_dear.clone().into()).await.unwrap();
+    assert_eq!(
+        still.unwrap().status,
+        ApprovalStatus::Pending,
+        "nothing written"
+    );
+
+    let reason = upivia_server::model::ReasonCode::ApprovalRejected;
+    let closed = store
+        .decide_approval(cluster.decide(
+            &rejected,
+            ApprovalDecision::Reject {
+                reason,
+                message: "no".to_owned(),
+            },
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let Decided::Closed(request) = closed else {
+        panic!("{closed:?}")
+    };
+    assert_eq!(
+        (
+            request.status,
+            request.reason_code,
+            request.message.as_deref()
+        ),
+        (RequestStatus::Blocked, Some(reason), Some("no"))
+    );
+    let expire = ApprovalDecision::Expire {
+        reason: upivia_server::model::ReasonCode::ApprovalExpired,
+        message: "late".to_owned(),
+    };
+    let mut system = cluster.decide(&expiring, expire.clone());
+    system.org_id = None;
+    assert!(matches!(
+        store.decide_approval(system).await.unwrap(),
+        Ok(Decided::Closed(_))
+    ));
+    assert_eq!(
+        store
+            .decide_approval(cluster.decide(&expiring, expire))
+            .await
+            .unwrap()
+            .unwrap_err(),
+        DecideRefusal::AlreadyDecided(ApprovalStatus::Expired)
+    );
+    let mut elsewhere = cluster.decide(&too_dear, approve(1));
+    elsewhere.org_id = Some("org_other".to_owned());
+    assert_eq!(
+        store.decide_approval(elsewhere).await.unwrap().unwrap_err(),
+        DecideRefusal::NotFound
+    );
+    let all = store.approvals(&org_id, None).await.unwrap();
+    assert_eq!(all.len(), 4);
+    cluster.clean_ledger().await;
+}
+
+#[tokio::test]
+async fn old_idempotency_keys_are_purged_in_bounded_chunks_and_workers_beat() {
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let store = &cluster.nodes[0];
+    let old = OffsetDateTime::now_utc() - time::Duration::days(10);
+    for i in 0..5 {
+        let mut request = cluster.request(RequestStatus::Blocked, 0);
+        request.created_at = old + time::Duration::seconds(i);
+        request.idempotency_key = Some(format!("old-{i}"));
+        let opened = store
+            .open_request(OpenRequest {
+                request,
+                idempotency: Some(IdempotencyClaim {
+                    key: format!("old-{i}"),
+                    fingerprint: "fp".to_owned(),
+                }),
+                disposition: Disposition::Final {
+                    response: StoredResponse {
+                        status: 200,
+                        body: json!({"status": "blocked"}),
+                    },
+                },
+                audit: None,
+            })
+            .await
+            .unwrap();
+        assert!(matches!(opened, Opened::Recorded));
+    }
+    let cutoff = OffsetDateTime::now_utc() - time::Duration::days(7);
+    assert_eq!(store.purge_idempotency_keys(cutoff, 2).await.unwrap(), 2);
+    let agent = cluster.agent.clone().into();
+    assert!(store.idempotency(&agent, "old-0").await.unwrap().is_none());
+    let kept = store.idempotency(&agent, "old-4").await.unwrap().unwrap();
+    assert_eq!(kept.response.unwrap().body, json!({"status": "blocked"}));
+    assert_eq!(store.purge_idempotency_keys(cutoff, 10).await.unwrap(), 3);
+    assert_eq!(store.purge_idempotency_keys(cutoff, 10).await.unwrap(), 0);
+
+    assert_eq!(store.last_heartbeat("workers").await.unwrap(), None);
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(123_000)
+        .unwrap();
+    store.heartbeat("workers", now).await.unwrap();
+    store.heartbeat("workers", now).await.unwrap();
+    assert_eq!(store.last_heartbeat("workers").await.unwrap(), Some(now));
+}

@@ -80,7 +80,7 @@ pub(super) async fn lock(
     // in key order.
     let rows = sqlx::query(
         "SELECT account, credits_cents, settled_cents, reserved_cents FROM account_balances \
-         WHERE account = ANY($1) ORDER BY account",
+         WHERE account = ANY($1) ORDER BY account FOR UPDATE",
     )
     .bind(&keys)
     .fetch_all(&mut *c)
