@@ -1,23 +1,20 @@
-//! `GovernanceStore` on PostgreSQL: each method one transaction; the
-//! audit methods live in `audit.rs`.
-#![allow(unused_variables)] // until the methods below are filled in
+//! `GovernanceStore` on PostgreSQL: each write one transaction with its
+//! audit event (`tx::run`, retried on deadlock or serialization failure);
+//! the SQL lives in `requests.rs`, `approvals.rs`, `ledger.rs` and
+//! `usage.rs`, the audit methods in `audit.rs`.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{PgStore, audit, db_error};
+use super::ledger::Posting;
+use super::tx::{self, Step};
+use super::{PgStore, approvals, audit, db_error, ledger, requests, usage};
 use crate::ids::{AgentId, ApprovalId, OrgId, RequestId};
 use crate::model::{
     Account, AccountTotals, Approval, ApprovalStatus, AuditEntry, AuditEvent, RequestStatus,
     ServiceRequest,
 };
 use crate::store::*;
-
-// TODO(issue 8, PostgreSQL governance): the hot path's methods are filled
-// in by the governance part of the PostgreSQL backend.
-fn not_yet(what: &str) -> StoreError {
-    StoreError::Other(format!("{what} is not available on PostgreSQL yet").into())
-}
 
 #[async_trait]
 impl GovernanceStore for PgStore {
@@ -31,100 +28,104 @@ impl GovernanceStore for PgStore {
 
     async fn idempotency(
         &self,
-        _agent_id: &AgentId,
-        _key: &str,
+        agent_id: &AgentId,
+        key: &str,
     ) -> StoreResult<Option<IdempotencyRecord>> {
-        Err(not_yet("idempotency"))
+        requests::idempotency(self, agent_id.as_str(), key).await
     }
 
     async fn purge_idempotency_keys(
         &self,
-        _created_before: OffsetDateTime,
-        _limit: u32,
+        created_before: OffsetDateTime,
+        limit: u32,
     ) -> StoreResult<usize> {
-        Err(not_yet("purge_idempotency_keys"))
+        requests::purge_idempotency(self, created_before, limit).await
     }
 
     async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened> {
-        Err(not_yet("open_request"))
+        let arg = (open, self.node_id.clone());
+        tx::run(&self.pool, &arg, requests::open).await
     }
 
     async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest> {
-        Err(not_yet("finish_request"))
+        tx::run(&self.pool, &finish, requests::finish).await
     }
 
     async fn request(&self, request_id: &RequestId) -> StoreResult<Option<ServiceRequest>> {
-        Err(not_yet("request"))
+        requests::get_request(self, request_id.as_str()).await
     }
 
-    // INTERIM (i8-pg-id): answers only when no request is in `status`
-    // (what recovery asks before a first start); i8-pg-gov's replaces it.
     async fn requests_in(
         &self,
         status: RequestStatus,
-        _limit: u32,
+        limit: u32,
     ) -> StoreResult<Vec<ServiceRequest>> {
-        let any: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM service_requests WHERE status = $1)")
-                .bind(status.as_str())
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_error)?;
-        if any {
-            return Err(not_yet("requests_in"));
-        }
-        Ok(Vec::new())
+        requests::in_status(self, status, limit).await
     }
 
     async fn approval(&self, approval_id: &ApprovalId) -> StoreResult<Option<Approval>> {
-        Err(not_yet("approval"))
+        approvals::get(self, approval_id.as_str()).await
     }
 
     async fn approvals(
         &self,
-        _org_id: &OrgId,
-        _status: Option<ApprovalStatus>,
+        org_id: &OrgId,
+        status: Option<ApprovalStatus>,
     ) -> StoreResult<Vec<Approval>> {
-        Err(not_yet("approvals"))
+        approvals::list(self, org_id.as_str(), status).await
     }
 
     async fn decide_approval(
         &self,
-        _decide: DecideApproval,
+        decide: DecideApproval,
     ) -> StoreResult<Result<Decided, DecideRefusal>> {
-        Err(not_yet("decide_approval"))
+        let arg = (decide, self.node_id.clone());
+        tx::run(&self.pool, &arg, approvals::decide).await
     }
 
     async fn expired_approvals(
         &self,
-        _now: OffsetDateTime,
-        _limit: u32,
+        now: OffsetDateTime,
+        limit: u32,
     ) -> StoreResult<Vec<Approval>> {
-        Err(not_yet("expired_approvals"))
+        approvals::expired(self, now, limit).await
     }
 
     async fn credit(&self, credit: Credit) -> StoreResult<AccountTotals> {
-        Err(not_yet("credit"))
+        tx::run(&self.pool, &credit, |c, credit| {
+            Box::pin(async move {
+                let posting = Posting {
+                    org_id: credit.org_id.as_str(),
+                    request_id: None,
+                    note: Some(&credit.note),
+                    now: credit.now,
+                };
+                let totals = ledger::credit(c, &credit.account, credit.amount, &posting).await?;
+                audit::insert(c, &credit.audit, credit.now).await?;
+                Ok(Step::Commit(totals))
+            })
+        })
+        .await
     }
 
     async fn totals(&self, account: Account) -> StoreResult<AccountTotals> {
-        Err(not_yet("totals"))
+        ledger::totals(self, &account).await
     }
 
     async fn usage(&self, query: UsageQuery) -> StoreResult<UsagePage> {
-        Err(not_yet("usage"))
+        usage::page(self, &query).await
     }
 
     async fn usage_summary(
         &self,
-        _query: UsageQuery,
-        _days_from: OffsetDateTime,
+        query: UsageQuery,
+        days_from: OffsetDateTime,
     ) -> StoreResult<UsageSummary> {
-        Err(not_yet("usage_summary"))
+        usage::summary(self, &query, days_from).await
     }
 
     async fn check_ledger(&self) -> StoreResult<LedgerReport> {
-        Err(not_yet("check_ledger"))
+        ledger::check(self).await
     }
 
     async fn audit_entries(&self, query: AuditQuery) -> StoreResult<Vec<AuditEntry>> {
@@ -165,10 +166,23 @@ impl GovernanceStore for PgStore {
     }
 
     async fn heartbeat(&self, worker: &str, now: OffsetDateTime) -> StoreResult<()> {
-        Err(not_yet("heartbeat"))
+        sqlx::query(
+            "INSERT INTO worker_heartbeats (worker, beat_at) VALUES ($1, $2) \
+             ON CONFLICT (worker) DO UPDATE SET beat_at = excluded.beat_at",
+        )
+        .bind(worker)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
     }
 
     async fn last_heartbeat(&self, worker: &str) -> StoreResult<Option<OffsetDateTime>> {
-        Err(not_yet("last_heartbeat"))
+        sqlx::query_scalar("SELECT beat_at FROM worker_heartbeats WHERE worker = $1")
+            .bind(worker)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)
     }
 }

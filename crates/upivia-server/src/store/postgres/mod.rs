@@ -13,12 +13,18 @@
 
 mod agent_rows;
 mod agents;
+mod approvals;
 mod audit;
 mod error;
 mod governance_store;
 mod identity;
+mod ledger;
 mod nodes;
+mod requests;
+mod rows;
 pub mod testing;
+mod tx;
+mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
