@@ -19,6 +19,7 @@ mod idempotency;
 mod pipeline;
 mod platform;
 mod postgres;
+mod postgres_audit;
 mod providers_email;
 mod providers_logs;
 mod providers_text;
