@@ -245,7 +245,7 @@ pub struct ProviderArgs {
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
     /// Verify the ledger invariants over the whole database.
-    CheckLedger(DataDirArg),
+    CheckLedger(crate::commands::admin::CheckLedgerArgs),
     /// Create another organisation with its owner (a random password and a
     /// PAT, printed once) in a stopped server's data directory.
     CreateOrg(crate::commands::orgs::CreateOrgArgs),

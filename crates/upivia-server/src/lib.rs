@@ -149,6 +149,18 @@ pub async fn prepare_with_clock(
             }
             Some(_) => {}
         }
+        // Where the database records checkpoints (several nodes), every
+        // node must sign them with the same key.
+        let signing_id = sealer.public_key().id();
+        if let Some(recorded) = store.claim_audit_signing_key(&signing_id).await?
+            && recorded != signing_id
+        {
+            return Err(AuditError::SigningKeyMismatch {
+                recorded,
+                given: signing_id,
+            }
+            .into());
+        }
         sealer.check_reaches(store).await?;
     }
     let catalog = Catalog::new(catalog::builtin::builtin());

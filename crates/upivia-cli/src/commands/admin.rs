@@ -1,31 +1,78 @@
 //! `upivia admin check-ledger`, `upivia audit verify` and `upivia audit
-//! public-key`: offline checks over a data directory (safe while a server
-//! runs on it: they only read).
+//! public-key`: offline checks over a data directory or a PostgreSQL
+//! database (safe while servers run on it: they only read).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use clap::Args;
+use secrecy::ExposeSecret;
 use serde_json::json;
 use upivia_server::audit::{self, AuditKey, AuditPublicKey, AuditReport, AuditSigningKey};
 use upivia_server::store::GovernanceStore;
+use upivia_server::store::postgres::{PgSettings, PgStore};
 use upivia_server::store::sqlite::SqliteStore;
 
-use crate::cli::{AuditKeyArgs, DataDirArg};
+use crate::cli::{AuditKeyArgs, DataDirArg, DatabaseArg};
 
-fn open(args: &DataDirArg) -> anyhow::Result<SqliteStore> {
-    let path = args.data_dir.join("upivia.db");
-    anyhow::ensure!(path.exists(), "no database at {}", path.display());
-    SqliteStore::open(&path).with_context(|| format!("could not open {}", path.display()))
+/// The database a check reads.
+enum Opened {
+    Sqlite(SqliteStore),
+    Postgres(Arc<PgStore>),
 }
 
-pub async fn check_ledger(args: DataDirArg) -> anyhow::Result<ExitCode> {
-    let store = open(&args)?;
-    let report = store
-        .check_ledger()
-        .await
-        .context("the ledger check failed")?;
+impl Opened {
+    fn governance(&self) -> &dyn GovernanceStore {
+        match self {
+            Opened::Sqlite(store) => store,
+            Opened::Postgres(store) => store.as_ref(),
+        }
+    }
+
+    async fn close(self) {
+        if let Opened::Postgres(store) = self {
+            store.close().await;
+        }
+    }
+}
+
+/// The PostgreSQL database when a URL is given, else the data dir's SQLite
+/// file. Opened without the audit key, so a check never chains entries.
+async fn open(data: &DataDirArg, database: &DatabaseArg) -> anyhow::Result<Opened> {
+    if let Some(url) = &database.database_url {
+        let settings = PgSettings {
+            max_connections: 2,
+            ..PgSettings::default()
+        };
+        let store = PgStore::connect(url.expose_secret(), settings)
+            .await
+            .context("could not open the PostgreSQL database")?;
+        return Ok(Opened::Postgres(store));
+    }
+    let path = data.data_dir.join("upivia.db");
+    anyhow::ensure!(path.exists(), "no database at {}", path.display());
+    let store =
+        SqliteStore::open(&path).with_context(|| format!("could not open {}", path.display()))?;
+    Ok(Opened::Sqlite(store))
+}
+
+/// `upivia admin check-ledger`: over the data dir's database or, with
+/// `--database-url`, a PostgreSQL one.
+#[derive(Args, Debug)]
+pub struct CheckLedgerArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    #[command(flatten)]
+    pub database: DatabaseArg,
+}
+
+pub async fn check_ledger(args: CheckLedgerArgs) -> anyhow::Result<ExitCode> {
+    let store = open(&args.data, &args.database).await?;
+    let report = store.governance().check_ledger().await;
+    store.close().await;
+    let report = report.context("the ledger check failed")?;
     println!(
         "checked {} ledger entries on {} accounts",
         report.entries_checked, report.accounts_checked
@@ -50,13 +97,18 @@ pub async fn check_ledger(args: DataDirArg) -> anyhow::Result<ExitCode> {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub data: DataDirArg,
+    /// Verify this PostgreSQL database; its checkpoints are those it
+    /// records (and a node's file's, given with --checkpoints).
+    #[command(flatten)]
+    pub database: DatabaseArg,
     /// Verify with this public key (PEM, from `upivia audit public-key`)
     /// and no secret: signatures, the plain chain and that it reaches every
     /// signed head; MACs are not checked.
     #[arg(long)]
     pub public_key: Option<PathBuf>,
-    /// The checkpoint file [default: <data-dir>/audit-checkpoints.jsonl];
-    /// e.g. the copy written by --audit-checkpoint-copy.
+    /// The checkpoint file [default: <data-dir>/audit-checkpoints.jsonl,
+    /// none with --database-url]; e.g. the copy written by
+    /// --audit-checkpoint-copy.
     #[arg(long)]
     pub checkpoints: Option<PathBuf>,
     #[command(flatten)]
@@ -106,14 +158,22 @@ pub async fn verify_audit(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             (Some(key), signing.public())
         }
     };
-    let checkpoints = args
-        .checkpoints
-        .clone()
-        .unwrap_or_else(|| dir.join("audit-checkpoints.jsonl"));
-    let store = open(&args.data)?;
-    let report = audit::verify(&store, key.as_ref(), &public, &checkpoints)
-        .await
-        .context("the audit verification failed")?;
+    // On PostgreSQL the database records the checkpoints; a file is extra.
+    let checkpoints = match (&args.checkpoints, &args.database.database_url) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(_)) => None,
+        (None, None) => Some(dir.join("audit-checkpoints.jsonl")),
+    };
+    let store = open(&args.data, &args.database).await?;
+    let report = audit::verify(
+        store.governance(),
+        key.as_ref(),
+        &public,
+        checkpoints.as_deref(),
+    )
+    .await;
+    store.close().await;
+    let report = report.context("the audit verification failed")?;
     let code = if report.ok() {
         ExitCode::SUCCESS
     } else {

@@ -85,8 +85,10 @@ pub(super) fn row(e: &AuditEntry) -> Value {
         "cost_cents": ev.cost.map(|c| c.get()),
         "details": ev.details,
         "created_at": rfc3339(e.created_at),
-        "prev_hash": e.prev_hash,
-        "hash": e.hash,
+        // Null until the entry has its place in the chain (on PostgreSQL
+        // entries are chained just after their transaction commits).
+        "prev_hash": Some(&e.prev_hash).filter(|h| !h.is_empty()),
+        "hash": Some(&e.hash).filter(|h| !h.is_empty()),
     })
 }
 
@@ -167,7 +169,11 @@ async fn checkpoints(
         "chain": GLOBAL_CHAIN,
         "key_id": public.id(),
         "public_key": public.to_pem(),
-        "checkpoints": state.sealer.recent(limit as usize).await,
+        "checkpoints": state
+            .sealer
+            .recent(state.platform.stores.governance.as_ref(), limit as usize)
+            .await
+            .map_err(super::admin::audit_error)?,
     })))
 }
 

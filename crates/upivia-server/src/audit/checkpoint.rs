@@ -29,8 +29,8 @@ use super::keys::{AuditPublicKey, AuditSigningKey};
 /// Domain separation for what the signing key signs.
 const CONTEXT: &[u8] = b"upivia audit checkpoint v1\n";
 
-/// The one chain of a SQLite database (it spans every organisation). A
-/// PostgreSQL store names one chain per organisation, `org:<id>`.
+/// The one chain of a database (it spans every organisation), on SQLite
+/// and on PostgreSQL alike.
 pub const GLOBAL_CHAIN: &str = "global";
 
 /// What is signed. Unknown fields are refused: a field the signer did not
@@ -133,29 +133,42 @@ pub fn read_log(
         }
         Err(e) => return Err(e),
     };
+    let lines = BufReader::new(file)
+        .lines()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(check_lines(&lines, "checkpoint line", public, chain))
+}
+
+/// The same rules over lines from elsewhere (the database's record, on
+/// PostgreSQL); a break's `id` is `<label> N`, N counting from 1.
+pub fn check_lines(
+    lines: &[String],
+    label: &str,
+    public: &AuditPublicKey,
+    chain: &str,
+) -> Result<CheckpointLog, ChainBreak> {
     let mut log = CheckpointLog {
         present: true,
         checkpoints: Vec::new(),
     };
-    for (index, line) in BufReader::new(file).lines().enumerate() {
-        let line = line?;
+    for (index, line) in lines.iter().enumerate() {
         let number = index + 1;
         if line.trim().is_empty() {
             continue;
         }
         let broken = |seq: i64, reason: String| ChainBreak {
             seq,
-            id: format!("checkpoint line {number}"),
+            id: format!("{label} {number}"),
             reason,
         };
-        let checkpoint = match Checkpoint::open(&line, public) {
+        let checkpoint = match Checkpoint::open(line, public) {
             Ok(c) => c,
             Err(reason) => {
-                let seq = serde_json::from_str::<Value>(&line)
+                let seq = serde_json::from_str::<Value>(line)
                     .ok()
                     .and_then(|v| v["seq"].as_i64())
                     .unwrap_or(0);
-                return Ok(Err(broken(seq, reason)));
+                return Err(broken(seq, reason));
             }
         };
         if checkpoint.chain != chain {
@@ -164,11 +177,25 @@ pub fn read_log(
         if let Some(prev) = log.checkpoints.last()
             && let Some(reason) = out_of_order(prev, &checkpoint)
         {
-            return Ok(Err(broken(checkpoint.seq, reason)));
+            return Err(broken(checkpoint.seq, reason));
         }
         log.checkpoints.push(checkpoint);
     }
-    Ok(Ok(log))
+    Ok(log)
+}
+
+/// One chain's checkpoints from two records of it (the database's and a
+/// node's file, each already checked), in seq order, each once. A line in
+/// one and not the other is kept: the chain must reach it all the same.
+pub fn merge(a: Vec<Checkpoint>, b: Vec<Checkpoint>) -> Vec<Checkpoint> {
+    let mut all = a;
+    for c in b {
+        if !all.contains(&c) {
+            all.push(c);
+        }
+    }
+    all.sort_by(|x, y| (x.seq, &x.time).cmp(&(y.seq, &y.time)));
+    all
 }
 
 /// Why `next` cannot follow `prev` in one chain's checkpoints, if it cannot.

@@ -55,6 +55,13 @@ pub enum AuditError {
         reason: String,
         path: PathBuf,
     },
+    #[error(
+        "the checkpoint signing key ({given}) is not the one this database's checkpoints are signed with ({recorded}); \
+         every node signs with the same key: set --audit-signing-key-file (UPIVIA_AUDIT_SIGNING_KEY_FILE) to that key"
+    )]
+    SigningKeyMismatch { recorded: String, given: String },
+    #[error("the checkpoints the database records (audit_checkpoints) do not verify: {reason}")]
+    BadRecordedCheckpoints { reason: String },
     #[error("the database has no record of its audit chain")]
     NoChainRecord,
     #[error(transparent)]

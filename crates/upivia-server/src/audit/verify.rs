@@ -9,6 +9,11 @@
 //! verify or was signed by another key, or the checkpoint file is missing
 //! or older than the database records, while the chain has entries.
 //!
+//! On PostgreSQL the database records every node's checkpoints, and those
+//! are the ones checked, together with a node's file when one is given
+//! (each line in it must be reached too: a line cut from the database's
+//! record but kept in a file still counts).
+//!
 //! What it cannot see: entries cut off the end after the latest checkpoint
 //! (the interval is short, and a clean stop signs one last checkpoint), and
 //! without the audit key, entries after the latest checkpoint rewritten
@@ -42,14 +47,63 @@ impl AuditReport {
     }
 }
 
+/// Where the checkpoints checked came from, for the messages.
+enum Record<'a> {
+    File { path: &'a Path, present: bool },
+    Database,
+}
+
+impl Record<'_> {
+    fn empty(&self) -> String {
+        match self {
+            Record::File {
+                path,
+                present: true,
+            } => format!("the checkpoint file {} is empty", path.display()),
+            Record::File { path, .. } => {
+                format!("there is no checkpoint file at {}", path.display())
+            }
+            Record::Database => {
+                "the database's checkpoint record (audit_checkpoints) is empty".into()
+            }
+        }
+    }
+
+    fn older(&self, seq: i64, recorded: &str) -> String {
+        match self {
+            Record::File { .. } => format!(
+                "the checkpoint file ends at seq {seq}, but {recorded}: the file was replaced by an older copy"
+            ),
+            Record::Database => format!(
+                "the recorded checkpoints end at seq {seq}, but {recorded}: checkpoints were deleted"
+            ),
+        }
+    }
+}
+
+async fn read_file(
+    path: &Path,
+    public: &AuditPublicKey,
+) -> Result<Result<checkpoint::CheckpointLog, ChainBreak>, AuditError> {
+    let (owned, public) = (PathBuf::from(path), public.clone());
+    tokio::task::spawn_blocking(move || checkpoint::read_log(&owned, &public, GLOBAL_CHAIN))
+        .await
+        .map_err(|e| AuditError::Store(crate::store::StoreError::Other(Box::new(e))))?
+        .map_err(|source| AuditError::CheckpointFile {
+            path: path.to_owned(),
+            source,
+        })
+}
+
 /// Verifies the chain in `store`. `key` is the audit key (`None` checks
 /// only what the public key can: signatures, the plain chain, and that it
-/// reaches every signed head).
+/// reaches every signed head). `checkpoint_file` is the record where the
+/// store keeps none (SQLite), an extra one where it does (PostgreSQL).
 pub async fn verify(
     store: &dyn GovernanceStore,
     key: Option<&AuditKey>,
     public: &AuditPublicKey,
-    checkpoint_file: &Path,
+    checkpoint_file: Option<&Path>,
 ) -> Result<AuditReport, AuditError> {
     let mut report = AuditReport {
         entries_checked: 0,
@@ -63,15 +117,32 @@ pub async fn verify(
     // records that, so a seal landing meanwhile leaves the file ahead of
     // the record read here, never behind it.
     let state = store.audit_chain().await?;
-    let log = {
-        let (path, public) = (PathBuf::from(checkpoint_file), public.clone());
-        tokio::task::spawn_blocking(move || checkpoint::read_log(&path, &public, GLOBAL_CHAIN))
-            .await
-            .map_err(|e| AuditError::Store(crate::store::StoreError::Other(Box::new(e))))?
-            .map_err(|source| AuditError::CheckpointFile {
-                path: checkpoint_file.to_owned(),
-                source,
-            })?
+    let recorded = store.audit_checkpoints(None).await?;
+    let file = match checkpoint_file {
+        Some(path) => read_file(path, public).await?,
+        None => Ok(checkpoint::CheckpointLog::default()),
+    };
+    let (log, record) = match recorded {
+        None => {
+            let record = match checkpoint_file {
+                Some(path) => Record::File {
+                    path,
+                    present: file.as_ref().is_ok_and(|l| l.present),
+                },
+                None => Record::Database,
+            };
+            (file, record)
+        }
+        Some(lines) => {
+            let log = checkpoint::check_lines(&lines, "recorded checkpoint", public, GLOBAL_CHAIN)
+                .and_then(|table| {
+                    file.map(|file| checkpoint::CheckpointLog {
+                        present: true,
+                        checkpoints: checkpoint::merge(table.checkpoints, file.checkpoints),
+                    })
+                });
+            (log, Record::Database)
+        }
     };
     let log = match log {
         Ok(log) => log,
@@ -120,13 +191,7 @@ pub async fn verify(
     let last_seq = walked.last_seq.unwrap_or(0);
     let signed_seq = report.last_checkpoint.as_ref().map_or(0, |c| c.seq);
     report.unsigned_entries = last_seq - signed_seq;
-    report.first_break = coverage_break(
-        last_seq,
-        report.last_checkpoint.as_ref(),
-        log.present,
-        &state,
-        checkpoint_file,
-    );
+    report.first_break = coverage_break(last_seq, report.last_checkpoint.as_ref(), &record, &state);
     Ok(report)
 }
 
@@ -138,9 +203,8 @@ pub async fn verify(
 fn coverage_break(
     last_seq: i64,
     latest: Option<&Checkpoint>,
-    present: bool,
+    record: &Record<'_>,
     state: &crate::store::AuditChainState,
-    path: &Path,
 ) -> Option<ChainBreak> {
     let recorded = state.checkpoint_seq.unwrap_or(0);
     let recorded_note = || {
@@ -153,11 +217,7 @@ fn coverage_break(
     };
     match latest {
         None if last_seq > 0 || state.checkpoints > 0 => {
-            let file = if present {
-                format!("the checkpoint file {} is empty", path.display())
-            } else {
-                format!("there is no checkpoint file at {}", path.display())
-            };
+            let file = record.empty();
             let why = if state.checkpoints > 0 {
                 format!("{}: it was deleted or replaced", recorded_note())
             } else {
@@ -173,11 +233,7 @@ fn coverage_break(
         Some(c) if c.seq < recorded => Some(ChainBreak {
             seq: c.seq + 1,
             id: String::new(),
-            reason: format!(
-                "the checkpoint file ends at seq {}, but {}: the file was replaced by an older copy",
-                c.seq,
-                recorded_note()
-            ),
+            reason: record.older(c.seq, &recorded_note()),
         }),
         _ => None,
     }

@@ -283,6 +283,22 @@ pub struct AuditHead {
     pub keyed_from: i64,
 }
 
+/// What [`GovernanceStore::seal_audit`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SharedSeal {
+    /// The store records no checkpoints (SQLite): the sealer's own file is
+    /// the record, and the sealer signs into it itself.
+    NotRecorded,
+    /// The head is the one signed last (or `sign` declined): nothing new.
+    Unchanged,
+    /// This checkpoint line was signed and recorded.
+    Signed(String),
+}
+
+/// Makes the signed checkpoint line of `head`, given the latest recorded
+/// line; `None` signs nothing.
+pub type SignHead<'a> = dyn Fn(&AuditHead, Option<&str>) -> Option<String> + Send + Sync + 'a;
+
 #[async_trait]
 pub trait GovernanceStore: Send + Sync + 'static {
     /// Both the read pool and the writer answer.
@@ -358,6 +374,21 @@ pub trait GovernanceStore: Send + Sync + 'static {
     async fn audit_hash_at(&self, seq: i64) -> StoreResult<Option<String>>;
     /// Notes in the database that a checkpoint of `seq` was written.
     async fn record_audit_checkpoint(&self, seq: i64, at: OffsetDateTime) -> StoreResult<()>;
+    /// The signed checkpoint lines the database records, oldest first
+    /// (with `newest`, only that many of the latest): where several nodes
+    /// share one chain, the database and not a node's file is the record.
+    /// `None`: this store records none (SQLite: the checkpoint file is).
+    async fn audit_checkpoints(&self, newest: Option<u32>) -> StoreResult<Option<Vec<String>>>;
+    /// Where the database records checkpoints: chains every entry written
+    /// before the call and, one node at a time, records the line `sign`
+    /// makes of the head (given the latest recorded line), with the count
+    /// of checkpoints, in one transaction. SQLite answers `NotRecorded`.
+    async fn seal_audit(&self, sign: &SignHead<'_>, now: OffsetDateTime)
+    -> StoreResult<SharedSeal>;
+    /// Records `key_id` as the checkpoint signing key if none is yet, and
+    /// returns the recorded one; `None` where the store records none
+    /// (SQLite: `Sealer::open` checks its file's signatures instead).
+    async fn claim_audit_signing_key(&self, key_id: &str) -> StoreResult<Option<String>>;
 
     // workers
     async fn heartbeat(&self, worker: &str, now: OffsetDateTime) -> StoreResult<()>;

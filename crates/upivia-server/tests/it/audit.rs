@@ -1,79 +1,242 @@
 //! The audit trail: every decision recorded, paginated, and tamper-evident:
 //! a keyed chain, and signed checkpoints of its head outside the database.
+//! The tampering tests run on either backend, through [`Db`]: the SQLite
+//! file opened directly, or the PostgreSQL database past its append-only
+//! triggers, as someone who owns the database would.
 
 use std::collections::BTreeSet;
 
-use rusqlite::Connection;
 use serde_json::{Value, json};
+use sqlx::{Connection as _, Executor as _, PgConnection, Row as _};
 use upivia_server::audit::{AuditPublicKey, Checkpoint, entry_hash};
 use upivia_server::model::{AuditEntry, AuditEvent};
 use upivia_server::money::Cents;
 
-use crate::support::{TestServer, email};
+use crate::support::{TestServer, email, on_postgres};
 
-/// The database, opened as an attacker with file access would.
-fn db(s: &TestServer) -> Connection {
-    let conn = Connection::open(s.db_path()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    conn
+/// The database, opened as an attacker with write access would. On
+/// PostgreSQL entries are addressed by their place in the chain
+/// (`chain_seq`), which is what verification reports.
+enum Db {
+    Sqlite(rusqlite::Connection),
+    Postgres(PgConnection),
 }
 
-fn entry(conn: &Connection, seq: i64) -> AuditEntry {
-    conn.query_row(
-        "SELECT id, org_id, event_type, actor, agent_id, service, operation, status, request_id, \
-         cost_cents, details, created_at, prev_hash, hash, mac FROM audit_log WHERE seq = ?1",
-        [seq],
-        |r| {
-            let details: String = r.get(10)?;
-            let created: String = r.get(11)?;
-            Ok(AuditEntry {
-                seq,
-                id: r.get(0)?,
-                event: AuditEvent {
-                    org_id: r.get(1)?,
-                    event_type: r.get(2)?,
-                    actor: r.get(3)?,
-                    agent_id: r.get(4)?,
-                    service: r.get(5)?,
-                    operation: r.get(6)?,
-                    status: r.get(7)?,
-                    request_id: r.get(8)?,
-                    cost: r.get::<_, Option<i64>>(9)?.map(Cents::new),
-                    details: serde_json::from_str(&details).unwrap(),
-                },
-                created_at: upivia_server::clock::parse_rfc3339(&created).unwrap(),
-                prev_hash: r.get(12)?,
-                hash: r.get(13)?,
-                mac: r.get(14)?,
-            })
-        },
-    )
-    .unwrap()
-}
-
-fn max_seq(conn: &Connection) -> i64 {
-    conn.query_row("SELECT MAX(seq) FROM audit_log", [], |r| r.get(0))
-        .unwrap()
-}
-
-/// Recomputes the plain SHA-256 chain from `seq` to the end, as someone
-/// who can write the database but does not hold the audit key would.
-fn rehash_from(conn: &Connection, seq: i64) {
-    let mut prev: Option<String> = None;
-    for s in seq..=max_seq(conn) {
-        let mut e = entry(conn, s);
-        if let Some(p) = prev {
-            e.prev_hash = p;
+async fn db(s: &TestServer) -> Db {
+    match &s.database {
+        Some(database) => {
+            // Entries written so far get their place in the chain first.
+            s.platform.stores.governance.audit_head().await.unwrap();
+            let mut conn = PgConnection::connect(database.url()).await.unwrap();
+            conn.execute("SET session_replication_role = replica")
+                .await
+                .unwrap();
+            Db::Postgres(conn)
         }
-        e.hash = entry_hash(&e);
-        conn.execute(
-            "UPDATE audit_log SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
-            rusqlite::params![e.prev_hash, e.hash, s],
-        )
-        .unwrap();
-        prev = Some(e.hash);
+        None => {
+            let conn = rusqlite::Connection::open(s.db_path()).unwrap();
+            conn.busy_timeout(std::time::Duration::from_secs(5))
+                .unwrap();
+            Db::Sqlite(conn)
+        }
     }
+}
+
+impl Db {
+    /// Runs `sql` written for SQLite (`seq`, `?1`), or its PostgreSQL
+    /// spelling (`chain_seq`, `$1`), with `seq` bound when it takes one;
+    /// an empty one is for the other backend only.
+    async fn run(&mut self, sqlite: &str, postgres: &str, seq: Option<i64>) {
+        match self {
+            Db::Sqlite(_) if sqlite.is_empty() => {}
+            Db::Postgres(_) if postgres.is_empty() => {}
+            Db::Sqlite(conn) => {
+                match seq {
+                    Some(seq) => conn.execute(sqlite, [seq]),
+                    None => conn.execute(sqlite, []),
+                }
+                .unwrap();
+            }
+            Db::Postgres(conn) => {
+                let query = sqlx::query(sqlx::AssertSqlSafe(postgres.to_owned()));
+                let query = match seq {
+                    Some(seq) => query.bind(seq),
+                    None => query,
+                };
+                query.execute(&mut *conn).await.unwrap();
+            }
+        }
+    }
+
+    /// `UPDATE audit_log SET <set>` on the entry at `seq`.
+    async fn set(&mut self, set: &str, seq: i64) {
+        self.run(
+            &format!("UPDATE audit_log SET {set} WHERE seq = ?1"),
+            &format!("UPDATE audit_log SET {set} WHERE chain_seq = $1"),
+            Some(seq),
+        )
+        .await;
+    }
+
+    async fn delete(&mut self, seq: i64) {
+        self.run(
+            "DELETE FROM audit_log WHERE seq = ?1",
+            "DELETE FROM audit_log WHERE chain_seq = $1",
+            Some(seq),
+        )
+        .await;
+    }
+
+    async fn delete_after(&mut self, seq: i64) {
+        self.run(
+            "DELETE FROM audit_log WHERE seq > ?1",
+            "DELETE FROM audit_log WHERE chain_seq > $1",
+            Some(seq),
+        )
+        .await;
+    }
+
+    async fn scalar(&mut self, sqlite: &str, postgres: &str) -> i64 {
+        match self {
+            Db::Sqlite(conn) => conn.query_row(sqlite, [], |r| r.get(0)).unwrap(),
+            Db::Postgres(conn) => sqlx::query_scalar(sqlx::AssertSqlSafe(postgres.to_owned()))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap(),
+        }
+    }
+
+    async fn max_seq(&mut self) -> i64 {
+        self.scalar(
+            "SELECT MAX(seq) FROM audit_log",
+            "SELECT MAX(chain_seq) FROM audit_log",
+        )
+        .await
+    }
+
+    /// The seq of the `offset`-th executed request's entry.
+    async fn executed_seq(&mut self, offset: i64) -> i64 {
+        self.scalar(
+            &format!(
+                "SELECT seq FROM audit_log WHERE event_type = 'service_request.executed' \
+                 ORDER BY seq LIMIT 1 OFFSET {offset}"
+            ),
+            &format!(
+                "SELECT chain_seq FROM audit_log WHERE event_type = 'service_request.executed' \
+                 ORDER BY chain_seq LIMIT 1 OFFSET {offset}"
+            ),
+        )
+        .await
+    }
+
+    async fn entry(&mut self, seq: i64) -> AuditEntry {
+        match self {
+            Db::Sqlite(conn) => conn
+                .query_row(
+                    "SELECT id, org_id, event_type, actor, agent_id, service, operation, status, \
+                     request_id, cost_cents, details, created_at, prev_hash, hash, mac \
+                     FROM audit_log WHERE seq = ?1",
+                    [seq],
+                    |r| {
+                        let details: String = r.get(10)?;
+                        let created: String = r.get(11)?;
+                        Ok(AuditEntry {
+                            seq,
+                            id: r.get(0)?,
+                            event: AuditEvent {
+                                org_id: r.get(1)?,
+                                event_type: r.get(2)?,
+                                actor: r.get(3)?,
+                                agent_id: r.get(4)?,
+                                service: r.get(5)?,
+                                operation: r.get(6)?,
+                                status: r.get(7)?,
+                                request_id: r.get(8)?,
+                                cost: r.get::<_, Option<i64>>(9)?.map(Cents::new),
+                                details: serde_json::from_str(&details).unwrap(),
+                            },
+                            created_at: upivia_server::clock::parse_rfc3339(&created).unwrap(),
+                            prev_hash: r.get(12)?,
+                            hash: r.get(13)?,
+                            mac: r.get(14)?,
+                        })
+                    },
+                )
+                .unwrap(),
+            Db::Postgres(conn) => {
+                let r = sqlx::query(
+                    "SELECT id, org_id, event_type, actor, agent_id, service, operation, status, \
+                     request_id, cost_cents, details, created_at, prev_hash, hash, mac \
+                     FROM audit_log WHERE chain_seq = $1",
+                )
+                .bind(seq)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+                let details: String = r.get("details");
+                AuditEntry {
+                    seq,
+                    id: r.get("id"),
+                    event: AuditEvent {
+                        org_id: r.get("org_id"),
+                        event_type: r.get("event_type"),
+                        actor: r.get("actor"),
+                        agent_id: r.get("agent_id"),
+                        service: r.get("service"),
+                        operation: r.get("operation"),
+                        status: r.get("status"),
+                        request_id: r.get("request_id"),
+                        cost: r.get::<Option<i64>, _>("cost_cents").map(Cents::new),
+                        details: serde_json::from_str(&details).unwrap(),
+                    },
+                    created_at: r.get("created_at"),
+                    prev_hash: r.get("prev_hash"),
+                    hash: r.get("hash"),
+                    mac: r.get("mac"),
+                }
+            }
+        }
+    }
+
+    async fn set_hashes(&mut self, seq: i64, prev_hash: &str, hash: &str) {
+        match self {
+            Db::Sqlite(conn) => {
+                conn.execute(
+                    "UPDATE audit_log SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
+                    rusqlite::params![prev_hash, hash, seq],
+                )
+                .unwrap();
+            }
+            Db::Postgres(conn) => {
+                sqlx::query("UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE chain_seq = $3")
+                    .bind(prev_hash)
+                    .bind(hash)
+                    .bind(seq)
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// Recomputes the plain SHA-256 chain from `seq` to the end, as someone
+    /// who can write the database but does not hold the audit key would.
+    async fn rehash_from(&mut self, seq: i64) {
+        let mut prev: Option<String> = None;
+        for s in seq..=self.max_seq().await {
+            let mut e = self.entry(s).await;
+            if let Some(p) = prev {
+                e.prev_hash = p;
+            }
+            e.hash = entry_hash(&e);
+            self.set_hashes(s, &e.prev_hash, &e.hash).await;
+            prev = Some(e.hash);
+        }
+    }
+}
+
+async fn max_seq(s: &TestServer) -> i64 {
+    db(s).await.max_seq().await
 }
 
 async fn verify(s: &TestServer) -> Value {
@@ -189,18 +352,9 @@ async fn the_chain_verifies_and_an_edited_row_is_caught() {
     assert!(checked >= 8);
 
     // An attacker with database access lowers a recorded cost.
-    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    let seq: i64 = conn
-        .query_row(
-            "SELECT seq FROM audit_log WHERE event_type = 'service_request.executed' ORDER BY seq LIMIT 1 OFFSET 2",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    conn.execute("UPDATE audit_log SET cost_cents = 0 WHERE seq = ?1", [seq])
-        .unwrap();
+    let mut conn = db(&s).await;
+    let seq = conn.executed_seq(2).await;
+    conn.set("cost_cents = 0", seq).await;
     drop(conn);
 
     let broken = s.get("/api/v1/admin/audit/verify", &s.pat).await;
@@ -216,12 +370,7 @@ async fn deleting_a_row_is_caught_too() {
     for _ in 0..3 {
         s.request(&agent, "email", "send", email()).await;
     }
-    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    conn.execute("DELETE FROM audit_log WHERE seq = 3", [])
-        .unwrap();
-    drop(conn);
+    db(&s).await.delete(3).await;
     let broken = s.get("/api/v1/admin/audit/verify", &s.pat).await;
     assert_eq!(broken.body["ok"], false);
     assert_eq!(broken.body["first_break"]["seq"], 4);
@@ -234,22 +383,13 @@ async fn an_edited_row_with_its_hash_recomputed_fails_its_mac() {
     for _ in 0..4 {
         s.request(&agent, "email", "send", email()).await;
     }
-    let conn = db(&s);
-    let seq: i64 = conn
-        .query_row(
-            "SELECT seq FROM audit_log WHERE event_type = 'service_request.executed' ORDER BY seq LIMIT 1 OFFSET 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let mut e = entry(&conn, seq);
+    let mut conn = db(&s).await;
+    let seq = conn.executed_seq(1).await;
+    let mut e = conn.entry(seq).await;
     e.event.cost = Some(Cents::new(0));
     e.hash = entry_hash(&e);
-    conn.execute(
-        "UPDATE audit_log SET cost_cents = 0, hash = ?1 WHERE seq = ?2",
-        rusqlite::params![e.hash, seq],
-    )
-    .unwrap();
+    conn.set("cost_cents = 0", seq).await;
+    conn.set_hashes(seq, &e.prev_hash, &e.hash).await;
     let v = verify(&s).await;
     assert_eq!(v["ok"], false);
     assert_eq!(v["first_break"]["seq"], seq, "{v}");
@@ -267,14 +407,10 @@ async fn a_chain_recomputed_without_the_key_is_caught_at_the_rewritten_row() {
     for _ in 0..4 {
         s.request(&agent, "email", "send", email()).await;
     }
-    let conn = db(&s);
-    let seq = max_seq(&conn) - 3;
-    conn.execute(
-        "UPDATE audit_log SET details = '{\"forged\":true}' WHERE seq = ?1",
-        [seq],
-    )
-    .unwrap();
-    rehash_from(&conn, seq);
+    let mut conn = db(&s).await;
+    let seq = conn.max_seq().await - 3;
+    conn.set("details = '{\"forged\":true}'", seq).await;
+    conn.rehash_from(seq).await;
     let v = verify(&s).await;
     assert_eq!(v["ok"], false);
     assert_eq!(v["first_break"]["seq"], seq, "{v}");
@@ -289,18 +425,16 @@ async fn cutting_the_tail_below_a_checkpoint_is_caught() {
         s.request(&agent, "email", "send", email()).await;
     }
     s.seal_audit().await;
-    let conn = db(&s);
-    let last = max_seq(&conn);
-    conn.execute("DELETE FROM audit_log WHERE seq = ?1", [last])
-        .unwrap();
+    let mut conn = db(&s).await;
+    let last = conn.max_seq().await;
+    conn.delete(last).await;
     let v = verify(&s).await;
     assert_eq!(v["ok"], false);
     assert_eq!(v["first_break"]["seq"], last, "{v}");
     let reason = v["first_break"]["reason"].as_str().unwrap();
     assert!(reason.contains("were deleted"), "{reason}");
 
-    conn.execute("DELETE FROM audit_log WHERE seq > ?1", [last - 5])
-        .unwrap();
+    conn.delete_after(last - 5).await;
     let v = verify(&s).await;
     assert_eq!(v["first_break"]["seq"], last - 4, "{v}");
     assert!(
@@ -317,20 +451,18 @@ async fn entries_after_the_last_checkpoint_are_reported_unsigned() {
     let s = TestServer::start().await;
     let agent = s.funded_agent("email", 100).await;
     s.seal_audit().await;
-    let signed = max_seq(&db(&s));
+    let signed = max_seq(&s).await;
     for _ in 0..3 {
         s.request(&agent, "email", "send", email()).await;
     }
-    let last = max_seq(&db(&s));
+    let last = max_seq(&s).await;
     let v = verify(&s).await;
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["last_checkpoint"]["seq"], signed);
     assert_eq!(v["unsigned_entries"], last - signed);
     // The limit, stated: cutting unsigned entries off the end goes unseen
     // until the next checkpoint would have covered them.
-    db(&s)
-        .execute("DELETE FROM audit_log WHERE seq = ?1", [last])
-        .unwrap();
+    db(&s).await.delete(last).await;
     let v = verify(&s).await;
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["unsigned_entries"], last - 1 - signed);
@@ -343,10 +475,24 @@ async fn a_deleted_checkpoint_file_is_caught() {
     s.request(&agent, "email", "send", email()).await;
     s.seal_audit().await;
     std::fs::remove_file(s.checkpoint_path()).unwrap();
+    if on_postgres() {
+        // There the database's record is the one that counts.
+        let v = verify(&s).await;
+        assert_eq!(v["ok"], true, "{v}");
+        db(&s)
+            .await
+            .run("", "DELETE FROM audit_checkpoints", None)
+            .await;
+    }
     let v = verify(&s).await;
     assert_eq!(v["ok"], false);
     let reason = v["first_break"]["reason"].as_str().unwrap();
-    assert!(reason.contains("no checkpoint file"), "{reason}");
+    let gone = if on_postgres() {
+        "(audit_checkpoints) is empty"
+    } else {
+        "no checkpoint file"
+    };
+    assert!(reason.contains(gone), "{reason}");
     assert!(
         reason.contains("the database records 2 checkpoints"),
         "{reason}"
@@ -362,18 +508,29 @@ async fn a_checkpoint_file_rolled_back_to_an_older_copy_is_caught() {
         s.request(&agent, "email", "send", email()).await;
     }
     s.seal_audit().await;
-    let conn = db(&s);
-    let last = max_seq(&conn);
+    let mut conn = db(&s).await;
+    let last = conn.max_seq().await;
     // Cut the entries the newer checkpoint signed, and put back the file
-    // from before it, so every remaining checkpoint still matches.
+    // from before it, so every remaining checkpoint still matches (on
+    // PostgreSQL, delete the newer recorded checkpoint too).
     let first: i64 = checkpoint_lines(&s)[0]["seq"].as_i64().unwrap();
-    conn.execute("DELETE FROM audit_log WHERE seq > ?1", [first])
-        .unwrap();
+    conn.delete_after(first).await;
+    conn.run(
+        "",
+        &format!("DELETE FROM audit_checkpoints WHERE seq > {first}"),
+        None,
+    )
+    .await;
     std::fs::write(s.checkpoint_path(), old).unwrap();
     let v = verify(&s).await;
     assert_eq!(v["ok"], false, "{v}");
     let reason = v["first_break"]["reason"].as_str().unwrap();
-    assert!(reason.contains("older copy"), "{reason}");
+    let older = if on_postgres() {
+        "checkpoints were deleted"
+    } else {
+        "older copy"
+    };
+    assert!(reason.contains(older), "{reason}");
     assert!(reason.contains(&format!("seq {last}")), "{reason}");
 }
 
@@ -388,9 +545,25 @@ async fn a_tampered_checkpoint_is_caught() {
     let mut forged: Value = serde_json::from_str(lines[1]).unwrap();
     forged["seq"] = json!(forged["seq"].as_i64().unwrap() - 1);
     std::fs::write(s.checkpoint_path(), format!("{}\n{forged}\n", lines[0])).unwrap();
+    let line = if on_postgres() {
+        // The database's record is read first.
+        let seq = forged["seq"].as_i64().unwrap() + 1;
+        let forged = forged.to_string().replace('\'', "''");
+        db(&s)
+            .await
+            .run(
+                "",
+                &format!("UPDATE audit_checkpoints SET line = '{forged}' WHERE seq = {seq}"),
+                None,
+            )
+            .await;
+        "recorded checkpoint 2"
+    } else {
+        "checkpoint line 2"
+    };
     let v = verify(&s).await;
     assert_eq!(v["ok"], false);
-    assert_eq!(v["first_break"]["id"], "checkpoint line 2", "{v}");
+    assert_eq!(v["first_break"]["id"], line, "{v}");
     assert!(
         v["first_break"]["reason"]
             .as_str()
@@ -405,7 +578,7 @@ async fn the_head_is_signed_at_start_and_again_only_when_it_moves() {
     let s = TestServer::start().await;
     let lines = checkpoint_lines(&s);
     assert_eq!(lines.len(), 1, "the start signs the bootstrap entries");
-    assert_eq!(lines[0]["seq"], max_seq(&db(&s)));
+    assert_eq!(lines[0]["seq"], max_seq(&s).await);
     assert_eq!(lines[0]["chain"], "global");
     s.seal_audit().await;
     assert_eq!(checkpoint_lines(&s).len(), 1, "nothing new to sign");
@@ -413,7 +586,7 @@ async fn the_head_is_signed_at_start_and_again_only_when_it_moves() {
     s.seal_audit().await;
     let lines = checkpoint_lines(&s);
     assert_eq!(lines.len(), 2);
-    assert_eq!(lines[1]["seq"], max_seq(&db(&s)));
+    assert_eq!(lines[1]["seq"], max_seq(&s).await);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -437,7 +610,7 @@ async fn a_clean_stop_signs_the_last_entries() {
     }
     s.stop().await;
     let lines = checkpoint_lines(&s);
-    assert_eq!(lines.last().unwrap()["seq"], max_seq(&db(&s)));
+    assert_eq!(lines.last().unwrap()["seq"], max_seq(&s).await);
 }
 
 #[tokio::test]
@@ -467,7 +640,7 @@ async fn checkpoints_and_the_public_key_are_served() {
     for c in served {
         Checkpoint::open(&c.to_string(), &public).unwrap();
     }
-    assert_eq!(served[0]["seq"], max_seq(&db(&s)));
+    assert_eq!(served[0]["seq"], max_seq(&s).await);
 
     let one = s
         .get("/api/v1/audit-logs/checkpoints?limit=1", &s.pat)
@@ -504,7 +677,7 @@ async fn the_sealing_worker_signs_on_its_interval() {
     })
     .await;
     s.credit(100).await;
-    let head = max_seq(&db(&s));
+    let head = max_seq(&s).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while checkpoint_lines(&s).last().unwrap()["seq"] != head {
         assert!(
@@ -519,7 +692,14 @@ async fn the_sealing_worker_signs_on_its_interval() {
 #[tokio::test]
 async fn a_deleted_chain_record_is_caught() {
     let s = TestServer::start().await;
-    db(&s).execute("DELETE FROM audit_chains", []).unwrap();
+    db(&s)
+        .await
+        .run(
+            "DELETE FROM audit_chains",
+            "DELETE FROM audit_chains",
+            None,
+        )
+        .await;
     let v = verify(&s).await;
     assert_eq!(v["ok"], false);
     assert!(

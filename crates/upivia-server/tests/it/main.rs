@@ -19,6 +19,7 @@ mod idempotency;
 mod pipeline;
 mod platform;
 mod postgres;
+mod postgres_audit;
 mod postgres_governance;
 mod postgres_identity;
 mod providers_email;

@@ -165,6 +165,22 @@ impl GovernanceStore for PgStore {
         audit::record_checkpoint(self, seq, at).await
     }
 
+    async fn audit_checkpoints(&self, newest: Option<u32>) -> StoreResult<Option<Vec<String>>> {
+        audit::checkpoints(self, newest).await.map(Some)
+    }
+
+    async fn seal_audit(
+        &self,
+        sign: &SignHead<'_>,
+        now: OffsetDateTime,
+    ) -> StoreResult<SharedSeal> {
+        audit::seal(self, sign, now).await
+    }
+
+    async fn claim_audit_signing_key(&self, key_id: &str) -> StoreResult<Option<String>> {
+        audit::claim_signing_key(self, key_id).await
+    }
+
     async fn heartbeat(&self, worker: &str, now: OffsetDateTime) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO worker_heartbeats (worker, beat_at) VALUES ($1, $2) \

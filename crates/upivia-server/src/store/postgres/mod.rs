@@ -32,6 +32,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tokio_util::sync::CancellationToken;
 
+/// The advisory lock the audit chainer and sealer hold (tests take it to
+/// play a node that dies holding it).
+pub use self::audit::CHAIN_LOCK as AUDIT_CHAIN_LOCK;
 pub(crate) use self::error::db_error;
 use super::{StoreError, StoreResult};
 use crate::audit::AuditKey;

@@ -189,6 +189,22 @@ impl GovernanceStore for SqliteStore {
             .await
     }
 
+    async fn audit_checkpoints(&self, _newest: Option<u32>) -> StoreResult<Option<Vec<String>>> {
+        Ok(None)
+    }
+
+    async fn seal_audit(
+        &self,
+        _sign: &SignHead<'_>,
+        _now: OffsetDateTime,
+    ) -> StoreResult<SharedSeal> {
+        Ok(SharedSeal::NotRecorded)
+    }
+
+    async fn claim_audit_signing_key(&self, _key_id: &str) -> StoreResult<Option<String>> {
+        Ok(None)
+    }
+
     async fn heartbeat(&self, worker: &str, now: OffsetDateTime) -> StoreResult<()> {
         let w = worker.to_owned();
         self.writer
