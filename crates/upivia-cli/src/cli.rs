@@ -40,7 +40,7 @@ pub enum Command {
     /// Operator checks and changes over a data directory.
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// Audit trail checks over a data directory.
+    /// Audit trail checks over a data directory (or --database-url).
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Load-test governed requests (email.send on the sandbox) and check the ledger.
