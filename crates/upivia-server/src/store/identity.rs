@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{StoreError, StoreResult};
+use super::StoreResult;
 use crate::ids::{OrgId, UserId};
 use crate::model::{AuditEvent, Org, Role, UserPrincipal};
 

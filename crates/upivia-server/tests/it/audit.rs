@@ -694,11 +694,7 @@ async fn a_deleted_chain_record_is_caught() {
     let s = TestServer::start().await;
     db(&s)
         .await
-        .run(
-            "DELETE FROM audit_chains",
-            "DELETE FROM audit_chains",
-            None,
-        )
+        .run("DELETE FROM audit_chains", "DELETE FROM audit_chains", None)
         .await;
     let v = verify(&s).await;
     assert_eq!(v["ok"], false);
