@@ -249,6 +249,12 @@ pub enum AdminCommand {
     /// Create another organisation with its owner (a random password and a
     /// PAT, printed once) in a stopped server's data directory.
     CreateOrg(crate::commands::orgs::CreateOrgArgs),
+    /// Write the data directory's SQLite database and signed checkpoints
+    /// to stdout (JSON lines, one snapshot; safe while a server runs).
+    Export(crate::commands::migrate::ExportArgs),
+    /// Read an export from stdin into an empty PostgreSQL database, in one
+    /// transaction.
+    Import(crate::commands::migrate::ImportArgs),
 }
 
 #[derive(Subcommand, Debug)]

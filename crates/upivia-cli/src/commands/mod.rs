@@ -7,6 +7,7 @@ pub(crate) mod audit;
 pub(crate) mod balance;
 mod bench;
 mod client;
+pub(crate) mod migrate;
 pub(crate) mod orgs;
 mod output;
 pub(crate) mod password;
@@ -27,6 +28,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Serve(args) => serve::run(*args).await,
             Command::Admin(AdminCommand::CheckLedger(args)) => admin::check_ledger(args).await,
             Command::Admin(AdminCommand::CreateOrg(args)) => orgs::create_org(args).await,
+            Command::Admin(AdminCommand::Export(args)) => migrate::export(args).await,
+            Command::Admin(AdminCommand::Import(args)) => migrate::import(args).await,
             Command::Audit(AuditCommand::Verify(args)) => admin::verify_audit(args).await,
             Command::Audit(AuditCommand::PublicKey(args)) => admin::public_key(args),
             Command::Audit(AuditCommand::Tail(args)) => audit::tail(args).await,

@@ -12,6 +12,7 @@ pub mod sqlite;
 pub mod agents;
 pub mod governance;
 pub mod identity;
+pub mod transfer;
 
 use std::sync::Arc;
 

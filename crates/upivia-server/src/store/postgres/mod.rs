@@ -18,6 +18,7 @@ mod audit;
 mod error;
 mod governance_store;
 mod identity;
+pub mod import;
 mod ledger;
 mod nodes;
 mod requests;

@@ -6,6 +6,7 @@ mod agents;
 mod agents_store;
 mod approvals;
 mod audit;
+pub mod export;
 pub mod files;
 mod governance_store;
 mod identity;
