@@ -10,12 +10,14 @@ pub mod postgres;
 pub mod sqlite;
 
 pub mod agents;
+pub mod coordination;
 pub mod governance;
 pub mod identity;
 
 use std::sync::Arc;
 
 pub use agents::*;
+pub use coordination::*;
 pub use governance::*;
 pub use identity::*;
 
@@ -54,6 +56,8 @@ pub struct Stores {
     pub governance: Arc<dyn GovernanceStore>,
     pub identity: Arc<dyn IdentityStore>,
     pub agents: Arc<dyn AgentStore>,
+    /// Job leases and per-minute rate limits across nodes.
+    pub coordination: Arc<dyn CoordinationStore>,
 }
 
 impl Stores {
@@ -63,6 +67,7 @@ impl Stores {
             governance: store.clone(),
             identity: store.clone(),
             agents: store,
+            coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
     }
 
@@ -71,7 +76,8 @@ impl Stores {
         Stores {
             governance: store.clone(),
             identity: store.clone(),
-            agents: store,
+            agents: store.clone(),
+            coordination: store,
         }
     }
 }
