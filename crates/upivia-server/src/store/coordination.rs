@@ -110,8 +110,12 @@ pub trait CoordinationStore: Send + Sync + 'static {
     /// Claims `job` for `holder` for `ttl` when it is free, expired, or
     /// already `holder`'s (which renews it); `None` while another holder's
     /// lease runs.
-    async fn claim_lease(&self, job: Job, holder: &str, ttl: Duration)
-    -> StoreResult<Option<Lease>>;
+    async fn claim_lease(
+        &self,
+        job: Job,
+        holder: &str,
+        ttl: Duration,
+    ) -> StoreResult<Option<Lease>>;
 
     /// Gives the lease up at once, if it is still this one (same holder and
     /// fence), so another node need not wait for it to expire.
