@@ -15,6 +15,7 @@ mod agent_rows;
 mod agents;
 mod approvals;
 mod audit;
+mod coordination;
 mod error;
 mod governance_store;
 mod identity;
