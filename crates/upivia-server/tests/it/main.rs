@@ -22,6 +22,7 @@ mod postgres;
 mod postgres_audit;
 mod postgres_governance;
 mod postgres_identity;
+mod postgres_import;
 mod providers_email;
 mod providers_logs;
 mod providers_text;
