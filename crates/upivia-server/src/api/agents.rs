@@ -117,6 +117,10 @@ fn string_field(
 ) -> Result<Option<String>, ApiError> {
     match field(body, names) {
         None => Ok(None),
+        // PostgreSQL text cannot hold a NUL: refused on every backend alike.
+        Some((name, Value::String(s))) if s.contains('\0') => Err(ApiError::Unprocessable(
+            format!("invalid field {name}: must not contain NUL characters"),
+        )),
         Some((_, Value::String(s))) if s.len() <= max => Ok(Some(s.clone())),
         Some((name, Value::String(_))) => Err(ApiError::Unprocessable(format!(
             "invalid field {name}: at most {max} bytes"

@@ -225,3 +225,40 @@ async fn garbage_in_every_field_never_panics() {
     assert_eq!(s.get("/healthz", &s.pat).await.status, 404);
     assert_eq!(s.get("/api/v1/healthz", &s.pat).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_nul_character_is_refused_in_text_and_finds_nothing_in_an_id() {
+    // PostgreSQL text cannot hold one; both backends answer alike.
+    let s = TestServer::start().await;
+    for field in ["description", "default_model_id", "team_id"] {
+        let r = s
+            .post(
+                "/api/v1/agents",
+                &s.pat,
+                json!({"name": "nul", field: "a\u{0}b"}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{field}: {r:?}");
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(field));
+    }
+    let agent = s.agent(json!({})).await;
+    let r = s
+        .patch(
+            &format!("/api/v1/agents/{}", agent.id),
+            &s.pat,
+            json!({"description": "\u{0}"}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{r:?}");
+    for path in ["/api/v1/agents/agt_%00", "/api/v1/service-requests/req_%00"] {
+        let token = if path.contains("service-requests") {
+            agent.key.as_str()
+        } else {
+            s.pat.as_str()
+        };
+        let r = s.get(path, token).await;
+        assert_eq!(r.status, 404, "{path}: {r:?}");
+    }
+    let listed = s.get("/api/v1/agents", &s.pat).await;
+    assert_eq!(listed.body["agents"].as_array().unwrap().len(), 1);
+}

@@ -24,6 +24,7 @@ mod postgres_audit;
 mod postgres_coordination;
 mod postgres_governance;
 mod postgres_identity;
+mod postgres_import;
 mod providers_email;
 mod providers_logs;
 mod providers_text;

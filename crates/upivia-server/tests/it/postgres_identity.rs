@@ -988,15 +988,20 @@ async fn three_nodes_starting_at_once_on_one_database_bootstrap_it_once() {
         return;
     };
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let keys = tempfile::tempdir().unwrap();
+    let signing = keys.path().join("audit-signing.key");
+    upivia_server::audit::AuditSigningKey::load_or_create(&signing).unwrap();
     let starts = dirs.iter().map(|dir| {
         let mut config = upivia_server::config::Config::new(
             "127.0.0.1:0".parse().unwrap(),
             dir.path().join("data"),
         );
         config.database_url = Some(database.url().to_owned().into());
-        // One audit key for every node, as an operator gives them.
+        // One audit key and one signing key for every node, as an
+        // operator gives them.
         config.audit_key =
             Some(upivia_server::audit::AuditKey::from_hex(&"07".repeat(32)).unwrap());
+        config.audit_signing_key_file = Some(signing.clone());
         upivia_server::prepare(config, "127.0.0.1:1".parse().unwrap())
     });
     let prepared: Vec<_> = futures::future::join_all(starts)

@@ -16,6 +16,11 @@ pub(crate) fn db_error(e: Error) -> StoreError {
         Error::Database(db) => match db.code().as_deref() {
             // 23xxx: integrity constraint violation (unique, check, FK).
             Some(code) if code.starts_with("23") => StoreError::Constraint(db.message().to_owned()),
+            // character_not_in_repertoire: a NUL, which PostgreSQL text
+            // cannot hold (SQLite can). Nothing stored can match one, so a
+            // lookup by it (an id in a path or query) finds nothing, as on
+            // SQLite; the API refuses NULs in the text it stores.
+            Some("22021") => StoreError::NotFound,
             // serialization_failure, deadlock_detected
             Some("40001" | "40P01") => {
                 StoreError::Conflict("the database asked to retry; try again".to_owned())

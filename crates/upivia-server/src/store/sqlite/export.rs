@@ -61,7 +61,7 @@ pub fn export(
         sqlite_migration: level,
         exported_at: rfc3339(now),
     };
-    line(out, &serde_json::to_value(&header).unwrap_or_default())?;
+    line(out, &header)?;
     let mut summary = TransferSummary::default();
     for table in &tables {
         let rows = table_rows(&conn, table, out)?;
@@ -71,11 +71,10 @@ pub fn export(
     let lines = checkpoint_lines(checkpoints, signed)?;
     line(
         out,
-        &serde_json::to_value(TableStart {
+        &TableStart {
             table: CHECKPOINTS.into(),
             columns: vec!["line".into()],
-        })
-        .unwrap_or_default(),
+        },
     )?;
     for checkpoint in &lines {
         line(out, &Value::Array(vec![Value::String(checkpoint.clone())]))?;
@@ -87,13 +86,15 @@ pub fn export(
     let end = End {
         end: summary.rows.clone(),
     };
-    line(out, &serde_json::to_value(&end).unwrap_or_default())?;
+    line(out, &end)?;
     out.flush()?;
     conn.execute_batch("COMMIT").map_err(db_error)?;
     Ok(summary)
 }
 
-fn line(out: &mut dyn Write, value: &Value) -> std::io::Result<()> {
+/// One line; structs keep their field order (the header's first key names
+/// the format).
+fn line(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
 }
@@ -135,11 +136,10 @@ fn table_rows(conn: &Connection, table: &str, out: &mut dyn Write) -> Result<u64
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     line(
         out,
-        &serde_json::to_value(TableStart {
+        &TableStart {
             table: table.to_owned(),
             columns: columns.clone(),
-        })
-        .unwrap_or_default(),
+        },
     )?;
     let mut rows = stmt.query([]).map_err(db_error)?;
     let mut count = 0u64;
