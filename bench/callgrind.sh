@@ -30,6 +30,7 @@
 #      CALLGRIND_SERVE_ARGS, KEEP=DIR (keep the callgrind.out files there,
 #      for callgrind_annotate), NO_BUILD=1.
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh

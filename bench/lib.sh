@@ -47,14 +47,19 @@ start_target() {
         setup=$(target_var "$name" SETUP "")
         args="$(target_var "$name" SERVE_ARGS "") ${EXTRA_SERVE_ARGS:-}"
         if [ -n "$setup" ]; then
-            bash -c "$setup"
+            bash -c "$setup" >&2
         fi
+        # The first node alone, then the others: it bootstraps the
+        # organisation and creates any key file the nodes share.
         for i in $(seq "$nodes"); do
             # shellcheck disable=SC2086 # SERVE_ARGS_* are words on purpose
             "$@" "$UPIVIA_BIN" serve --data-dir "$dir/node$i" --listen "127.0.0.1:$((PORT + i))" \
                 $args >"$dir/node$i.log" 2>&1 &
             PIDS+=($!)
             ports+=("$((PORT + i))")
+            if [ "$i" = 1 ]; then
+                wait_serving "$((PORT + 1))" "$dir/node1.log"
+            fi
         done
     fi
     local k
@@ -62,7 +67,7 @@ start_target() {
         BASES+="${BASES:+,}http://127.0.0.1:${ports[$k]}"
         if [ "$name" = echo ]; then
             wait_serving "${ports[$k]}" "$dir/echo.log"
-        else
+        elif [ "$k" != 0 ]; then
             wait_serving "${ports[$k]}" "$dir/node$((k + 1)).log"
         fi
     done

@@ -14,12 +14,10 @@
 #      default "sqlite"; see bench/lib.sh for SERVE_ARGS_<NAME>, NODES_<NAME>,
 #      SETUP_<NAME>), UPIVIA_BIN / LOAD_BIN, NO_BUILD=1 (skip the build).
 #
-# e.g. SQLite beside PostgreSQL over three nodes, in one run:
-#   TARGETS="sqlite pg3" NODES_pg3=3 \
-#   SERVE_ARGS_pg3="--database-url postgres://postgres@127.0.0.1:5432/upivia_bench" \
-#   SETUP_pg3="dropdb -h 127.0.0.1 -U postgres --if-exists upivia_bench && createdb -h 127.0.0.1 -U postgres upivia_bench" \
-#   bench/ratio.sh 3
+# SQLite beside PostgreSQL over three nodes, in one run: the command is in
+# docs/benchmarks.md, "PostgreSQL".
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
