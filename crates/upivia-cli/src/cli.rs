@@ -40,7 +40,7 @@ pub enum Command {
     /// Operator checks and changes over a data directory.
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// Audit trail checks over a data directory.
+    /// Audit trail checks over a data directory (or --database-url).
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Load-test governed requests (email.send on the sandbox) and check the ledger.
@@ -49,7 +49,12 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Server to load; without it, a server is started in-process on a temp dir.
+    /// Servers benchmarks measure against (hidden: for bench/ scripts).
+    #[command(subcommand)]
+    pub server: Option<BenchServer>,
+    /// Server to load; several comma-separated base URLs are nodes over one
+    /// database (setup goes to the first, the load is spread over all).
+    /// Without it, a server is started in-process on a temp dir.
     #[arg(long)]
     pub base_url: Option<String>,
     /// Owner PAT of that server (defaults to the data dir's initial credentials).
@@ -67,9 +72,35 @@ pub struct BenchArgs {
     /// How many agents share the load.
     #[arg(long, default_value_t = 8)]
     pub agents: usize,
+    /// Stop after this many requests in all instead of after --duration-secs.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Load a `bench echo-server`: the same request, posted to `/echo`; no
+    /// setup and no money checks.
+    #[arg(long, requires = "base_url")]
+    pub echo: bool,
+    /// Skip the final ledger check: it reads the whole ledger, so its cost
+    /// grows with the run, which a count per request must leave out.
+    #[arg(long)]
+    pub no_ledger_check: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchServer {
+    /// A bare axum JSON echo (POST /echo) on the server's accept loop: the
+    /// HTTP ceiling governed requests are compared with. Stops on SIGTERM.
+    #[command(hide = true)]
+    EchoServer(EchoServerArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EchoServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3900")]
+    pub listen: SocketAddr,
 }
 
 #[derive(Args, Debug, Clone)]

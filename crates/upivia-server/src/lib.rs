@@ -206,7 +206,7 @@ pub async fn prepare_with_clock(
     } else {
         None
     };
-    let recovered = governance::recovery::recover(&platform).await?;
+    let recovered = workers::recover_at_start(&platform, config.worker_interval).await?;
     if recovered > 0 {
         tracing::warn!(
             recovered,
@@ -385,6 +385,10 @@ pub async fn serve(
     // A clean stop signs what the last requests wrote.
     let (platform, sealer) = last_seal;
     workers::seal_audit(&platform, &sealer).await;
+    // Other nodes take this node's jobs over now, not when its leases run out.
+    if let Err(e) = platform.stores.coordination.leave().await {
+        tracing::warn!(error = %e, "could not give up this node's leases");
+    }
     // Only once this server's store is let go may another process write
     // the data directory.
     drop((platform, sealer));

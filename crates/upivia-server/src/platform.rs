@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
-use crate::governance::rate_limit::RateLimiter;
 use crate::governance::refusals::RefusalLog;
 use crate::governance::validation::Validators;
 use crate::providers::Providers;
@@ -33,7 +32,6 @@ pub struct Platform {
     pub validators: Arc<Validators>,
     pub providers: Providers,
     pub clock: Arc<dyn Clock>,
-    pub rate_limiter: Arc<RateLimiter>,
     pub refusals: Arc<RefusalLog>,
     pub settings: GovernanceSettings,
 }
@@ -53,7 +51,6 @@ impl Platform {
             validators,
             providers,
             clock,
-            rate_limiter: Arc::new(RateLimiter::default()),
             refusals: Arc::new(RefusalLog::default()),
             settings,
         }

@@ -2,11 +2,15 @@
 //! agents at a fixed concurrency for a fixed time, then reports
 //! throughput, latency percentiles and outcome counts, and checks that the
 //! money adds up: every executed request charged exactly once, the ledger
-//! invariants intact. Loopback only; it stops by itself.
+//! invariants intact. Loopback only; it stops by itself, after a time or
+//! after a fixed number of requests (what a count of instructions per
+//! request needs). `--echo` drives a `bench echo-server` with the same
+//! request instead, for the ratio to the HTTP ceiling.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -14,10 +18,12 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, BenchServer};
 
 struct Target {
+    /// Where setup goes; the load is spread over `bases`.
     base: String,
+    bases: Vec<String>,
     pat: String,
     http: reqwest::Client,
     _server: Option<(CancellationToken, tempfile::TempDir)>,
@@ -38,6 +44,7 @@ async fn start_in_process() -> anyhow::Result<Target> {
     tokio::spawn(upivia_server::serve(prepared, listener, cancel.clone()));
     Ok(Target {
         base: format!("http://{addr}"),
+        bases: vec![format!("http://{addr}")],
         pat: creds["pat"]
             .as_str()
             .context("pat in credentials")?
@@ -74,23 +81,60 @@ async fn call(
     Ok(body)
 }
 
+/// When the workers stop taking new requests.
+enum Stop {
+    At(Instant),
+    /// Requests taken so far, and how many to take in all.
+    After(AtomicU64, u64),
+}
+
+impl Stop {
+    fn take(&self) -> bool {
+        match self {
+            Stop::At(deadline) => Instant::now() < *deadline,
+            Stop::After(taken, total) => taken.fetch_add(1, Ordering::Relaxed) < *total,
+        }
+    }
+}
+
+/// An agent key's length, so that an echo request is the governed one byte
+/// for byte.
+const ECHO_TOKEN: &str = "agent_key_test_0000000000000000000000000000000000000000";
+
+fn loopback_bases(list: &str) -> anyhow::Result<Vec<String>> {
+    let bases: Vec<String> = list
+        .split(',')
+        .map(|b| b.trim().trim_end_matches('/').to_owned())
+        .filter(|b| !b.is_empty())
+        .collect();
+    ensure!(!bases.is_empty(), "--base-url names no server");
+    for base in &bases {
+        ensure!(
+            base.starts_with("http://127.")
+                || base.starts_with("http://localhost")
+                || base.starts_with("http://[::1]"),
+            "bench targets loopback only, not {base}"
+        );
+    }
+    Ok(bases)
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(BenchServer::EchoServer(echo)) = args.server {
+        return super::bench_echo::run(echo).await;
+    }
     ensure!(
         args.concurrency > 0 && args.agents > 0,
         "concurrency and agents must be positive"
     );
     let target = match &args.base_url {
         None => start_in_process().await?,
-        Some(base) => {
-            ensure!(
-                base.starts_with("http://127.")
-                    || base.starts_with("http://localhost")
-                    || base.starts_with("http://[::1]"),
-                "bench targets loopback only"
-            );
-            let pat = match (&args.pat, &args.data_dir) {
-                (Some(p), _) => p.clone(),
-                (None, Some(dir)) => {
+        Some(list) => {
+            let bases = loopback_bases(list)?;
+            let pat = match (&args.pat, &args.data_dir, args.echo) {
+                (_, _, true) => String::new(),
+                (Some(p), _, _) => p.clone(),
+                (None, Some(dir), _) => {
                     let creds: Value = serde_json::from_slice(&std::fs::read(
                         dir.join("initial-credentials.json"),
                     )?)?;
@@ -99,16 +143,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                         .context("pat in credentials")?
                         .to_owned()
                 }
-                (None, None) => bail!("give --pat or --data-dir with --base-url"),
+                (None, None, false) => bail!("give --pat or --data-dir with --base-url"),
             };
             Target {
-                base: base.trim_end_matches('/').to_owned(),
+                base: bases[0].clone(),
+                bases,
                 pat,
                 http: client()?,
                 _server: None,
             }
         }
     };
+    if args.echo {
+        let load = drive(Arc::new(target), Vec::new(), &args).await?;
+        return Ok(report_echo(&args, &load));
+    }
     let post = reqwest::Method::POST;
     call(
         &target,
@@ -154,18 +203,111 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
 
     let target = Arc::new(target);
-    let deadline = Instant::now() + Duration::from_secs(args.duration_secs);
+    let load = drive(target.clone(), keys, &args).await?;
+    let Load {
+        hist,
+        counts,
+        elapsed,
+    } = &load;
+    let elapsed = *elapsed;
+    let total: u64 = counts.values().sum();
+    let executed = counts.get("executed").copied().unwrap_or(0);
+    let after = call(
+        &target,
+        reqwest::Method::GET,
+        "/api/v1/balance",
+        &target.pat,
+        None,
+    )
+    .await?;
+    let spent = before - after["amount_cents"].as_i64().unwrap_or(0);
+    let ledger = if args.no_ledger_check {
+        json!({"ok": null, "problems": null})
+    } else {
+        call(
+            &target,
+            reqwest::Method::GET,
+            "/api/v1/admin/ledger/check",
+            &target.pat,
+            None,
+        )
+        .await?
+    };
+    let money_ok = i64::try_from(executed).ok() == Some(spent);
+    let ledger_ok = args.no_ledger_check || ledger["ok"] == true;
+    let mut report = summary(&args, &load);
+    report["spent_cents"] = json!(spent);
+    report["charged_once"] = json!(money_ok);
+    report["ledger_ok"] = ledger["ok"].clone();
+    report["ledger_problems"] = ledger["problems"].clone();
+    if args.json {
+        println!("{report:#}");
+    } else {
+        print_summary(&args, total, elapsed, hist, counts);
+        println!(
+            "money         {executed} executed, {spent} cents spent: {}",
+            if money_ok {
+                "each charged exactly once"
+            } else {
+                "MISMATCH"
+            }
+        );
+        println!(
+            "ledger check  {}",
+            if args.no_ledger_check {
+                "skipped".to_owned()
+            } else if ledger_ok {
+                "ok".to_owned()
+            } else {
+                format!("FAILED: {}", ledger["problems"])
+            }
+        );
+    }
+    Ok(if money_ok && ledger_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// What the workers measured.
+struct Load {
+    hist: Histogram<u64>,
+    counts: BTreeMap<String, u64>,
+    elapsed: f64,
+}
+
+/// Runs `args.concurrency` workers for `--duration-secs` or `--requests`: governed `email.send`
+/// requests with the agents' `keys`, or with `--echo` the same request to
+/// `/echo`, which must come back unchanged.
+async fn drive(target: Arc<Target>, keys: Vec<String>, args: &BenchArgs) -> anyhow::Result<Load> {
+    let stop = Arc::new(match args.requests {
+        Some(n) => Stop::After(AtomicU64::new(0), n),
+        None => Stop::At(Instant::now() + Duration::from_secs(args.duration_secs)),
+    });
+    let echo = args.echo;
     let started = Instant::now();
     let mut workers = Vec::new();
     for w in 0..args.concurrency {
         let t = target.clone();
-        let key = keys[w % keys.len()].clone();
+        let stop = stop.clone();
+        let key = if echo {
+            ECHO_TOKEN.to_owned()
+        } else {
+            keys[w % keys.len()].clone()
+        };
+        let base = &t.bases[w % t.bases.len()];
+        let url = if echo {
+            format!("{base}/echo")
+        } else {
+            format!("{base}/api/v1/service-requests")
+        };
         workers.push(tokio::spawn(async move {
             let mut hist =
                 Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
             let mut counts: BTreeMap<String, u64> = BTreeMap::new();
             let mut n = 0u64;
-            while Instant::now() < deadline {
+            while stop.take() {
                 n += 1;
                 let idem = format!("bench-{w}-{n}");
                 let body = json!({"service": "email", "operation": "send", "idempotency_key": idem,
@@ -173,7 +315,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 let t0 = Instant::now();
                 let resp = t
                     .http
-                    .post(format!("{}/api/v1/service-requests", t.base))
+                    .post(&url)
                     .bearer_auth(&key)
                     .header("idempotency-key", &idem)
                     .json(&body)
@@ -183,6 +325,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                     Ok(r) => {
                         let code = r.status().as_u16();
                         match r.json::<Value>().await {
+                            Ok(v) if echo => {
+                                if code == 200 && v == body {
+                                    "echoed".to_owned()
+                                } else {
+                                    format!("http_{code}")
+                                }
+                            }
                             Ok(v) => v["status"]
                                 .as_str()
                                 .map(str::to_owned)
@@ -210,82 +359,72 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             *counts.entry(k).or_default() += v;
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let total: u64 = counts.values().sum();
-    let executed = counts.get("executed").copied().unwrap_or(0);
-    let after = call(
-        &target,
-        reqwest::Method::GET,
-        "/api/v1/balance",
-        &target.pat,
-        None,
-    )
-    .await?;
-    let spent = before - after["amount_cents"].as_i64().unwrap_or(0);
-    let ledger = call(
-        &target,
-        reqwest::Method::GET,
-        "/api/v1/admin/ledger/check",
-        &target.pat,
-        None,
-    )
-    .await?;
-    let money_ok = i64::try_from(executed).ok() == Some(spent);
-    let ledger_ok = ledger["ok"] == true;
-    let report = json!({
+    Ok(Load {
+        hist,
+        counts,
+        elapsed: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn summary(args: &BenchArgs, load: &Load) -> Value {
+    let total: u64 = load.counts.values().sum();
+    json!({
+        "mode": if args.echo { "echo" } else { "governed" },
         "concurrency": args.concurrency,
         "agents": args.agents,
-        "duration_s": elapsed,
+        "duration_s": load.elapsed,
         "requests": total,
-        "requests_per_s": total as f64 / elapsed,
+        "requests_per_s": total as f64 / load.elapsed,
         "latency_ms": {
-            "p50": hist.value_at_quantile(0.50) as f64 / 1000.0,
-            "p99": hist.value_at_quantile(0.99) as f64 / 1000.0,
-            "max": hist.max() as f64 / 1000.0,
+            "p50": load.hist.value_at_quantile(0.50) as f64 / 1000.0,
+            "p99": load.hist.value_at_quantile(0.99) as f64 / 1000.0,
+            "max": load.hist.max() as f64 / 1000.0,
         },
-        "outcomes": counts,
-        "spent_cents": spent,
-        "charged_once": money_ok,
-        "ledger_ok": ledger_ok,
-        "ledger_problems": ledger["problems"],
-    });
-    if args.json {
-        println!("{report:#}");
+        "outcomes": load.counts,
+    })
+}
+
+fn print_summary(
+    args: &BenchArgs,
+    total: u64,
+    elapsed: f64,
+    hist: &Histogram<u64>,
+    counts: &BTreeMap<String, u64>,
+) {
+    if args.echo {
+        println!(
+            "requests      {total} in {elapsed:.1} s at concurrency {} (echo)",
+            args.concurrency
+        );
     } else {
         println!(
             "requests      {total} in {elapsed:.1} s at concurrency {} over {} agents",
             args.concurrency, args.agents
         );
-        println!("throughput    {:.0} requests/s", total as f64 / elapsed);
-        println!(
-            "latency       p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
-            report["latency_ms"]["p50"].as_f64().unwrap_or(0.0),
-            report["latency_ms"]["p99"].as_f64().unwrap_or(0.0),
-            report["latency_ms"]["max"].as_f64().unwrap_or(0.0)
-        );
-        for (k, v) in &counts {
-            println!("outcome       {k:<14} {v}");
-        }
-        println!(
-            "money         {executed} executed, {spent} cents spent: {}",
-            if money_ok {
-                "each charged exactly once"
-            } else {
-                "MISMATCH"
-            }
-        );
-        println!(
-            "ledger check  {}",
-            if ledger_ok {
-                "ok".to_owned()
-            } else {
-                format!("FAILED: {}", ledger["problems"])
-            }
-        );
     }
-    Ok(if money_ok && ledger_ok {
+    println!("throughput    {:.0} requests/s", total as f64 / elapsed);
+    println!(
+        "latency       p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+        hist.value_at_quantile(0.50) as f64 / 1000.0,
+        hist.value_at_quantile(0.99) as f64 / 1000.0,
+        hist.max() as f64 / 1000.0
+    );
+    for (k, v) in counts {
+        println!("outcome       {k:<14} {v}");
+    }
+}
+
+/// Success when every request came back as it was sent.
+fn report_echo(args: &BenchArgs, load: &Load) -> ExitCode {
+    let total: u64 = load.counts.values().sum();
+    if args.json {
+        println!("{:#}", summary(args, load));
+    } else {
+        print_summary(args, total, load.elapsed, &load.hist, &load.counts);
+    }
+    if load.counts.keys().all(|k| k == "echoed") {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    }
 }

@@ -6,6 +6,7 @@ pub(crate) mod approvals;
 pub(crate) mod audit;
 pub(crate) mod balance;
 mod bench;
+mod bench_echo;
 mod client;
 pub(crate) mod migrate;
 pub(crate) mod orgs;

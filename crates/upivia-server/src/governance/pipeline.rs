@@ -12,15 +12,14 @@
 //! 7. execute through the provider, then settle or release;
 //! 8. usage and audit are written by the same store transaction as 6 and 7.
 
-use std::time::Instant;
-
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::policy::{self, PolicyDecision, PolicyInput};
 use super::record::Recorder;
 use super::{
-    GovernanceError, approvals, budget, execute, idempotency, outcome, refusals, trail, validation,
+    GovernanceError, approvals, budget, execute, idempotency, outcome, rate_limit, refusals, trail,
+    validation,
 };
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
@@ -72,12 +71,12 @@ pub async fn submit(
     let now = platform.clock.now();
 
     // 1. Limits before work: refused requests count too.
-    policy::check_key_rate(
-        &platform.rate_limiter,
+    rate_limit::check_key(
+        platform.stores.coordination.as_ref(),
         agent,
         platform.settings.key_rate_limit_per_minute,
-        Instant::now(),
-    )?;
+    )
+    .await?;
 
     // 2. Idempotency. A replay is answered from a read here; the writer
     // checks the key again when it records, for a key claimed meanwhile.
@@ -157,7 +156,7 @@ pub async fn submit(
             return record.block(request, reason, message).await;
         }
     };
-    policy::check_binding_rate(&platform.rate_limiter, &allowed.binding, Instant::now())?;
+    rate_limit::check_binding(platform.stores.coordination.as_ref(), &allowed.binding).await?;
     request.binding_id = Some(allowed.binding.id.clone());
 
     // 5. Approval gate.

@@ -3,15 +3,11 @@
 //! enables the operation, the key's provider scope, the per-request cost
 //! ceiling, and the daily limits (which the store enforces atomically with
 //! the write, so concurrent requests cannot overshoot them). Per-minute
-//! limits are token buckets: the key's before anything else, the binding's
-//! once the binding is known.
-
-use std::time::Instant;
+//! limits are `rate_limit.rs`: the key's before anything else, the
+//! binding's once the binding is known.
 
 use time::OffsetDateTime;
 
-use super::GovernanceError;
-use super::rate_limit::RateLimiter;
 use crate::catalog::OperationSpec;
 use crate::clock::start_of_day;
 use crate::model::{Agent, AgentStatus, Binding, KeyMode, Org, ReasonCode};
@@ -138,37 +134,4 @@ pub fn daily_limit_message(scope: &LimitScope, limit: u32) -> String {
             format!("this service binding's daily limit of {limit} requests is reached")
         }
     }
-}
-
-/// The agent key's own per-minute limit, or the server's ceiling for keys
-/// without one. Checked first, before any other work, so every request
-/// counts, refused or not.
-pub fn check_key_rate(
-    limiter: &RateLimiter,
-    agent: &Agent,
-    server_ceiling: Option<u32>,
-    now: Instant,
-) -> Result<(), GovernanceError> {
-    let Some(limit) = agent.rate_limit_per_minute.or(server_ceiling) else {
-        return Ok(());
-    };
-    acquire(limiter, (format!("agent:{}", agent.id), limit), now)
-}
-
-/// The binding's per-minute limit, once policy has found the binding.
-pub fn check_binding_rate(
-    limiter: &RateLimiter,
-    binding: &Binding,
-    now: Instant,
-) -> Result<(), GovernanceError> {
-    let Some(limit) = binding.rate_limit_per_minute else {
-        return Ok(());
-    };
-    acquire(limiter, (format!("binding:{}", binding.id), limit), now)
-}
-
-fn acquire(limiter: &RateLimiter, key: (String, u32), now: Instant) -> Result<(), GovernanceError> {
-    limiter
-        .try_acquire(std::slice::from_ref(&key), now)
-        .map_err(|(limit, retry_after)| GovernanceError::RateLimited { limit, retry_after })
 }

@@ -10,6 +10,7 @@ pub mod postgres;
 pub mod sqlite;
 
 pub mod agents;
+pub mod coordination;
 pub mod governance;
 pub mod identity;
 pub mod transfer;
@@ -17,6 +18,7 @@ pub mod transfer;
 use std::sync::Arc;
 
 pub use agents::*;
+pub use coordination::*;
 pub use governance::*;
 pub use identity::*;
 
@@ -55,6 +57,8 @@ pub struct Stores {
     pub governance: Arc<dyn GovernanceStore>,
     pub identity: Arc<dyn IdentityStore>,
     pub agents: Arc<dyn AgentStore>,
+    /// Job leases and per-minute rate limits across nodes.
+    pub coordination: Arc<dyn CoordinationStore>,
 }
 
 impl Stores {
@@ -64,6 +68,7 @@ impl Stores {
             governance: store.clone(),
             identity: store.clone(),
             agents: store,
+            coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
     }
 
@@ -72,7 +77,8 @@ impl Stores {
         Stores {
             governance: store.clone(),
             identity: store.clone(),
-            agents: store,
+            agents: store.clone(),
+            coordination: store,
         }
     }
 }

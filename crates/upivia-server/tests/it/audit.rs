@@ -706,3 +706,75 @@ async fn a_deleted_chain_record_is_caught() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn every_node_of_a_database_must_hold_its_audit_and_signing_keys() {
+    // Only PostgreSQL has several nodes on one database.
+    if !on_postgres() {
+        return;
+    }
+    let s = TestServer::start().await;
+    let data = s.dir.path().join("data");
+    let recorded = || async {
+        s.platform
+            .stores
+            .governance
+            .audit_checkpoints(None)
+            .await
+            .unwrap()
+            .unwrap()
+            .len()
+    };
+    let before = recorded().await;
+    let other = tempfile::tempdir().unwrap();
+    let node = |configure: &dyn Fn(&mut upivia_server::config::Config)| {
+        let mut config = upivia_server::config::Config::new(
+            "127.0.0.1:0".parse().unwrap(),
+            other.path().join("data"),
+        );
+        config.database_url = s.database.as_ref().map(|d| d.url().to_owned().into());
+        configure(&mut config);
+        upivia_server::prepare(config, "127.0.0.1:1".parse().unwrap())
+    };
+    let audit_key = upivia_server::audit::AuditKey::load(&data.join("audit.key")).unwrap();
+    // Its own data dir's new keys: the audit key is refused first.
+    let err = node(&|_| {})
+        .await
+        .err()
+        .expect("another audit key is refused");
+    assert!(
+        matches!(
+            err,
+            upivia_server::StartError::Audit(upivia_server::audit::AuditError::KeyMismatch { .. })
+        ),
+        "{err:?}"
+    );
+    // The same audit key, another signing key.
+    let err = node(&|c| c.audit_key = Some(audit_key.clone()))
+        .await
+        .err()
+        .expect("another signing key is refused");
+    let upivia_server::StartError::Audit(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(e.to_string().contains("--audit-signing-key-file"), "{e}");
+    // Both keys: a second node, whose start signs nothing the first did.
+    let second = node(&|c| {
+        c.audit_key = Some(audit_key.clone());
+        c.audit_signing_key_file = Some(data.join("audit-signing.key"));
+    })
+    .await
+    .expect("a node with both keys starts");
+    assert_eq!(recorded().await, before);
+    s.credit(100).await;
+    second
+        .sealer
+        .seal(
+            second.platform.stores.governance.as_ref(),
+            second.platform.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded().await, before + 1);
+    assert_eq!(verify(&s).await["ok"], true);
+}

@@ -23,13 +23,18 @@ async fn assert_private(s: &TestServer) {
     s.credit(100).await;
     let data = s.dir.path().join("data");
     assert_eq!(mode(&data), 0o700, "data dir");
-    for name in [
-        "upivia.db",
-        "upivia.db-wal",
-        "upivia.db-shm",
-        "initial-credentials.json",
-    ] {
+    // The database's files exist only on SQLite; on PostgreSQL the data
+    // dir holds the keys, the checkpoints and the credentials file.
+    let mut expected = vec!["initial-credentials.json", "audit.key"];
+    if !crate::support::on_postgres() {
+        expected.extend(["upivia.db", "upivia.db-wal", "upivia.db-shm"]);
+    }
+    for name in expected {
         assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path) & 0o077, 0, "{} is private", path.display());
     }
 }
 

@@ -11,6 +11,7 @@ mod bad_input;
 mod budget;
 mod concurrency;
 mod connections;
+mod coordination;
 #[cfg(unix)]
 mod data_at_rest;
 mod http_hygiene;
@@ -20,6 +21,7 @@ mod pipeline;
 mod platform;
 mod postgres;
 mod postgres_audit;
+mod postgres_coordination;
 mod postgres_governance;
 mod postgres_identity;
 mod postgres_import;

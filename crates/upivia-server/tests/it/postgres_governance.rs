@@ -902,3 +902,40 @@ async fn old_idempotency_keys_are_purged_in_bounded_chunks_and_workers_beat() {
     store.heartbeat("workers", now).await.unwrap();
     assert_eq!(store.last_heartbeat("workers").await.unwrap(), Some(now));
 }
+
+#[tokio::test]
+async fn lookups_by_a_key_postgresql_cannot_hold_find_nothing() {
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let store = &cluster.nodes[0];
+    let hostile = "req_\0x";
+    assert!(store.request(&hostile.into()).await.unwrap().is_none());
+    assert!(store.approval(&hostile.into()).await.unwrap().is_none());
+    let agent = cluster.agent.clone().into();
+    assert!(store.idempotency(&agent, hostile).await.unwrap().is_none());
+    let decide = cluster.decide(
+        hostile,
+        ApprovalDecision::Reject {
+            reason: upivia_server::model::ReasonCode::ApprovalRejected,
+            message: "no".to_owned(),
+        },
+    );
+    assert_eq!(
+        store.decide_approval(decide).await.unwrap().unwrap_err(),
+        DecideRefusal::NotFound
+    );
+    let query = upivia_server::store::UsageQuery {
+        org_id: cluster.org.clone(),
+        agent_id: Some(hostile.to_owned()),
+        limit: 10,
+        ..Default::default()
+    };
+    let page = store.usage(query.clone()).await.unwrap();
+    assert!(page.records.is_empty());
+    let summary = store
+        .usage_summary(query, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(summary.per_agent.is_empty() && summary.per_day.is_empty());
+}

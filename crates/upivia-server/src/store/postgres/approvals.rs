@@ -20,6 +20,9 @@ pub(super) async fn list(
     org_id: &str,
     status: Option<ApprovalStatus>,
 ) -> StoreResult<Vec<Approval>> {
+    if !rows::storable(org_id) {
+        return Ok(Vec::new());
+    }
     let rows = sqlx::query(concat!(
         approval_select!(),
         " WHERE ap.org_id = $1 AND ($2::text IS NULL OR ap.status = $2) \
@@ -52,6 +55,9 @@ pub(super) async fn expired(
 }
 
 pub(super) async fn get(store: &PgStore, approval_id: &str) -> StoreResult<Option<Approval>> {
+    if !rows::storable(approval_id) {
+        return Ok(None);
+    }
     let row = sqlx::query(concat!(approval_select!(), " WHERE ap.id = $1"))
         .bind(approval_id)
         .fetch_optional(&store.pool)
@@ -67,6 +73,9 @@ pub(super) fn decide<'c>(
 ) -> BoxFuture<'c, TxResult<Step<Result<Decided, DecideRefusal>>>> {
     Box::pin(async move {
         let refuse = |r| Ok(Step::Rollback(Err(r)));
+        if !rows::storable(&d.approval_id) {
+            return refuse(DecideRefusal::NotFound);
+        }
         let row = sqlx::query(concat!(
             approval_select!(),
             " WHERE ap.id = $1 FOR UPDATE OF ap"

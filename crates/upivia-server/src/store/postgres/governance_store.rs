@@ -19,11 +19,7 @@ use crate::store::*;
 #[async_trait]
 impl GovernanceStore for PgStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(())
+        self.ping_shared().await
     }
 
     async fn idempotency(

@@ -257,31 +257,42 @@ pub(super) async fn reserve(
     Ok(Ok(()))
 }
 
+/// How a request's holds close: the entries to append and what is
+/// settled on the organisation. Worked out before any lock is taken, so
+/// the caller can write everything else first and lock the balance rows
+/// last ([`close`]).
+pub(super) struct Closing {
+    keys: Vec<String>,
+    entries: Vec<Entry>,
+    pub(super) settled: Cents,
+}
+
 /// Settles `charge` (capped at `held`) out of what a request holds on each
-/// of `accounts` (a JSON array of keys), and releases the rest. Returns
-/// what was settled on the organisation.
-pub(super) async fn close_holds(
-    c: &mut PgConnection,
-    posting: &Posting<'_>,
+/// of `accounts` (a JSON array of keys), and releases the rest; no charge
+/// releases everything.
+pub(super) fn closing(
+    request_id: &str,
     (accounts, held): (Option<String>, Cents),
     charge: Option<Cents>,
-) -> TxResult<Cents> {
-    let request_id = posting.request_id.unwrap_or_default();
+) -> StoreResult<Closing> {
+    let mut closing = Closing {
+        keys: Vec::new(),
+        entries: Vec::new(),
+        settled: Cents::ZERO,
+    };
     let Some(accounts) = accounts.filter(|_| held > Cents::ZERO) else {
-        return Ok(Cents::ZERO);
+        return Ok(closing);
     };
     let keys: Vec<String> = serde_json::from_str(&accounts)
         .map_err(|e| StoreError::Corrupt(format!("bad held_accounts on {request_id}: {e}")))?;
     let amount = charge.map_or(Cents::ZERO, |c| c.min(held).max(Cents::ZERO));
     let rest = held.checked_sub(amount).unwrap_or(Cents::ZERO);
-    let mut settled = Cents::ZERO;
-    let mut entries = Vec::new();
     for key in &keys {
         let account = Account::parse(key)
             .ok_or_else(|| StoreError::Corrupt(format!("bad account key {key}")))?;
         for (kind, value) in [(EntryKind::Settle, amount), (EntryKind::Release, rest)] {
             if value > Cents::ZERO {
-                entries.push(Entry {
+                closing.entries.push(Entry {
                     account: key.clone(),
                     kind,
                     amount: value,
@@ -289,13 +300,25 @@ pub(super) async fn close_holds(
             }
         }
         if matches!(account, Account::Org(_)) {
-            settled = amount;
+            closing.settled = amount;
         }
     }
-    // The rows exist: the reservation created them.
-    let mut totals = lock(c, keys, false).await?;
-    post(c, &mut totals, posting, &entries).await?;
-    Ok(settled)
+    closing.keys = keys;
+    Ok(closing)
+}
+
+/// Locks the accounts of `closing` (their rows exist: the reservation made
+/// them) and appends its entries.
+pub(super) async fn close(
+    c: &mut PgConnection,
+    posting: &Posting<'_>,
+    closing: Closing,
+) -> TxResult<()> {
+    if closing.entries.is_empty() {
+        return Ok(());
+    }
+    let mut totals = lock(c, closing.keys, false).await?;
+    post(c, &mut totals, posting, &closing.entries).await
 }
 
 /// Credits `amount` to `account` (creating its balance row) and returns

@@ -8,13 +8,11 @@
 //! chained afterwards by one node at a time (`audit.rs`). Each node beats
 //! a row of `nodes`; what a dead node held is taken over.
 
-// Until every part of the backend is filled in (issue 8).
-#![allow(dead_code)]
-
 mod agent_rows;
 mod agents;
 mod approvals;
 mod audit;
+mod coordination;
 mod error;
 mod governance_store;
 mod identity;
@@ -63,6 +61,8 @@ impl Default for PgSettings {
     }
 }
 
+const PING_FRESH: Duration = Duration::from_millis(500);
+
 pub struct PgStore {
     pool: PgPool,
     audit_key: Option<AuditKey>,
@@ -70,6 +70,8 @@ pub struct PgStore {
     node_id: String,
     /// Stops the node's background tasks (its beat, the audit chainer).
     stop: CancellationToken,
+    /// When a ping last succeeded; see [`PgStore::ping_shared`].
+    last_ping: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Drop for PgStore {
@@ -119,11 +121,29 @@ impl PgStore {
             audit_key,
             node_id: crate::ids::new_id("node"),
             stop: CancellationToken::new(),
+            last_ping: tokio::sync::Mutex::new(None),
         });
         nodes::register(&store).await?;
         nodes::start_beating(&store);
         audit::start_chainer(&store);
         Ok(store)
+    }
+
+    /// Health checks ask the database at most once per [`PING_FRESH`]:
+    /// a burst of them (a load balancer's, or a flood) waits for the one
+    /// ping in flight instead of taking every pooled connection from the
+    /// requests, and a check within the window reuses its success.
+    pub(crate) async fn ping_shared(&self) -> StoreResult<()> {
+        let mut last = self.last_ping.lock().await;
+        if last.is_some_and(|at| at.elapsed() < PING_FRESH) {
+            return Ok(());
+        }
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        *last = Some(std::time::Instant::now());
+        Ok(())
     }
 
     pub fn pool(&self) -> &PgPool {

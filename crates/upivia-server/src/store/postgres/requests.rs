@@ -77,6 +77,9 @@ pub(super) async fn idempotency(
     agent_id: &str,
     key: &str,
 ) -> StoreResult<Option<IdempotencyRecord>> {
+    if !rows::storable(agent_id) || !rows::storable(key) {
+        return Ok(None);
+    }
     let mut c = store.pool.acquire().await.map_err(db_error)?;
     idempotency_on(&mut c, agent_id, key).await
 }
@@ -323,6 +326,9 @@ pub(super) async fn get_request(
     store: &PgStore,
     request_id: &str,
 ) -> StoreResult<Option<ServiceRequest>> {
+    if !rows::storable(request_id) {
+        return Ok(None);
+    }
     let mut c = store.pool.acquire().await.map_err(db_error)?;
     get_on(&mut c, request_id).await
 }
@@ -427,13 +433,16 @@ pub(super) fn finish<'c>(
             note: None,
             now: f.now,
         };
+        let mut closing = None;
         match f.outcome.clone() {
             Finish::Executed {
                 result,
                 charge,
                 provider,
             } => {
-                let charged = ledger::close_holds(c, &posting, hold, Some(charge)).await?;
+                let plan = ledger::closing(&req.id, hold, Some(charge))?;
+                let charged = plan.settled;
+                closing = Some(plan);
                 req.status = RequestStatus::Executed;
                 req.cost = charged;
                 req.result = Some(result);
@@ -441,7 +450,7 @@ pub(super) fn finish<'c>(
                 event.cost = Some(charged);
             }
             Finish::Failed { reason, message } => {
-                ledger::close_holds(c, &posting, hold, None).await?;
+                closing = Some(ledger::closing(&req.id, hold, None)?);
                 req.status = RequestStatus::Failed;
                 req.reason_code = Some(reason);
                 req.message = Some(message);
@@ -499,6 +508,10 @@ pub(super) fn finish<'c>(
             .await?;
         }
         audit::insert(c, &event, f.now).await?;
+        // The balance rows last: the shortest hold of the hottest locks.
+        if let Some(closing) = closing {
+            ledger::close(c, &posting, closing).await?;
+        }
         Ok(Step::Commit(req))
     })
 }

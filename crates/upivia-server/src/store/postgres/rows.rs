@@ -40,6 +40,13 @@ macro_rules! approval_select {
 }
 pub(super) use approval_select;
 
+/// Whether `text` can be stored at all: PostgreSQL's text holds no NUL,
+/// and binding one is an error. A lookup by such a key (a hostile id in a
+/// path) finds nothing, without asking.
+pub(super) fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
 pub(super) fn get<'r, T>(row: &'r PgRow, column: &str) -> StoreResult<T>
 where
     T: Decode<'r, Postgres> + Type<Postgres>,

@@ -19,7 +19,18 @@ macro_rules! usage_filter {
     };
 }
 
+/// A filter naming what cannot be stored matches nothing.
+fn matches_nothing(q: &UsageQuery) -> bool {
+    !rows::storable(&q.org_id) || q.agent_id.as_deref().is_some_and(|a| !rows::storable(a))
+}
+
 pub(super) async fn page(store: &PgStore, q: &UsageQuery) -> StoreResult<UsagePage> {
+    if matches_nothing(q) {
+        return Ok(UsagePage {
+            records: Vec::new(),
+            total: Cents::ZERO,
+        });
+    }
     let total: i64 = sqlx::query_scalar(concat!(
         "SELECT COALESCE(SUM(cost_cents), 0)::bigint FROM service_requests WHERE ",
         usage_filter!()
@@ -59,6 +70,9 @@ pub(super) async fn summary(
     q: &UsageQuery,
     days_from: OffsetDateTime,
 ) -> StoreResult<UsageSummary> {
+    if matches_nothing(q) {
+        return Ok(UsageSummary::default());
+    }
     let per_agent = sqlx::query(concat!(
         "SELECT agent_id AS key, COUNT(*) AS requests, \
          COALESCE(SUM(cost_cents), 0)::bigint AS total FROM service_requests WHERE ",

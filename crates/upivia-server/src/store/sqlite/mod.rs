@@ -6,6 +6,7 @@ mod agents;
 mod agents_store;
 mod approvals;
 mod audit;
+mod coordination_store;
 pub mod export;
 pub mod files;
 mod governance_store;
@@ -29,6 +30,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{M, Migrations};
 
+pub use self::coordination_store::LocalCoordination;
 use self::writer::Writer;
 use super::*;
 use crate::audit::AuditKey;
