@@ -72,6 +72,12 @@ async fn credit(
             "invalid field note: at most 500 bytes".into(),
         ));
     }
+    // PostgreSQL text cannot hold a NUL: refused on every backend alike.
+    if note.contains('\0') {
+        return Err(ApiError::Unprocessable(
+            "invalid field note: must not contain NUL characters".into(),
+        ));
+    }
     let amount = Cents::new(body.amount_cents);
     let now = state.platform.clock.now();
     let audit = AuditEvent::new(

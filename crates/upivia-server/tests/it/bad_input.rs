@@ -261,4 +261,13 @@ async fn a_nul_character_is_refused_in_text_and_finds_nothing_in_an_id() {
     }
     let listed = s.get("/api/v1/agents", &s.pat).await;
     assert_eq!(listed.body["agents"].as_array().unwrap().len(), 1);
+    let r = s
+        .post(
+            "/api/v1/balance/credits",
+            &s.pat,
+            json!({"amount_cents": 5, "note": "a\u{0}b"}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{r:?}");
+    assert_eq!(s.balance().await, 0, "nothing credited");
 }
