@@ -211,7 +211,11 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
                 None => Err(ApiError::Unauthenticated("invalid agent key")),
             };
         }
-        return match stores.identity.user_by_pat(&hash).await? {
+        return match stores
+            .identity
+            .user_by_pat_at(&hash, state.platform.clock.now())
+            .await?
+        {
             Some(user) => Ok(Some(Caller::User(user))),
             None => Err(ApiError::Unauthenticated("invalid access token")),
         };

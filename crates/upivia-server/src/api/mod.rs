@@ -17,6 +17,7 @@ mod balance;
 mod metrics;
 
 pub use metrics::handle as metrics_handle;
+mod people;
 mod platform;
 mod serde_words;
 mod service_requests;
@@ -86,6 +87,7 @@ fn v1() -> Router<AppState> {
         .merge(platform::router())
         .merge(services::router())
         .merge(sessions::router())
+        .merge(people::router())
         .merge(service_requests::router())
         .merge(approvals::router())
         .merge(balance::router())

@@ -140,11 +140,31 @@ async fn change_password(
     Ok(AxumJson(json!({"ok": true, "sessions_revoked": ended})))
 }
 
-async fn whoami(user: UserAuth) -> AxumJson<Value> {
+/// Who the caller is, in which workspace, by which credential: `email`
+/// (what the terminal client reads) and the rest for everyone else.
+async fn whoami(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: UserAuth,
+) -> Result<AxumJson<Value>, ApiError> {
     let u = user.0;
-    AxumJson(json!({
+    let org = state
+        .platform
+        .stores
+        .identity
+        .org(&crate::ids::OrgId::from(u.org_id.clone()))
+        .await?;
+    let credential = if cookie_session(&headers).is_some() {
+        "session"
+    } else {
+        "pat"
+    };
+    Ok(AxumJson(json!({
         "email": u.email,
         "user": {"id": u.user_id, "email": u.email, "role": u.role.as_str()},
+        "role": u.role.as_str(),
         "org_id": u.org_id,
-    }))
+        "workspace": {"id": u.org_id, "name": org.map(|o| o.name)},
+        "credential": credential,
+    })))
 }

@@ -70,6 +70,16 @@ impl AuditEvent {
         self.details = details;
         self
     }
+
+    /// Adds `more`'s keys to the details (an object), replacing equal keys;
+    /// details that are not an object become `more`.
+    pub fn with_details_merged(mut self, more: Value) -> Self {
+        match (&mut self.details, more) {
+            (Value::Object(have), Value::Object(more)) => have.extend(more),
+            (details, more) => *details = more,
+        }
+        self
+    }
 }
 
 /// A chained, stored audit entry.

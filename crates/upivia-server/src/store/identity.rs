@@ -38,7 +38,8 @@ pub struct Bootstrapped {
     pub user_id: String,
 }
 
-/// organisation issue; for now by test harnesses).
+/// A new user made a member of an organisation (by an owner or admin through
+/// `domains::identity::people`, and by test harnesses).
 #[derive(Clone, Debug)]
 pub struct NewMember {
     pub org_id: String,
@@ -63,6 +64,109 @@ pub struct KillSwitchChange {
     pub now: OffsetDateTime,
 }
 
+/// An existing user (found by email) joining one more organisation.
+#[derive(Clone, Debug)]
+pub struct JoinOrg {
+    pub org_id: String,
+    pub email: String,
+    /// Admin or member.
+    pub role: Role,
+    pub now: OffsetDateTime,
+    pub actor: String,
+}
+
+/// A member of an organisation as its member list shows them.
+#[derive(Clone, Debug)]
+pub struct MemberRecord {
+    pub user_id: String,
+    pub email: String,
+    pub role: Role,
+    pub joined_at: OffsetDateTime,
+}
+
+/// A member's new role, refused (`Conflict`) unless the member still has
+/// `expect` (the role the caller's permission was checked against).
+#[derive(Clone, Debug)]
+pub struct RoleChange {
+    pub org_id: String,
+    pub user_id: String,
+    pub role: Role,
+    pub expect: Role,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
+}
+
+/// A member leaving an organisation: their membership, their sessions in
+/// it and their PATs bound to it end in one transaction. Refused
+/// (`Conflict`) unless the member still has `expect`.
+#[derive(Clone, Debug)]
+pub struct MemberRemoval {
+    pub org_id: String,
+    pub user_id: String,
+    pub expect: Role,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
+}
+
+/// What a removal ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub sessions: usize,
+    pub pats: usize,
+}
+
+/// A personal access token as its owner's list shows it (never the secret,
+/// which the store does not have).
+#[derive(Clone, Debug)]
+pub struct PatRecord {
+    pub id: String,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A new PAT of `principal`, bound to `principal.org_id`, audited.
+#[derive(Clone, Debug)]
+pub struct NewPat {
+    pub principal: UserPrincipal,
+    pub name: String,
+    pub token_hash: String,
+    pub expires_at: Option<OffsetDateTime>,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
+}
+
+/// Revoking one of `user_id`'s PATs in `org_id` (`NotFound` for anyone
+/// else's; `Conflict` when already revoked).
+#[derive(Clone, Debug)]
+pub struct PatRevocation {
+    pub org_id: String,
+    pub user_id: String,
+    pub pat_id: String,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
+}
+
+/// An organisation a user belongs to, with their role in it.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    pub org_id: String,
+    pub name: String,
+    pub role: Role,
+    pub joined_at: OffsetDateTime,
+}
+
+/// A cookie session moving to another organisation of its user
+/// (`NotFound` unless the user is a member of `org_id`).
+#[derive(Clone, Debug)]
+pub struct SessionSwitch {
+    pub token_hash: String,
+    pub org_id: String,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
+}
+
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
     async fn bootstrap(&self, plan: BootstrapPlan) -> StoreResult<Option<Bootstrapped>>;
@@ -80,7 +184,18 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn set_kill_switch(&self, change: KillSwitchChange) -> StoreResult<Org>;
     /// Adds a user with a role to an organisation (audited `org.member_added`).
     async fn add_member(&self, member: NewMember) -> StoreResult<UserPrincipal>;
-    async fn user_by_pat(&self, token_hash: &str) -> StoreResult<Option<UserPrincipal>>;
+    /// The PAT's user, unless it is revoked, expired at `now`, or its user
+    /// is no longer a member of its organisation.
+    async fn user_by_pat_at(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<UserPrincipal>>;
+    /// `user_by_pat_at` at the wall clock's now.
+    async fn user_by_pat(&self, token_hash: &str) -> StoreResult<Option<UserPrincipal>> {
+        self.user_by_pat_at(token_hash, OffsetDateTime::now_utc())
+            .await
+    }
     async fn user_by_session(
         &self,
         token_hash: &str,
@@ -105,4 +220,24 @@ pub trait IdentityStore: Send + Sync + 'static {
         token_hash: &str,
         now: OffsetDateTime,
     ) -> StoreResult<String>;
+    /// Makes an existing user (by email) a member (audited
+    /// `org.member_added`); `NotFound` when no user has the email,
+    /// `Conflict` when they are a member already.
+    async fn join_org(&self, join: JoinOrg) -> StoreResult<UserPrincipal>;
+    /// The organisation's members, oldest first.
+    async fn members(&self, org_id: &str) -> StoreResult<Vec<MemberRecord>>;
+    async fn member(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MemberRecord>>;
+    /// Sets a member's role (audited); never to or from owner.
+    async fn set_member_role(&self, change: RoleChange) -> StoreResult<MemberRecord>;
+    /// Removes a member with their sessions and PATs in the organisation.
+    async fn remove_member(&self, removal: MemberRemoval) -> StoreResult<Removed>;
+    /// Stores a new PAT's hash (audited).
+    async fn issue_pat(&self, pat: NewPat) -> StoreResult<PatRecord>;
+    /// The user's PATs bound to the organisation, newest first.
+    async fn pats(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<PatRecord>>;
+    async fn revoke_pat(&self, revocation: PatRevocation) -> StoreResult<PatRecord>;
+    /// Every organisation the user belongs to, oldest membership first.
+    async fn workspaces(&self, user_id: &str) -> StoreResult<Vec<Workspace>>;
+    /// Moves a cookie session to another of its user's organisations.
+    async fn switch_session(&self, switch: SessionSwitch) -> StoreResult<()>;
 }

@@ -268,7 +268,7 @@ fn check_org_name(raw: &str) -> Result<&str, DomainError> {
     Ok(name)
 }
 
-fn is_bidi_control(c: char) -> bool {
+pub(super) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
@@ -276,10 +276,15 @@ fn is_bidi_control(c: char) -> bool {
 /// `local@domain.tld`, trimmed, with no spaces or control characters. It is
 /// kept as given (sign-in compares it exactly).
 fn check_email(raw: &str) -> Result<&str, DomainError> {
+    check_email_field(raw, "owner_email")
+}
+
+/// `check_email` for a request whose field is called `field`.
+pub(super) fn check_email_field<'a>(raw: &'a str, field: &str) -> Result<&'a str, DomainError> {
     let email = raw.trim();
     let refuse = |why: &str| {
         Err(DomainError::Invalid(format!(
-            "invalid field owner_email: {why}"
+            "invalid field {field}: {why}"
         )))
     };
     if email.len() > EMAIL_MAX_BYTES {

@@ -10,7 +10,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 
 use super::agent_rows::role;
-use super::{PgStore, audit, db_error};
+use super::{PgStore, audit, db_error, people};
 use crate::ids::{self, OrgId};
 use crate::model::{AuditEvent, Org, Role, UserPrincipal};
 use crate::store::*;
@@ -291,14 +291,20 @@ impl IdentityStore for PgStore {
         })
     }
 
-    async fn user_by_pat(&self, token_hash: &str) -> StoreResult<Option<UserPrincipal>> {
+    async fn user_by_pat_at(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<UserPrincipal>> {
         let row = sqlx::query_as::<_, PrincipalRow>(
             "SELECT p.user_id, u.email, p.org_id, m.role FROM pats p \
              JOIN users u ON u.id = p.user_id \
              JOIN memberships m ON m.user_id = p.user_id AND m.org_id = p.org_id \
-             WHERE p.token_hash = $1 AND p.revoked_at IS NULL",
+             WHERE p.token_hash = $1 AND p.revoked_at IS NULL \
+             AND (p.expires_at IS NULL OR p.expires_at > $2)",
         )
         .bind(token_hash)
+        .bind(now)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
@@ -428,5 +434,46 @@ impl IdentityStore for PgStore {
             other => other,
         })?;
         Ok(id)
+    }
+
+    async fn join_org(&self, join: JoinOrg) -> StoreResult<UserPrincipal> {
+        people::join_org(&self.pool, join).await
+    }
+
+    async fn members(&self, org_id: &str) -> StoreResult<Vec<MemberRecord>> {
+        people::members(&self.pool, org_id).await
+    }
+
+    async fn member(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MemberRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        people::member(&mut conn, org_id, user_id).await
+    }
+
+    async fn set_member_role(&self, change: RoleChange) -> StoreResult<MemberRecord> {
+        people::set_member_role(&self.pool, change).await
+    }
+
+    async fn remove_member(&self, removal: MemberRemoval) -> StoreResult<Removed> {
+        people::remove_member(&self.pool, removal).await
+    }
+
+    async fn issue_pat(&self, pat: NewPat) -> StoreResult<PatRecord> {
+        people::issue_pat(&self.pool, pat).await
+    }
+
+    async fn pats(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<PatRecord>> {
+        people::pats(&self.pool, org_id, user_id).await
+    }
+
+    async fn revoke_pat(&self, revocation: PatRevocation) -> StoreResult<PatRecord> {
+        people::revoke_pat(&self.pool, revocation).await
+    }
+
+    async fn workspaces(&self, user_id: &str) -> StoreResult<Vec<Workspace>> {
+        people::workspaces(&self.pool, user_id).await
+    }
+
+    async fn switch_session(&self, switch: SessionSwitch) -> StoreResult<()> {
+        people::switch_session(&self.pool, switch).await
     }
 }

@@ -19,6 +19,7 @@ mod identity;
 pub mod import;
 mod ledger;
 mod nodes;
+mod people;
 mod requests;
 mod rows;
 pub mod testing;

@@ -118,20 +118,6 @@ fn principal(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserPrincipal> {
     })
 }
 
-pub(super) fn user_by_pat(
-    conn: &Connection,
-    token_hash: &str,
-) -> StoreResult<Option<UserPrincipal>> {
-    conn.prepare_cached(
-        "SELECT p.user_id, u.email, p.org_id, m.role FROM pats p \
-         JOIN users u ON u.id = p.user_id \
-         JOIN memberships m ON m.user_id = p.user_id AND m.org_id = p.org_id \
-         WHERE p.token_hash = ?1 AND p.revoked_at IS NULL",
-    )
-    .and_then(|mut s| s.query_row([token_hash], principal).optional())
-    .map_err(db_error)
-}
-
 pub(super) fn user_by_session(
     conn: &Connection,
     token_hash: &str,

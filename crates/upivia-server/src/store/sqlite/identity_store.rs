@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::identity;
+use super::{identity, people};
 use super::{SqliteStore, db_error};
 use crate::ids::OrgId;
 use crate::model::{Org, UserPrincipal};
@@ -62,8 +62,12 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn user_by_pat(&self, token_hash: &str) -> StoreResult<Option<UserPrincipal>> {
-        self.lookup(|c| identity::user_by_pat(c, token_hash))
+    async fn user_by_pat_at(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<UserPrincipal>> {
+        self.lookup(|c| people::user_by_pat_at(c, token_hash, now))
     }
 
     async fn user_by_session(
@@ -120,6 +124,58 @@ impl IdentityStore for SqliteStore {
         let (p, n, h) = (principal.clone(), name.to_owned(), token_hash.to_owned());
         self.writer
             .write(move |ctx| identity::create_pat(ctx.conn, &p, &n, &h, now))
+            .await
+    }
+
+    async fn join_org(&self, join: JoinOrg) -> StoreResult<UserPrincipal> {
+        self.writer
+            .write(move |ctx| people::join_org(ctx, join))
+            .await
+    }
+
+    async fn members(&self, org_id: &str) -> StoreResult<Vec<MemberRecord>> {
+        self.lookup(|c| people::members(c, org_id))
+    }
+
+    async fn member(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MemberRecord>> {
+        self.lookup(|c| people::member(c, org_id, user_id))
+    }
+
+    async fn set_member_role(&self, change: RoleChange) -> StoreResult<MemberRecord> {
+        self.writer
+            .write(move |ctx| people::set_member_role(ctx, change))
+            .await
+    }
+
+    async fn remove_member(&self, removal: MemberRemoval) -> StoreResult<Removed> {
+        self.writer
+            .write(move |ctx| people::remove_member(ctx, removal))
+            .await
+    }
+
+    async fn issue_pat(&self, pat: NewPat) -> StoreResult<PatRecord> {
+        self.writer
+            .write(move |ctx| people::issue_pat(ctx, pat))
+            .await
+    }
+
+    async fn pats(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<PatRecord>> {
+        self.lookup(|c| people::pats(c, org_id, user_id))
+    }
+
+    async fn revoke_pat(&self, revocation: PatRevocation) -> StoreResult<PatRecord> {
+        self.writer
+            .write(move |ctx| people::revoke_pat(ctx, revocation))
+            .await
+    }
+
+    async fn workspaces(&self, user_id: &str) -> StoreResult<Vec<Workspace>> {
+        self.lookup(|c| people::workspaces(c, user_id))
+    }
+
+    async fn switch_session(&self, switch: SessionSwitch) -> StoreResult<()> {
+        self.writer
+            .write(move |ctx| people::switch_session(ctx, switch))
             .await
     }
 }

@@ -13,6 +13,7 @@ mod governance_store;
 mod identity;
 mod identity_store;
 mod ledger;
+mod people;
 pub mod lock;
 #[cfg(test)]
 mod query_plans;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/sqlite/0004_audit_keyed_chain.sql"
     )),
+    M::up(include_str!("../../../migrations/sqlite/0020_people.sql")),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,
