@@ -19,6 +19,7 @@ mod hygiene;
 mod idempotency;
 mod pipeline;
 mod platform;
+mod people;
 mod postgres;
 mod postgres_audit;
 mod postgres_coordination;
