@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Json, UserAuth, session_cookie};
+use super::extract::{AdminAuth, Json, UserAuth, session_cookie};
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::domains::identity::people::{self, Expiry, SwitchBy};
 use crate::store::{MemberRecord, PatRecord, Workspace};
@@ -68,12 +68,11 @@ struct AddMember {
 
 async fn add_member(
     State(state): State<AppState>,
-    user: UserAuth,
+    AdminAuth(admin): AdminAuth,
     Json(body): Json<AddMember>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    user.require(crate::model::Role::Admin)?;
     let role = people::parse_role(body.role.as_deref().unwrap_or("member"))?;
-    let added = people::add_member(&state.platform, &user.0, &body.email, role).await?;
+    let added = people::add_member(&state.platform, &admin, &body.email, role).await?;
     let existing = added.password.is_none();
     Ok(AxumJson(json!({
         "member": member_json(&added.member),
@@ -83,32 +82,36 @@ async fn add_member(
     })))
 }
 
-#[derive(Deserialize)]
-struct ChangeRole {
-    role: String,
-}
-
+/// `{role}`; a member of another organisation (or none) is not found
+/// whatever the body says.
 async fn change_role(
     State(state): State<AppState>,
-    user: UserAuth,
+    AdminAuth(admin): AdminAuth,
     Path(user_id): Path<String>,
-    Json(body): Json<ChangeRole>,
+    Json(body): Json<Value>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    user.require(crate::model::Role::Admin)?;
     let user_id = path_id(&user_id, "member")?;
-    let role = people::parse_role(&body.role)?;
-    let member = people::change_role(&state.platform, &user.0, &user_id, role).await?;
+    people::member(&state.platform, &admin, &user_id).await?;
+    let role = match body.get("role") {
+        Some(Value::String(role)) => people::parse_role(role)?,
+        Some(_) => {
+            return Err(ApiError::Unprocessable(
+                "invalid field role: must be a string".into(),
+            ));
+        }
+        None => return Err(ApiError::Unprocessable("invalid field role: required".into())),
+    };
+    let member = people::change_role(&state.platform, &admin, &user_id, role).await?;
     Ok(AxumJson(json!({"member": member_json(&member)})))
 }
 
 async fn remove_member(
     State(state): State<AppState>,
-    user: UserAuth,
+    AdminAuth(admin): AdminAuth,
     Path(user_id): Path<String>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    user.require(crate::model::Role::Admin)?;
     let user_id = path_id(&user_id, "member")?;
-    let removed = people::remove_member(&state.platform, &user.0, &user_id).await?;
+    let removed = people::remove_member(&state.platform, &admin, &user_id).await?;
     Ok(AxumJson(json!({
         "ok": true,
         "user_id": user_id,

@@ -81,6 +81,19 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ("POST", "/agents/{agent}/services", Who::User(Role::Admin)),
     ("DELETE", "/agents/{agent}/services", Who::User(Role::Admin)),
     ("PATCH", "/org", Who::User(Role::Admin)),
+    ("GET", "/members", Who::User(Role::Member)),
+    ("POST", "/members", Who::User(Role::Admin)),
+    // `{member}` is a member kept for this row: the first allowed DELETE
+    // removes them, the rest find nobody (404).
+    ("PATCH", "/members/{member}", Who::User(Role::Admin)),
+    ("DELETE", "/members/{member}", Who::User(Role::Admin)),
+    ("GET", "/tokens", Who::User(Role::Member)),
+    ("POST", "/tokens", Who::User(Role::Member)),
+    // `{token}` is one of the owner's PATs (not the one the matrix signs
+    // in with): others' callers find nothing, the owner revokes it once.
+    ("DELETE", "/tokens/{token}", Who::User(Role::Member)),
+    ("GET", "/workspaces", Who::User(Role::Member)),
+    ("POST", "/workspaces/switch", Who::User(Role::Member)),
     ("GET", "/admin/ledger/check", Who::Operator(Role::Admin)),
     ("GET", "/admin/audit/verify", Who::Operator(Role::Admin)),
 ];
@@ -198,6 +211,8 @@ struct Ids {
     admin_pat: String,
     other_pat: String,
     other_agent_key: String,
+    member: String,
+    token: String,
     /// Ids of the first organisation and of what it holds, none of which
     /// another organisation may ever be shown.
     first_org: Vec<String>,
@@ -218,8 +233,24 @@ async fn setup(s: &TestServer) -> Ids {
         .await
         .unwrap()
         .unwrap();
+    let member = s
+        .post(
+            "/api/v1/members",
+            &s.pat,
+            json!({"email": "matrix-member@example.com"}),
+        )
+        .await;
+    assert_eq!(member.status, 200, "{member:?}");
+    let member = member.body["member"]["id"].as_str().unwrap().to_owned();
+    let token = s
+        .post("/api/v1/tokens", &s.pat, json!({"name": "matrix"}))
+        .await;
+    assert_eq!(token.status, 200, "{token:?}");
+    let token = token.body["token"]["id"].as_str().unwrap().to_owned();
     let first_org = vec![
         first_org,
+        member.clone(),
+        token.clone(),
         owner.user_id,
         agent.id.clone(),
         approval.clone(),
@@ -235,6 +266,8 @@ async fn setup(s: &TestServer) -> Ids {
         admin_pat: s.user_pat(upivia_server::model::Role::Admin).await,
         other_pat: other.pat,
         other_agent_key: other_agent.body["api_key"].as_str().unwrap().to_owned(),
+        member,
+        token,
         first_org,
     }
 }
@@ -253,6 +286,8 @@ fn fill(path: &str, ids: &Ids) -> String {
     path.replace("{agent}", &ids.agent)
         .replace("{request}", &ids.request)
         .replace("{approval}", &ids.approval)
+        .replace("{member}", &ids.member)
+        .replace("{token}", &ids.token)
 }
 
 async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -> (u16, Value) {

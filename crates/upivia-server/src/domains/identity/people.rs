@@ -191,6 +191,15 @@ pub async fn new_user_member(
     Ok((principal, OneTimePassword(password)))
 }
 
+/// A member of the caller's organisation (`NotFound` for anyone else).
+pub async fn member(
+    platform: &Platform,
+    caller: &UserPrincipal,
+    user_id: &str,
+) -> Result<MemberRecord, DomainError> {
+    target(platform, caller, user_id).await
+}
+
 async fn target(
     platform: &Platform,
     caller: &UserPrincipal,
