@@ -35,6 +35,10 @@ pub enum Command {
     Agents(crate::commands::agents::AgentsArgs),
     /// The organisation's balance (PAT).
     Balance(crate::commands::balance::BalanceArgs),
+    /// Your personal access tokens: create, list, revoke (PAT).
+    Tokens(crate::commands::people::TokensArgs),
+    /// The organisation's members: list, add, set-role, remove (PAT).
+    Members(crate::commands::people::MembersArgs),
     /// Change your password (PAT; the passwords are read from stdin).
     Password(crate::commands::password::PasswordArgs),
     /// Operator checks and changes over a data directory.

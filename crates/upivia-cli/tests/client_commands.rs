@@ -1,5 +1,5 @@
 //! The client commands (`request`, `services`, `approvals`, `audit`,
-//! `agents`, `balance`, `password`) against a real `upivia serve` child process,
+//! `agents`, `balance`, `password`, `tokens`, `members`) against a real `upivia serve` child process,
 //! asserting on their `--json` output and exit codes.
 
 use std::io::{BufRead, BufReader};
@@ -565,4 +565,65 @@ fn password_change_reads_stdin_and_clears_the_credentials_file() {
         200,
         "the trailing space is part of the password"
     );
+}
+
+/// `upivia <args> --base-url ..` with the PAT `pat`.
+fn with_pat(server: &Server, pat: &str, args: &[&str]) -> Output {
+    upivia()
+        .args(args)
+        .args(["--base-url", &server.base])
+        .env("UPIVIA_PAT", pat)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn tokens_and_members_through_the_cli() {
+    let server = Server::start();
+    let made = json_of(
+        &server.owner(&["tokens", "create", "--name", "cli", "--expires-in-days", "7", "--json"]),
+        0,
+    );
+    let secret = made["secret"].as_str().unwrap().to_owned();
+    let id = made["token"]["id"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("upivia_pat_"), "{made}");
+    assert!(made["token"]["expires_at"].is_string(), "{made}");
+
+    // The new token works, and the list never shows a secret.
+    let listed = json_of(&with_pat(&server, &secret, &["tokens", "list", "--json"]), 0);
+    let tokens = listed["tokens"].as_array().unwrap();
+    assert!(tokens.iter().any(|t| t["id"] == id.as_str()), "{listed}");
+    assert!(!listed.to_string().contains(&secret));
+    let table = stdout(&server.owner(&["tokens", "list"]));
+    assert!(table.contains(&id) && table.contains("cli"), "{table}");
+    assert!(!table.contains(&secret));
+
+    let revoked = json_of(&server.owner(&["tokens", "revoke", &id, "--json"]), 0);
+    assert_eq!(revoked["ok"], true);
+    let refused = with_pat(&server, &secret, &["tokens", "list", "--json"]);
+    assert_ne!(refused.status.code(), Some(0), "{}", stdout(&refused));
+
+    // Members: add (the password is shown once), promote, list, remove.
+    let added = json_of(
+        &server.owner(&["members", "add", "dev@example.com", "--json"]),
+        0,
+    );
+    let user = added["member"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(added["member"]["role"], "member");
+    assert!(added["password"].as_str().unwrap().len() >= 16, "{added}");
+    let text = stdout(&server.owner(&["members", "add", "ops@example.com"]));
+    assert!(text.contains("one-time password"), "{text}");
+    let promoted = json_of(
+        &server.owner(&["members", "set-role", &user, "admin", "--json"]),
+        0,
+    );
+    assert_eq!(promoted["member"]["role"], "admin");
+    let listed = json_of(&server.owner(&["members", "list", "--json"]), 0);
+    assert_eq!(listed["members"].as_array().unwrap().len(), 3, "{listed}");
+    let bad = server.owner(&["members", "set-role", &user, "owner", "--json"]);
+    assert_ne!(bad.status.code(), Some(0));
+    let removed = json_of(&server.owner(&["members", "remove", &user, "--json"]), 0);
+    assert_eq!(removed["ok"], true);
+    let listed = json_of(&server.owner(&["members", "list", "--json"]), 0);
+    assert_eq!(listed["members"].as_array().unwrap().len(), 2, "{listed}");
 }

@@ -12,6 +12,7 @@ pub(crate) mod migrate;
 pub(crate) mod orgs;
 mod output;
 pub(crate) mod password;
+pub(crate) mod people;
 pub(crate) mod request;
 mod serve;
 pub(crate) mod services;
@@ -41,6 +42,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Agents(args) => agents::run(args).await,
             Command::Balance(args) => balance::run(args).await,
             Command::Password(args) => password::run(args).await,
+            Command::Tokens(args) => people::tokens(args).await,
+            Command::Members(args) => people::members(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     })

@@ -26,6 +26,7 @@ mod delegate;
 mod devices;
 mod knowledge;
 mod memory;
+mod people;
 mod platform;
 mod scheduled_tasks;
 mod service_requests;
@@ -51,6 +52,7 @@ pub use delegate::Delegate;
 pub use devices::{DeviceCommands, DeviceSessions, Devices};
 pub use knowledge::{CreateDocument, Knowledge, KnowledgeCollections, KnowledgeDocuments};
 pub use memory::Memory;
+pub use people::{Members, Tokens};
 pub use platform::Platform;
 pub use scheduled_tasks::ScheduledTasks;
 pub use service_requests::ServiceRequests;
@@ -240,6 +242,14 @@ impl Client {
     /// `workspaces`: the caller's workspaces.
     pub fn workspaces(&self) -> Workspaces<'_> {
         Workspaces::new(self)
+    }
+    /// `members`: the organisation's people and their roles (upivia-rs).
+    pub fn members(&self) -> Members<'_> {
+        Members::new(self)
+    }
+    /// `tokens`: the caller's personal access tokens (upivia-rs).
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens::new(self)
     }
     /// `auth`: the calling user's password (a server endpoint outside the
     /// v1 contract).
