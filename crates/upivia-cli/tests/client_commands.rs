@@ -581,7 +581,15 @@ fn with_pat(server: &Server, pat: &str, args: &[&str]) -> Output {
 fn tokens_and_members_through_the_cli() {
     let server = Server::start();
     let made = json_of(
-        &server.owner(&["tokens", "create", "--name", "cli", "--expires-in-days", "7", "--json"]),
+        &server.owner(&[
+            "tokens",
+            "create",
+            "--name",
+            "cli",
+            "--expires-in-days",
+            "7",
+            "--json",
+        ]),
         0,
     );
     let secret = made["secret"].as_str().unwrap().to_owned();
@@ -590,7 +598,10 @@ fn tokens_and_members_through_the_cli() {
     assert!(made["token"]["expires_at"].is_string(), "{made}");
 
     // The new token works, and the list never shows a secret.
-    let listed = json_of(&with_pat(&server, &secret, &["tokens", "list", "--json"]), 0);
+    let listed = json_of(
+        &with_pat(&server, &secret, &["tokens", "list", "--json"]),
+        0,
+    );
     let tokens = listed["tokens"].as_array().unwrap();
     assert!(tokens.iter().any(|t| t["id"] == id.as_str()), "{listed}");
     assert!(!listed.to_string().contains(&secret));

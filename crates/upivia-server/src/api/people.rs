@@ -99,7 +99,11 @@ async fn change_role(
                 "invalid field role: must be a string".into(),
             ));
         }
-        None => return Err(ApiError::Unprocessable("invalid field role: required".into())),
+        None => {
+            return Err(ApiError::Unprocessable(
+                "invalid field role: required".into(),
+            ));
+        }
     };
     let member = people::change_role(&state.platform, &admin, &user_id, role).await?;
     Ok(AxumJson(json!({"member": member_json(&member)})))

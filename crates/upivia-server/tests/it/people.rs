@@ -128,10 +128,7 @@ async fn adding_members_needs_admin_and_only_the_owner_makes_admins() {
         let r = s.post("/api/v1/members", &s.pat, body.clone()).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {r:?}");
         assert!(
-            r.body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains(field),
+            r.body["error"]["message"].as_str().unwrap().contains(field),
             "{r:?}"
         );
     }
@@ -164,14 +161,20 @@ async fn roles_change_from_above_never_for_the_owner_or_oneself() {
     let owner_path = format!("/api/v1/members/{owner_id}");
     let r = s.patch(&owner_path, &s.pat, json!({"role": "admin"})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
-    let r = s.patch(&owner_path, &admin, json!({"role": "member"})).await;
+    let r = s
+        .patch(&owner_path, &admin, json!({"role": "member"}))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
     let r = s.patch(&path, &s.pat, json!({"role": "owner"})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
     let r = s.patch(&path, &s.pat, json!({"role": "root"})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
     let r = s
-        .patch("/api/v1/members/usr_nope", &s.pat, json!({"role": "member"}))
+        .patch(
+            "/api/v1/members/usr_nope",
+            &s.pat,
+            json!({"role": "member"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{r:?}");
     let r = s
@@ -216,7 +219,10 @@ async fn a_removed_members_sessions_and_tokens_die_at_once() {
     let path = format!("/api/v1/members/{id}");
     let admin = s.user_pat(Role::Admin).await;
     let member = s.user_pat(Role::Member).await;
-    assert_eq!(delete(&s, &path, &member).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        delete(&s, &path, &member).await.status,
+        StatusCode::FORBIDDEN
+    );
     let r = delete(&s, &path, &admin).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_eq!(r.body["sessions_ended"], 1);
@@ -231,20 +237,38 @@ async fn a_removed_members_sessions_and_tokens_die_at_once() {
     // With no organisation left, the password opens nothing.
     let login = login_as(&s, &s.http, &email, &password).await;
     assert_eq!(login.status, StatusCode::UNAUTHORIZED, "{login:?}");
-    assert_eq!(delete(&s, &path, &admin).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        delete(&s, &path, &admin).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // Nobody removes the owner, and an admin does not remove an admin.
     let who = s.get("/api/v1/whoami", &s.pat).await;
-    let owner = format!("/api/v1/members/{}", who.body["user"]["id"].as_str().unwrap());
-    assert_eq!(delete(&s, &owner, &admin).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(delete(&s, &owner, &s.pat).await.status, StatusCode::FORBIDDEN);
+    let owner = format!(
+        "/api/v1/members/{}",
+        who.body["user"]["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        delete(&s, &owner, &admin).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        delete(&s, &owner, &s.pat).await.status,
+        StatusCode::FORBIDDEN
+    );
     let r = add(&s, &s.pat, &unique("a"), "admin").await;
-    let other_admin = format!("/api/v1/members/{}", r.body["member"]["id"].as_str().unwrap());
+    let other_admin = format!(
+        "/api/v1/members/{}",
+        r.body["member"]["id"].as_str().unwrap()
+    );
     assert_eq!(
         delete(&s, &other_admin, &admin).await.status,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(delete(&s, &other_admin, &s.pat).await.status, StatusCode::OK);
+    assert_eq!(
+        delete(&s, &other_admin, &s.pat).await.status,
+        StatusCode::OK
+    );
     let audit = s.get("/api/v1/audit-logs", &s.pat).await;
     assert!(audit_types(&audit).contains(&"org.member_removed".to_owned()));
 }
@@ -332,10 +356,22 @@ async fn bad_token_requests_are_refused_with_the_field_named() {
         (json!({"name": ""}), "name"),
         (json!({"name": "a\u{0}b"}), "name"),
         (json!({"name": "x".repeat(101)}), "name"),
-        (json!({"name": "n", "expires_in_days": 0}), "expires_in_days"),
-        (json!({"name": "n", "expires_in_days": 100000}), "expires_in_days"),
-        (json!({"name": "n", "expires_at": "yesterday"}), "expires_at"),
-        (json!({"name": "n", "expires_at": "2001-01-01T00:00:00Z"}), "expires_at"),
+        (
+            json!({"name": "n", "expires_in_days": 0}),
+            "expires_in_days",
+        ),
+        (
+            json!({"name": "n", "expires_in_days": 100000}),
+            "expires_in_days",
+        ),
+        (
+            json!({"name": "n", "expires_at": "yesterday"}),
+            "expires_at",
+        ),
+        (
+            json!({"name": "n", "expires_at": "2001-01-01T00:00:00Z"}),
+            "expires_at",
+        ),
         (
             json!({"name": "n", "expires_at": "2030-01-01T00:00:00Z", "expires_in_days": 3}),
             "expires_at",
@@ -344,10 +380,7 @@ async fn bad_token_requests_are_refused_with_the_field_named() {
         let r = s.post("/api/v1/tokens", &s.pat, body.clone()).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {r:?}");
         assert!(
-            r.body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains(field),
+            r.body["error"]["message"].as_str().unwrap().contains(field),
             "{body}: {r:?}"
         );
     }
@@ -445,7 +478,11 @@ async fn a_user_of_two_workspaces_lists_both_and_a_session_switches() {
     let r = delete(&s, &format!("/api/v1/members/{id}"), &other.pat).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     let list = with_cookie(&s, Method::GET, "/api/v1/workspaces", &cookie, &[], None).await;
-    assert_eq!(list.body["workspaces"].as_array().unwrap().len(), 1, "{list:?}");
+    assert_eq!(
+        list.body["workspaces"].as_array().unwrap().len(),
+        1,
+        "{list:?}"
+    );
 }
 
 #[tokio::test]
@@ -472,11 +509,19 @@ async fn a_pat_is_bound_to_its_workspace() {
     assert_eq!(list.body["workspaces"][0]["id"], first);
     assert_eq!(list.body["workspaces"][0]["active"], true);
     let r = s
-        .post("/api/v1/workspaces/switch", &pat, json!({"workspace_id": first}))
+        .post(
+            "/api/v1/workspaces/switch",
+            &pat,
+            json!({"workspace_id": first}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     let r = s
-        .post("/api/v1/workspaces/switch", &pat, json!({"orgId": other.id}))
+        .post(
+            "/api/v1/workspaces/switch",
+            &pat,
+            json!({"orgId": other.id}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
     assert_eq!(s.get("/api/v1/whoami", &pat).await.body["org_id"], first);

@@ -21,7 +21,12 @@ handle!(
     Tokens
 );
 
-const fn workspace(resource: &'static str, sdk_method: &'static str, method: HttpMethod, path: &'static str) -> Endpoint {
+const fn workspace(
+    resource: &'static str,
+    sdk_method: &'static str,
+    method: HttpMethod,
+    path: &'static str,
+) -> Endpoint {
     Endpoint {
         resource,
         sdk_method,
@@ -75,8 +80,8 @@ impl Members<'_> {
     /// `PATCH /api/v1/members/{user_id}` (the owner for admins, an admin
     /// for members): `{member}` with its new role.
     pub async fn set_role(self, user_id: &str, role: &str) -> Result<Value> {
-        let spec = RequestSpec::endpoint(&MEMBERS_UPDATE, &[user_id])
-            .json(&json!({"role": role}))?;
+        let spec =
+            RequestSpec::endpoint(&MEMBERS_UPDATE, &[user_id]).json(&json!({"role": role}))?;
         self.client.send_json(spec).await
     }
 

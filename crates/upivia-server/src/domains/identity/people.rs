@@ -51,8 +51,7 @@ fn require(caller: &UserPrincipal, role: Role) -> Result<(), DomainError> {
 fn may_grant(caller: &UserPrincipal, role: Role) -> Result<(), DomainError> {
     if role == Role::Owner {
         return Err(DomainError::Invalid(
-            "invalid field role: an organisation has exactly one owner; use admin or member"
-                .into(),
+            "invalid field role: an organisation has exactly one owner; use admin or member".into(),
         ));
     }
     if caller.role == Role::Owner || role < caller.role {
@@ -70,9 +69,7 @@ fn may_grant(caller: &UserPrincipal, role: Role) -> Result<(), DomainError> {
 /// never themselves.
 fn may_manage(caller: &UserPrincipal, target: &MemberRecord) -> Result<(), DomainError> {
     if target.user_id == caller.user_id {
-        return Err(forbidden(
-            "you cannot change or remove your own membership",
-        ));
+        return Err(forbidden("you cannot change or remove your own membership"));
     }
     if target.role == Role::Owner {
         return Err(forbidden("the owner's membership cannot change"));
@@ -148,8 +145,7 @@ pub async fn add_member(
         Ok(principal) => (principal, None),
         Err(StoreError::NotFound) => {
             let (principal, password) =
-                new_user_member(identity.as_ref(), &caller.org_id, email, role, now, actor)
-                    .await?;
+                new_user_member(identity.as_ref(), &caller.org_id, email, role, now, actor).await?;
             (principal, Some(password))
         }
         Err(e) => return Err(e.into()),
@@ -414,11 +410,7 @@ pub async fn workspaces(
     platform: &Platform,
     caller: &UserPrincipal,
 ) -> Result<Vec<Workspace>, DomainError> {
-    let mut all = platform
-        .stores
-        .identity
-        .workspaces(&caller.user_id)
-        .await?;
+    let mut all = platform.stores.identity.workspaces(&caller.user_id).await?;
     all.sort_by_key(|w| w.org_id != caller.org_id);
     Ok(all)
 }
@@ -440,11 +432,7 @@ pub async fn switch_workspace(
     org_id: &str,
     by: SwitchBy<'_>,
 ) -> Result<Workspace, DomainError> {
-    let all = platform
-        .stores
-        .identity
-        .workspaces(&caller.user_id)
-        .await?;
+    let all = platform.stores.identity.workspaces(&caller.user_id).await?;
     let target = all
         .into_iter()
         .find(|w| w.org_id == org_id)

@@ -127,7 +127,9 @@ pub(super) async fn join_org(pool: &PgPool, j: JoinOrg) -> StoreResult<UserPrinc
     .execute(&mut *tx)
     .await
     .map_err(|e| match db_error(e) {
-        StoreError::Constraint(_) => StoreError::Conflict(format!("{} is a member already", j.email)),
+        StoreError::Constraint(_) => {
+            StoreError::Conflict(format!("{} is a member already", j.email))
+        }
         other => other,
     })?;
     let event = AuditEvent::new(&j.org_id, "org.member_added", j.actor.clone()).with_details(
@@ -182,16 +184,15 @@ pub(super) async fn remove_member(pool: &PgPool, r: MemberRemoval) -> StoreResul
         return Err(no_owner());
     }
     let mut tx = pool.begin().await.map_err(db_error)?;
-    let gone = sqlx::query(
-        "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2 AND role = $3",
-    )
-    .bind(&r.org_id)
-    .bind(&r.user_id)
-    .bind(r.expect.as_str())
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?
-    .rows_affected();
+    let gone =
+        sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2 AND role = $3")
+            .bind(&r.org_id)
+            .bind(&r.user_id)
+            .bind(r.expect.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
     if gone == 0 {
         return match member(&mut tx, &r.org_id, &r.user_id).await? {
             None => Err(StoreError::NotFound),
@@ -276,7 +277,11 @@ pub(super) async fn issue_pat(pool: &PgPool, p: NewPat) -> StoreResult<PatRecord
     Ok(made)
 }
 
-pub(super) async fn pats(pool: &PgPool, org_id: &str, user_id: &str) -> StoreResult<Vec<PatRecord>> {
+pub(super) async fn pats(
+    pool: &PgPool,
+    org_id: &str,
+    user_id: &str,
+) -> StoreResult<Vec<PatRecord>> {
     let sql = format!(
         "{PAT_SELECT} WHERE org_id = $1 AND user_id = $2 \
          ORDER BY created_at DESC, id COLLATE \"C\" DESC"

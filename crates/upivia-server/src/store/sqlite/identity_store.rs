@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{identity, people};
 use super::{SqliteStore, db_error};
+use super::{identity, people};
 use crate::ids::OrgId;
 use crate::model::{Org, UserPrincipal};
 use crate::store::*;

@@ -13,8 +13,8 @@ mod governance_store;
 mod identity;
 mod identity_store;
 mod ledger;
-mod people;
 pub mod lock;
+mod people;
 #[cfg(test)]
 mod query_plans;
 mod requests;

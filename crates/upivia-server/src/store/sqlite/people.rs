@@ -107,10 +107,7 @@ pub(super) fn join_org(ctx: &mut WriteCtx<'_>, j: JoinOrg) -> StoreResult<UserPr
     })
 }
 
-pub(super) fn set_member_role(
-    ctx: &mut WriteCtx<'_>,
-    c: RoleChange,
-) -> StoreResult<MemberRecord> {
+pub(super) fn set_member_role(ctx: &mut WriteCtx<'_>, c: RoleChange) -> StoreResult<MemberRecord> {
     if c.role == Role::Owner || c.expect == Role::Owner {
         return Err(no_owner());
     }
