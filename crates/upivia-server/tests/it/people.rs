@@ -530,3 +530,51 @@ async fn a_pat_is_bound_to_its_workspace() {
     assert_eq!(theirs.body["workspaces"].as_array().unwrap().len(), 1);
     assert_eq!(theirs.body["workspaces"][0]["id"], other.id.as_str());
 }
+
+#[tokio::test]
+async fn racing_changes_to_one_member_decide_once() {
+    let s = TestServer::start().await;
+    let r = add(&s, &s.pat, &unique("race"), "member").await;
+    let id = r.body["member"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/members/{id}");
+    let admin = s.user_pat(Role::Admin).await;
+    // Promotions by the owner race removals by an admin (who may remove a
+    // member, not an admin): never both a promotion and a removal applied
+    // to the same member.
+    let (mut promote, mut remove) = (Vec::new(), Vec::new());
+    for _ in 0..4 {
+        promote.push(s.patch(&path, &s.pat, json!({"role": "admin"})));
+        remove.push(delete(&s, &path, &admin));
+    }
+    let (promoted, removed) = tokio::join!(
+        futures::future::join_all(promote),
+        futures::future::join_all(remove)
+    );
+    let removed_ok = removed
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let promoted_ok = promoted
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert!(removed_ok <= 1, "{removed:?}");
+    let members = s.get("/api/v1/members", &s.pat).await;
+    let row = members.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id.as_str())
+        .cloned();
+    match row {
+        None => assert_eq!(removed_ok, 1),
+        Some(m) => {
+            assert_eq!(removed_ok, 0, "{removed:?}");
+            assert!(promoted_ok >= 1);
+            assert_eq!(m["role"], "admin");
+        }
+    }
+    for r in promoted.iter().chain(removed.iter()) {
+        assert!([200, 403, 404, 409].contains(&r.status.as_u16()), "{r:?}");
+    }
+}
