@@ -586,7 +586,11 @@ fn teams_and_the_inbox_through_the_cli() {
     assert_eq!(set["member"]["role"], "worker");
     let again = server.owner(&["teams", "add-member", &team, &email]);
     assert_eq!(again.status.code(), Some(2), "{}", stdout(&again));
-    assert!(stderr(&again).contains("already in this team"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already in this team"),
+        "{}",
+        stderr(&again)
+    );
     let switched = json_of(&server.owner(&["teams", "switch", &team, "--json"]), 0);
     assert_eq!(switched["team_id"], team.as_str());
     json_of(&server.owner(&["teams", "switch", "--clear", "--json"]), 0);
@@ -600,7 +604,15 @@ fn teams_and_the_inbox_through_the_cli() {
     let asked = json_of(
         &server.agent(
             &key,
-            &["inbox", "ask", "clarification", "Which region?", "--title", "Region", "--json"],
+            &[
+                "inbox",
+                "ask",
+                "clarification",
+                "Which region?",
+                "--title",
+                "Region",
+                "--json",
+            ],
         ),
         0,
     );
@@ -615,7 +627,11 @@ fn teams_and_the_inbox_through_the_cli() {
     assert_eq!(done["request"]["status"], "resolved");
     let twice = server.owner(&["inbox", "reject", &id]);
     assert_eq!(twice.status.code(), Some(2));
-    assert!(stderr(&twice).contains("already decided"), "{}", stderr(&twice));
+    assert!(
+        stderr(&twice).contains("already decided"),
+        "{}",
+        stderr(&twice)
+    );
     let read = json_of(&server.agent(&key, &["inbox", "show", &id, "--json"]), 0);
     assert_eq!(read["request"]["response"], "eu-west");
     let mine = server.agent(&key, &["inbox", "list", "--status", "resolved"]);

@@ -65,7 +65,11 @@ pub enum InboxCommand {
 }
 
 pub async fn run(args: InboxArgs) -> anyhow::Result<ExitCode> {
-    let as_agent = args.client.api_key.as_deref().is_some_and(|k| !k.is_empty())
+    let as_agent = args
+        .client
+        .api_key
+        .as_deref()
+        .is_some_and(|k| !k.is_empty())
         && args.client.pat.as_deref().is_none_or(str::is_empty);
     if !as_agent {
         args.client.require_pat()?;
@@ -128,11 +132,19 @@ pub async fn run(args: InboxArgs) -> anyhow::Result<ExitCode> {
         InboxCommand::Resolve {
             request_id,
             response,
-        } => inbox.decide(&request_id, "resolve", response.as_deref()).await?,
+        } => {
+            inbox
+                .decide(&request_id, "resolve", response.as_deref())
+                .await?
+        }
         InboxCommand::Reject {
             request_id,
             response,
-        } => inbox.decide(&request_id, "reject", response.as_deref()).await?,
+        } => {
+            inbox
+                .decide(&request_id, "reject", response.as_deref())
+                .await?
+        }
     };
     if args.client.json {
         output::print_json(&answer)?;

@@ -157,7 +157,9 @@ pub async fn run(args: TeamsArgs) -> anyhow::Result<ExitCode> {
             membership_id,
         } => teams.members().remove(&team_id, &membership_id).await?,
         TeamsCommand::Switch { team_id, clear } => {
-            teams.switch(if clear { None } else { team_id.as_deref() }).await?
+            teams
+                .switch(if clear { None } else { team_id.as_deref() })
+                .await?
         }
     };
     if json {

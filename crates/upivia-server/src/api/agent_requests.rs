@@ -112,9 +112,12 @@ async fn list(
     };
     let kind = match q.kind.as_deref().filter(|s| !s.is_empty()) {
         None => None,
-        Some(raw) => Some(request_type(raw, "type").map_err(|e| ApiError::InvalidRequest(
-            e.to_string().replace("invalid field type", "invalid query parameter type"),
-        ))?),
+        Some(raw) => Some(request_type(raw, "type").map_err(|e| {
+            ApiError::InvalidRequest(
+                e.to_string()
+                    .replace("invalid field type", "invalid query parameter type"),
+            )
+        })?),
     };
     let limit = match q.limit.as_deref() {
         None | Some("") => DEFAULT_LIMIT,

@@ -124,7 +124,10 @@ fn credential(headers: &HeaderMap) -> Option<Credential> {
     if let Some(token) = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
     {
         return Some(Credential::Pat(auth::hash_token(token.trim())));
     }
@@ -178,7 +181,8 @@ async fn switch(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let team_id = string(&body, "team_id", 100)?.filter(|t| !t.is_empty());
-    let credential = credential(&headers).ok_or(ApiError::Unauthenticated("credentials required"))?;
+    let credential =
+        credential(&headers).ok_or(ApiError::Unauthenticated("credentials required"))?;
     let is_session = matches!(credential, Credential::Session(_));
     let team = service::switch(&state.platform, &user.0, credential, team_id).await?;
     let mut response = AxumJson(json!({
@@ -194,7 +198,10 @@ async fn switch(
             ""
         };
         let cookie = match &team {
-            Some(t) => format!("{TEAM_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{secure}", t.id),
+            Some(t) => format!(
+                "{TEAM_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{secure}",
+                t.id
+            ),
             None => format!("{TEAM_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
         };
         let value = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(Box::new(e)))?;
@@ -244,11 +251,14 @@ async fn update_member(
 ) -> Result<AxumJson<Value>, ApiError> {
     let team = service::managed(&state.platform, &user.0, &team_id).await?;
     let role = role(&body)?.ok_or_else(|| {
-        ApiError::Unprocessable("invalid field role: required (manager or worker), or role_id".into())
+        ApiError::Unprocessable(
+            "invalid field role: required (manager or worker), or role_id".into(),
+        )
     })?;
-    let member =
-        service::set_role(&state.platform, &user.0, &team, &membership_id, role).await?;
-    Ok(AxumJson(json!({"ok": true, "member": member_json(&member)})))
+    let member = service::set_role(&state.platform, &user.0, &team, &membership_id, role).await?;
+    Ok(AxumJson(
+        json!({"ok": true, "member": member_json(&member)}),
+    ))
 }
 
 async fn remove_member(

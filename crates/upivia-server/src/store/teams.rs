@@ -132,8 +132,12 @@ pub trait TeamStore: Send + Sync + 'static {
     async fn team(&self, org_id: &OrgId, team_id: &str) -> StoreResult<Option<Team>>;
     /// The organisation's teams (`all`), or only those `user` is in, with
     /// the user's role in each.
-    async fn teams(&self, org_id: &OrgId, user: &UserId, all: bool)
-    -> StoreResult<Vec<TeamListing>>;
+    async fn teams(
+        &self,
+        org_id: &OrgId,
+        user: &UserId,
+        all: bool,
+    ) -> StoreResult<Vec<TeamListing>>;
     async fn team_members(&self, org_id: &OrgId, team_id: &str) -> StoreResult<Vec<TeamMember>>;
     /// `user`'s membership of the team, if any.
     async fn membership(

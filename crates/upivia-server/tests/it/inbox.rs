@@ -87,14 +87,17 @@ async fn an_agent_asks_and_reads_the_answer_with_its_key() {
 
     // The agent reads the response with its key, in the list and by id.
     let mine = s.get(&format!("{PATH}?status=resolved"), &agent.key).await;
-    assert_eq!(ids(&mine), [id.clone()], "{mine:?}");
+    assert_eq!(ids(&mine), [id.as_str()], "{mine:?}");
     assert_eq!(mine.body["requests"][0]["response"], "Use vault path x");
     let one = s.get(&format!("{PATH}/{id}"), &agent.key).await;
     assert_eq!(one.status, 200, "{one:?}");
     assert_eq!(one.body["request"]["response"], "Use vault path x");
     assert_eq!(one.body["request"]["status"], "resolved");
     assert!(one.body["request"]["resolved_at"].is_string());
-    assert_eq!(ids(&s.get(&format!("{PATH}?status=all"), &s.pat).await), [id.clone()]);
+    assert_eq!(
+        ids(&s.get(&format!("{PATH}?status=all"), &s.pat).await),
+        [id.as_str()]
+    );
 
     let created = audit_events(&s, "agent_request.created").await;
     assert_eq!(created.len(), 1, "{created:?}");
@@ -114,33 +117,64 @@ async fn the_terminal_clients_reject_and_the_filters() {
         raised(&s, &agent, "b").await,
         raised(&s, &agent, "c").await,
     );
-    let blocked = raise(&s, &agent.key, json!({"request_type": "blocked", "body": "stuck"})).await;
+    let blocked = raise(
+        &s,
+        &agent.key,
+        json!({"request_type": "blocked", "body": "stuck"}),
+    )
+    .await;
     let d = blocked.body["request"]["id"].as_str().unwrap().to_owned();
     assert_eq!(blocked.body["request"]["title"], "blocked", "default title");
     // The terminal client sends request_id only, and null for no response.
     let r = s
-        .patch(PATH, &s.pat, json!({"request_id": a, "action": "reject", "response": null}))
+        .patch(
+            PATH,
+            &s.pat,
+            json!({"request_id": a, "action": "reject", "response": null}),
+        )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["request"]["status"], "rejected");
     assert_eq!(r.body["request"]["response"], Value::Null);
     // `id` alone works too.
-    let r = s.patch(PATH, &s.pat, json!({"id": b, "action": "resolve"})).await;
+    let r = s
+        .patch(PATH, &s.pat, json!({"id": b, "action": "resolve"}))
+        .await;
     assert_eq!(r.status, 200, "{r:?}");
     let sorted = |mut v: Vec<String>| {
         v.sort();
         v
     };
-    assert_eq!(sorted(ids(&s.get(PATH, &s.pat).await)), sorted(vec![c.clone(), d.clone()]));
     assert_eq!(
-        sorted(ids(&s.get(&format!("{PATH}?status=resolved"), &s.pat).await)),
+        sorted(ids(&s.get(PATH, &s.pat).await)),
+        sorted(vec![c.clone(), d.clone()])
+    );
+    assert_eq!(
+        sorted(ids(&s
+            .get(&format!("{PATH}?status=resolved"), &s.pat)
+            .await)),
         sorted(vec![a.clone(), b.clone()])
     );
-    assert_eq!(ids(&s.get(&format!("{PATH}?status=rejected"), &s.pat).await), [a.clone()]);
-    assert_eq!(ids(&s.get(&format!("{PATH}?status=all"), &s.pat).await).len(), 4);
-    assert_eq!(ids(&s.get(&format!("{PATH}?type=blocked"), &s.pat).await), [d.clone()]);
     assert_eq!(
-        ids(&s.get(&format!("{PATH}?status=all&type=clarification&limit=2"), &s.pat).await).len(),
+        ids(&s.get(&format!("{PATH}?status=rejected"), &s.pat).await),
+        [a.as_str()]
+    );
+    assert_eq!(
+        ids(&s.get(&format!("{PATH}?status=all"), &s.pat).await).len(),
+        4
+    );
+    assert_eq!(
+        ids(&s.get(&format!("{PATH}?type=blocked"), &s.pat).await),
+        [d.as_str()]
+    );
+    assert_eq!(
+        ids(&s
+            .get(
+                &format!("{PATH}?status=all&type=clarification&limit=2"),
+                &s.pat
+            )
+            .await)
+        .len(),
         2
     );
     assert_eq!(audit_events(&s, "agent_request.rejected").await.len(), 1);
@@ -152,12 +186,20 @@ async fn a_request_is_decided_once() {
     let agent = s.agent(json!({})).await;
     let id = raised(&s, &agent, "once").await;
     let first = s
-        .patch(PATH, &s.pat, json!({"request_id": id, "action": "resolve", "response": "yes"}))
+        .patch(
+            PATH,
+            &s.pat,
+            json!({"request_id": id, "action": "resolve", "response": "yes"}),
+        )
         .await;
     assert_eq!(first.status, 200, "{first:?}");
     for action in ["resolve", "reject"] {
         let again = s
-            .patch(PATH, &s.pat, json!({"request_id": id, "action": action, "response": "no"}))
+            .patch(
+                PATH,
+                &s.pat,
+                json!({"request_id": id, "action": action, "response": "no"}),
+            )
             .await;
         assert_eq!(
             (again.status.as_u16(), again.code()),
@@ -178,9 +220,14 @@ async fn concurrent_decisions_decide_once() {
     for round in 0..3 {
         let id = raised(&s, &agent, &format!("race {round}")).await;
         let calls = (0..8).map(|i| {
-            let token = if i % 2 == 0 { s.pat.clone() } else { admin.clone() };
+            let token = if i % 2 == 0 {
+                s.pat.clone()
+            } else {
+                admin.clone()
+            };
             let action = if i % 3 == 0 { "reject" } else { "resolve" };
-            let body = json!({"request_id": id, "action": action, "response": format!("answer {i}")});
+            let body =
+                json!({"request_id": id, "action": action, "response": format!("answer {i}")});
             let s = &s;
             async move { (i, action, s.patch(PATH, &token, body).await) }
         });
@@ -189,13 +236,21 @@ async fn concurrent_decisions_decide_once() {
         assert_eq!(won.len(), 1, "round {round}: {answers:?}");
         for (_, _, r) in &answers {
             if r.status != 200 {
-                assert_eq!((r.status.as_u16(), r.code()), (409, "request_already_resolved"), "{r:?}");
+                assert_eq!(
+                    (r.status.as_u16(), r.code()),
+                    (409, "request_already_resolved"),
+                    "{r:?}"
+                );
             }
         }
         let (i, action, _) = won[0];
         let stored = s.get(&format!("{PATH}/{id}"), &agent.key).await;
         assert_eq!(stored.body["request"]["response"], format!("answer {i}"));
-        let status = if *action == "reject" { "rejected" } else { "resolved" };
+        let status = if *action == "reject" {
+            "rejected"
+        } else {
+            "resolved"
+        };
         assert_eq!(stored.body["request"]["status"], status);
         let decided: Vec<Value> = [
             audit_events(&s, "agent_request.resolved").await,
@@ -217,7 +272,11 @@ async fn an_agent_sees_only_its_own_requests() {
     let id = raised(&s, &a, "mine").await;
     assert!(ids(&s.get(&format!("{PATH}?status=all"), &b.key).await).is_empty());
     let peek = s.get(&format!("{PATH}/{id}"), &b.key).await;
-    assert_eq!((peek.status.as_u16(), peek.code()), (404, "not_found"), "{peek:?}");
+    assert_eq!(
+        (peek.status.as_u16(), peek.code()),
+        (404, "not_found"),
+        "{peek:?}"
+    );
     let as_other = raise(
         &s,
         &a.key,
@@ -233,7 +292,9 @@ async fn an_agent_sees_only_its_own_requests() {
     .await;
     assert_eq!(as_self.status, 200, "{as_self:?}");
     // An agent decides nothing.
-    let decide = s.patch(PATH, &a.key, json!({"request_id": id, "action": "resolve"})).await;
+    let decide = s
+        .patch(PATH, &a.key, json!({"request_id": id, "action": "resolve"}))
+        .await;
     assert_eq!(decide.status, 403, "{decide:?}");
     // Another organisation finds nothing.
     let other = s.other_org("Other Ltd").await;
@@ -246,8 +307,17 @@ async fn an_agent_sees_only_its_own_requests() {
         let list = s.get(&format!("{PATH}?status=all"), token).await;
         assert_eq!(list.body["requests"], json!([]), "{list:?}");
     }
-    let foreign = s.patch(PATH, &other.pat, json!({"request_id": id, "action": "resolve"})).await;
-    assert_eq!((foreign.status.as_u16(), foreign.code()), (404, "not_found"));
+    let foreign = s
+        .patch(
+            PATH,
+            &other.pat,
+            json!({"request_id": id, "action": "resolve"}),
+        )
+        .await;
+    assert_eq!(
+        (foreign.status.as_u16(), foreign.code()),
+        (404, "not_found")
+    );
     let for_ours = raise(
         &s,
         &other.pat,
@@ -264,7 +334,9 @@ async fn members_see_and_decide_the_requests_of_their_agents() {
     let member = s.user_pat(Role::Member).await;
     let admin = s.user_pat(Role::Admin).await;
     let owners_agent = s.agent(json!({"name": "owner's"})).await;
-    let r = s.post("/api/v1/agents", &member, json!({"name": "member's"})).await;
+    let r = s
+        .post("/api/v1/agents", &member, json!({"name": "member's"}))
+        .await;
     let members_agent = r.body["agent"]["id"].as_str().unwrap().to_owned();
     let members_key = r.body["api_key"].as_str().unwrap().to_owned();
 
@@ -300,22 +372,52 @@ async fn members_see_and_decide_the_requests_of_their_agents() {
     assert_eq!(seen, want);
     assert_eq!(ids(&s.get(PATH, &admin).await).len(), 3);
     // Another's request is not found for the member; their own they decide.
-    assert_eq!(s.get(&format!("{PATH}/{owners}"), &member).await.status, 404);
-    let denied = s.patch(PATH, &member, json!({"request_id": owners, "action": "resolve"})).await;
+    assert_eq!(
+        s.get(&format!("{PATH}/{owners}"), &member).await.status,
+        404
+    );
+    let denied = s
+        .patch(
+            PATH,
+            &member,
+            json!({"request_id": owners, "action": "resolve"}),
+        )
+        .await;
     assert_eq!(denied.status, 404, "{denied:?}");
     let ok = s
-        .patch(PATH, &member, json!({"request_id": agents_own, "action": "resolve", "response": "ok"}))
+        .patch(
+            PATH,
+            &member,
+            json!({"request_id": agents_own, "action": "resolve", "response": "ok"}),
+        )
         .await;
     assert_eq!(ok.status, 200, "{ok:?}");
-    let by_admin = s.patch(PATH, &admin, json!({"request_id": owners, "action": "reject"})).await;
+    let by_admin = s
+        .patch(
+            PATH,
+            &admin,
+            json!({"request_id": owners, "action": "reject"}),
+        )
+        .await;
     assert_eq!(by_admin.status, 200, "{by_admin:?}");
     // A request with no agent: seen by its author and admins.
-    let loose = raise(&s, &member, json!({"request_type": "blocked", "body": "no agent"})).await;
+    let loose = raise(
+        &s,
+        &member,
+        json!({"request_type": "blocked", "body": "no agent"}),
+    )
+    .await;
     assert_eq!(loose.status, 200, "{loose:?}");
     assert_eq!(loose.body["request"]["agent_id"], Value::Null);
     let loose_id = loose.body["request"]["id"].as_str().unwrap();
-    assert_eq!(s.get(&format!("{PATH}/{loose_id}"), &member).await.status, 200);
-    assert_eq!(s.get(&format!("{PATH}/{loose_id}"), &admin).await.status, 200);
+    assert_eq!(
+        s.get(&format!("{PATH}/{loose_id}"), &member).await.status,
+        200
+    );
+    assert_eq!(
+        s.get(&format!("{PATH}/{loose_id}"), &admin).await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -341,7 +443,11 @@ async fn bad_inbox_input_gets_the_envelope_with_its_code() {
     for body in creates {
         for token in [&agent.key, &s.pat] {
             let r = raise(&s, token, body.clone()).await;
-            assert_eq!((r.status.as_u16(), r.code()), (422, "invalid_payload"), "{body}: {r:?}");
+            assert_eq!(
+                (r.status.as_u16(), r.code()),
+                (422, "invalid_payload"),
+                "{body}: {r:?}"
+            );
         }
     }
     let unknown_agent = raise(
@@ -351,9 +457,19 @@ async fn bad_inbox_input_gets_the_envelope_with_its_code() {
     )
     .await;
     assert_eq!(unknown_agent.status, 404, "{unknown_agent:?}");
-    for q in ["?status=open", "?type=gossip", "?limit=0", "?limit=501", "?limit=x"] {
+    for q in [
+        "?status=open",
+        "?type=gossip",
+        "?limit=0",
+        "?limit=501",
+        "?limit=x",
+    ] {
         let r = s.get(&format!("{PATH}{q}"), &s.pat).await;
-        assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_request"), "{q}: {r:?}");
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, "invalid_request"),
+            "{q}: {r:?}"
+        );
     }
     let id = raised(&s, &agent, "t").await;
     let resolves: Vec<Value> = vec![
@@ -366,13 +482,28 @@ async fn bad_inbox_input_gets_the_envelope_with_its_code() {
     ];
     for body in resolves {
         let r = s.patch(PATH, &s.pat, body.clone()).await;
-        assert_eq!((r.status.as_u16(), r.code()), (422, "invalid_payload"), "{body}: {r:?}");
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (422, "invalid_payload"),
+            "{body}: {r:?}"
+        );
     }
-    let missing = s.patch(PATH, &s.pat, json!({"request_id": "areq_nope"})).await;
-    assert_eq!((missing.status.as_u16(), missing.code()), (404, "not_found"));
-    assert_eq!(s.get(&format!("{PATH}/areq_nope"), &s.pat).await.status, 404);
+    let missing = s
+        .patch(PATH, &s.pat, json!({"request_id": "areq_nope"}))
+        .await;
+    assert_eq!(
+        (missing.status.as_u16(), missing.code()),
+        (404, "not_found")
+    );
+    assert_eq!(
+        s.get(&format!("{PATH}/areq_nope"), &s.pat).await.status,
+        404
+    );
     let unauth = s.send(Method::GET, PATH, None, None).await;
     assert_eq!(unauth.status, 401);
     // Nothing was raised by the refused calls.
-    assert_eq!(ids(&s.get(&format!("{PATH}?status=all"), &s.pat).await), [id]);
+    assert_eq!(
+        ids(&s.get(&format!("{PATH}?status=all"), &s.pat).await),
+        [id]
+    );
 }

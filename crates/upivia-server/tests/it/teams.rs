@@ -93,7 +93,11 @@ async fn bad_team_input_gets_the_envelope_with_its_code() {
     ];
     for (body, status, code) in cases {
         let r = s.post("/api/v1/teams", &s.pat, body.clone()).await;
-        assert_eq!((r.status.as_u16(), r.code()), (status, code), "{body}: {r:?}");
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (status, code),
+            "{body}: {r:?}"
+        );
     }
     let raw = s
         .http
@@ -107,7 +111,11 @@ async fn bad_team_input_gets_the_envelope_with_its_code() {
     assert_eq!(raw.status(), 400);
     team(&s, "Twice").await;
     let again = create_team(&s, &s.pat, "Twice").await;
-    assert_eq!((again.status.as_u16(), again.code()), (409, "conflict"), "{again:?}");
+    assert_eq!(
+        (again.status.as_u16(), again.code()),
+        (409, "conflict"),
+        "{again:?}"
+    );
     let list = s.get("/api/v1/teams", &s.pat).await;
     assert_eq!(list.body["teams"].as_array().unwrap().len(), 1, "{list:?}");
 }
@@ -129,19 +137,32 @@ async fn members_are_added_listed_given_roles_and_removed_by_managers() {
     let membership = added.body["member"]["id"].as_str().unwrap().to_owned();
     let admin_email = s.get("/api/v1/whoami", &admin).await.body["email"].clone();
     let by_email = s
-        .post(&path, &s.pat, json!({"email": admin_email, "role": "manager"}))
+        .post(
+            &path,
+            &s.pat,
+            json!({"email": admin_email, "role": "manager"}),
+        )
         .await;
     assert_eq!(by_email.status, 200, "{by_email:?}");
     assert_eq!(by_email.body["member"]["user_id"], admin_id.as_str());
     let admin_membership = by_email.body["member"]["id"].as_str().unwrap().to_owned();
     let twice = s.post(&path, &s.pat, json!({"user_id": member_id})).await;
-    assert_eq!((twice.status.as_u16(), twice.code()), (409, "conflict"), "{twice:?}");
-    let nobody = s.post(&path, &s.pat, json!({"user_id": "usr_nobody"})).await;
+    assert_eq!(
+        (twice.status.as_u16(), twice.code()),
+        (409, "conflict"),
+        "{twice:?}"
+    );
+    let nobody = s
+        .post(&path, &s.pat, json!({"user_id": "usr_nobody"}))
+        .await;
     assert_eq!(nobody.status, 404, "{nobody:?}");
     let bad_role = s
         .post(&path, &s.pat, json!({"user_id": member_id, "role": "boss"}))
         .await;
-    assert_eq!((bad_role.status.as_u16(), bad_role.code()), (422, "invalid_payload"));
+    assert_eq!(
+        (bad_role.status.as_u16(), bad_role.code()),
+        (422, "invalid_payload")
+    );
     let no_user = s.post(&path, &s.pat, json!({"role": "worker"})).await;
     assert_eq!(no_user.status, 422, "{no_user:?}");
 
@@ -156,17 +177,28 @@ async fn members_are_added_listed_given_roles_and_removed_by_managers() {
         .collect();
     assert!(roles.contains(&(member_id.as_str(), "worker")), "{roles:?}");
     assert!(roles.contains(&(admin_id.as_str(), "manager")), "{roles:?}");
-    assert!(rows.iter().all(|m| m["email"].is_string() && m["role_id"].is_string()));
+    assert!(
+        rows.iter()
+            .all(|m| m["email"].is_string() && m["role_id"].is_string())
+    );
 
     // A worker sees the team and its members but may not change them.
     let mine = s.get("/api/v1/teams", &member).await;
-    assert_eq!(ids(&mine.body, "teams"), [team.clone()], "{mine:?}");
+    assert_eq!(ids(&mine.body, "teams"), [team.as_str()], "{mine:?}");
     assert_eq!(mine.body["teams"][0]["role"], "worker");
     assert_eq!(s.get(&path, &member).await.status, 200);
     let denied = s
-        .patch(&format!("{path}/{admin_membership}"), &member, json!({"role": "worker"}))
+        .patch(
+            &format!("{path}/{admin_membership}"),
+            &member,
+            json!({"role": "worker"}),
+        )
         .await;
-    assert_eq!((denied.status.as_u16(), denied.code()), (403, "forbidden"), "{denied:?}");
+    assert_eq!(
+        (denied.status.as_u16(), denied.code()),
+        (403, "forbidden"),
+        "{denied:?}"
+    );
     let not_in = s
         .get(&format!("/api/v1/teams/{other_team}/members"), &member)
         .await;
@@ -183,13 +215,28 @@ async fn members_are_added_listed_given_roles_and_removed_by_managers() {
     assert_eq!(promoted.status, 200, "{promoted:?}");
     assert_eq!(promoted.body["member"]["role"], "manager");
     let demoted = s
-        .patch(&format!("{path}/{admin_membership}"), &member, json!({"role": "worker"}))
+        .patch(
+            &format!("{path}/{admin_membership}"),
+            &member,
+            json!({"role": "worker"}),
+        )
         .await;
     assert_eq!(demoted.status, 200, "{demoted:?}");
     assert_eq!(demoted.body["member"]["role"], "worker");
-    for bad in [json!({}), json!({"role": "owner"}), json!({"role_id": "team_role_x"}), json!({"role": 1})] {
-        let r = s.patch(&format!("{path}/{membership}"), &s.pat, bad.clone()).await;
-        assert_eq!((r.status.as_u16(), r.code()), (422, "invalid_payload"), "{bad}: {r:?}");
+    for bad in [
+        json!({}),
+        json!({"role": "owner"}),
+        json!({"role_id": "team_role_x"}),
+        json!({"role": 1}),
+    ] {
+        let r = s
+            .patch(&format!("{path}/{membership}"), &s.pat, bad.clone())
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (422, "invalid_payload"),
+            "{bad}: {r:?}"
+        );
     }
     // A membership of another team is not found under this one.
     let wrong_team = s
@@ -203,17 +250,37 @@ async fn members_are_added_listed_given_roles_and_removed_by_managers() {
 
     // Removed, the admin's membership is gone; a second removal is 404.
     let removed = s
-        .send(Method::DELETE, &format!("{path}/{admin_membership}"), Some(&member), None)
+        .send(
+            Method::DELETE,
+            &format!("{path}/{admin_membership}"),
+            Some(&member),
+            None,
+        )
         .await;
     assert_eq!(removed.status, 200, "{removed:?}");
     assert_eq!(removed.body["removed"], admin_membership.as_str());
     let again = s
-        .send(Method::DELETE, &format!("{path}/{admin_membership}"), Some(&s.pat), None)
+        .send(
+            Method::DELETE,
+            &format!("{path}/{admin_membership}"),
+            Some(&s.pat),
+            None,
+        )
         .await;
     assert_eq!(again.status, 404, "{again:?}");
-    assert_eq!(s.get(&path, &s.pat).await.body["members"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        s.get(&path, &s.pat).await.body["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
-    for kind in ["team.member_added", "team.member_updated", "team.member_removed"] {
+    for kind in [
+        "team.member_added",
+        "team.member_updated",
+        "team.member_removed",
+    ] {
         assert!(!audit_events(&s, kind).await.is_empty(), "{kind}");
     }
     let updated = audit_events(&s, "team.member_updated").await;
@@ -227,10 +294,12 @@ async fn a_member_creates_no_team_and_cannot_manage_one() {
     let member = s.user_pat(Role::Member).await;
     let r = create_team(&s, &member, "Mine").await;
     assert_eq!((r.status.as_u16(), r.code()), (403, "forbidden"), "{r:?}");
-    assert!(s.get("/api/v1/teams", &member).await.body["teams"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(
+        s.get("/api/v1/teams", &member).await.body["teams"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let path = format!("/api/v1/teams/{team}/members");
     assert_eq!(s.get(&path, &member).await.status, 403);
     let me = user_id(&s, &member).await;
@@ -258,11 +327,21 @@ async fn another_organisation_never_finds_a_team() {
     let tries = [
         s.get(&path, &other.pat).await,
         s.post(&path, &other.pat, json!({"user_id": "usr_x"})).await,
-        s.patch(&format!("{path}/{owner_membership}"), &other.pat, json!({"role": "worker"}))
+        s.patch(
+            &format!("{path}/{owner_membership}"),
+            &other.pat,
+            json!({"role": "worker"}),
+        )
+        .await,
+        s.send(
+            Method::DELETE,
+            &format!("{path}/{owner_membership}"),
+            Some(&other.pat),
+            None,
+        )
+        .await,
+        s.post("/api/v1/teams/switch", &other.pat, json!({"team_id": team}))
             .await,
-        s.send(Method::DELETE, &format!("{path}/{owner_membership}"), Some(&other.pat), None)
-            .await,
-        s.post("/api/v1/teams/switch", &other.pat, json!({"team_id": team})).await,
     ];
     for r in tries {
         assert_eq!((r.status.as_u16(), r.code()), (404, "not_found"), "{r:?}");
@@ -277,7 +356,10 @@ async fn another_organisation_never_finds_a_team() {
     assert_eq!(r.status, 404, "{r:?}");
     // Our membership is still there.
     assert_eq!(
-        s.get(&path, &s.pat).await.body["members"].as_array().unwrap().len(),
+        s.get(&path, &s.pat).await.body["members"]
+            .as_array()
+            .unwrap()
+            .len(),
         1
     );
 }
@@ -312,9 +394,13 @@ async fn switch_sets_and_clears_the_active_team() {
         Value::Null
     );
     assert_eq!(
-        s.post("/api/v1/teams/switch", &s.pat, json!({"team_id": "team_nope"}))
-            .await
-            .status,
+        s.post(
+            "/api/v1/teams/switch",
+            &s.pat,
+            json!({"team_id": "team_nope"})
+        )
+        .await
+        .status,
         404
     );
     assert_eq!(
@@ -337,7 +423,10 @@ async fn switch_sets_and_clears_the_active_team() {
     .await;
     assert_eq!(switched.status, 200, "{switched:?}");
     let set = switched.headers["set-cookie"].to_str().unwrap();
-    assert!(set.starts_with(&format!("upivia_team={other_team};")), "{set}");
+    assert!(
+        set.starts_with(&format!("upivia_team={other_team};")),
+        "{set}"
+    );
     let seen = with_cookie(&s, Method::GET, "/api/v1/teams", &cookie, &[], None).await;
     assert_eq!(seen.body["active_team_id"], other_team.as_str(), "{seen:?}");
     // The PAT's active team is its own (cleared above).
@@ -354,7 +443,11 @@ async fn switch_sets_and_clears_the_active_team() {
     assert_eq!(denied.status, 403, "{denied:?}");
     let me = user_id(&s, &member).await;
     let added = s
-        .post(&format!("/api/v1/teams/{team}/members"), &s.pat, json!({"user_id": me}))
+        .post(
+            &format!("/api/v1/teams/{team}/members"),
+            &s.pat,
+            json!({"user_id": me}),
+        )
         .await;
     assert_eq!(added.status, 200, "{added:?}");
     let ok = s
@@ -384,25 +477,45 @@ async fn an_agent_joins_a_team_of_its_own_organisation_only() {
     let s = TestServer::start().await;
     let team = team(&s, "Core").await;
     let r = s
-        .post("/api/v1/agents", &s.pat, json!({"name": "in team", "team_id": team}))
+        .post(
+            "/api/v1/agents",
+            &s.pat,
+            json!({"name": "in team", "team_id": team}),
+        )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["agent"]["team_id"], team.as_str());
     let listed = s
         .get(&format!("/api/v1/agents?team_id={team}"), &s.pat)
         .await;
-    assert_eq!(listed.body["agents"].as_array().unwrap().len(), 1, "{listed:?}");
+    assert_eq!(
+        listed.body["agents"].as_array().unwrap().len(),
+        1,
+        "{listed:?}"
+    );
     let other = s.other_org("Other Ltd").await;
     let theirs = create_team(&s, &other.pat, "Theirs").await;
     let their_team = theirs.body["team"]["id"].as_str().unwrap();
     for bad in [their_team, "team_nope"] {
         let r = s
-            .post("/api/v1/agents", &s.pat, json!({"name": "x", "team_id": bad}))
+            .post(
+                "/api/v1/agents",
+                &s.pat,
+                json!({"name": "x", "team_id": bad}),
+            )
             .await;
-        assert_eq!((r.status.as_u16(), r.code()), (404, "not_found"), "{bad}: {r:?}");
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (404, "not_found"),
+            "{bad}: {r:?}"
+        );
     }
     let mine_there = s
-        .post("/api/v1/agents", &other.pat, json!({"name": "x", "team_id": team}))
+        .post(
+            "/api/v1/agents",
+            &other.pat,
+            json!({"name": "x", "team_id": team}),
+        )
         .await;
     assert_eq!(mine_there.status, 404, "{mine_there:?}");
 }

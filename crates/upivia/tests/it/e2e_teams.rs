@@ -21,7 +21,10 @@ async fn teams_are_created_listed_switched_and_their_members_managed() {
 
     let members = owner.teams().members().list(&team).await.unwrap();
     let me = members["members"][0]["id"].as_str().unwrap().to_owned();
-    let user = members["members"][0]["user_id"].as_str().unwrap().to_owned();
+    let user = members["members"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let updated = owner
         .teams()
         .members()
@@ -39,12 +42,20 @@ async fn teams_are_created_listed_switched_and_their_members_managed() {
 
     let switched = owner.teams().switch(Some(&team)).await.unwrap();
     assert_eq!(switched["team_id"], team.as_str());
-    assert_eq!(owner.teams().list().await.unwrap()["active_team_id"], team.as_str());
+    assert_eq!(
+        owner.teams().list().await.unwrap()["active_team_id"],
+        team.as_str()
+    );
     owner.teams().switch(None).await.unwrap();
 
     let removed = owner.teams().members().remove(&team, &me).await.unwrap();
     assert_eq!(removed["removed"], me.as_str());
-    let gone = owner.teams().members().remove(&team, &me).await.unwrap_err();
+    let gone = owner
+        .teams()
+        .members()
+        .remove(&team, &me)
+        .await
+        .unwrap_err();
     assert_eq!(gone.status(), Some(404));
     let bad = owner.teams().create("").await.unwrap_err();
     assert_eq!(bad.code(), Some("invalid_payload"));
@@ -115,6 +126,9 @@ async fn an_agent_asks_a_human_and_reads_the_answer() {
         .await
         .unwrap();
     assert_eq!(rejected["request"]["status"], "rejected");
-    let no_key = owner.agent_requests().list_as_agent(ListAgentRequests::default()).await;
+    let no_key = owner
+        .agent_requests()
+        .list_as_agent(ListAgentRequests::default())
+        .await;
     assert_eq!(no_key.unwrap_err().kind(), ErrorKind::Unauthorized);
 }

@@ -102,7 +102,9 @@ impl InboxStore for PgStore {
         .await
         .map_err(db_error)?;
         audit::insert(&mut tx, &n.audit, n.now).await?;
-        let request = get(&mut tx, org, &n.id).await?.ok_or(StoreError::NotFound)?;
+        let request = get(&mut tx, org, &n.id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(db_error)?;
         Ok(request)
     }
@@ -163,7 +165,9 @@ impl InboxStore for PgStore {
         .await
         .map_err(db_error)?
         .rows_affected();
-        let current = get(&mut tx, org, &d.id).await?.ok_or(StoreError::NotFound)?;
+        let current = get(&mut tx, org, &d.id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if changed == 0 {
             tx.rollback().await.map_err(db_error)?;
             return Ok(Decision::AlreadyDecided(current));

@@ -170,7 +170,9 @@ impl TeamStore for PgStore {
         .await
         .map_err(db_error)?;
         audit::insert(&mut tx, &t.audit, t.now).await?;
-        let team = get(&mut tx, org, &t.id).await?.ok_or(StoreError::NotFound)?;
+        let team = get(&mut tx, org, &t.id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let member = by_id(&mut tx, org, &t.id, &membership)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -242,7 +244,14 @@ impl TeamStore for PgStore {
         user: &UserId,
     ) -> StoreResult<Option<TeamMember>> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        member_where(&mut conn, "tm.user_id = $3", org_id.as_str(), team_id, user.as_str()).await
+        member_where(
+            &mut conn,
+            "tm.user_id = $3",
+            org_id.as_str(),
+            team_id,
+            user.as_str(),
+        )
+        .await
     }
 
     async fn add_team_member(&self, c: TeamCommand<AddTeamMember>) -> StoreResult<TeamMember> {
@@ -336,9 +345,15 @@ impl TeamStore for PgStore {
     async fn remove_team_member(&self, c: TeamCommand<String>) -> StoreResult<TeamMember> {
         let org = c.org_id.as_str();
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let member = member_where(&mut tx, "tm.id = $3 FOR UPDATE OF tm", org, &c.team_id, &c.change)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let member = member_where(
+            &mut tx,
+            "tm.id = $3 FOR UPDATE OF tm",
+            org,
+            &c.team_id,
+            &c.change,
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
         sqlx::query("DELETE FROM team_members WHERE id = $1")
             .bind(&member.id)
             .execute(&mut *tx)
@@ -368,9 +383,8 @@ impl TeamStore for PgStore {
                 .await?
                 .ok_or(StoreError::NotFound)?;
         }
-        let sql = format!(
-            "UPDATE {table} SET active_team_id = $1 WHERE token_hash = $2 AND org_id = $3"
-        );
+        let sql =
+            format!("UPDATE {table} SET active_team_id = $1 WHERE token_hash = $2 AND org_id = $3");
         let changed = sqlx::query(AssertSqlSafe(sql))
             .bind(&s.team_id)
             .bind(hash)

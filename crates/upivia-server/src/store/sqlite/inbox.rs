@@ -75,7 +75,13 @@ pub(super) fn list(conn: &Connection, q: InboxQuery) -> StoreResult<Vec<AgentReq
     );
     let mut stmt = conn.prepare_cached(&sql).map_err(db_error)?;
     stmt.query_map(
-        params![q.org_id.as_str(), viewer_kind, viewer_id, q.request_type, q.limit],
+        params![
+            q.org_id.as_str(),
+            viewer_kind,
+            viewer_id,
+            q.request_type,
+            q.limit
+        ],
         row,
     )
     .map_err(db_error)?

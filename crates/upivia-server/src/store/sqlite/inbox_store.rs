@@ -21,6 +21,8 @@ impl InboxStore for SqliteStore {
     }
 
     async fn decide_agent_request(&self, decide: DecideRequest) -> StoreResult<Decision> {
-        self.writer.write(move |ctx| inbox::decide(ctx, decide)).await
+        self.writer
+            .write(move |ctx| inbox::decide(ctx, decide))
+            .await
     }
 }

@@ -48,9 +48,11 @@ fn member_row(row: &Row<'_>) -> rusqlite::Result<TeamMember> {
 }
 
 pub(super) fn get(conn: &Connection, org_id: &str, team_id: &str) -> StoreResult<Option<Team>> {
-    conn.prepare_cached("SELECT id, org_id, name, created_at FROM teams WHERE id = ?1 AND org_id = ?2")
-        .and_then(|mut s| s.query_row(params![team_id, org_id], team_row).optional())
-        .map_err(db_error)
+    conn.prepare_cached(
+        "SELECT id, org_id, name, created_at FROM teams WHERE id = ?1 AND org_id = ?2",
+    )
+    .and_then(|mut s| s.query_row(params![team_id, org_id], team_row).optional())
+    .map_err(db_error)
 }
 
 pub(super) fn list(
@@ -75,7 +77,8 @@ pub(super) fn list(
             role: role
                 .map(|r| TeamRole::parse(&r).ok_or_else(|| bad("role", &r)))
                 .transpose()?,
-            member_count: u32::try_from(count).map_err(|_| bad("member_count", &count.to_string()))?,
+            member_count: u32::try_from(count)
+                .map_err(|_| bad("member_count", &count.to_string()))?,
         })
     })
     .map_err(db_error)?
@@ -83,7 +86,11 @@ pub(super) fn list(
     .map_err(db_error)
 }
 
-pub(super) fn members(conn: &Connection, org_id: &str, team_id: &str) -> StoreResult<Vec<TeamMember>> {
+pub(super) fn members(
+    conn: &Connection,
+    org_id: &str,
+    team_id: &str,
+) -> StoreResult<Vec<TeamMember>> {
     let sql = format!(
         "SELECT {MEMBER_COLUMNS} FROM team_members tm JOIN users u ON u.id = tm.user_id \
          WHERE tm.team_id = ?1 AND tm.org_id = ?2 ORDER BY tm.created_at, tm.id"
@@ -95,7 +102,13 @@ pub(super) fn members(conn: &Connection, org_id: &str, team_id: &str) -> StoreRe
         .map_err(db_error)
 }
 
-fn member_where(conn: &Connection, clause: &str, a: &str, b: &str, c: &str) -> StoreResult<Option<TeamMember>> {
+fn member_where(
+    conn: &Connection,
+    clause: &str,
+    a: &str,
+    b: &str,
+    c: &str,
+) -> StoreResult<Option<TeamMember>> {
     let sql = format!(
         "SELECT {MEMBER_COLUMNS} FROM team_members tm JOIN users u ON u.id = tm.user_id \
          WHERE tm.org_id = ?1 AND tm.team_id = ?2 AND {clause}"
@@ -114,7 +127,12 @@ pub(super) fn membership(
     member_where(conn, "tm.user_id = ?3", org_id, team_id, user_id)
 }
 
-fn by_id(conn: &Connection, org_id: &str, team_id: &str, id: &str) -> StoreResult<Option<TeamMember>> {
+fn by_id(
+    conn: &Connection,
+    org_id: &str,
+    team_id: &str,
+    id: &str,
+) -> StoreResult<Option<TeamMember>> {
     member_where(conn, "tm.id = ?3", org_id, team_id, id)
 }
 
@@ -173,19 +191,31 @@ fn user_of_org(conn: &Connection, org_id: &str, who: &MemberRef) -> StoreResult<
         .map_err(db_error)
 }
 
-pub(super) fn add_member(ctx: &mut WriteCtx<'_>, c: TeamCommand<AddTeamMember>) -> StoreResult<TeamMember> {
+pub(super) fn add_member(
+    ctx: &mut WriteCtx<'_>,
+    c: TeamCommand<AddTeamMember>,
+) -> StoreResult<TeamMember> {
     let org = c.org_id.as_str();
     get(ctx.conn, org, &c.team_id)?.ok_or(StoreError::NotFound)?;
     let user = user_of_org(ctx.conn, org, &c.change.who)?.ok_or(StoreError::NotFound)?;
     if membership(ctx.conn, org, &c.team_id, &user)?.is_some() {
-        return Err(StoreError::Conflict("the user is already in this team".into()));
+        return Err(StoreError::Conflict(
+            "the user is already in this team".into(),
+        ));
     }
     let now = rows::ts(c.now);
     ctx.conn
         .execute(
             "INSERT INTO team_members (id, team_id, org_id, user_id, role, created_at, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![c.change.id, c.team_id, org, user, c.change.role.as_str(), now],
+            params![
+                c.change.id,
+                c.team_id,
+                org,
+                user,
+                c.change.role.as_str(),
+                now
+            ],
         )
         .map_err(db_error)?;
     let mut event = c.audit;
@@ -196,7 +226,10 @@ pub(super) fn add_member(ctx: &mut WriteCtx<'_>, c: TeamCommand<AddTeamMember>) 
     by_id(ctx.conn, org, &c.team_id, &c.change.id)?.ok_or(StoreError::NotFound)
 }
 
-pub(super) fn set_role(ctx: &mut WriteCtx<'_>, c: TeamCommand<ChangeTeamRole>) -> StoreResult<TeamMember> {
+pub(super) fn set_role(
+    ctx: &mut WriteCtx<'_>,
+    c: TeamCommand<ChangeTeamRole>,
+) -> StoreResult<TeamMember> {
     let org = c.org_id.as_str();
     let id = &c.change.membership_id;
     by_id(ctx.conn, org, &c.team_id, id)?.ok_or(StoreError::NotFound)?;
@@ -210,7 +243,10 @@ pub(super) fn set_role(ctx: &mut WriteCtx<'_>, c: TeamCommand<ChangeTeamRole>) -
     by_id(ctx.conn, org, &c.team_id, id)?.ok_or(StoreError::NotFound)
 }
 
-pub(super) fn remove_member(ctx: &mut WriteCtx<'_>, c: TeamCommand<String>) -> StoreResult<TeamMember> {
+pub(super) fn remove_member(
+    ctx: &mut WriteCtx<'_>,
+    c: TeamCommand<String>,
+) -> StoreResult<TeamMember> {
     let org = c.org_id.as_str();
     let member = by_id(ctx.conn, org, &c.team_id, &c.change)?.ok_or(StoreError::NotFound)?;
     ctx.conn
@@ -245,7 +281,9 @@ pub(super) fn switch(ctx: &mut WriteCtx<'_>, s: SwitchTeam) -> StoreResult<()> {
     let changed = ctx
         .conn
         .execute(
-            &format!("UPDATE {table} SET active_team_id = ?1 WHERE token_hash = ?2 AND org_id = ?3"),
+            &format!(
+                "UPDATE {table} SET active_team_id = ?1 WHERE token_hash = ?2 AND org_id = ?3"
+            ),
             params![s.team_id, hash, s.org_id.as_str()],
         )
         .map_err(db_error)?;
@@ -257,8 +295,13 @@ pub(super) fn switch(ctx: &mut WriteCtx<'_>, s: SwitchTeam) -> StoreResult<()> {
 
 pub(super) fn active(conn: &Connection, credential: &Credential) -> StoreResult<Option<String>> {
     let (table, hash) = credential_sql(credential);
-    conn.prepare_cached(&format!("SELECT active_team_id FROM {table} WHERE token_hash = ?1"))
-        .and_then(|mut s| s.query_row([hash], |r| r.get::<_, Option<String>>(0)).optional())
-        .map(Option::flatten)
-        .map_err(db_error)
+    conn.prepare_cached(&format!(
+        "SELECT active_team_id FROM {table} WHERE token_hash = ?1"
+    ))
+    .and_then(|mut s| {
+        s.query_row([hash], |r| r.get::<_, Option<String>>(0))
+            .optional()
+    })
+    .map(Option::flatten)
+    .map_err(db_error)
 }

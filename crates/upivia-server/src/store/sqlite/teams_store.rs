@@ -42,11 +42,15 @@ impl TeamStore for SqliteStore {
     }
 
     async fn add_team_member(&self, add: TeamCommand<AddTeamMember>) -> StoreResult<TeamMember> {
-        self.writer.write(move |ctx| teams::add_member(ctx, add)).await
+        self.writer
+            .write(move |ctx| teams::add_member(ctx, add))
+            .await
     }
 
     async fn set_team_role(&self, change: TeamCommand<ChangeTeamRole>) -> StoreResult<TeamMember> {
-        self.writer.write(move |ctx| teams::set_role(ctx, change)).await
+        self.writer
+            .write(move |ctx| teams::set_role(ctx, change))
+            .await
     }
 
     async fn remove_team_member(&self, remove: TeamCommand<String>) -> StoreResult<TeamMember> {
@@ -56,7 +60,9 @@ impl TeamStore for SqliteStore {
     }
 
     async fn switch_team(&self, switch: SwitchTeam) -> StoreResult<()> {
-        self.writer.write(move |ctx| teams::switch(ctx, switch)).await
+        self.writer
+            .write(move |ctx| teams::switch(ctx, switch))
+            .await
     }
 
     async fn active_team(&self, credential: &Credential) -> StoreResult<Option<String>> {
