@@ -519,3 +519,18 @@ async fn an_agent_joins_a_team_of_its_own_organisation_only() {
         .await;
     assert_eq!(mine_there.status, 404, "{mine_there:?}");
 }
+
+#[tokio::test]
+async fn concurrent_creations_of_one_name_make_one_team() {
+    let s = TestServer::start().await;
+    let calls = (0..6).map(|_| create_team(&s, &s.pat, "Same"));
+    let answers = futures::future::join_all(calls).await;
+    let made = answers.iter().filter(|r| r.status == 200).count();
+    assert_eq!(made, 1, "{answers:?}");
+    for r in answers.iter().filter(|r| r.status != 200) {
+        assert_eq!((r.status.as_u16(), r.code()), (409, "conflict"), "{r:?}");
+    }
+    let list = s.get("/api/v1/teams", &s.pat).await;
+    assert_eq!(list.body["teams"].as_array().unwrap().len(), 1, "{list:?}");
+    assert_eq!(audit_events(&s, "team.created").await.len(), 1);
+}
