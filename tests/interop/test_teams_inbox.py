@@ -158,3 +158,51 @@ def test_bad_agent_request_input_is_refused(owner: UpiviaClient) -> None:
     with pytest.raises(UpiviaError) as info:
         owner.agent_requests.resolve("areq_missing")
     assert info.value.status == 404
+
+
+def test_the_terminal_clients_own_inbox_calls(make_agent, server: Server) -> None:
+    """upivia-tui 0.3.0's client (`list_pending_requests`, `resolve_request`)
+    against the server: the fields it reads and both of its actions."""
+    tui_client = pytest.importorskip("upivia_tui.client")
+    from upivia_tui.config import Config
+
+    import asyncio
+
+    agent = make_agent()
+    owner = server.client(pat=server.pat)
+    try:
+        ids = [
+            owner.agent_requests.create(
+                request_type=kind, body="from the TUI test", agent_id=agent.id, title=title
+            )["request"]["id"]
+            for kind, title in [("plan_change", "Approve me"), ("blocked", "Reject me")]
+        ]
+    finally:
+        owner.close()
+
+    async def run() -> tuple[list, list]:
+        tui = tui_client.UpiviaClient(Config(base_url=server.base_url, pat=server.pat))
+        try:
+            before = await tui.list_pending_requests()
+            await tui.resolve_request(ids[0], "resolve", "go ahead")
+            await tui.resolve_request(ids[1], "reject")
+            with pytest.raises(tui_client.ApiError) as info:
+                await tui.resolve_request(ids[1], "resolve")
+            assert info.value.status == 409
+            after = await tui.list_pending_requests()
+            return before, after
+        finally:
+            await tui.aclose()
+
+    before, after = asyncio.run(run())
+    mine = {r.id: r for r in before if r.id in ids}
+    assert set(mine) == set(ids)
+    assert mine[ids[0]].title == "Approve me"
+    assert mine[ids[0]].request_type == "plan_change"
+    assert mine[ids[0]].status == "pending"
+    assert mine[ids[0]].agent_name == agent.created["agent"]["name"]
+    assert not {r.id for r in after} & set(ids)
+    read = _agent_get(server, agent.api_key, f"/agent-requests/{ids[0]}").json()["request"]
+    assert read["status"] == "resolved" and read["response"] == "go ahead"
+    read = _agent_get(server, agent.api_key, f"/agent-requests/{ids[1]}").json()["request"]
+    assert read["status"] == "rejected" and read["response"] is None
