@@ -534,3 +534,117 @@ async fn concurrent_creations_of_one_name_make_one_team() {
     assert_eq!(list.body["teams"].as_array().unwrap().len(), 1, "{list:?}");
     assert_eq!(audit_events(&s, "team.created").await.len(), 1);
 }
+
+/// A SQLite database with a team, a member, the PAT's active team and an
+/// agent request moves to PostgreSQL whole (teams go in before the PATs
+/// that name them). Skipped without a PostgreSQL server.
+#[tokio::test]
+async fn teams_and_requests_move_to_postgresql() {
+    use upivia_server::auth;
+    use upivia_server::ids::{OrgId, UserId};
+    use upivia_server::model::AuditEvent;
+    use upivia_server::store::postgres::testing::{TestDatabase, server_url};
+    use upivia_server::store::postgres::{PgSettings, PgStore, import::import};
+    use upivia_server::store::sqlite::SqliteStore;
+    use upivia_server::store::*;
+
+    let Some(server) = server_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("upivia.db");
+    let pat = auth::new_pat();
+    let now = time::OffsetDateTime::now_utc();
+    {
+        let store =
+            SqliteStore::open_keyed(&db, upivia_server::audit::AuditKey::generate()).unwrap();
+        let made = store
+            .bootstrap(BootstrapPlan {
+                org_name: "Default".into(),
+                email: "owner@upivia.local".into(),
+                password_hash: "!".into(),
+                pat_hash: auth::hash_token(&pat),
+                now,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let org = OrgId::from(made.org_id.as_str());
+        let event = || AuditEvent::new(&made.org_id, "team.created", "system");
+        TeamStore::create_team(
+            &store,
+            NewTeam {
+                id: "team_moved".into(),
+                org_id: org.clone(),
+                name: "Moved".into(),
+                manager: UserId::from(made.user_id.as_str()),
+                now,
+                audit: event(),
+            },
+        )
+        .await
+        .unwrap();
+        store
+            .switch_team(SwitchTeam {
+                org_id: org.clone(),
+                credential: Credential::Pat(auth::hash_token(&pat)),
+                team_id: Some("team_moved".into()),
+                now,
+                audit: event(),
+            })
+            .await
+            .unwrap();
+        store
+            .create_agent_request(NewAgentRequest {
+                id: "areq_moved".into(),
+                org_id: org,
+                agent_id: None,
+                agent_name: None,
+                created_by: format!("user:{}", made.user_id),
+                created_by_user_id: Some(UserId::from(made.user_id.as_str())),
+                request_type: "blocked".into(),
+                title: "moved".into(),
+                body: "moved".into(),
+                link: None,
+                now,
+                audit: event(),
+            })
+            .await
+            .unwrap();
+    }
+    let mut out = Vec::new();
+    upivia_server::store::sqlite::export::export(
+        &db,
+        &dir.path().join("audit-checkpoints.jsonl"),
+        &mut out,
+        now,
+    )
+    .unwrap();
+    let target = TestDatabase::create_empty(&server).await.unwrap();
+    let summary = import(target.url(), out.as_slice()).await.unwrap();
+    assert_eq!(summary.rows["teams"], 1);
+    assert_eq!(summary.rows["team_members"], 1);
+    assert_eq!(summary.rows["agent_requests"], 1);
+    let store = PgStore::connect(target.url(), PgSettings::default())
+        .await
+        .unwrap();
+    let active = store
+        .active_team(&Credential::Pat(auth::hash_token(&pat)))
+        .await
+        .unwrap();
+    assert_eq!(active.as_deref(), Some("team_moved"));
+    let owner = store
+        .user_by_pat(&auth::hash_token(&pat))
+        .await
+        .unwrap()
+        .unwrap();
+    let org = OrgId::from(owner.org_id.as_str());
+    let members = store.team_members(&org, "team_moved").await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].role, TeamRole::Manager);
+    let request = store
+        .agent_request(&org, "areq_moved")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(request.status, InboxStatus::Pending);
+    store.close().await;
+}

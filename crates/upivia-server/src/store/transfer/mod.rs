@@ -35,10 +35,11 @@ pub const TABLES: &[&str] = &[
     "orgs",
     "users",
     "memberships",
-    "pats",
-    "sessions",
+    // Before pats and sessions, whose active team refers to one.
     "teams",
     "team_members",
+    "pats",
+    "sessions",
     "agents",
     "agent_requests",
     "bindings",
