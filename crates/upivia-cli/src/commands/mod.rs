@@ -8,6 +8,7 @@ pub(crate) mod balance;
 mod bench;
 mod bench_echo;
 mod client;
+pub(crate) mod inbox;
 pub(crate) mod migrate;
 pub(crate) mod orgs;
 mod output;
@@ -16,6 +17,7 @@ pub(crate) mod people;
 pub(crate) mod request;
 mod serve;
 pub(crate) mod services;
+pub(crate) mod teams;
 
 use std::process::ExitCode;
 
@@ -41,6 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Approvals(args) => approvals::run(args).await,
             Command::Agents(args) => agents::run(args).await,
             Command::Balance(args) => balance::run(args).await,
+            Command::Teams(args) => teams::run(args).await,
+            Command::Inbox(args) => inbox::run(args).await,
             Command::Password(args) => password::run(args).await,
             Command::Tokens(args) => people::tokens(args).await,
             Command::Members(args) => people::members(args).await,

@@ -578,3 +578,56 @@ async fn racing_changes_to_one_member_decide_once() {
         assert!([200, 403, 404, 409].contains(&r.status.as_u16()), "{r:?}");
     }
 }
+
+#[tokio::test]
+async fn a_removed_member_leaves_their_teams_and_a_switch_clears_the_active_team() {
+    let s = TestServer::start().await;
+    let (id, email, _, cookie) = member_with_session(&s, "member").await;
+    let team = s
+        .post("/api/v1/teams", &s.pat, json!({"name": "Ops"}))
+        .await;
+    assert_eq!(team.status, StatusCode::OK, "{team:?}");
+    let team_id = team.body["team"]["id"].as_str().unwrap().to_owned();
+    let joined = s
+        .post(
+            &format!("/api/v1/teams/{team_id}/members"),
+            &s.pat,
+            json!({"email": email}),
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::OK, "{joined:?}");
+    let switched = with_cookie(
+        &s,
+        Method::POST,
+        "/api/v1/teams/switch",
+        &cookie,
+        JSON,
+        Some(json!({"team_id": team_id}).to_string()),
+    )
+    .await;
+    assert_eq!(switched.status, StatusCode::OK, "{switched:?}");
+
+    // Switching workspace drops the first workspace's active team.
+    let other = s.other_org("Second").await;
+    add(&s, &other.pat, &email, "member").await;
+    let r = with_cookie(
+        &s,
+        Method::POST,
+        "/api/v1/workspaces/switch",
+        &cookie,
+        JSON,
+        Some(json!({"orgId": other.id}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let teams = with_cookie(&s, Method::GET, "/api/v1/teams", &cookie, &[], None).await;
+    assert!(teams.body["active_team_id"].is_null(), "{teams:?}");
+    assert!(!teams.body.to_string().contains(&team_id), "{teams:?}");
+
+    let r = delete(&s, &format!("/api/v1/members/{id}"), &s.pat).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let members = s
+        .get(&format!("/api/v1/teams/{team_id}/members"), &s.pat)
+        .await;
+    assert!(!members.body.to_string().contains(&email), "{members:?}");
+}

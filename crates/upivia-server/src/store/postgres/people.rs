@@ -199,6 +199,13 @@ pub(super) async fn remove_member(pool: &PgPool, r: MemberRemoval) -> StoreResul
             Some(_) => Err(role_moved()),
         };
     }
+    // Their teams in the organisation go with the membership.
+    sqlx::query("DELETE FROM team_members WHERE user_id = $1 AND org_id = $2")
+        .bind(&r.user_id)
+        .bind(&r.org_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
     let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND org_id = $2")
         .bind(&r.user_id)
         .bind(&r.org_id)
@@ -354,7 +361,7 @@ pub(super) async fn workspaces(pool: &PgPool, user_id: &str) -> StoreResult<Vec<
 pub(super) async fn switch_session(pool: &PgPool, s: SessionSwitch) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(db_error)?;
     let changed = sqlx::query(
-        "UPDATE sessions SET org_id = $2 WHERE token_hash = $1 AND expires_at > $3 \
+        "UPDATE sessions SET org_id = $2, active_team_id = NULL WHERE token_hash = $1 AND expires_at > $3 \
          AND EXISTS (SELECT 1 FROM memberships m \
                      WHERE m.user_id = sessions.user_id AND m.org_id = $2)",
     )

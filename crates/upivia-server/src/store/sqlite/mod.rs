@@ -12,6 +12,8 @@ pub mod files;
 mod governance_store;
 mod identity;
 mod identity_store;
+mod inbox;
+mod inbox_store;
 mod ledger;
 pub mod lock;
 mod people;
@@ -19,6 +21,8 @@ mod people;
 mod query_plans;
 mod requests;
 mod rows;
+mod teams;
+mod teams_store;
 mod usage;
 mod wal;
 mod writer;
@@ -48,6 +52,10 @@ const MIGRATIONS: &[M<'static>] = &[
         "../../../migrations/sqlite/0004_audit_keyed_chain.sql"
     )),
     M::up(include_str!("../../../migrations/sqlite/0020_people.sql")),
+    M::up(include_str!("../../../migrations/sqlite/0030_teams.sql")),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0031_agent_requests.sql"
+    )),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,

@@ -145,6 +145,13 @@ pub(super) fn remove_member(ctx: &mut WriteCtx<'_>, r: MemberRemoval) -> StoreRe
             Some(_) => Err(role_moved()),
         };
     }
+    // Their teams in the organisation go with the membership.
+    ctx.conn
+        .execute(
+            "DELETE FROM team_members WHERE user_id = ?1 AND org_id = ?2",
+            params![r.user_id, r.org_id],
+        )
+        .map_err(db_error)?;
     let sessions = ctx
         .conn
         .execute(
@@ -261,7 +268,7 @@ pub(super) fn switch_session(ctx: &mut WriteCtx<'_>, s: SessionSwitch) -> StoreR
     let changed = ctx
         .conn
         .execute(
-            "UPDATE sessions SET org_id = ?2 WHERE token_hash = ?1 AND expires_at > ?3 \
+            "UPDATE sessions SET org_id = ?2, active_team_id = NULL WHERE token_hash = ?1 AND expires_at > ?3 \
              AND EXISTS (SELECT 1 FROM memberships m \
                          WHERE m.user_id = sessions.user_id AND m.org_id = ?2)",
             params![s.token_hash, s.org_id, rows::ts(s.now)],
