@@ -79,9 +79,7 @@ pub fn window(raw: Option<&str>) -> Result<(&'static str, Duration), DomainError
             .copied()
             .find(|(n, _)| *n == raw)
             .ok_or_else(|| {
-                DomainError::Invalid(format!(
-                    "invalid field window: must be one of 24h, 1h or 7d"
-                ))
+                DomainError::Invalid("invalid field window: must be one of 24h, 1h or 7d".into())
             }),
     }
 }
