@@ -3,6 +3,8 @@
 //! organisation once it is stopped, printing the owner's credentials once
 //! (text or JSON) and leaving them in no file; the new owner then works
 //! against a restarted server and sees nothing of the first organisation.
+//! On PostgreSQL it runs beside the nodes, and refuses a database no node
+//! has started on.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -42,6 +44,10 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    fn start_with(data: &Path, extra: &[&str]) -> Server {
         let port = free_port();
         let child = upivia()
             .args([
@@ -51,6 +57,7 @@ impl Server {
                 "--data-dir",
             ])
             .arg(data)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -360,4 +367,64 @@ fn create_org_needs_a_data_directory_a_server_has_run_on() {
         text(&out.stderr)
     );
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn on_postgresql_create_org_runs_beside_the_nodes_and_needs_one_to_have_started() {
+    let Some(server_url) = upivia_server::store::postgres::testing::server_url() else {
+        return;
+    };
+    let db = rt()
+        .block_on(upivia_server::store::postgres::testing::TestDatabase::create(&server_url))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let on_db = |name: &str, email: &str| {
+        upivia()
+            .args(["admin", "create-org", "--json", "--name", name])
+            .args(["--owner-email", email, "--database-url", db.url()])
+            .arg("--data-dir")
+            .arg(dir.path().join("elsewhere"))
+            .output()
+            .unwrap()
+    };
+    // No node has bootstrapped the database yet: refused, nothing made.
+    let early = on_db("Early", "early@example.com");
+    assert_eq!(exit_code(&early), Some(2), "{}", text(&early.stderr));
+    assert!(
+        text(&early.stderr).contains("no server has started on this database yet"),
+        "{}",
+        text(&early.stderr)
+    );
+    assert!(early.stdout.is_empty());
+
+    let data = dir.path().join("node");
+    let node = Server::start_with(&data, &["--database-url", db.url()]);
+    let made = on_db("Acme", "boss@acme.example");
+    assert_eq!(exit_code(&made), Some(0), "{}", text(&made.stderr));
+    let acme: Value = serde_json::from_slice(&made.stdout).unwrap();
+    let pat = acme["pat"].as_str().unwrap();
+    // The running node serves the new owner at once, with an empty
+    // organisation of its own.
+    let (status, agents) = node.call("GET", "/agents", pat, None);
+    assert_eq!(status, 200, "{agents}");
+    assert_eq!(agents["agents"], json!([]), "{agents}");
+    let (status, created) = node.call("POST", "/agents", pat, Some(json!({"name": "acme's"})));
+    assert_eq!(status, 200, "{created}");
+    let first: Value =
+        serde_json::from_slice(&std::fs::read(data.join("initial-credentials.json")).unwrap())
+            .unwrap();
+    let (_, theirs) = node.call("GET", "/agents", first["pat"].as_str().unwrap(), None);
+    assert!(
+        theirs["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["name"] != "acme's"),
+        "{theirs}"
+    );
+    // The same email twice is refused.
+    let again = on_db("Acme again", "boss@acme.example");
+    assert_ne!(exit_code(&again), Some(0));
+    assert!(again.stdout.is_empty());
+    node.stop();
 }

@@ -107,6 +107,9 @@ async fn sealed(n: usize) -> Option<Sealed> {
     let key = AuditKey::generate();
     let store = node(&db, &key).await;
     append(&store, "test.entry", n).await;
+    // The chainer runs in the background; a checkpoint seals chained
+    // entries only.
+    wait_chained(&db, i64::try_from(n).unwrap()).await;
     let dir = tempfile::tempdir().unwrap();
     let sealer = Sealer::open(
         key.clone(),

@@ -257,6 +257,45 @@ async fn nodes_racing_for_one_balance_never_overdraw_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stripe_short_of_money_is_topped_up_and_a_refusal_tells_the_whole_balance() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    cluster.credit(80).await;
+    // Small requests spread the money over the organisation's stripes
+    // (the credit lands on one; the first request on another tops it up).
+    let calls = (0..16)
+        .map(|_| cluster.reserving(1, None, vec![]))
+        .collect();
+    assert_eq!(recorded(&race(&cluster, calls).await), 16);
+    let stripes: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM account_balances WHERE account = $1")
+            .bind(format!("org:{}", cluster.org))
+            .fetch_one(cluster.nodes[0].pool())
+            .await
+            .unwrap();
+    assert_eq!(stripes, 8, "the balance is split");
+    // 64 left, about 8 on each stripe: 60 still fits, taken from them all.
+    let opened = race(&cluster, vec![cluster.reserving(60, None, vec![])]).await;
+    assert!(matches!(opened[0], Opened::Recorded), "{opened:?}");
+    // 4 left in all: 5 is refused, and the refusal says 4, not a stripe's part.
+    let opened = race(&cluster, vec![cluster.reserving(5, None, vec![])]).await;
+    match &opened[0] {
+        Opened::HoldRefused { account, available } => {
+            assert!(matches!(account, Account::Org(_)), "{account:?}");
+            assert_eq!(*available, Cents::new(4));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let totals = cluster.org_totals().await;
+    assert_eq!(
+        (totals.credits, totals.reserved),
+        (Cents::new(80), Cents::new(76))
+    );
+    cluster.clean_ledger().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_racing_for_a_daily_limit_count_exactly_the_limit() {
     let Some(cluster) = Cluster::start(3).await else {
         return;
@@ -529,17 +568,19 @@ async fn the_ledger_check_catches_a_balance_row_that_disagrees_with_its_entries(
     let opened = race(&cluster, vec![cluster.reserving(50, None, vec![])]).await;
     assert!(matches!(opened[0], Opened::Recorded));
     cluster.clean_ledger().await;
-    sqlx::query("UPDATE account_balances SET credits_cents = credits_cents + 1000")
-        .execute(cluster.nodes[0].pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE account_balances SET credits_cents = credits_cents + 1000 WHERE stripe = 0",
+    )
+    .execute(cluster.nodes[0].pool())
+    .await
+    .unwrap();
     let report = cluster.nodes[0].check_ledger().await.unwrap();
     let org_key = format!("org:{}", cluster.org);
     assert!(
         report
             .problems
             .iter()
-            .any(|p| p.starts_with(&org_key) && p.contains("balance row says credits 1500")),
+            .any(|p| p.starts_with(&org_key) && p.contains("balance rows say credits 1500")),
         "{:?}",
         report.problems
     );

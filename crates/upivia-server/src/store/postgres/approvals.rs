@@ -69,7 +69,7 @@ pub(super) async fn get(store: &PgStore, approval_id: &str) -> StoreResult<Optio
 /// The body of `decide_approval`.
 pub(super) fn decide<'c>(
     c: &'c mut PgConnection,
-    (d, node): &'c (DecideApproval, String),
+    (d, node, reach): &'c (DecideApproval, String, ledger::Reach),
 ) -> BoxFuture<'c, TxResult<Step<Result<Decided, DecideRefusal>>>> {
     Box::pin(async move {
         let refuse = |r| Ok(Step::Rollback(Err(r)));
@@ -149,7 +149,7 @@ pub(super) fn decide<'c>(
         // An approved request executes on this node.
         sqlx::query(
             "UPDATE service_requests SET status = $2, reason_code = $3, message = $4, \
-             updated_at = $5, held_accounts = $6, held_cents = $7, \
+             updated_at = $5, held_accounts = $6, held_cents = $7, held_stripe = $9, \
              node_id = CASE WHEN $2 = 'executing' THEN $8 END \
              WHERE id = $1 AND status = 'awaiting_approval'",
         )
@@ -161,6 +161,7 @@ pub(super) fn decide<'c>(
         .bind(held.as_ref().map(|(k, _)| k.as_str()))
         .bind(held.as_ref().map_or(0, |(_, c)| c.get()))
         .bind(node)
+        .bind(ledger::stripe_of(&request.id))
         .execute(&mut *c)
         .await?;
         for event in &d.audit {
@@ -174,7 +175,10 @@ pub(super) fn decide<'c>(
                 note: None,
                 now: d.now,
             };
-            if let Err((account, available)) = ledger::reserve(c, holds, *amount, &posting).await? {
+            let stripe = ledger::stripe_of(&request.id);
+            if let Err((account, available)) =
+                ledger::reserve(c, holds, *amount, &posting, stripe, reach).await?
+            {
                 return refuse(DecideRefusal::HoldRefused { account, available });
             }
         }

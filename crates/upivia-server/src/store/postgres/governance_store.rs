@@ -39,7 +39,7 @@ impl GovernanceStore for PgStore {
     }
 
     async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened> {
-        let arg = (open, self.node_id.clone());
+        let arg = (open, self.node_id.clone(), ledger::Reach::default());
         tx::run(&self.pool, &arg, requests::open).await
     }
 
@@ -75,7 +75,7 @@ impl GovernanceStore for PgStore {
         &self,
         decide: DecideApproval,
     ) -> StoreResult<Result<Decided, DecideRefusal>> {
-        let arg = (decide, self.node_id.clone());
+        let arg = (decide, self.node_id.clone(), ledger::Reach::default());
         tx::run(&self.pool, &arg, approvals::decide).await
     }
 

@@ -176,7 +176,7 @@ async fn count_one(c: &mut PgConnection, key: &str, limit: u32) -> TxResult<bool
 /// `executing`.
 pub(super) fn open<'c>(
     c: &'c mut PgConnection,
-    (open, node): &'c (OpenRequest, String),
+    (open, node, reach): &'c (OpenRequest, String, ledger::Reach),
 ) -> BoxFuture<'c, TxResult<Step<Opened>>> {
     Box::pin(async move {
         let req = &open.request;
@@ -245,7 +245,10 @@ pub(super) fn open<'c>(
                 note: None,
                 now: req.created_at,
             };
-            if let Err((account, available)) = ledger::reserve(c, holds, *amount, &posting).await? {
+            let stripe = ledger::stripe_of(&req.id);
+            if let Err((account, available)) =
+                ledger::reserve(c, holds, *amount, &posting, stripe, reach).await?
+            {
                 return Ok(Step::Rollback(Opened::HoldRefused { account, available }));
             }
         }
@@ -269,9 +272,9 @@ async fn insert_request(
          payload, metadata, payload_digest, status, counts_toward_limits, reason_code, message, \
          estimated_cost_cents, initial_cost_cents, cost_cents, result, provider, external_id, \
          approval_id, idempotency_key, created_at, started_at, updated_at, held_accounts, \
-         held_cents, node_id) \
+         held_cents, held_stripe, node_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
+         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
     )
     .bind(&req.id)
     .bind(&req.org_id)
@@ -299,6 +302,7 @@ async fn insert_request(
     .bind(req.updated_at)
     .bind(held_accounts)
     .bind(held_cents)
+    .bind(ledger::stripe_of(&req.id))
     .bind((req.status == RequestStatus::Executing).then_some(node))
     .execute(&mut *c)
     .await?;
@@ -404,7 +408,7 @@ pub(super) fn finish<'c>(
     Box::pin(async move {
         let mut req = f.request.clone();
         let current = sqlx::query(
-            "SELECT status, held_accounts, held_cents FROM service_requests \
+            "SELECT status, held_accounts, held_cents, held_stripe FROM service_requests \
              WHERE id = $1 FOR UPDATE",
         )
         .bind(&req.id)
@@ -424,7 +428,11 @@ pub(super) fn finish<'c>(
             ))
             .into());
         }
-        let hold = (accounts, Cents::new(held));
+        let hold = ledger::Held {
+            accounts,
+            cents: Cents::new(held),
+            stripe: get(&current, "held_stripe")?,
+        };
         let mut event = f.audit.clone();
         req.updated_at = f.now;
         let posting = Posting {

@@ -24,6 +24,10 @@ pub(super) enum Step<T> {
 pub(super) enum TxError {
     Db(sqlx::Error),
     Store(StoreError),
+    /// The body asks to be run again at once, knowing more
+    /// (`ledger::Reach`: create rows first, or look at every stripe); not
+    /// counted as a retry.
+    Again,
 }
 
 impl From<sqlx::Error> for TxError {
@@ -48,10 +52,13 @@ impl TxError {
         }
     }
 
-    fn into_store(self) -> StoreError {
+    pub(super) fn into_store(self) -> StoreError {
         match self {
             TxError::Db(e) => db_error(e),
             TxError::Store(e) => e,
+            TxError::Again => StoreError::Conflict(
+                "a reservation asked to run again too many times; try again".into(),
+            ),
         }
     }
 }
@@ -70,22 +77,33 @@ where
     T: Send,
 {
     let mut retries = 0;
+    // Create rows, then widen: two re-runs at most.
+    let mut agains = 0;
     loop {
         let attempt: TxResult<T> = async {
             let mut tx = pool.begin().await?;
-            match body(&mut tx, arg).await? {
-                Step::Commit(value) => {
+            match body(&mut tx, arg).await {
+                Ok(Step::Commit(value)) => {
                     tx.commit().await?;
                     Ok(value)
                 }
-                Step::Rollback(value) => {
+                Ok(Step::Rollback(value)) => {
                     tx.rollback().await?;
                     Ok(value)
+                }
+                Err(e) => {
+                    // Rolled back now, not when the pool next uses the
+                    // connection: the next attempt may need the row locks
+                    // this one holds. A failure here (the connection is
+                    // gone) drops the transaction with it.
+                    let _ = tx.rollback().await;
+                    Err(e)
                 }
             }
         }
         .await;
         match attempt {
+            Err(TxError::Again) if agains < 2 => agains += 1,
             Err(e) if e.retryable() && retries < RETRIES => {
                 retries += 1;
                 tracing::debug!(error = ?e, retries, "transaction retried");
