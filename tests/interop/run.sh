@@ -19,6 +19,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "upivia==0.2.0" "pytest>=7"
+# The terminal client's REST adapter (upivia_tui.client needs only httpx and
+# the SDK); its UI dependencies are not needed for the calls tested here.
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "upivia-tui==0.3.0"
 
 if [[ -z "${UPIVIA_BIN:-}" ]]; then
   echo "interop: building upivia-cli" >&2

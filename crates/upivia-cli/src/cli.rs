@@ -35,6 +35,11 @@ pub enum Command {
     Agents(crate::commands::agents::AgentsArgs),
     /// The organisation's balance (PAT).
     Balance(crate::commands::balance::BalanceArgs),
+    /// Teams: list, create, switch, members and their roles (PAT).
+    Teams(crate::commands::teams::TeamsArgs),
+    /// The agent-requests inbox: list, show, ask, resolve, reject (PAT, or
+    /// an agent key for the agent's own requests).
+    Inbox(crate::commands::inbox::InboxArgs),
     /// Change your password (PAT; the passwords are read from stdin).
     Password(crate::commands::password::PasswordArgs),
     /// Operator checks and changes over a data directory.

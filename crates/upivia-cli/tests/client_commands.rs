@@ -623,3 +623,74 @@ fn agents_clone_health_and_delete_through_the_cli() {
     let again = server.owner(&["agents", "delete", &agent_id]);
     assert_eq!(again.status.code(), Some(2));
 }
+
+#[test]
+fn teams_and_the_inbox_through_the_cli() {
+    let server = Server::start();
+    let created = json_of(&server.owner(&["teams", "create", "Research", "--json"]), 0);
+    let team = created["team"]["id"].as_str().unwrap().to_owned();
+    let listed = json_of(&server.owner(&["teams", "list", "--json"]), 0);
+    assert_eq!(listed["teams"][0]["id"], team.as_str());
+    let table = server.owner(&["teams", "list"]);
+    assert!(stdout(&table).contains("Research"), "{}", stdout(&table));
+    let members = json_of(&server.owner(&["teams", "members", &team, "--json"]), 0);
+    let membership = members["members"][0]["id"].as_str().unwrap().to_owned();
+    let email = members["members"][0]["email"].as_str().unwrap().to_owned();
+    let set = json_of(
+        &server.owner(&["teams", "set-role", &team, &membership, "worker", "--json"]),
+        0,
+    );
+    assert_eq!(set["member"]["role"], "worker");
+    let again = server.owner(&["teams", "add-member", &team, &email]);
+    assert_eq!(again.status.code(), Some(2), "{}", stdout(&again));
+    assert!(
+        stderr(&again).contains("already in this team"),
+        "{}",
+        stderr(&again)
+    );
+    let switched = json_of(&server.owner(&["teams", "switch", &team, "--json"]), 0);
+    assert_eq!(switched["team_id"], team.as_str());
+    json_of(&server.owner(&["teams", "switch", "--clear", "--json"]), 0);
+    let removed = json_of(
+        &server.owner(&["teams", "remove-member", &team, &membership, "--json"]),
+        0,
+    );
+    assert_eq!(removed["removed"], membership.as_str());
+
+    let (_, key) = create_agent(&server, "Scout");
+    let asked = json_of(
+        &server.agent(
+            &key,
+            &[
+                "inbox",
+                "ask",
+                "clarification",
+                "Which region?",
+                "--title",
+                "Region",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    let id = asked["request"]["id"].as_str().unwrap().to_owned();
+    let pending = json_of(&server.owner(&["inbox", "list", "--json"]), 0);
+    assert_eq!(pending["requests"][0]["id"], id.as_str());
+    assert_eq!(pending["requests"][0]["agent_name"], "Scout");
+    let done = json_of(
+        &server.owner(&["inbox", "resolve", &id, "--response", "eu-west", "--json"]),
+        0,
+    );
+    assert_eq!(done["request"]["status"], "resolved");
+    let twice = server.owner(&["inbox", "reject", &id]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(
+        stderr(&twice).contains("already decided"),
+        "{}",
+        stderr(&twice)
+    );
+    let read = json_of(&server.agent(&key, &["inbox", "show", &id, "--json"]), 0);
+    assert_eq!(read["request"]["response"], "eu-west");
+    let mine = server.agent(&key, &["inbox", "list", "--status", "resolved"]);
+    assert!(stdout(&mine).contains("Region"), "{}", stdout(&mine));
+}

@@ -8,6 +8,7 @@ pub(crate) mod balance;
 mod bench;
 mod bench_echo;
 mod client;
+pub(crate) mod inbox;
 pub(crate) mod migrate;
 pub(crate) mod orgs;
 mod output;
@@ -15,6 +16,7 @@ pub(crate) mod password;
 pub(crate) mod request;
 mod serve;
 pub(crate) mod services;
+pub(crate) mod teams;
 
 use std::process::ExitCode;
 
@@ -40,6 +42,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Approvals(args) => approvals::run(args).await,
             Command::Agents(args) => agents::run(args).await,
             Command::Balance(args) => balance::run(args).await,
+            Command::Teams(args) => teams::run(args).await,
+            Command::Inbox(args) => inbox::run(args).await,
             Command::Password(args) => password::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }

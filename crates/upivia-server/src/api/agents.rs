@@ -22,7 +22,7 @@ use crate::ids::AgentId;
 use crate::model::agent::BindingSettings;
 use crate::model::{Agent, AgentStatus, Binding, KeyMode};
 use crate::money::Cents;
-use crate::store::{MemberRef, RequestSample};
+use crate::store::{NewOwner, RequestSample};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -562,8 +562,8 @@ async fn transfer(
         string_field(&body, OWNER_ID_FIELDS, 64)?,
         string_field(&body, OWNER_EMAIL_FIELDS, 320)?,
     ) {
-        (Some(id), _) => MemberRef::UserId(id),
-        (None, Some(email)) => MemberRef::Email(email.trim().to_owned()),
+        (Some(id), _) => NewOwner::UserId(id),
+        (None, Some(email)) => NewOwner::Email(email.trim().to_owned()),
         (None, None) => {
             return Err(ApiError::Unprocessable(
                 "invalid field new_owner_user_id: required (a member's user id), or new_owner_email"

@@ -182,6 +182,7 @@ impl From<DomainError> for ApiError {
             DomainError::PasswordWork(e) => e.into(),
             DomainError::Forbidden(message) => ApiError::Forbidden(message),
             DomainError::Role(e) => e.into(),
+            DomainError::Conflict { code, message } => ApiError::Conflict { code, message },
             DomainError::Store(e) => e.into(),
         }
     }

@@ -10,6 +10,7 @@ pub mod extract;
 
 mod address_limits;
 mod admin;
+mod agent_requests;
 mod agents;
 mod approvals;
 mod audit_logs;
@@ -23,6 +24,7 @@ mod service_requests;
 mod services;
 mod sessions;
 mod strict_json;
+mod teams;
 mod text;
 mod usage;
 
@@ -92,6 +94,8 @@ fn v1() -> Router<AppState> {
         .merge(usage::router())
         .merge(audit_logs::router())
         .merge(agents::router())
+        .merge(teams::router())
+        .merge(agent_requests::router())
         .merge(admin::router())
         .route_layer(middleware::from_fn(metrics::track))
         .method_not_allowed_fallback(method_not_allowed)

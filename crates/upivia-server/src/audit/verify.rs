@@ -182,6 +182,9 @@ pub async fn verify(
         keyed_from,
         checkpoints: log.checkpoints,
     };
+    // Read before the walk: a running server only moves the head on, so
+    // the walk reaches at least this far.
+    let head = store.audit_head().await?;
     let walked = store.verify_audit(rules).await?;
     report.entries_checked = walked.entries_checked;
     if let Some(brk) = walked.first_break {
@@ -192,7 +195,47 @@ pub async fn verify(
     let signed_seq = report.last_checkpoint.as_ref().map_or(0, |c| c.seq);
     report.unsigned_entries = last_seq - signed_seq;
     report.first_break = coverage_break(last_seq, report.last_checkpoint.as_ref(), &record, &state);
+    if report.first_break.is_none() {
+        report.first_break = head_break(store, &head, last_seq).await?;
+    }
     Ok(report)
+}
+
+/// The entries after the last checkpoint have only the database's record
+/// of the head to answer for them: a tail cut there shows as a head past
+/// the last entry, or one whose hash is not the entry's.
+async fn head_break(
+    store: &dyn GovernanceStore,
+    head: &crate::store::AuditHead,
+    last_seq: i64,
+) -> Result<Option<ChainBreak>, AuditError> {
+    if head.seq > last_seq {
+        let first = last_seq + 1;
+        let gone = if head.seq == first {
+            format!("entry {first} was deleted")
+        } else {
+            format!("entries {first} to {} were deleted", head.seq)
+        };
+        return Ok(Some(ChainBreak {
+            seq: first,
+            id: String::new(),
+            reason: format!(
+                "the database records its head at entry {}, the last entry is {last_seq}: {gone}",
+                head.seq
+            ),
+        }));
+    }
+    if head.seq > 0 && store.audit_hash_at(head.seq).await?.as_deref() != Some(head.hash.as_str()) {
+        return Ok(Some(ChainBreak {
+            seq: head.seq,
+            id: String::new(),
+            reason: format!(
+                "the database's record of its head (entry {}) does not match that entry's hash",
+                head.seq
+            ),
+        }));
+    }
+    Ok(None)
 }
 
 /// The rules about the checkpoint file itself: a chain with entries needs

@@ -6,6 +6,8 @@
 
 pub mod agents;
 pub mod identity;
+pub mod inbox;
+pub mod teams;
 
 use crate::auth::{Locked, PasswordWorkError};
 use crate::governance::roles::RoleError;
@@ -35,6 +37,9 @@ pub enum DomainError {
     /// Loosening a governance value needs a higher role.
     #[error(transparent)]
     Role(#[from] RoleError),
+    /// The state refuses the change; `code` is the wire's error code.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -161,12 +161,12 @@ pub struct AgentClone {
 pub struct AgentTransfer {
     /// The new owner, by id or by email: a member of the agent's
     /// organisation (`NotFound` otherwise).
-    pub to: MemberRef,
+    pub to: NewOwner,
     pub key_hash: String,
 }
 
 #[derive(Clone, Debug)]
-pub enum MemberRef {
+pub enum NewOwner {
     UserId(String),
     Email(String),
 }

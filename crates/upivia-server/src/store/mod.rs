@@ -13,6 +13,8 @@ pub mod agents;
 pub mod coordination;
 pub mod governance;
 pub mod identity;
+pub mod inbox;
+pub mod teams;
 pub mod transfer;
 
 use std::sync::Arc;
@@ -21,6 +23,8 @@ pub use agents::*;
 pub use coordination::*;
 pub use governance::*;
 pub use identity::*;
+pub use inbox::*;
+pub use teams::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -59,6 +63,8 @@ pub struct Stores {
     pub agents: Arc<dyn AgentStore>,
     /// Job leases and per-minute rate limits across nodes.
     pub coordination: Arc<dyn CoordinationStore>,
+    pub teams: Arc<dyn TeamStore>,
+    pub inbox: Arc<dyn InboxStore>,
 }
 
 impl Stores {
@@ -67,7 +73,9 @@ impl Stores {
         Stores {
             governance: store.clone(),
             identity: store.clone(),
-            agents: store,
+            agents: store.clone(),
+            teams: store.clone(),
+            inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
     }
@@ -78,6 +86,8 @@ impl Stores {
             governance: store.clone(),
             identity: store.clone(),
             agents: store.clone(),
+            teams: store.clone(),
+            inbox: store.clone(),
             coordination: store,
         }
     }

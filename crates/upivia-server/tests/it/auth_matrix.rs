@@ -93,6 +93,27 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ("PATCH", "/org", Who::User(Role::Admin)),
     ("GET", "/admin/ledger/check", Who::Operator(Role::Admin)),
     ("GET", "/admin/audit/verify", Who::Operator(Role::Admin)),
+    ("GET", "/teams", Who::User(Role::Member)),
+    ("POST", "/teams", Who::User(Role::Admin)),
+    ("POST", "/teams/switch", Who::User(Role::Member)),
+    // The matrix's team has the owner as its manager and no other member:
+    // admins manage every team, a member outside it nothing.
+    ("GET", "/teams/{team}/members", Who::User(Role::Admin)),
+    ("POST", "/teams/{team}/members", Who::User(Role::Admin)),
+    (
+        "PATCH",
+        "/teams/{team}/members/{membership}",
+        Who::User(Role::Admin),
+    ),
+    (
+        "DELETE",
+        "/teams/{team}/members/{membership}",
+        Who::User(Role::Admin),
+    ),
+    ("GET", "/agent-requests", Who::Either),
+    ("POST", "/agent-requests", Who::Either),
+    ("PATCH", "/agent-requests", Who::User(Role::Member)),
+    ("GET", "/agent-requests/{agent_request}", Who::Either),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -203,6 +224,9 @@ struct Ids {
     agent_key: String,
     request: String,
     approval: String,
+    team: String,
+    membership: String,
+    agent_request: String,
     cookie: String,
     member_pat: String,
     admin_pat: String,
@@ -230,18 +254,42 @@ async fn setup(s: &TestServer) -> Ids {
         .await
         .unwrap()
         .unwrap();
+    let team = s
+        .post("/api/v1/teams", &s.pat, json!({"name": "Matrix team"}))
+        .await;
+    assert_eq!(team.status, 200, "{team:?}");
+    let agent_request = s
+        .post(
+            "/api/v1/agent-requests",
+            &agent.key,
+            json!({"request_type": "blocked", "body": "matrix"}),
+        )
+        .await;
+    assert_eq!(agent_request.status, 200, "{agent_request:?}");
+    let team_id = team.body["team"]["id"].as_str().unwrap().to_owned();
+    let membership = team.body["membership"]["id"].as_str().unwrap().to_owned();
+    let agent_request = agent_request.body["request"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let first_org = vec![
         first_org,
         owner.user_id,
         agent.id.clone(),
         approval.clone(),
         request.clone(),
+        team_id.clone(),
+        membership.clone(),
+        agent_request.clone(),
     ];
     Ids {
         agent: agent.id,
         agent_key: agent.key,
         request,
         approval,
+        team: team_id,
+        membership,
+        agent_request,
         cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
         admin_pat: s.user_pat(upivia_server::model::Role::Admin).await,
@@ -267,6 +315,9 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{doomed}", &ids.doomed)
         .replace("{request}", &ids.request)
         .replace("{approval}", &ids.approval)
+        .replace("{team}", &ids.team)
+        .replace("{membership}", &ids.membership)
+        .replace("{agent_request}", &ids.agent_request)
 }
 
 async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -> (u16, Value) {
@@ -502,7 +553,10 @@ async fn hostile_input_on_every_route_never_breaks_the_server() {
                     .replace("{agent}", bad)
                     .replace("{doomed}", bad)
                     .replace("{request}", bad)
-                    .replace("{approval}", bad);
+                    .replace("{approval}", bad)
+                    .replace("{team}", bad)
+                    .replace("{membership}", bad)
+                    .replace("{agent_request}", bad);
                 attempts.push(
                     s.http
                         .request(m.clone(), format!("{}/api/v1{bad_path}", s.base))

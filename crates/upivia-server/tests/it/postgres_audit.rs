@@ -348,6 +348,30 @@ async fn a_tail_cut_below_a_checkpoint_is_caught() {
 }
 
 #[tokio::test]
+async fn a_tail_cut_above_the_last_checkpoint_is_caught_by_the_head_record() {
+    let Some(s) = sealed(5).await else {
+        return;
+    };
+    append(&s.store, "test.entry", 3).await;
+    wait_chained(&s.db, 8).await;
+    // Entries 7 and 8 are signed by no checkpoint yet; only the head
+    // record answers for them.
+    tamper(&s.db, "DELETE FROM audit_log WHERE chain_seq > 6").await;
+    let (seq, reason) = broken(&s.verify().await);
+    assert_eq!(seq, 7);
+    assert!(reason.contains("entries 7 to 8 were deleted"), "{reason}");
+    // A head record pointing at an entry with another hash is caught too.
+    tamper(
+        &s.db,
+        "UPDATE audit_chains SET head_seq = 6, head_hash = 'ab'",
+    )
+    .await;
+    let (seq, reason) = broken(&s.verify().await);
+    assert_eq!(seq, 6);
+    assert!(reason.contains("does not match"), "{reason}");
+}
+
+#[tokio::test]
 async fn a_cut_with_the_database_record_rewound_is_caught_by_a_nodes_file() {
     let Some(s) = sealed(5).await else {
         return;

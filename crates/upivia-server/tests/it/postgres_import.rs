@@ -110,7 +110,11 @@ async fn bad_dumps_are_refused_and_leave_the_database_empty() {
         (
             "migrations",
             edit(&text, 0, |l| {
-                l.replace("\"sqlite_migration\":4", "\"sqlite_migration\":3")
+                // One migration fewer than this build has, whatever that is.
+                let mut header: serde_json::Value = serde_json::from_str(l).unwrap();
+                let applied = header["sqlite_migration"].as_i64().unwrap();
+                header["sqlite_migration"] = (applied - 1).into();
+                header.to_string()
             }),
         ),
         (

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::client::RequestSpec;
-use crate::endpoints as ep;
+use crate::endpoints::{self as ep, AuthMode, HttpMethod};
 use crate::error::Result;
 
 use super::handle;
@@ -21,6 +21,15 @@ impl<'a> Teams<'a> {
     /// `teams.members`.
     pub fn members(&self) -> TeamMembers<'a> {
         TeamMembers::new(self.client)
+    }
+
+    /// `POST /api/v1/teams` with `{name}` (auth `workspace`, an admin):
+    /// `{team: {id, name, ...}, membership}`; the caller becomes the team's
+    /// manager. No official client sends it: this server's route.
+    pub async fn create(self, name: &str) -> Result<Value> {
+        let spec = RequestSpec::new(HttpMethod::Post, "/api/v1/teams", AuthMode::Workspace)
+            .json(&json!({ "name": name }))?;
+        self.client.send_json(spec).await
     }
 
     /// `GET /api/v1/teams` (auth `workspace`).
@@ -54,6 +63,23 @@ impl<'a> Teams<'a> {
 }
 
 impl TeamMembers<'_> {
+    /// `POST /api/v1/teams/{team_id}/members` (auth `workspace`, an admin
+    /// or the team's manager): `{user_id}` or `{email}`, with an optional
+    /// `role` (`worker` by default). This server's route.
+    pub async fn add(self, team_id: &str, body: &Value) -> Result<Value> {
+        let path = format!("/api/v1/teams/{team_id}/members");
+        let spec = RequestSpec::new(HttpMethod::Post, path, AuthMode::Workspace).json(body)?;
+        self.client.send_json(spec).await
+    }
+
+    /// `DELETE /api/v1/teams/{team_id}/members/{membership_id}` (auth
+    /// `workspace`, an admin or the team's manager). This server's route.
+    pub async fn remove(self, team_id: &str, membership_id: &str) -> Result<Value> {
+        let path = format!("/api/v1/teams/{team_id}/members/{membership_id}");
+        let spec = RequestSpec::new(HttpMethod::Delete, path, AuthMode::Workspace);
+        self.client.send_json(spec).await
+    }
+
     /// `GET /api/v1/teams/{team_id}/members` (auth `workspace`).
     pub async fn list(self, team_id: &str) -> Result<Value> {
         self.client

@@ -16,6 +16,7 @@ mod e2e_races;
 mod e2e_service_requests;
 mod e2e_support;
 #[cfg(feature = "tools")]
+mod e2e_teams;
 mod e2e_tools;
 mod endpoints_tsv;
 mod env;

@@ -9,7 +9,7 @@ use crate::auth;
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, UserPrincipal};
 use crate::platform::Platform;
-use crate::store::{AgentClone, AgentCommand, AgentDeletion, AgentTransfer, MemberRef, StoreError};
+use crate::store::{AgentClone, AgentCommand, AgentDeletion, AgentTransfer, NewOwner, StoreError};
 
 fn command<T>(
     platform: &Platform,
@@ -99,7 +99,7 @@ pub async fn transfer(
     platform: &Platform,
     user: &UserPrincipal,
     agent: &Managed,
-    to: MemberRef,
+    to: NewOwner,
 ) -> Result<(Agent, String), DomainError> {
     let a = agent.agent();
     let key = auth::new_agent_key(a.key_mode);

@@ -23,14 +23,14 @@ async fn locked(conn: &mut PgConnection, org_id: &str, agent_id: &str) -> StoreR
 async fn member(
     conn: &mut PgConnection,
     org_id: &str,
-    to: &MemberRef,
+    to: &NewOwner,
 ) -> StoreResult<Option<String>> {
     let (sql, value) = match to {
-        MemberRef::UserId(id) => (
+        NewOwner::UserId(id) => (
             "SELECT m.user_id FROM memberships m WHERE m.org_id = $1 AND m.user_id = $2",
             id,
         ),
-        MemberRef::Email(email) => (
+        NewOwner::Email(email) => (
             "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
              WHERE m.org_id = $1 AND lower(u.email) = lower($2)",
             email,

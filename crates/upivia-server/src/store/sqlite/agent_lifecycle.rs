@@ -99,13 +99,13 @@ fn clone(ctx: &mut WriteCtx<'_>, c: AgentCommand<AgentClone>) -> StoreResult<Age
     agents::get(ctx.conn, org_id, &id)?.ok_or(StoreError::NotFound)
 }
 
-fn member(conn: &Connection, org_id: &str, to: &MemberRef) -> StoreResult<Option<String>> {
+fn member(conn: &Connection, org_id: &str, to: &NewOwner) -> StoreResult<Option<String>> {
     let (sql, value) = match to {
-        MemberRef::UserId(id) => (
+        NewOwner::UserId(id) => (
             "SELECT m.user_id FROM memberships m WHERE m.org_id = ?1 AND m.user_id = ?2",
             id,
         ),
-        MemberRef::Email(email) => (
+        NewOwner::Email(email) => (
             "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
              WHERE m.org_id = ?1 AND lower(u.email) = lower(?2)",
             email,

@@ -13,12 +13,16 @@ pub mod files;
 mod governance_store;
 mod identity;
 mod identity_store;
+mod inbox;
+mod inbox_store;
 mod ledger;
 pub mod lock;
 #[cfg(test)]
 mod query_plans;
 mod requests;
 mod rows;
+mod teams;
+mod teams_store;
 mod usage;
 mod wal;
 mod writer;
@@ -46,6 +50,10 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!(
         "../../../migrations/sqlite/0004_audit_keyed_chain.sql"
+    )),
+    M::up(include_str!("../../../migrations/sqlite/0030_teams.sql")),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0031_agent_requests.sql"
     )),
 ];
 

@@ -1,0 +1,3 @@
+//! The agent-requests inbox: who may raise, read and decide a request.
+
+pub mod service;

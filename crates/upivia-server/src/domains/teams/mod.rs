@@ -1,0 +1,3 @@
+//! Teams: who may create them, see them, and manage their members.
+
+pub mod service;
