@@ -132,6 +132,20 @@ cpu_ticks() {
     echo "$total"
 }
 
+# CPU time of every PostgreSQL process, in clock ticks: the database's
+# share of a governed request on PostgreSQL. utime + stime of each, plus
+# the reaped children's (cutime + cstime: the postmaster's ended
+# backends), so a connection closing mid-run loses nothing. Counts any
+# other database on the server too; on SQLite it shows that.
+db_ticks() {
+    local pid total=0 t
+    for pid in $(pgrep -u postgres 2>/dev/null); do
+        t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat" 2>/dev/null) || continue
+        total=$((total + ${t:-0}))
+    done
+    echo "$total"
+}
+
 machine_load() {
     echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 }

@@ -40,7 +40,8 @@ echo "machine: $(machine_load) at start"
 echo "load: concurrency $concurrency, $duration s per measurement, $agents agents, $rounds rounds"
 
 # measure ROUND NAME: one fresh server, one load; appends a result line
-# "round name rps p50 p99 cpu_us_per_request outcomes" to $work/results.
+# "round name rps p50 p99 cpu_us_per_request db_cpu_us_per_request outcomes"
+# to $work/results.
 measure() {
     local round=$1 name=$2 dir out before after extra=()
     dir=$(mktemp -d -p "$work")
@@ -51,6 +52,7 @@ measure() {
         extra=(--data-dir "$CRED_DIR" --agents "$agents")
     fi
     before=$(cpu_ticks)
+    db_before=$(db_ticks)
     out=$("$LOAD_BIN" bench --base-url "$BASES" --concurrency "$concurrency" \
         --duration-secs "$duration" --json "${extra[@]}") || {
         echo "$name: the load generator reported a problem:" >&2
@@ -58,12 +60,14 @@ measure() {
         exit 1
     }
     after=$(cpu_ticks)
+    db_after=$(db_ticks)
     stop_target
     PIDS=()
     echo "$out" | jq -r --arg round "$round" --arg name "$name" \
-        --argjson cpu "$(((after - before) * 1000000 / ticks))" '
+        --argjson cpu "$(((after - before) * 1000000 / ticks))" \
+        --argjson db "$(((db_after - db_before) * 1000000 / ticks))" '
         [$round, $name, (.requests_per_s | floor), .latency_ms.p50, .latency_ms.p99,
-         ($cpu / .requests | floor),
+         ($cpu / .requests | floor), ($db / .requests | floor),
          (.outcomes | to_entries | map("\(.key)=\(.value)") | join(","))
          + (if .mode == "governed" then
               ",charged_once=\(.charged_once),ledger_ok=\(.ledger_ok)" else "" end)]
@@ -72,7 +76,7 @@ measure() {
     rm -rf "$dir"
 }
 
-echo "round target requests/s p50_ms p99_ms server_cpu_us/request outcomes"
+echo "round target requests/s p50_ms p99_ms server_cpu_us/request postgres_cpu_us/request outcomes"
 for round in $(seq "$rounds"); do
     measure "$round" echo
     for name in "${governed[@]}"; do
@@ -83,8 +87,8 @@ echo "machine: $(machine_load) at end"
 
 # Per round, each target over that round's echo; then medians.
 echo
-echo "| target | requests/s | p50 ms | p99 ms | server CPU µs/request | throughput ÷ echo | CPU/request ÷ echo |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| target | requests/s | p50 ms | p99 ms | server CPU µs/request | PostgreSQL CPU µs/request | throughput ÷ echo | CPU/request ÷ echo |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 awk '
     function median(list,   n, a, i, j, t) {
         n = split(list, a, " ")
@@ -94,7 +98,7 @@ awk '
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
     { r = $1; t = $2; rps[r, t] = $3; p50[t] = p50[t] " " $4; p99[t] = p99[t] " " $5
-      cpu[r, t] = $6; tput[t] = tput[t] " " $3; c[t] = c[t] " " $6
+      cpu[r, t] = $6; tput[t] = tput[t] " " $3; c[t] = c[t] " " $6; d[t] = d[t] " " $7
       if (!(t in seen)) { seen[t] = 1; order[++n] = t } }
     END {
         for (k = 1; k <= n; k++) {
@@ -103,8 +107,8 @@ awk '
                 rr = rr " " rps[r, t] / rps[r, "echo"]
                 cr = cr " " (cpu[r, "echo"] > 0 ? cpu[r, t] / cpu[r, "echo"] : 0)
             }
-            printf "| %s | %d | %.2f | %.2f | %d | %.3f | %.2f |\n", t, median(tput[t]),
-                median(p50[t]), median(p99[t]), median(c[t]), median(rr), median(cr)
+            printf "| %s | %d | %.2f | %.2f | %d | %d | %.3f | %.2f |\n", t, median(tput[t]),
+                median(p50[t]), median(p99[t]), median(c[t]), median(d[t]), median(rr), median(cr)
         }
     }' "$work/results"
 echo "(medians over $rounds rounds; each ratio is taken within a round, then the median)"

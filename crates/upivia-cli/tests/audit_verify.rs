@@ -606,16 +606,35 @@ fn the_server_refuses_a_chain_cut_below_its_checkpoint_and_a_foreign_audit_key()
     );
 }
 
+/// What each SQLite migration after the third adds, undone, in migration
+/// order: 0004 (keyed chains: what this test is about), then the others.
+const UNDO_AFTER_3: &[&str] = &[
+    "DROP TABLE audit_chains; ALTER TABLE audit_log DROP COLUMN mac;",
+    "ALTER TABLE pats DROP COLUMN active_team_id; ALTER TABLE sessions DROP COLUMN active_team_id; \
+     DROP TABLE team_members; DROP INDEX teams_org_name;",
+    "DROP TABLE agent_requests;",
+];
+
 #[test]
 fn a_database_from_before_keyed_chains_verifies_after_one_start_and_continues_keyed() {
     // Turn a copy back into what the previous version left: plain chain,
     // no MAC column, no chain record, no keys, no checkpoints.
     let case = Case::new();
     let conn = case.db();
-    conn.execute_batch(
-        "DROP TABLE audit_chains; ALTER TABLE audit_log DROP COLUMN mac; PRAGMA user_version = 3;",
-    )
-    .unwrap();
+    // Rewound to migration 3: the migrations after it are undone first,
+    // newest first, so that the start re-applies all of them.
+    let applied: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        applied,
+        3 + UNDO_AFTER_3.len(),
+        "a SQLite migration was added: add its undo to UNDO_AFTER_3"
+    );
+    for undo in UNDO_AFTER_3.iter().rev() {
+        conn.execute_batch(undo).unwrap();
+    }
+    conn.execute_batch("PRAGMA user_version = 3;").unwrap();
     let legacy = max_seq(&conn);
     drop(conn);
     for file in ["audit.key", "audit-signing.key", "audit-checkpoints.jsonl"] {

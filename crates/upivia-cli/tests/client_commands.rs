@@ -640,6 +640,63 @@ fn tokens_and_members_through_the_cli() {
 }
 
 #[test]
+fn agents_clone_health_and_delete_through_the_cli() {
+    let server = Server::start();
+    server.credit(500);
+    let (agent_id, key) = create_agent(&server, "original");
+    server.owner(&["agents", "enable", &agent_id, "email"]);
+    let sent = server.agent(
+        &key,
+        &["request", "email", "send", "--payload", &email("x")],
+    );
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+
+    let cloned = json_of(
+        &server.owner(&["agents", "clone", &agent_id, "--name", "twin", "--json"]),
+        0,
+    );
+    let twin = cloned["agent"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(cloned["agent"]["name"], "twin");
+    assert_eq!(cloned["services"][0]["service_id"], "email", "{cloned}");
+    let text = stdout(&server.owner(&["agents", "clone", &agent_id]));
+    assert!(
+        text.contains("original (copy)") && text.contains("api_key: agent_key_"),
+        "{text}"
+    );
+
+    let health = json_of(&server.owner(&["agents", "health", &agent_id, "--json"]), 0);
+    assert_eq!(health["health"], "healthy", "{health}");
+    let fleet = json_of(
+        &server.owner(&["agents", "health", "--window", "1h", "--json"]),
+        0,
+    );
+    assert_eq!(fleet["window"], "1h");
+    assert_eq!(fleet["counts"]["total"], 3, "{fleet}");
+    let table = stdout(&server.owner(&["agents", "health"]));
+    assert!(
+        table.contains("healthy") && table.contains("idle"),
+        "{table}"
+    );
+    let bad = server.owner(&["agents", "health", "--window", "1y"]);
+    assert_eq!(bad.status.code(), Some(2));
+
+    let deleted = json_of(&server.owner(&["agents", "delete", &twin, "--json"]), 0);
+    assert_eq!(deleted["deleted"], true);
+    let text = stdout(&server.owner(&["agents", "delete", &agent_id]));
+    assert!(
+        text.contains("deleted") && text.contains("1 bindings removed"),
+        "{text}"
+    );
+    let after = server.agent(
+        &key,
+        &["request", "email", "send", "--payload", &email("y")],
+    );
+    assert_eq!(after.status.code(), Some(2), "{}", stdout(&after));
+    let again = server.owner(&["agents", "delete", &agent_id]);
+    assert_eq!(again.status.code(), Some(2));
+}
+
+#[test]
 fn teams_and_the_inbox_through_the_cli() {
     let server = Server::start();
     let created = json_of(&server.owner(&["teams", "create", "Research", "--json"]), 0);

@@ -282,6 +282,8 @@ blocking_handle!(Agents {
     fn disable_service(&self, agent_id: &str, service_id: &str) -> Value;
     fn health(&self, agent_id: &str) -> Value;
     fn fleet_health(&self) -> Value;
+    fn health_over(&self, agent_id: &str, window: &str) -> Value;
+    fn fleet_health_over(&self, window: &str) -> Value;
     fn activity(&self, agent_id: &str, filter: ListAgentActivity) -> Page<Value>;
     fn skills(&self, agent_id: &str) -> Value;
     fn remove_skill(&self, agent_id: &str, workflow_id: &str) -> Value;

@@ -1,5 +1,6 @@
-//! `upivia agents list|create <name>|enable <agent_id> <service>`: agent
-//! management (needs a PAT).
+//! `upivia agents list|create <name>|enable <agent_id> <service>|clone
+//! <agent_id>|delete <agent_id>|health [<agent_id>]`: agent management
+//! (needs a PAT).
 
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::client::ClientArgs;
 use super::output::{self, Table};
 
-/// Agents: list them, create one, enable a service for one.
+/// Agents: list, create, enable a service, clone, delete, health.
 #[derive(Args, Debug)]
 pub struct AgentsArgs {
     #[command(subcommand)]
@@ -58,6 +59,46 @@ pub enum AgentsCommand {
         #[arg(long)]
         rate_limit_per_minute: Option<u32>,
     },
+    /// Copy an agent with every binding and limit; the copy's API key is
+    /// printed once.
+    Clone {
+        /// The agent to copy (agt_…).
+        agent_id: String,
+        /// The copy's name (default: "<name> (copy)").
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Delete an agent and its bindings; its key stops at once.
+    Delete {
+        /// The agent id (agt_…).
+        agent_id: String,
+    },
+    /// Health of one agent, or of every agent with no id.
+    Health {
+        /// The agent id (agt_…); omitted: the whole fleet.
+        agent_id: Option<String>,
+        /// The window: 24h (default), 1h or 7d.
+        #[arg(long)]
+        window: Option<String>,
+    },
+}
+
+fn health_row(h: &Value) -> Vec<String> {
+    let rate = h["error_rate"]
+        .as_f64()
+        .map_or_else(|| "-".to_owned(), |r| format!("{:.1}%", r * 100.0));
+    let ms = |v: &Value| {
+        v.as_i64()
+            .map_or_else(|| "-".to_owned(), |n| format!("{n} ms"))
+    };
+    vec![
+        output::text(&h["agent_id"]),
+        output::text(&h["health"]),
+        rate,
+        ms(&h["p50_latency_ms"]),
+        ms(&h["p95_latency_ms"]),
+        h["last_activity_at"].as_str().unwrap_or("never").to_owned(),
+    ]
 }
 
 pub async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
@@ -179,6 +220,54 @@ pub async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
                 }
                 output::print(&table.render())?;
             }
+        }
+        AgentsCommand::Clone { agent_id, name } => {
+            let body = name.map_or_else(|| json!({}), |n| json!({"name": n}));
+            let cloned = agents.clone(&agent_id, Some(&body)).await?;
+            if json {
+                output::print_json(&cloned)?;
+            } else {
+                output::print(&format!(
+                    "agent: {}\nname: {}\ncloned from: {agent_id}\napi_key: {}\nthe key is shown only once: store it now",
+                    output::text(&cloned["agent"]["id"]),
+                    output::text(&cloned["agent"]["name"]),
+                    output::text(&cloned["api_key"]),
+                ))?;
+            }
+        }
+        AgentsCommand::Delete { agent_id } => {
+            let deleted = agents.delete(&agent_id).await?;
+            if json {
+                output::print_json(&deleted)?;
+            } else {
+                output::print(&format!(
+                    "deleted {agent_id} ({} bindings removed)",
+                    deleted["bindings_removed"]
+                ))?;
+            }
+        }
+        AgentsCommand::Health { agent_id, window } => {
+            let report = match (&agent_id, &window) {
+                (Some(id), None) => agents.health(id).await?,
+                (None, None) => agents.fleet_health().await?,
+                (Some(id), Some(w)) => agents.health_over(id, w).await?,
+                (None, Some(w)) => agents.fleet_health_over(w).await?,
+            };
+            if json {
+                output::print_json(&report)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut table =
+                Table::new(["AGENT", "HEALTH", "ERRORS", "P50", "P95", "LAST ACTIVITY"]);
+            match agent_id {
+                Some(_) => table.row(health_row(&report)),
+                None => {
+                    for h in report["agents"].as_array().map_or(&[][..], Vec::as_slice) {
+                        table.row(health_row(h));
+                    }
+                }
+            }
+            output::print(&table.render())?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,7 +1,9 @@
-//! Agents as the core needs them: create (the key is shown once), list,
-//! get, update, rotate the key, set the monthly budget, and enable or
-//! disable services (bindings with their limits). Handlers read the body
-//! and call `domains::agents::service`, which holds the rules.
+//! Agents (API.md §2.5): create (the key is shown once), list, get,
+//! update, delete, clone, transfer, rotate the key, set the monthly budget,
+//! enable or disable services (bindings with their limits), health (one
+//! agent, the fleet), activity (the accountability ledger) and skills.
+//! Handlers read the body and call `domains::agents`, which holds the
+//! rules.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, patch, post};
@@ -13,16 +15,31 @@ use super::error::ApiError;
 use super::extract::{Caller, Json, Query, UserAuth};
 use super::text;
 use crate::clock::rfc3339;
+use crate::domains::agents::health::Health;
 use crate::domains::agents::service::{self, CreateAgent, EnableService, UpdateAgent};
+use crate::domains::agents::{activity as ledger, health as fitness, lifecycle};
 use crate::ids::AgentId;
 use crate::model::agent::BindingSettings;
 use crate::model::{Agent, AgentStatus, Binding, KeyMode};
 use crate::money::Cents;
+use crate::store::{NewOwner, RequestSample};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/agents", get(list).post(create))
-        .route("/agents/{agent_id}", get(fetch).patch(update))
+        .route("/agents/health", get(fleet_health))
+        .route(
+            "/agents/{agent_id}",
+            get(fetch).patch(update).delete(delete),
+        )
+        .route("/agents/{agent_id}/clone", post(clone))
+        .route("/agents/{agent_id}/transfer", patch(transfer))
+        .route("/agents/{agent_id}/health", get(health))
+        .route("/agents/{agent_id}/activity", get(activity))
+        .route(
+            "/agents/{agent_id}/skills",
+            get(skills).delete(remove_skill),
+        )
         .route("/agents/{agent_id}/key", patch(rotate_key))
         .route("/agents/{agent_id}/budget", patch(set_budget))
         .route(
@@ -58,6 +75,7 @@ pub(super) fn agent_json(a: &Agent) -> Value {
         "daily_request_limit": a.daily_request_limit,
         "rate_limit_per_minute": a.rate_limit_per_minute,
         "default_model_id": a.default_model_id,
+        "protected": crate::store::is_protected(a),
         "set_by_role": {
             "status": a.set_by.status.as_str(),
             "monthly_budget_cents": a.set_by.monthly_budget.as_str(),
@@ -176,13 +194,48 @@ fn bool_field(body: &Map<String, Value>, names: &[&str]) -> Result<Option<bool>,
     }
 }
 
-fn profile_of(body: &Map<String, Value>) -> Map<String, Value> {
-    PROFILE_KEYS
-        .iter()
-        .filter_map(|k| body.get_key_value(*k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+/// The profile keys of a body, checked: text keys are strings (or null,
+/// which clears them), `voiceConfig` an object, `personality` either;
+/// `protected` (a boolean) becomes the profile's flag, cleared by false.
+fn profile_of(body: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    let mut out = Map::new();
+    for key in PROFILE_KEYS {
+        let Some(value) = body.get(*key) else {
+            continue;
+        };
+        let fits = match (*key, value) {
+            (_, Value::Null) => true,
+            ("voiceConfig", Value::Object(_)) | ("personality", Value::Object(_)) => true,
+            ("voiceConfig", _) => false,
+            (_, Value::String(s)) => s.len() <= PROFILE_TEXT_MAX_BYTES,
+            _ => false,
+        };
+        if !fits {
+            let shape = match *key {
+                "voiceConfig" => "an object",
+                "personality" => "a string or an object",
+                _ => "a string",
+            };
+            return Err(ApiError::Unprocessable(format!(
+                "invalid field {key}: must be {shape} (at most {PROFILE_TEXT_MAX_BYTES} bytes of text), or null"
+            )));
+        }
+        out.insert((*key).to_owned(), value.clone());
+    }
+    match bool_field(body, &["protected"])? {
+        Some(true) => {
+            out.insert("protected".into(), Value::Bool(true));
+        }
+        Some(false) => {
+            out.insert("protected".into(), Value::Null);
+        }
+        None => {}
+    }
+    Ok(out)
 }
+
+/// The bound on one profile text (a system prompt is the longest).
+const PROFILE_TEXT_MAX_BYTES: usize = 32 * 1024;
 
 // -- handlers ----------------------------------------------------------------
 
@@ -233,7 +286,12 @@ async fn create(
         monthly_budget: cents_field(&body, &["monthly_budget_cents", "monthly_limit_cents"])?,
         daily_request_limit: count_field(&body, &["daily_request_limit", "dailyRequestLimit"], 0)?,
         default_model_id: string_field(&body, &["defaultModelId", "default_model_id"], 200)?,
-        profile: Value::Object(profile_of(&body)),
+        profile: Value::Object(
+            profile_of(&body)?
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .collect(),
+        ),
     };
     let (agent, key) = service::create(&state.platform, &user, new).await?;
     Ok(AxumJson(
@@ -281,7 +339,7 @@ async fn update(
         rate_limit_per_minute: count_field(&body, &["rate_limit_per_minute"], 1)?,
         description: string_field(&body, &["description"], 2000)?,
         default_model_id: string_field(&body, &["defaultModelId", "default_model_id"], 200)?,
-        profile: profile_of(&body),
+        profile: profile_of(&body)?,
         fields: body.keys().cloned().collect(),
     };
     let updated = service::update(&state.platform, &user, &agent, update).await?;
@@ -436,4 +494,352 @@ async fn disable_service(
     Ok(AxumJson(
         json!({"ok": true, "removed": removed, "service_id": service_id}),
     ))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(agent_id): Path<String>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let user = user.0;
+    let agent = service::manageable(&state.platform, &user, &AgentId::from(agent_id)).await?;
+    let removed = lifecycle::delete(&state.platform, &user, &agent).await?;
+    Ok(AxumJson(json!({
+        "ok": true,
+        "deleted": true,
+        "id": agent.agent().id,
+        "bindings_removed": removed,
+    })))
+}
+
+async fn clone(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(agent_id): Path<String>,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let user = user.0;
+    let name = string_field(&body, &["name"], NAME_MAX_BYTES)?;
+    if let Some(name) = &name {
+        text::name("name", name)?;
+    }
+    let (source, _) = service::get(&state.platform, &user, &AgentId::from(agent_id)).await?;
+    let (agent, key) = lifecycle::clone(&state.platform, &user, &source, name).await?;
+    let bindings = state
+        .platform
+        .stores
+        .agents
+        .bindings(&AgentId::from(&agent.id))
+        .await?;
+    Ok(AxumJson(json!({
+        "ok": true,
+        "agent": agent_json(&agent),
+        "api_key": key,
+        "cloned_from": source.id,
+        "services": bindings.iter().map(binding_json).collect::<Vec<_>>(),
+    })))
+}
+
+/// The fields that may name the new owner, by id then by email.
+const OWNER_ID_FIELDS: &[&str] = &[
+    "new_owner_user_id",
+    "new_owner_id",
+    "owner_user_id",
+    "to_user_id",
+    "user_id",
+];
+const OWNER_EMAIL_FIELDS: &[&str] = &["new_owner_email", "email"];
+
+async fn transfer(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(agent_id): Path<String>,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let user = user.0;
+    let agent = service::manageable(&state.platform, &user, &AgentId::from(agent_id)).await?;
+    let to = match (
+        string_field(&body, OWNER_ID_FIELDS, 64)?,
+        string_field(&body, OWNER_EMAIL_FIELDS, 320)?,
+    ) {
+        (Some(id), _) => NewOwner::UserId(id),
+        (None, Some(email)) => NewOwner::Email(email.trim().to_owned()),
+        (None, None) => {
+            return Err(ApiError::Unprocessable(
+                "invalid field new_owner_user_id: required (a member's user id), or new_owner_email"
+                    .into(),
+            ));
+        }
+    };
+    let (moved, key) = lifecycle::transfer(&state.platform, &user, &agent, to).await?;
+    Ok(AxumJson(json!({
+        "ok": true,
+        "agent": agent_json(&moved),
+        "api_key": key,
+        "previous_owner_user_id": agent.agent().owner_user_id,
+    })))
+}
+
+#[derive(serde::Deserialize)]
+struct HealthQuery {
+    window: Option<String>,
+}
+
+fn health_json(h: &Health) -> Value {
+    json!({
+        "agent_id": h.agent_id,
+        "health": h.class.as_str(),
+        "window": h.window,
+        "error_rate": h.error_rate,
+        "p50_latency_ms": h.p50_latency_ms,
+        "p95_latency_ms": h.p95_latency_ms,
+        "last_activity_at": h.last_activity_at.map(rfc3339),
+        "requests": h.requests,
+        "executed": h.executed,
+        "failed": h.failed,
+        "blocked": h.blocked,
+    })
+}
+
+async fn health(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(agent_id): Path<String>,
+    Query(q): Query<HealthQuery>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let window = fitness::window(q.window.as_deref())?;
+    let h = fitness::get(&state.platform, &user.0, &AgentId::from(agent_id), window).await?;
+    Ok(AxumJson(health_json(&h)))
+}
+
+async fn fleet_health(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Query(q): Query<HealthQuery>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let window = fitness::window(q.window.as_deref())?;
+    let fleet = fitness::fleet(&state.platform, &user.0, window).await?;
+    let mut counts = json!({"healthy": 0, "degraded": 0, "failing": 0, "idle": 0});
+    let mut agents = Vec::with_capacity(fleet.len());
+    for (agent, h) in &fleet {
+        if let Some(n) = counts.get_mut(h.class.as_str()) {
+            *n = json!(n.as_u64().unwrap_or(0) + 1);
+        }
+        let mut row = health_json(h);
+        row["name"] = json!(agent.name);
+        row["status"] = json!(agent.status.as_str());
+        agents.push(row);
+    }
+    counts["total"] = json!(fleet.len());
+    Ok(AxumJson(
+        json!({"agents": agents, "counts": counts, "window": window.0}),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+struct ActivityParams {
+    limit: Option<String>,
+    cursor: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    verify: Option<String>,
+}
+
+/// The sections `type` may name (comma-separated); all of them by default.
+const SECTIONS: &[&str] = &["audit", "service_requests", "delegations", "stats"];
+
+fn request_json(r: &RequestSample) -> Value {
+    json!({
+        "id": r.id,
+        "service": r.service,
+        "operation": r.operation,
+        "status": r.status,
+        "reason_code": r.reason_code,
+        "cost_cents": r.cost.get(),
+        "created_at": rfc3339(r.created_at),
+        "updated_at": rfc3339(r.updated_at),
+    })
+}
+
+async fn activity(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(agent_id): Path<String>,
+    Query(q): Query<ActivityParams>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let sections: Vec<&str> = match q.kind.as_deref().filter(|k| !k.is_empty()) {
+        None => SECTIONS.to_vec(),
+        Some(raw) => raw
+            .split(',')
+            .map(|k| {
+                SECTIONS
+                    .iter()
+                    .copied()
+                    .find(|s| *s == k.trim())
+                    .ok_or_else(|| {
+                        ApiError::InvalidRequest(format!(
+                            "type must name sections among {}",
+                            SECTIONS.join(", ")
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let verify = match q.verify.as_deref() {
+        None | Some("" | "0" | "false") => false,
+        Some("1" | "true") => true,
+        Some(_) => return Err(ApiError::InvalidRequest("verify must be 1 or 0".into())),
+    };
+    let query = ledger::ActivityQuery {
+        limit: super::audit_logs::parse_limit(q.limit.as_deref())?,
+        before_seq: q
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(super::audit_logs::decode_cursor)
+            .transpose()?,
+    };
+    let user = user.0;
+    let act = ledger::get(&state.platform, &user, &AgentId::from(agent_id), query).await?;
+    let show = |s: &str| sections.contains(&s);
+    let (logs, next) = if show("audit") {
+        let next = if act.more {
+            act.entries
+                .last()
+                .map(|e| super::audit_logs::encode_cursor(e.seq))
+        } else {
+            None
+        };
+        (
+            act.entries
+                .iter()
+                .map(super::audit_logs::row)
+                .collect::<Vec<_>>(),
+            next,
+        )
+    } else {
+        (Vec::new(), None)
+    };
+    let spend = &act.spend;
+    let mut out = json!({
+        "agent": {"id": act.agent.id, "name": act.agent.name, "status": act.agent.status.as_str()},
+        "logs": logs,
+        "nextCursor": next,
+        "hasMore": next.is_some(),
+    });
+    if show("service_requests") {
+        out["service_requests"] = act.requests.iter().map(request_json).collect();
+    }
+    if show("delegations") {
+        // Delegation (API.md §2.7) is not built yet: none to show.
+        out["delegations"] = json!([]);
+    }
+    if show("stats") {
+        out["stats"] = json!({
+            "requests": spend.requests,
+            "executed": spend.executed,
+            "blocked": spend.blocked,
+            "failed": spend.failed,
+            "total_spent_cents": spend.total.get(),
+            "month_spent_cents": spend.month.get(),
+            "monthly_budget_cents": act.agent.monthly_budget.map(Cents::get),
+            "last_activity_at": spend.last_request_at.map(rfc3339),
+        });
+    }
+    if verify {
+        let report = state
+            .sealer
+            .verify(state.platform.stores.governance.as_ref())
+            .await
+            .map_err(super::admin::audit_error)?;
+        // The chain holds every organisation's entries: the answer says
+        // whether it holds, and where it breaks by seq alone, never whose
+        // entry broke.
+        out["verification"] = json!({
+            "ok": report.ok(),
+            "scope": "chain",
+            "entries_checked": report.entries_checked,
+            "agent_entries_on_page": act.entries.len(),
+            "keyed": report.keyed,
+            "checkpoints_checked": report.checkpoints_checked,
+            "first_break_seq": report.first_break.as_ref().map(|b| b.seq),
+        });
+    }
+    Ok(AxumJson(out))
+}
+
+fn skills_json(agent: &Agent, bindings: &[Binding]) -> Value {
+    let mut services: Vec<Value> = Vec::new();
+    for b in bindings {
+        let op = b.operation.clone();
+        match services
+            .iter_mut()
+            .find(|s| s["service_id"] == b.service_id.as_str())
+        {
+            Some(s) => {
+                if let Some(ops) = s["operations"].as_array_mut() {
+                    ops.push(json!(op));
+                }
+            }
+            None => services.push(json!({
+                "type": "service",
+                "service_id": b.service_id,
+                "operations": [op],
+            })),
+        }
+    }
+    json!({
+        "agent_id": agent.id,
+        "skills": services,
+        "services": services,
+        // Workflows (API.md §2.9) are not built yet: none is granted.
+        "workflows": [],
+    })
+}
+
+async fn skills(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(agent_id): Path<String>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let (agent, bindings) =
+        service::get(&state.platform, &user.0, &AgentId::from(agent_id)).await?;
+    Ok(AxumJson(skills_json(&agent, &bindings)))
+}
+
+#[derive(serde::Deserialize)]
+struct RemoveSkill {
+    workflow_id: Option<String>,
+    service_id: Option<String>,
+}
+
+async fn remove_skill(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(agent_id): Path<String>,
+    Query(q): Query<RemoveSkill>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let user = user.0;
+    let agent = service::manageable(&state.platform, &user, &AgentId::from(agent_id)).await?;
+    if let Some(workflow) = q.workflow_id.filter(|w| !w.is_empty()) {
+        // No workflow exists before the workflows issue, so no grant does.
+        let _ = workflow;
+        return Err(ApiError::NotFound("workflow grant"));
+    }
+    let raw = q.service_id.filter(|s| !s.is_empty()).ok_or_else(|| {
+        ApiError::InvalidRequest("workflow_id (or service_id) query parameter is required".into())
+    })?;
+    let service_id = raw.strip_prefix("svc_").unwrap_or(&raw).to_owned();
+    let removed =
+        service::disable_service(&state.platform, &user, &agent, service_id.clone()).await?;
+    let bindings = state
+        .platform
+        .stores
+        .agents
+        .bindings(&AgentId::from(&agent.agent().id))
+        .await?;
+    let mut out = skills_json(agent.agent(), &bindings);
+    out["ok"] = json!(true);
+    out["removed"] = json!(removed);
+    Ok(AxumJson(out))
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 use crate::ids::{AgentId, OrgId};
 use crate::model::{
     Agent, AgentStatus, AuditEvent, Binding, KeyMode, Role,
@@ -107,8 +107,9 @@ pub struct BindingRemoval {
     pub caller: Role,
 }
 
+/// Every agent store also holds the lifecycle ([`AgentLifecycleStore`]).
 #[async_trait]
-pub trait AgentStore: Send + Sync + 'static {
+pub trait AgentStore: AgentLifecycleStore + Send + Sync + 'static {
     async fn agent_by_key(&self, key_hash: &str) -> StoreResult<Option<Agent>>;
     async fn create_agent(&self, agent: NewAgent) -> StoreResult<Agent>;
     async fn agent(&self, org_id: &OrgId, agent_id: &AgentId) -> StoreResult<Option<Agent>>;
@@ -134,4 +135,109 @@ pub trait AgentStore: Send + Sync + 'static {
     /// Disables the service's bindings (rows are kept, see `Binding`),
     /// recording the higher of `caller` and the role that enabled each.
     async fn delete_bindings(&self, removal: AgentCommand<BindingRemoval>) -> StoreResult<usize>;
+}
+
+/// Deleting an agent: its bindings go with it and its key stops at once.
+/// A protected agent (`profile.protected`) is refused (`Conflict`).
+#[derive(Clone, Debug)]
+pub struct AgentDeletion;
+
+/// A copy of an agent under a new id and key, owned by the caller, with
+/// every binding row and every limit (and the role that set each).
+#[derive(Clone, Debug)]
+pub struct AgentClone {
+    /// The clone's id (`ids::AGENT`).
+    pub id: String,
+    pub name: String,
+    pub key_hash: String,
+    pub owner_user_id: String,
+    /// The clone's `agent.created` entry (the command's `audit` is the
+    /// source's `agent.cloned`).
+    pub created: AuditEvent,
+}
+
+/// Handing an agent to another member of its organisation, with a new key.
+#[derive(Clone, Debug)]
+pub struct AgentTransfer {
+    /// The new owner, by id or by email: a member of the agent's
+    /// organisation (`NotFound` otherwise).
+    pub to: NewOwner,
+    pub key_hash: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum NewOwner {
+    UserId(String),
+    Email(String),
+}
+
+/// One of an agent's recorded service requests, as health and activity
+/// read it.
+#[derive(Clone, Debug)]
+pub struct RequestSample {
+    pub id: String,
+    pub service: String,
+    pub operation: String,
+    /// `executed`, `failed`, `blocked`, `running`, `executing` or
+    /// `awaiting_approval`.
+    pub status: String,
+    pub reason_code: Option<String>,
+    pub cost: Cents,
+    pub created_at: OffsetDateTime,
+    /// When execution began (after any approval); `None` before.
+    pub started_at: Option<OffsetDateTime>,
+    pub updated_at: OffsetDateTime,
+}
+
+/// An agent's requests, newest first.
+#[derive(Clone, Debug)]
+pub struct AgentRequestQuery {
+    pub agent_id: AgentId,
+    /// Only requests made at or after this time.
+    pub since: Option<OffsetDateTime>,
+    pub limit: u32,
+}
+
+/// What an agent has spent and asked for, over its whole life and in the
+/// month starting at `month_start`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AgentSpend {
+    pub requests: i64,
+    pub executed: i64,
+    pub blocked: i64,
+    pub failed: i64,
+    pub total: Cents,
+    pub month: Cents,
+    pub last_request_at: Option<OffsetDateTime>,
+}
+
+/// Agent lifecycle and the reads behind health and activity.
+#[async_trait]
+pub trait AgentLifecycleStore: Send + Sync + 'static {
+    /// Marks the agent deleted (its key stops at once) and removes its
+    /// bindings; returns how many binding rows went. `Conflict` when it is
+    /// protected.
+    async fn delete_agent(&self, deletion: AgentCommand<AgentDeletion>) -> StoreResult<usize>;
+    /// The clone, made in one transaction with both audit entries.
+    async fn clone_agent(&self, clone: AgentCommand<AgentClone>) -> StoreResult<Agent>;
+    /// The agent under its new owner and key; `NotFound` when the new
+    /// owner is no member of the organisation.
+    async fn transfer_agent(&self, transfer: AgentCommand<AgentTransfer>) -> StoreResult<Agent>;
+    async fn agent_requests(&self, query: AgentRequestQuery) -> StoreResult<Vec<RequestSample>>;
+    async fn agent_spend(
+        &self,
+        agent_id: &AgentId,
+        month_start: OffsetDateTime,
+    ) -> StoreResult<AgentSpend>;
+}
+
+/// Whether an agent's profile marks it protected from deletion.
+pub fn is_protected(agent: &Agent) -> bool {
+    agent.profile.get("protected") == Some(&serde_json::Value::Bool(true))
+}
+
+pub fn protected_refusal() -> StoreError {
+    StoreError::Conflict(
+        "this agent is protected from deletion; clear its protected flag first".into(),
+    )
 }

@@ -80,6 +80,16 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ("PATCH", "/agents/{agent}/budget", Who::User(Role::Admin)),
     ("POST", "/agents/{agent}/services", Who::User(Role::Admin)),
     ("DELETE", "/agents/{agent}/services", Who::User(Role::Admin)),
+    ("POST", "/agents/{agent}/clone", Who::User(Role::Member)),
+    ("PATCH", "/agents/{agent}/transfer", Who::User(Role::Admin)),
+    ("GET", "/agents/health", Who::User(Role::Member)),
+    ("GET", "/agents/{agent}/health", Who::User(Role::Member)),
+    ("GET", "/agents/{agent}/activity", Who::User(Role::Member)),
+    ("GET", "/agents/{agent}/skills", Who::User(Role::Member)),
+    ("DELETE", "/agents/{agent}/skills", Who::User(Role::Admin)),
+    // A fresh agent for each pass over the routes: the first credential
+    // allowed deletes it, and those after it get 404 (allowed).
+    ("DELETE", "/agents/{doomed}", Who::User(Role::Admin)),
     ("PATCH", "/org", Who::User(Role::Admin)),
     ("GET", "/members", Who::User(Role::Member)),
     ("POST", "/members", Who::User(Role::Admin)),
@@ -237,6 +247,8 @@ struct Ids {
     other_agent_key: String,
     member: String,
     token: String,
+    /// An agent of the first organisation for `DELETE /agents/{doomed}`.
+    doomed: String,
     /// Ids of the first organisation and of what it holds, none of which
     /// another organisation may ever be shown.
     first_org: Vec<String>,
@@ -316,6 +328,7 @@ async fn setup(s: &TestServer) -> Ids {
         other_agent_key: other_agent.body["api_key"].as_str().unwrap().to_owned(),
         member,
         token,
+        doomed: s.agent(json!({"name": "doomed"})).await.id,
         first_org,
     }
 }
@@ -332,6 +345,7 @@ fn leaked<'a>(ids: &'a Ids, body: &Value) -> Vec<&'a str> {
 
 fn fill(path: &str, ids: &Ids) -> String {
     path.replace("{agent}", &ids.agent)
+        .replace("{doomed}", &ids.doomed)
         .replace("{request}", &ids.request)
         .replace("{approval}", &ids.approval)
         .replace("{member}", &ids.member)
@@ -370,9 +384,11 @@ async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -
 #[tokio::test]
 async fn every_route_answers_every_credential_with_its_class() {
     let s = matrix_server().await;
-    let ids = setup(&s).await;
+    let mut ids = setup(&s).await;
     let mut failures = Vec::new();
     for prefix in ["/api/v1", "/v1"] {
+        ids.doomed = s.agent(json!({"name": "doomed"})).await.id;
+        ids.first_org.push(ids.doomed.clone());
         for &(method, path, who) in ROUTES {
             // Logging out ends the cookie's session; it goes last.
             if path == "/auth/logout" {
@@ -570,6 +586,7 @@ async fn hostile_input_on_every_route_never_breaks_the_server() {
             ] {
                 let bad_path = path
                     .replace("{agent}", bad)
+                    .replace("{doomed}", bad)
                     .replace("{request}", bad)
                     .replace("{approval}", bad)
                     .replace("{team}", bad)

@@ -3,6 +3,7 @@
 mod fakes;
 mod support;
 
+mod agents_lifecycle;
 mod approvals;
 mod audit;
 mod auth;

@@ -135,6 +135,29 @@ impl Agents<'_> {
             .await
     }
 
+    /// [`health`](Self::health) over another window: `24h` (the
+    /// default), `1h` or `7d` (this server's `window` query parameter).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: upivia::Client) -> upivia::Result<()> {
+    /// let h = client.agents().health_over("agt_1", "1h").await?;
+    /// println!("{}", h["health"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn health_over(self, agent_id: &str, window: &str) -> Result<Value> {
+        let spec =
+            RequestSpec::endpoint(&ep::AGENTS_HEALTH, &[agent_id]).query_pair("window", window);
+        self.client.send_json(spec).await
+    }
+
+    /// [`fleet_health`](Self::fleet_health) over another window (`24h`,
+    /// `1h` or `7d`).
+    pub async fn fleet_health_over(self, window: &str) -> Result<Value> {
+        let spec =
+            RequestSpec::endpoint(&ep::AGENTS_FLEET_HEALTH, &[]).query_pair("window", window);
+        self.client.send_json(spec).await
+    }
+
     /// `GET /api/v1/agents/health` (auth `workspace`): health of every
     /// visible agent.
     pub async fn fleet_health(self) -> Result<Value> {

@@ -223,3 +223,105 @@ async fn enabling_and_disabling_a_service_changes_what_the_agent_may_run() {
     assert_eq!(unknown.status(), Some(404));
     assert_eq!(unknown.code(), Some("unknown_service"));
 }
+
+#[tokio::test]
+async fn clone_health_activity_skills_transfer_and_delete_through_the_sdk() {
+    use futures::TryStreamExt;
+    use upivia::models::ListAgentActivity;
+
+    let server = Server::start();
+    let owner = server.owner();
+    let source = server.funded_agent("email", 500).await;
+    let sent = source
+        .client
+        .service_requests()
+        .create(email("one"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(sent, ServiceRequestOutcome::Executed(_)),
+        "{sent:?}"
+    );
+
+    let health = owner.agents().health(&source.id).await.unwrap();
+    assert_eq!(health["health"], "healthy", "{health}");
+    let fleet = owner.agents().fleet_health().await.unwrap();
+    assert_eq!(fleet["counts"]["total"], 1, "{fleet}");
+
+    let page = owner
+        .agents()
+        .activity(
+            &source.id,
+            ListAgentActivity::default().with_limit(1).with_verify(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.has_more, Some(true));
+    assert!(page.next_cursor.is_some());
+    assert_eq!(page.extra["verification"]["ok"], true, "{:?}", page.extra);
+    let all: Vec<_> = owner
+        .agents()
+        .activity_iter(&source.id, ListAgentActivity::default().with_limit(1))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3, "created, binding.enabled, executed: {all:?}");
+
+    let skills = owner.agents().skills(&source.id).await.unwrap();
+    assert_eq!(skills["services"][0]["service_id"], "email", "{skills}");
+    let missing = owner
+        .agents()
+        .remove_skill(&source.id, "wf_x")
+        .await
+        .unwrap_err();
+    assert_eq!(missing.status(), Some(404));
+
+    let cloned = owner
+        .agents()
+        .clone(&source.id, Some(&json!({"name": "twin"})))
+        .await
+        .unwrap();
+    let twin = agent_from(&server, &cloned);
+    assert_ne!(twin.id, source.id);
+    assert_eq!(cloned["services"].as_array().unwrap().len(), 1, "{cloned}");
+    let sent = twin
+        .client
+        .service_requests()
+        .create(email("twin"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(sent, ServiceRequestOutcome::Executed(_)),
+        "{sent:?}"
+    );
+
+    let owner_id = cloned["agent"]["owner_user_id"].as_str().unwrap();
+    let moved = owner
+        .agents()
+        .transfer(&twin.id, &json!({"new_owner_user_id": owner_id}))
+        .await
+        .unwrap();
+    assert_ne!(moved["api_key"].as_str().unwrap(), twin.key);
+    let dead = twin
+        .client
+        .service_requests()
+        .create(email("old key"))
+        .await
+        .unwrap_err();
+    assert_eq!(dead.kind(), ErrorKind::Unauthorized);
+
+    let deleted = owner.agents().delete(&source.id).await.unwrap();
+    assert_eq!(deleted["deleted"], true);
+    let dead = source
+        .client
+        .service_requests()
+        .create(email("gone"))
+        .await
+        .unwrap_err();
+    assert_eq!(dead.status(), Some(401));
+    assert_eq!(
+        owner.agents().get(&source.id).await.unwrap_err().status(),
+        Some(404)
+    );
+}

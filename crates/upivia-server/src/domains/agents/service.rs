@@ -52,7 +52,12 @@ fn ceiling(platform: &Platform) -> Option<u32> {
     platform.settings.key_rate_limit_per_minute
 }
 
-fn event(user: &UserPrincipal, agent_id: &str, kind: &str, details: Value) -> AuditEvent {
+pub(super) fn event(
+    user: &UserPrincipal,
+    agent_id: &str,
+    kind: &str,
+    details: Value,
+) -> AuditEvent {
     AuditEvent::new(&user.org_id, kind, trail::user_actor(&user.user_id))
         .with_agent(agent_id)
         .with_details(details)

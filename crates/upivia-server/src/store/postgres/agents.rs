@@ -24,7 +24,7 @@ fn changed_meanwhile() -> StoreError {
 
 /// One live agent of the organisation; `lock` takes its row for the
 /// rest of the transaction.
-async fn get(
+pub(super) async fn get(
     conn: &mut PgConnection,
     org_id: &str,
     agent_id: &str,

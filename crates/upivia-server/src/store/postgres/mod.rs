@@ -8,6 +8,7 @@
 //! chained afterwards by one node at a time (`audit.rs`). Each node beats
 //! a row of `nodes`; what a dead node held is taken over.
 
+mod agent_lifecycle;
 mod agent_rows;
 mod agents;
 mod approvals;

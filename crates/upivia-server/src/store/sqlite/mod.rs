@@ -2,6 +2,7 @@
 //! pool of read connections. WAL mode lets reads proceed while the writer
 //! commits; `synchronous = FULL` makes every commit durable.
 
+mod agent_lifecycle;
 mod agents;
 mod agents_store;
 mod approvals;
