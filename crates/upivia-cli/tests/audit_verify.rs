@@ -610,6 +610,8 @@ fn the_server_refuses_a_chain_cut_below_its_checkpoint_and_a_foreign_audit_key()
 /// order: 0004 (keyed chains: what this test is about), then the others.
 const UNDO_AFTER_3: &[&str] = &[
     "DROP TABLE audit_chains; ALTER TABLE audit_log DROP COLUMN mac;",
+    "ALTER TABLE pats DROP COLUMN expires_at; DROP INDEX pats_user_org; \
+     DROP INDEX sessions_user_org; DROP INDEX memberships_user;",
     "ALTER TABLE pats DROP COLUMN active_team_id; ALTER TABLE sessions DROP COLUMN active_team_id; \
      DROP TABLE team_members; DROP INDEX teams_org_name;",
     "DROP TABLE agent_requests;",
