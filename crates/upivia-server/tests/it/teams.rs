@@ -518,6 +518,29 @@ async fn an_agent_joins_a_team_of_its_own_organisation_only() {
         )
         .await;
     assert_eq!(mine_there.status, 404, "{mine_there:?}");
+
+    // A member outside the team may not file an agent into it; once in
+    // the team, they may.
+    let member = s.user_pat(Role::Member).await;
+    let member_id = user_id(&s, &member).await;
+    let into = json!({"name": "member's", "team_id": team});
+    let refused = s.post("/api/v1/agents", &member, into.clone()).await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.code()),
+        (403, "forbidden"),
+        "{refused:?}"
+    );
+    let added = s
+        .post(
+            &format!("/api/v1/teams/{team}/members"),
+            &s.pat,
+            json!({"user_id": member_id}),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{added:?}");
+    let filed = s.post("/api/v1/agents", &member, into).await;
+    assert_eq!(filed.status, 200, "{filed:?}");
+    assert_eq!(filed.body["agent"]["team_id"], team.as_str());
 }
 
 #[tokio::test]

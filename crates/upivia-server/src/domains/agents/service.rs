@@ -9,7 +9,7 @@ use super::super::DomainError;
 use crate::auth;
 use crate::governance::roles::{self, AgentChange, RoleError};
 use crate::governance::trail;
-use crate::ids::{AgentId, OrgId};
+use crate::ids::{AgentId, OrgId, UserId};
 use crate::model::agent::BindingSettings;
 use crate::model::{Agent, AgentStatus, AuditEvent, Binding, KeyMode, Role, UserPrincipal};
 use crate::money::Cents;
@@ -134,6 +134,9 @@ pub async fn create(
     new: CreateAgent,
 ) -> Result<(Agent, String), DomainError> {
     let set_by = roles::check_new_agent(new.rate_limit_per_minute, user.role, ceiling(platform))?;
+    if let Some(team_id) = &new.team_id {
+        may_file_into(platform, user, team_id).await?;
+    }
     let key = auth::new_agent_key(new.key_mode);
     let agent = platform
         .stores
@@ -161,6 +164,32 @@ pub async fn create(
             other => other.into(),
         })?;
     Ok((agent, key))
+}
+
+/// An agent in a team spends from that team (its pool, once pools hold
+/// money), so only an admin or one of the team's members may put one
+/// there. A team of another organisation, or none, is 404 either way.
+async fn may_file_into(
+    platform: &Platform,
+    user: &UserPrincipal,
+    team_id: &str,
+) -> Result<(), DomainError> {
+    let org = OrgId::from(&user.org_id);
+    let teams = &platform.stores.teams;
+    if teams.team(&org, team_id).await?.is_none() {
+        return Err(DomainError::NotFound("team"));
+    }
+    if user.role >= Role::Admin
+        || teams
+            .membership(&org, team_id, &UserId::from(&user.user_id))
+            .await?
+            .is_some()
+    {
+        return Ok(());
+    }
+    Err(DomainError::Forbidden(
+        "only an admin or a member of the team may put an agent in it".into(),
+    ))
 }
 
 /// A partial update; `None` leaves a field as it is.
