@@ -43,3 +43,14 @@ pub enum DomainError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+impl DomainError {
+    /// For `map_err` on a store call whose `NotFound` means `what` does
+    /// not exist for this caller; every other store error stays as it is.
+    pub(crate) fn missing(what: &'static str) -> impl FnOnce(StoreError) -> DomainError {
+        move |e| match e {
+            StoreError::NotFound => DomainError::NotFound(what),
+            other => other.into(),
+        }
+    }
+}

@@ -9,7 +9,7 @@ use crate::auth;
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, UserPrincipal};
 use crate::platform::Platform;
-use crate::store::{AgentClone, AgentCommand, AgentDeletion, AgentTransfer, NewOwner, StoreError};
+use crate::store::{AgentClone, AgentCommand, AgentDeletion, AgentTransfer, NewOwner};
 
 fn command<T>(
     platform: &Platform,
@@ -118,9 +118,6 @@ pub async fn transfer(
         .agents
         .transfer_agent(command(platform, user, a, change, audit))
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => DomainError::NotFound("member"),
-            other => other.into(),
-        })?;
+        .map_err(DomainError::missing("member"))?;
     Ok((moved, key))
 }

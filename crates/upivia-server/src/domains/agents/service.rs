@@ -16,7 +16,7 @@ use crate::money::Cents;
 use crate::platform::Platform;
 use crate::store::{
     AgentCommand, AgentPatch, BindingRemoval, BindingUpsert, BindingWrite, BudgetChange,
-    KeyRotation, NewAgent, StoreError,
+    KeyRotation, NewAgent,
 };
 
 /// An agent the caller may manage; only [`manageable`] makes one, so every
@@ -159,10 +159,7 @@ pub async fn create(
             actor: trail::user_actor(&user.user_id),
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => DomainError::NotFound("team"),
-            other => other.into(),
-        })?;
+        .map_err(DomainError::missing("team"))?;
     Ok((agent, key))
 }
 

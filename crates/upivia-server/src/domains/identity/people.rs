@@ -399,10 +399,7 @@ pub async fn revoke_pat(
             audit,
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => DomainError::NotFound("token"),
-            e => e.into(),
-        })
+        .map_err(DomainError::missing("token"))
 }
 
 /// Every organisation the caller belongs to, the active one first.
@@ -464,10 +461,7 @@ pub async fn switch_workspace(
                     audit,
                 })
                 .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => DomainError::NotFound("workspace"),
-                    e => e.into(),
-                })?;
+                .map_err(DomainError::missing("workspace"))?;
             Ok(target)
         }
     }

@@ -12,8 +12,8 @@ use crate::ids::{self, OrgId, UserId};
 use crate::model::{AuditEvent, Role, UserPrincipal};
 use crate::platform::Platform;
 use crate::store::{
-    AddTeamMember, ChangeTeamRole, Credential, MemberRef, NewTeam, StoreError, SwitchTeam, Team,
-    TeamCommand, TeamListing, TeamMember, TeamRole,
+    AddTeamMember, ChangeTeamRole, Credential, MemberRef, NewTeam, SwitchTeam, Team, TeamCommand,
+    TeamListing, TeamMember, TeamRole,
 };
 
 fn event(user: &UserPrincipal, kind: &str, details: Value) -> AuditEvent {
@@ -155,10 +155,7 @@ pub async fn add_member(
             audit,
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => DomainError::NotFound("user"),
-            other => other.into(),
-        })
+        .map_err(DomainError::missing("user"))
 }
 
 /// Sets a member's team role.
@@ -189,10 +186,7 @@ pub async fn set_role(
             audit,
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => DomainError::NotFound("team membership"),
-            other => other.into(),
-        })
+        .map_err(DomainError::missing("team membership"))
 }
 
 /// Removes a member from the team.
@@ -219,10 +213,7 @@ pub async fn remove_member(
             audit,
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => DomainError::NotFound("team membership"),
-            other => other.into(),
-        })
+        .map_err(DomainError::missing("team membership"))
 }
 
 /// Sets (or, with `None`, clears) the active team of the caller's
@@ -257,10 +248,7 @@ pub async fn switch(
             audit,
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => DomainError::NotFound("team"),
-            other => other.into(),
-        })?;
+        .map_err(DomainError::missing("team"))?;
     Ok(team)
 }
 
