@@ -71,6 +71,8 @@ pub(super) fn agent_json(a: &Agent) -> Value {
         "key_mode": a.key_mode.as_str(),
         "team_id": a.team_id,
         "owner_user_id": a.owner_user_id,
+        "parent_agent_id": a.parent_agent_id,
+        "spawn_depth": a.spawn_depth,
         "monthly_budget_cents": a.monthly_budget.map(Cents::get),
         "daily_request_limit": a.daily_request_limit,
         "rate_limit_per_minute": a.rate_limit_per_minute,

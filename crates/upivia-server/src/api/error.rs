@@ -30,6 +30,10 @@ pub enum ApiError {
     Unauthenticated(&'static str),
     #[error("{0}")]
     Forbidden(String),
+    /// A rule refuses what the caller asked (a spawn past its parent's
+    /// bounds), with its own code.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// A governance value set by a higher role than the caller's.
     #[error(transparent)]
     RoleRequired(#[from] RoleError),
@@ -69,6 +73,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unauthenticated(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::Refused { code, .. } => code,
             ApiError::RoleRequired(_) => "insufficient_role",
             ApiError::CsrfRejected(_) => "csrf_rejected",
             ApiError::NotFound(_) => "not_found",
@@ -91,9 +96,10 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::RoleRequired(_) | ApiError::CsrfRejected(_) => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Forbidden(_)
+            | ApiError::Refused { .. }
+            | ApiError::RoleRequired(_)
+            | ApiError::CsrfRejected(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::Missing { .. } | ApiError::NoRoute => {
                 StatusCode::NOT_FOUND
             }
@@ -181,6 +187,7 @@ impl From<DomainError> for ApiError {
             DomainError::Locked(e) => e.into(),
             DomainError::PasswordWork(e) => e.into(),
             DomainError::Forbidden(message) => ApiError::Forbidden(message),
+            DomainError::Refused { code, message } => ApiError::Refused { code, message },
             DomainError::Role(e) => e.into(),
             DomainError::Conflict { code, message } => ApiError::Conflict { code, message },
             DomainError::Store(e) => e.into(),

@@ -15,6 +15,8 @@ mod agents;
 mod approvals;
 mod audit_logs;
 mod balance;
+mod budget_requests;
+mod fields;
 mod metrics;
 
 pub use metrics::handle as metrics_handle;
@@ -23,6 +25,7 @@ mod platform;
 mod serde_words;
 mod service_requests;
 mod services;
+mod spawn;
 mod sessions;
 mod strict_json;
 mod teams;
@@ -93,8 +96,10 @@ fn v1() -> Router<AppState> {
         .merge(service_requests::router())
         .merge(approvals::router())
         .merge(balance::router())
+        .merge(budget_requests::router())
         .merge(usage::router())
         .merge(audit_logs::router())
+        .merge(spawn::router())
         .merge(agents::router())
         .merge(teams::router())
         .merge(agent_requests::router())

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod error;
 pub mod execute;
 pub mod idempotency;
+pub mod lineage;
 pub mod outcome;
 pub mod pipeline;
 pub mod policy;

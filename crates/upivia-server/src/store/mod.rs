@@ -10,16 +10,19 @@ pub mod postgres;
 pub mod sqlite;
 
 pub mod agents;
+pub mod budget_requests;
 pub mod coordination;
 pub mod governance;
 pub mod identity;
 pub mod inbox;
+pub(crate) mod ledger_check;
 pub mod teams;
 pub mod transfer;
 
 use std::sync::Arc;
 
 pub use agents::*;
+pub use budget_requests::*;
 pub use coordination::*;
 pub use governance::*;
 pub use identity::*;
@@ -65,6 +68,7 @@ pub struct Stores {
     pub coordination: Arc<dyn CoordinationStore>,
     pub teams: Arc<dyn TeamStore>,
     pub inbox: Arc<dyn InboxStore>,
+    pub budget_requests: Arc<dyn BudgetRequestStore>,
 }
 
 impl Stores {
@@ -75,6 +79,7 @@ impl Stores {
             identity: store.clone(),
             agents: store.clone(),
             teams: store.clone(),
+            budget_requests: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -88,6 +93,7 @@ impl Stores {
             agents: store.clone(),
             teams: store.clone(),
             inbox: store.clone(),
+            budget_requests: store.clone(),
             coordination: store,
         }
     }

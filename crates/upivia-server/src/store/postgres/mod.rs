@@ -10,6 +10,7 @@
 
 mod agent_lifecycle;
 mod agent_rows;
+mod agent_spawn;
 mod agents;
 mod approvals;
 mod audit;
@@ -18,6 +19,7 @@ mod error;
 mod governance_store;
 mod identity;
 pub mod import;
+mod budget_requests;
 mod inbox;
 mod ledger;
 mod nodes;

@@ -3,6 +3,7 @@
 //! commits; `synchronous = FULL` makes every commit durable.
 
 mod agent_lifecycle;
+mod agent_spawn;
 mod agents;
 mod agents_store;
 mod approvals;
@@ -13,6 +14,7 @@ pub mod files;
 mod governance_store;
 mod identity;
 mod identity_store;
+mod budget_requests;
 mod inbox;
 mod inbox_store;
 mod ledger;
@@ -57,6 +59,13 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/sqlite/0031_agent_requests.sql"
     )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0032_ledger_transfers.sql"
+    )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0033_budget_requests.sql"
+    )),
+    M::up(include_str!("../../../migrations/sqlite/0034_spawn.sql")),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,

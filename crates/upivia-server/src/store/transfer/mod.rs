@@ -42,6 +42,7 @@ pub const TABLES: &[&str] = &[
     "sessions",
     "agents",
     "agent_requests",
+    "budget_requests",
     "bindings",
     "service_requests",
     "idempotency_keys",
