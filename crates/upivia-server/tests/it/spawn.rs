@@ -125,7 +125,7 @@ async fn a_child_may_only_have_operations_its_parent_has() {
     assert_eq!(agent_count(&s).await, before, "nothing was created");
 
     // A bare service id stands for the parent's operations of it.
-    let by_service = spawn(&s, &parent, json!({"name": "mailer", "services": ["email"]})).await;
+    let by_service = spawn(&s, &parent, json!({"name": "mailer", "services": ["email"], "budget_cents": 1})).await;
     let child = child_of(&by_service);
     let skills = s
         .get(&format!("/api/v1/agents/{}/skills", child.id), &s.pat)
