@@ -815,12 +815,25 @@ fn pools_budget_requests_and_spawn_through_the_cli() {
     let spawned = json_of(
         &server.agent(
             &key,
-            &["agents", "spawn", "Child", "email.send", "--budget-cents", "5", "--json"],
+            &[
+                "agents",
+                "spawn",
+                "Child",
+                "email.send",
+                "--budget-cents",
+                "5",
+                "--json",
+            ],
         ),
         0,
     );
     assert_eq!(spawned["agent"]["parent_agent_id"], parent.as_str());
-    assert!(spawned["api_key"].as_str().unwrap().starts_with("agent_key_"));
+    assert!(
+        spawned["api_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent_key_")
+    );
     let refused = server.agent(&key, &["agents", "spawn", "Greedy", "sms.send"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
     assert!(

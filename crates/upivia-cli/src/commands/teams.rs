@@ -248,7 +248,9 @@ pub async fn run(args: TeamsArgs) -> anyhow::Result<ExitCode> {
         } => {
             client
                 .budget_requests()
-                .create(&json!({"team_id": team_id, "amount_cents": amount_cents, "reason": reason}))
+                .create(
+                    &json!({"team_id": team_id, "amount_cents": amount_cents, "reason": reason}),
+                )
                 .await?
         }
         TeamsCommand::Requests { status } => {

@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::fields::string;
 use super::extract::{Caller, Json, Query, UserAuth};
+use super::fields::string;
 use super::text;
 use crate::clock::rfc3339;
 use crate::domains::inbox::service::{self, InboxCaller, RaiseRequest};

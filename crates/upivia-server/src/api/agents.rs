@@ -253,7 +253,7 @@ async fn list(
 ) -> Result<AxumJson<Value>, ApiError> {
     let agents = match caller {
         // An agent sees itself (sharing between agents comes later).
-        Caller::Agent(agent) => vec![agent],
+        Caller::Agent(agent) => vec![*agent],
         Caller::User(user) => service::list(&state.platform, &user, q.team_id.as_deref()).await?,
     };
     Ok(AxumJson(

@@ -8,9 +8,9 @@ use axum::{Json as AxumJson, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, teams};
 use super::error::ApiError;
 use super::extract::{Json, OwnerAuth, Query, UserAuth};
+use super::{AppState, teams};
 use crate::domains::teams::pool;
 use crate::governance::trail;
 use crate::ids::OrgId;

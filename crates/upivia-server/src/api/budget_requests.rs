@@ -113,5 +113,7 @@ async fn resolve(
     };
     let note = string(&body, "note", NOTE_MAX_BYTES)?;
     let request = service::resolve(&state.platform, &user.0, request, approve, note).await?;
-    Ok(AxumJson(json!({"ok": true, "request": request_json(&request)})))
+    Ok(AxumJson(
+        json!({"ok": true, "request": request_json(&request)}),
+    ))
 }

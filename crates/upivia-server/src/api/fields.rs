@@ -18,7 +18,11 @@ pub fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> 
 
 /// A string of at most `max` bytes, without NULs (PostgreSQL text cannot
 /// hold one, so both backends refuse it).
-pub fn string(body: &Map<String, Value>, name: &str, max: usize) -> Result<Option<String>, ApiError> {
+pub fn string(
+    body: &Map<String, Value>,
+    name: &str,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
     match field(body, name) {
         None => Ok(None),
         Some(Value::String(s)) if s.contains('\0') => Err(ApiError::Unprocessable(format!(

@@ -30,8 +30,7 @@ const OPERATION_MAX_BYTES: usize = 200;
 fn services(body: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
     let Some(Value::Array(items)) = field(body, "services") else {
         return Err(ApiError::Unprocessable(
-            "invalid field services: required, a list of operation names such as email.send"
-                .into(),
+            "invalid field services: required, a list of operation names such as email.send".into(),
         ));
     };
     if items.is_empty() || items.len() > MAX_OPERATIONS {
@@ -91,9 +90,14 @@ async fn create(
     let (child, key) = spawn::spawn(&state.platform, &parent, request).await?;
     let mut agent = agent_json(&child);
     if let Value::Object(o) = &mut agent {
-        o.insert("budget_cents".into(), child.monthly_budget.map(Cents::get).into());
+        o.insert(
+            "budget_cents".into(),
+            child.monthly_budget.map(Cents::get).into(),
+        );
     }
-    Ok(AxumJson(json!({"ok": true, "agent": agent, "api_key": key})))
+    Ok(AxumJson(
+        json!({"ok": true, "agent": agent, "api_key": key}),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::fields::{self, string};
 use super::extract::{AdminAuth, Json, UserAuth, session_cookie};
+use super::fields::{self, string};
 use super::text;
 use crate::auth;
 use crate::clock::rfc3339;

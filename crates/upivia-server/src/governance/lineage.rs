@@ -7,10 +7,10 @@
 
 use std::borrow::Cow;
 
-use crate::store::StoreResult;
 use crate::ids::{AgentId, OrgId};
 use crate::model::{Agent, AgentStatus};
 use crate::platform::Platform;
+use crate::store::StoreResult;
 
 /// The deepest an agent may sit: a root agent is depth 1.
 pub const MAX_DEPTH: u8 = 3;
@@ -25,17 +25,19 @@ fn rank(status: AgentStatus) -> u8 {
 
 /// `agent`, or a copy of it carrying the status of the ancestor that stops
 /// it. An ancestor that cannot be found stops it as disabled.
-pub async fn effective<'a>(
-    platform: &Platform,
-    agent: &'a Agent,
-) -> StoreResult<Cow<'a, Agent>> {
+pub async fn effective<'a>(platform: &Platform, agent: &'a Agent) -> StoreResult<Cow<'a, Agent>> {
     let mut worst = agent.status;
     let mut next = agent.parent_agent_id.clone();
     let org = OrgId::from(&agent.org_id);
     let mut hops = 0;
     while let Some(id) = next.take() {
         hops += 1;
-        let status = match platform.stores.agents.agent(&org, &AgentId::from(&id)).await? {
+        let status = match platform
+            .stores
+            .agents
+            .agent(&org, &AgentId::from(&id))
+            .await?
+        {
             Some(ancestor) if hops < MAX_DEPTH => {
                 next = ancestor.parent_agent_id.clone();
                 ancestor.status

@@ -124,7 +124,8 @@ pub async fn submit(
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
     // A spawned agent is stopped with any agent above it.
-    if let Some((reason, _)) = policy::agent_block(&*lineage::effective(platform, agent).await?, &org)
+    if let Some((reason, _)) =
+        policy::agent_block(&*lineage::effective(platform, agent).await?, &org)
     {
         return refusals::refuse(platform, agent, operation.service, operation.name, reason);
     }

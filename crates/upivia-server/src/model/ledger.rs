@@ -104,7 +104,10 @@ pub fn is_funds_key(key: &str) -> bool {
 /// Where a request's money comes from: the organisation balance, or the
 /// team pool of a team agent (money allocated there has left the balance).
 pub fn is_spending_key(key: &str) -> bool {
-    matches!(Account::parse(key), Some(Account::Org(_) | Account::Team(_)))
+    matches!(
+        Account::parse(key),
+        Some(Account::Org(_) | Account::Team(_))
+    )
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -245,9 +245,11 @@ pub struct SpawnBinding {
 
 #[derive(Clone, Debug)]
 pub enum Spawned {
-    Created(Agent),
+    Created(Box<Agent>),
     /// The parent had only `available` left to carve; nothing was written.
-    Short { available: Cents },
+    Short {
+        available: Cents,
+    },
     /// The parent is no longer active (or gone); nothing was written.
     ParentStopped,
 }

@@ -91,7 +91,7 @@ pub struct BudgetRequestQuery {
 #[derive(Clone, Debug)]
 pub enum BudgetDecision {
     /// Approve, moving the amount with this transfer.
-    Approve(Transfer),
+    Approve(Box<Transfer>),
     Reject,
 }
 
@@ -132,8 +132,7 @@ pub trait BudgetRequestStore: Send + Sync + 'static {
     /// Records a pending request (audited); `NotFound` when the team is not
     /// the organisation's.
     async fn create_budget_request(&self, new: NewBudgetRequest) -> StoreResult<BudgetRequest>;
-    async fn budget_request(&self, org_id: &OrgId, id: &str)
-    -> StoreResult<Option<BudgetRequest>>;
+    async fn budget_request(&self, org_id: &OrgId, id: &str) -> StoreResult<Option<BudgetRequest>>;
     async fn budget_requests(&self, query: BudgetRequestQuery) -> StoreResult<Vec<BudgetRequest>>;
     /// Decides a pending request once, moving its money when approved, with
     /// the audit event, in one transaction.

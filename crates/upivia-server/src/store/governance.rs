@@ -11,8 +11,7 @@ use super::StoreResult;
 use crate::ids::{AgentId, ApprovalId, OrgId, RequestId};
 use crate::model::{
     Account, AccountTotals, Approval, ApprovalStatus, AuditEntry, AuditEvent, Hold, HoldLimit,
-    ReasonCode,
-    RequestStatus, ServiceRequest, UsageRecord,
+    ReasonCode, RequestStatus, ServiceRequest, UsageRecord,
 };
 use crate::money::Cents;
 

@@ -28,9 +28,9 @@ impl Transfers {
                 .entry(id.to_owned())
                 .or_default()
                 .push((account.to_owned(), kind, amount)),
-            (EntryKind::Debit, None) => self
-                .problems
-                .push(format!("{account}: a debit of {amount} outside any transfer")),
+            (EntryKind::Debit, None) => self.problems.push(format!(
+                "{account}: a debit of {amount} outside any transfer"
+            )),
             (other, Some(id)) => self.problems.push(format!(
                 "{id}: a {} entry on {account} inside a transfer",
                 other.as_str()
@@ -43,14 +43,8 @@ impl Transfers {
     pub(crate) fn problems(self) -> Vec<String> {
         let mut problems = self.problems;
         for (id, sides) in self.sides {
-            let debits: Vec<_> = sides
-                .iter()
-                .filter(|s| s.1 == EntryKind::Debit)
-                .collect();
-            let credits: Vec<_> = sides
-                .iter()
-                .filter(|s| s.1 == EntryKind::Credit)
-                .collect();
+            let debits: Vec<_> = sides.iter().filter(|s| s.1 == EntryKind::Debit).collect();
+            let credits: Vec<_> = sides.iter().filter(|s| s.1 == EntryKind::Credit).collect();
             match (debits.as_slice(), credits.as_slice()) {
                 ([debit], [credit]) => {
                     if debit.2 != credit.2 {
@@ -96,7 +90,15 @@ mod tests {
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("outside any transfer")));
         assert!(problems.iter().any(|p| p.contains("trf_1: debits 50")));
-        assert!(problems.iter().any(|p| p.contains("trf_2: 0 debits and 1 credits")));
-        assert!(problems.iter().any(|p| p.contains("trf_3: a reserve entry")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("trf_2: 0 debits and 1 credits"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("trf_3: a reserve entry"))
+        );
     }
 }

@@ -132,7 +132,11 @@ const ROUTES: &[(&str, &str, Who)] = &[
     // Only the team's members and the owner read a pool (the matrix team's
     // only member is the owner); only the owner moves money into one.
     ("GET", "/teams/{team}/budget", Who::User(Role::Owner)),
-    ("POST", "/teams/{team}/budget/allocate", Who::User(Role::Owner)),
+    (
+        "POST",
+        "/teams/{team}/budget/allocate",
+        Who::User(Role::Owner),
+    ),
     ("GET", "/budget-requests", Who::User(Role::Member)),
     ("POST", "/budget-requests", Who::User(Role::Member)),
     // The owner's own request in the matrix team: only the owner (or

@@ -81,7 +81,11 @@ async fn allocation_moves_money_and_team_agents_spend_from_the_pool() {
         (&json!(299), &json!(300), &json!(1), &json!(0)),
         "{p}"
     );
-    assert_eq!(s.balance().await, 700, "a team agent does not spend the balance");
+    assert_eq!(
+        s.balance().await,
+        700,
+        "a team agent does not spend the balance"
+    );
     let by_balance = s
         .get(&format!("/api/v1/balance?team_id={team}"), &s.pat)
         .await;
@@ -189,9 +193,7 @@ async fn only_the_owner_allocates_and_bad_amounts_move_nothing() {
         .get(&format!("/api/v1/teams/{team}/budget"), &member)
         .await;
     assert_eq!(by_member.status, 200, "{by_member:?}");
-    let by_admin = s
-        .get(&format!("/api/v1/teams/{team}/budget"), &admin)
-        .await;
+    let by_admin = s.get(&format!("/api/v1/teams/{team}/budget"), &admin).await;
     assert_eq!(by_admin.status, 403, "{by_admin:?}");
     assert_eq!(s.balance().await, 100);
     assert_eq!(pool(&s, &team).await["pool_cents"], 0);
@@ -304,9 +306,7 @@ async fn a_budget_request_is_approved_once_by_a_manager_and_funds_the_pool() {
     assert_eq!(s.balance().await, 380, "funded once");
     let pending = s.get("/api/v1/budget-requests", &s.pat).await;
     assert!(!listed(&pending).contains(&id), "{pending:?}");
-    let all = s
-        .get("/api/v1/budget-requests?status=all", &s.pat)
-        .await;
+    let all = s.get("/api/v1/budget-requests?status=all", &s.pat).await;
     assert!(listed(&all).contains(&id), "{all:?}");
 
     // Rejecting moves nothing; the owner may decide their own request.
@@ -352,7 +352,15 @@ async fn concurrent_decisions_on_one_request_fund_it_once() {
     let id = ask(&s, &s.pat, &team, 100).await;
     let calls = (0..12).map(|i| {
         let (s, id) = (&s, id.clone());
-        async move { decide(s, &s.pat, &id, if i % 3 == 0 { "reject" } else { "approve" }).await }
+        async move {
+            decide(
+                s,
+                &s.pat,
+                &id,
+                if i % 3 == 0 { "reject" } else { "approve" },
+            )
+            .await
+        }
     });
     let replies = futures::future::join_all(calls).await;
     let won: Vec<&Reply> = replies.iter().filter(|r| r.status == 200).collect();
@@ -386,7 +394,9 @@ async fn bad_budget_requests_get_the_envelope_and_foreign_ids_are_not_found() {
         json!({"team_id": team, "amount_cents": 5, "reason": "a\u{0}b"}),
     ];
     for body in cases {
-        let r = s.post("/api/v1/budget-requests", &s.pat, body.clone()).await;
+        let r = s
+            .post("/api/v1/budget-requests", &s.pat, body.clone())
+            .await;
         assert_eq!(
             (r.status.as_u16(), r.code()),
             (422, "invalid_payload"),
@@ -413,13 +423,15 @@ async fn bad_budget_requests_get_the_envelope_and_foreign_ids_are_not_found() {
     let id = ask(&s, &s.pat, &team, 5).await;
     for body in [json!({}), json!({"action": "maybe"}), json!({"action": 1})] {
         let r = s
-            .patch(&format!("/api/v1/budget-requests/{id}"), &s.pat, body.clone())
+            .patch(
+                &format!("/api/v1/budget-requests/{id}"),
+                &s.pat,
+                body.clone(),
+            )
             .await;
         assert_eq!(r.status, 422, "{body}: {r:?}");
     }
-    let bad_status = s
-        .get("/api/v1/budget-requests?status=open", &s.pat)
-        .await;
+    let bad_status = s.get("/api/v1/budget-requests?status=open", &s.pat).await;
     assert_eq!(bad_status.status, 422, "{bad_status:?}");
     let other = s.other_org("Other").await;
     let foreign = decide(&s, &other.pat, &id, "approve").await;

@@ -87,7 +87,10 @@ async fn a_spawned_child_gets_a_key_a_carved_budget_and_its_parents_limits() {
     let other = s
         .request(&child, "web_search", "search", json!({"query": "x"}))
         .await;
-    assert_eq!(other.body["reason_code"], "service_not_enabled", "{other:?}");
+    assert_eq!(
+        other.body["reason_code"], "service_not_enabled",
+        "{other:?}"
+    );
     assert_eq!(remaining(&s, &parent).await, 97, "the child spent its own");
     assert_eq!(s.balance().await, 997);
 
@@ -125,7 +128,12 @@ async fn a_child_may_only_have_operations_its_parent_has() {
     assert_eq!(agent_count(&s).await, before, "nothing was created");
 
     // A bare service id stands for the parent's operations of it.
-    let by_service = spawn(&s, &parent, json!({"name": "mailer", "services": ["email"], "budget_cents": 1})).await;
+    let by_service = spawn(
+        &s,
+        &parent,
+        json!({"name": "mailer", "services": ["email"], "budget_cents": 1}),
+    )
+    .await;
     let child = child_of(&by_service);
     let skills = s
         .get(&format!("/api/v1/agents/{}/skills", child.id), &s.pat)

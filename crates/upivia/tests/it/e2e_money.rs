@@ -78,7 +78,10 @@ async fn an_owner_funds_a_pool_directly_and_through_a_budget_request() {
         .create(email("from the pool"))
         .await
         .unwrap();
-    assert!(matches!(sent, ServiceRequestOutcome::Executed(_)), "{sent:?}");
+    assert!(
+        matches!(sent, ServiceRequestOutcome::Executed(_)),
+        "{sent:?}"
+    );
     assert_eq!(
         owner.balance().get(Some(&team)).await.unwrap().amount_cents,
         Cents::new(249)

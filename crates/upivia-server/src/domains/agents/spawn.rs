@@ -55,11 +55,14 @@ fn operations<'c>(
     for name in services {
         match name.split_once('.') {
             Some((service, operation)) => {
-                let op = platform.catalog.operation(service, operation).ok_or_else(|| {
-                    DomainError::Invalid(format!(
-                        "invalid field services: {name:?} is not an operation of the catalog"
-                    ))
-                })?;
+                let op = platform
+                    .catalog
+                    .operation(service, operation)
+                    .ok_or_else(|| {
+                        DomainError::Invalid(format!(
+                            "invalid field services: {name:?} is not an operation of the catalog"
+                        ))
+                    })?;
                 push(op);
             }
             None => {
@@ -209,7 +212,7 @@ pub async fn spawn(
         })
         .await?;
     match outcome {
-        Spawned::Created(child) => Ok((child, key)),
+        Spawned::Created(child) => Ok((*child, key)),
         Spawned::Short { available } => Err(refused(
             "insufficient_budget",
             format!(

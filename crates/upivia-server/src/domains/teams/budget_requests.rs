@@ -106,8 +106,7 @@ pub async fn decidable(
     }
     if request.requested_by_user_id == user.user_id {
         return Err(DomainError::Forbidden(
-            "you asked for this budget: the owner or another manager of the team decides it"
-                .into(),
+            "you asked for this budget: the owner or another manager of the team decides it".into(),
         ));
     }
     Ok(request)
@@ -123,12 +122,12 @@ pub async fn resolve(
 ) -> Result<BudgetRequest, DomainError> {
     let stores = &platform.stores;
     let decision = if approve {
-        BudgetDecision::Approve(funding(
+        BudgetDecision::Approve(Box::new(funding(
             &org(user),
             &request.team_id,
             request.amount,
             format!("budget request {}", request.id),
-        ))
+        )))
     } else {
         BudgetDecision::Reject
     };

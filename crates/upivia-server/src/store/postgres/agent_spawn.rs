@@ -88,7 +88,7 @@ async fn body(c: &mut PgConnection, s: &AgentCommand<AgentSpawn>) -> TxResult<St
     let created = get(c, org_id, &child.id, false)
         .await?
         .ok_or(StoreError::NotFound)?;
-    Ok(Step::Commit(Spawned::Created(created)))
+    Ok(Step::Commit(Spawned::Created(Box::new(created))))
 }
 
 pub(super) async fn spawn(store: &PgStore, s: AgentCommand<AgentSpawn>) -> StoreResult<Spawned> {

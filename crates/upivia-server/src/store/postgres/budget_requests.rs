@@ -64,7 +64,11 @@ impl Row {
     }
 }
 
-async fn get(conn: &mut PgConnection, org_id: &str, id: &str) -> StoreResult<Option<BudgetRequest>> {
+async fn get(
+    conn: &mut PgConnection,
+    org_id: &str,
+    id: &str,
+) -> StoreResult<Option<BudgetRequest>> {
     let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE r.id = $1 AND r.org_id = $2");
     sqlx::query_as::<_, Row>(AssertSqlSafe(sql))
         .bind(id)
@@ -143,11 +147,7 @@ impl BudgetRequestStore for PgStore {
         Ok(created)
     }
 
-    async fn budget_request(
-        &self,
-        org_id: &OrgId,
-        id: &str,
-    ) -> StoreResult<Option<BudgetRequest>> {
+    async fn budget_request(&self, org_id: &OrgId, id: &str) -> StoreResult<Option<BudgetRequest>> {
         let mut c = self.pool.acquire().await.map_err(db_error)?;
         get(&mut c, org_id.as_str(), id).await
     }

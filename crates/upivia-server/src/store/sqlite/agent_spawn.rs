@@ -92,6 +92,6 @@ pub(super) fn spawn(ctx: &mut WriteCtx<'_>, s: AgentCommand<AgentSpawn>) -> Stor
     audit::append(ctx, s.audit, s.now)?;
     audit::append(ctx, s.change.created, s.now)?;
     agents::get(ctx.conn, org_id, &s.change.id)?
-        .map(Spawned::Created)
+        .map(|a| Spawned::Created(Box::new(a)))
         .ok_or(StoreError::NotFound)
 }

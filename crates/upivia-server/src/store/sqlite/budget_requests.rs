@@ -161,11 +161,7 @@ impl BudgetRequestStore for SqliteStore {
         self.writer.write(move |ctx| create(ctx, new)).await
     }
 
-    async fn budget_request(
-        &self,
-        org_id: &OrgId,
-        id: &str,
-    ) -> StoreResult<Option<BudgetRequest>> {
+    async fn budget_request(&self, org_id: &OrgId, id: &str) -> StoreResult<Option<BudgetRequest>> {
         self.lookup(|c| get(c, org_id.as_str(), id))
     }
 
@@ -173,7 +169,10 @@ impl BudgetRequestStore for SqliteStore {
         self.read(move |c| list(c, &query)).await
     }
 
-    async fn resolve_budget_request(&self, resolve_: ResolveBudgetRequest) -> StoreResult<Resolved> {
+    async fn resolve_budget_request(
+        &self,
+        resolve_: ResolveBudgetRequest,
+    ) -> StoreResult<Resolved> {
         self.writer.write(move |ctx| resolve(ctx, resolve_)).await
     }
 }
