@@ -28,11 +28,13 @@ pub mod domains;
 pub mod governance;
 pub mod http_server;
 pub mod ids;
+pub mod keyfile;
 pub mod model;
 pub mod money;
 pub mod platform;
 pub mod providers;
 pub mod store;
+pub mod vault;
 pub mod workers;
 
 use std::net::SocketAddr;

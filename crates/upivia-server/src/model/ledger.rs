@@ -252,13 +252,19 @@ mod tests {
         totals.apply(EntryKind::Release, Cents::new(10)).unwrap();
         assert_eq!(totals.reserved, Cents::ZERO);
         assert_eq!(totals.available(&HoldLimit::Funds), Cents::new(80));
+        // A capped account holds no credits of its own (only debits carved
+        // out of it): its cap is the ceiling.
+        let mut month = AccountTotals::default();
+        month.apply(EntryKind::Reserve, Cents::new(30)).unwrap();
+        month.apply(EntryKind::Settle, Cents::new(20)).unwrap();
+        month.apply(EntryKind::Release, Cents::new(10)).unwrap();
         assert_eq!(
-            totals.available(&HoldLimit::Cap(Cents::new(25))),
+            month.available(&HoldLimit::Cap(Cents::new(25))),
             Cents::new(5)
         );
-        totals.apply(EntryKind::Reserve, Cents::new(10)).unwrap();
+        month.apply(EntryKind::Reserve, Cents::new(10)).unwrap();
         assert_eq!(
-            totals.available(&HoldLimit::Cap(Cents::new(25))),
+            month.available(&HoldLimit::Cap(Cents::new(25))),
             Cents::new(-5)
         );
     }
