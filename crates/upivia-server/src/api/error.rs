@@ -30,6 +30,9 @@ pub enum ApiError {
     Unauthenticated(&'static str),
     #[error("{0}")]
     Forbidden(String),
+    /// A 403 with a code of its own (e.g. `not_a_child_agent`).
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
     /// A governance value set by a higher role than the caller's.
     #[error(transparent)]
     RoleRequired(#[from] RoleError),
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unauthenticated(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::Denied { code, .. } => code,
             ApiError::RoleRequired(_) => "insufficient_role",
             ApiError::CsrfRejected(_) => "csrf_rejected",
             ApiError::NotFound(_) => "not_found",
@@ -91,9 +95,10 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::RoleRequired(_) | ApiError::CsrfRejected(_) => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Forbidden(_)
+            | ApiError::Denied { .. }
+            | ApiError::RoleRequired(_)
+            | ApiError::CsrfRejected(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::Missing { .. } | ApiError::NoRoute => {
                 StatusCode::NOT_FOUND
             }

@@ -15,6 +15,7 @@ mod agents;
 mod approvals;
 mod audit_logs;
 mod balance;
+mod delegation;
 mod metrics;
 
 pub use metrics::handle as metrics_handle;
@@ -98,6 +99,7 @@ fn v1() -> Router<AppState> {
         .merge(agents::router())
         .merge(teams::router())
         .merge(agent_requests::router())
+        .merge(delegation::router())
         .merge(admin::router())
         .route_layer(middleware::from_fn(metrics::track))
         .method_not_allowed_fallback(method_not_allowed)

@@ -11,6 +11,7 @@ pub mod sqlite;
 
 pub mod agents;
 pub mod coordination;
+pub mod delegation;
 pub mod governance;
 pub mod identity;
 pub mod inbox;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 pub use agents::*;
 pub use coordination::*;
+pub use delegation::*;
 pub use governance::*;
 pub use identity::*;
 pub use inbox::*;
@@ -65,6 +67,7 @@ pub struct Stores {
     pub coordination: Arc<dyn CoordinationStore>,
     pub teams: Arc<dyn TeamStore>,
     pub inbox: Arc<dyn InboxStore>,
+    pub delegation: Arc<dyn DelegationStore>,
 }
 
 impl Stores {
@@ -75,7 +78,8 @@ impl Stores {
             identity: store.clone(),
             agents: store.clone(),
             teams: store.clone(),
-            inbox: store,
+            inbox: store.clone(),
+            delegation: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
     }
@@ -88,6 +92,7 @@ impl Stores {
             agents: store.clone(),
             teams: store.clone(),
             inbox: store.clone(),
+            delegation: store.clone(),
             coordination: store,
         }
     }

@@ -175,6 +175,37 @@ impl TestServer {
         }
     }
 
+    /// Makes `child` a child of `parent` by writing its agents row: no
+    /// route sets an agent's parent on this branch (spawn will), and a
+    /// delegated task goes only to a child.
+    pub async fn set_parent(&self, child: &TestAgent, parent: &TestAgent) {
+        const SQL_PG: &str = "UPDATE agents SET parent_agent_id = $1 WHERE id = $2";
+        match &self.database {
+            Some(database) => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(database.url()).await.unwrap();
+                let done = sqlx::query(SQL_PG)
+                    .bind(&parent.id)
+                    .bind(&child.id)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                assert_eq!(done.rows_affected(), 1);
+            }
+            None => {
+                let conn = rusqlite::Connection::open(self.db_path()).unwrap();
+                conn.busy_timeout(Duration::from_secs(10)).unwrap();
+                let changed = conn
+                    .execute(
+                        "UPDATE agents SET parent_agent_id = ?1 WHERE id = ?2",
+                        rusqlite::params![parent.id, child.id],
+                    )
+                    .unwrap();
+                assert_eq!(changed, 1);
+            }
+        }
+    }
+
     /// One worker pass (reconciliation, expiry, heartbeat), deterministic.
     pub async fn tick_workers(&self) {
         workers::tick(&self.platform, &WorkerHealth::new(Duration::from_secs(1))).await;

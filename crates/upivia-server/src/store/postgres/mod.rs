@@ -14,6 +14,7 @@ mod agents;
 mod approvals;
 mod audit;
 mod coordination;
+mod delegation;
 mod error;
 mod governance_store;
 mod identity;

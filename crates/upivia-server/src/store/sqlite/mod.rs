@@ -8,6 +8,8 @@ mod agents_store;
 mod approvals;
 mod audit;
 mod coordination_store;
+mod delegation;
+mod delegation_store;
 pub mod export;
 pub mod files;
 mod governance_store;
@@ -56,6 +58,10 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/sqlite/0030_teams.sql")),
     M::up(include_str!(
         "../../../migrations/sqlite/0031_agent_requests.sql"
+    )),
+    M::up(include_str!("../../../migrations/sqlite/0034_spawn.sql")),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0040_delegation.sql"
     )),
 ];
 

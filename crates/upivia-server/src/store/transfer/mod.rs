@@ -42,6 +42,8 @@ pub const TABLES: &[&str] = &[
     "sessions",
     "agents",
     "agent_requests",
+    "delegated_tasks",
+    "delegated_task_events",
     "bindings",
     "service_requests",
     "idempotency_keys",
