@@ -766,3 +766,77 @@ fn teams_and_the_inbox_through_the_cli() {
     let mine = server.agent(&key, &["inbox", "list", "--status", "resolved"]);
     assert!(stdout(&mine).contains("Region"), "{}", stdout(&mine));
 }
+
+#[test]
+fn delegated_tasks_through_the_cli() {
+    let server = Server::start();
+    server.credit(100);
+    let (parent, parent_key) = create_agent(&server, "parent");
+    let (child, _) = create_agent(&server, "child");
+    json_of(
+        &server.owner(&["agents", "enable", &child, "email", "--json"]),
+        0,
+    );
+    // No route sets a parent yet (spawn will): write it as spawn would.
+    let db = rusqlite::Connection::open(server.data.join("upivia.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    db.execute(
+        "UPDATE agents SET parent_agent_id = ?1 WHERE id = ?2",
+        rusqlite::params![parent, child],
+    )
+    .unwrap();
+
+    let created = json_of(
+        &server.agent(
+            &parent_key,
+            &[
+                "tasks",
+                "delegate",
+                &parent,
+                &child,
+                "Send the digest",
+                "--budget-cap-cents",
+                "5",
+                "--permission",
+                "email.send",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    let task = created["task"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["task"]["permissions"], json!(["email.send"]));
+    let table = server.agent(&parent_key, &["tasks", "list", &parent]);
+    assert!(stdout(&table).contains(&task), "{}", stdout(&table));
+    assert!(stdout(&table).contains("Send the digest"));
+
+    let moved = json_of(
+        &server.owner(&[
+            "tasks",
+            "update",
+            &child,
+            &task,
+            "--status",
+            "accepted",
+            "--file-write",
+            "out/a.txt",
+            "--json",
+        ]),
+        0,
+    );
+    assert_eq!(moved["task"]["status"], "accepted");
+    let shown = json_of(
+        &server.owner(&["tasks", "show", &parent, &task, "--json"]),
+        0,
+    );
+    assert_eq!(shown["task"]["budget_cap_cents"], 5);
+    let back = server.owner(&["tasks", "reattach", &task, "--since", "0"]);
+    assert!(stdout(&back).contains("out/a.txt"), "{}", stdout(&back));
+    let wrong = server.owner(&["tasks", "update", &child, &task, "--status", "cancelled"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("the parent does"),
+        "{}",
+        stderr(&wrong)
+    );
+}
