@@ -163,3 +163,6 @@ pub async fn note_stored(platform: &Platform, request: &ServiceRequest) {
             "could not read the delegated task of an approved request"),
     }
 }
+
+#[cfg(test)]
+mod tests;

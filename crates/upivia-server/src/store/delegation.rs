@@ -139,7 +139,7 @@ pub struct NewDelegatedTask {
 /// transaction that inserts the task.
 #[derive(Clone, Debug)]
 pub enum TaskCreated {
-    Created(DelegatedTask),
+    Created(Box<DelegatedTask>),
     /// No such agent in the organisation.
     NoChild,
     /// The agent exists but its parent is not the task's parent.

@@ -256,7 +256,7 @@ pub async fn create(
         })
         .await?;
     match created {
-        TaskCreated::Created(task) => view(platform, task).await,
+        TaskCreated::Created(task) => view(platform, *task).await,
         TaskCreated::NoChild => Err(child_missing()),
         TaskCreated::NotAChild => Err(not_a_child()),
     }

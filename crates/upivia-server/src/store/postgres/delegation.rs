@@ -184,7 +184,7 @@ impl DelegationStore for PgStore {
             .await?
             .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(db_error)?;
-        Ok(TaskCreated::Created(task))
+        Ok(TaskCreated::Created(Box::new(task)))
     }
 
     async fn task(&self, org_id: &OrgId, task_id: &str) -> StoreResult<Option<DelegatedTask>> {

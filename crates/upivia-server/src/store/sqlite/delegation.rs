@@ -200,7 +200,7 @@ pub(super) fn create(ctx: &mut WriteCtx<'_>, n: NewDelegatedTask) -> StoreResult
     insert_events(ctx.conn, &n.id, 1, &[created], &now)?;
     audit::append(ctx, n.audit, n.now)?;
     let task = get(ctx.conn, org, &n.id)?.ok_or(StoreError::NotFound)?;
-    Ok(TaskCreated::Created(task))
+    Ok(TaskCreated::Created(Box::new(task)))
 }
 
 pub(super) fn update(ctx: &mut WriteCtx<'_>, u: UpdateTask) -> StoreResult<TaskUpdated> {
