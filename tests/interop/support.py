@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -52,8 +51,6 @@ class Server:
     password: str
     org_id: str
     log_path: Path
-    data_dir: Path | None = None
-    database_url: str | None = None
 
     def client(self, **kwargs: Any) -> UpiviaClient:
         kwargs.setdefault("timeout", CLIENT_TIMEOUT_SECONDS)
@@ -70,26 +67,6 @@ class Server:
         )
         assert response.is_success, f"{method} {path} -> {response.status_code} {response.text}"
         return response.json()
-
-    def set_parent(self, child_id: str, parent_id: str) -> None:
-        """Makes `child_id` a child of `parent_id` in the database: no route
-        sets an agent's parent yet (spawn will), and a task is delegated
-        only to a child. Set-up only, like the raw calls above."""
-        sql = "UPDATE agents SET parent_agent_id = '{}' WHERE id = '{}'"
-        for value in (child_id, parent_id):
-            assert value.replace("_", "").isalnum(), value
-        if self.database_url:
-            subprocess.run(
-                ["psql", self.database_url, "-qc", sql.format(parent_id, child_id)], check=True
-            )
-            return
-        assert self.data_dir is not None
-        with contextlib.closing(sqlite3.connect(self.data_dir / "upivia.db", timeout=10)) as db:
-            changed = db.execute(
-                "UPDATE agents SET parent_agent_id = ? WHERE id = ?", (parent_id, child_id)
-            ).rowcount
-            db.commit()
-        assert changed == 1, f"no agent {child_id}"
 
     def add_credits(self, cents: int) -> dict[str, Any]:
         return self.admin("POST", "/balance/credits", {"amount_cents": cents, "note": "interop"})
@@ -220,8 +197,6 @@ def running_server(workdir: Path, *extra_args: str) -> Iterator[Server]:
                 password=creds["password"],
                 org_id=creds["org_id"],
                 log_path=log_path,
-                data_dir=data_dir,
-                database_url=database_url,
             )
         finally:
             _stop(proc)

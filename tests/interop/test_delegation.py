@@ -1,4 +1,5 @@
-"""delegate.* through the official SDK against the real server: create and
+"""delegate.* through the official SDK against the real server: a parent
+spawns its child (spawn.create), then create and
 list with the parent's and child's keys, get_task, update_task and
 reattach with the owner's PAT (the SDK sends them in `workspace` mode),
 the task's budget cap on service requests made under it, the refusals."""
@@ -8,22 +9,23 @@ from __future__ import annotations
 import pytest
 from upivia import UpiviaError
 
-from support import EMAIL, Agent, Server
+from support import EMAIL, Agent, Fleet, Server
 
 
-def _family(server: Server, make_agent) -> tuple[Agent, Agent]:
-    parent = make_agent()
-    child = make_agent("email", "sms")
-    server.set_parent(child.id, parent.id)
-    return parent, child
+def _family(fleet: Fleet, make_agent) -> tuple[Agent, Agent]:
+    parent = make_agent("email", "sms")
+    spawned = parent.client.spawn.create(name="child", services=["email", "sms"], budget_cents=500)
+    child_id = spawned["agent"]["id"]
+    client = fleet.client(api_key=spawned["api_key"], max_retries=0)
+    return parent, Agent(id=child_id, api_key=spawned["api_key"], client=client, created=spawned)
 
 
 def _ids(listed: dict) -> list[str]:
     return [t["id"] for t in listed["tasks"]]
 
 
-def test_every_delegate_method_drives_a_task(server: Server, owner, make_agent) -> None:
-    parent, child = _family(server, make_agent)
+def test_every_delegate_method_drives_a_task(server: Server, owner, fleet, make_agent) -> None:
+    parent, child = _family(fleet, make_agent)
     created = parent.client.delegate.create(
         agent_id=parent.id,
         objective="Email the weekly digest",
@@ -92,8 +94,8 @@ def test_every_delegate_method_drives_a_task(server: Server, owner, make_agent) 
     assert all(w["seq"] > seen for w in later["file_writes"])
 
 
-def test_refusals_have_their_status_and_code(server: Server, owner, make_agent) -> None:
-    parent, child = _family(server, make_agent)
+def test_refusals_have_their_status_and_code(server: Server, owner, fleet, make_agent) -> None:
+    parent, child = _family(fleet, make_agent)
     stranger = make_agent()
 
     with pytest.raises(UpiviaError) as info:

@@ -615,6 +615,8 @@ const UNDO_AFTER_3: &[&str] = &[
     "ALTER TABLE pats DROP COLUMN active_team_id; ALTER TABLE sessions DROP COLUMN active_team_id; \
      DROP TABLE team_members; DROP INDEX teams_org_name;",
     "DROP TABLE agent_requests;",
+    "DROP INDEX ledger_entries_transfer; ALTER TABLE ledger_entries DROP COLUMN transfer_id;",
+    "DROP TABLE budget_requests;",
     "DROP INDEX agents_parent; ALTER TABLE agents DROP COLUMN spawn_depth; \
      ALTER TABLE agents DROP COLUMN parent_agent_id;",
     "DROP TABLE delegated_task_events; DROP TABLE delegated_tasks;",

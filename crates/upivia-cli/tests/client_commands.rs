@@ -768,23 +768,108 @@ fn teams_and_the_inbox_through_the_cli() {
 }
 
 #[test]
+fn pools_budget_requests_and_spawn_through_the_cli() {
+    let server = Server::start();
+    server.credit(300);
+    let created = json_of(&server.owner(&["teams", "create", "Pool", "--json"]), 0);
+    let team = created["team"]["id"].as_str().unwrap().to_owned();
+    let moved = json_of(
+        &server.owner(&["teams", "allocate", &team, "100", "--note", "q4", "--json"]),
+        0,
+    );
+    assert_eq!(moved["budget"]["pool_cents"], 100);
+    let table = server.owner(&["teams", "budget", &team]);
+    assert!(stdout(&table).contains("100"), "{}", stdout(&table));
+    let short = server.owner(&["teams", "allocate", &team, "201"]);
+    assert_eq!(short.status.code(), Some(2), "{}", stdout(&short));
+    assert!(
+        stderr(&short).contains("200 cents available"),
+        "{}",
+        stderr(&short)
+    );
+
+    let asked = json_of(
+        &server.owner(&["teams", "ask", &team, "50", "--reason", "more", "--json"]),
+        0,
+    );
+    let id = asked["request"]["id"].as_str().unwrap().to_owned();
+    let listed = server.owner(&["teams", "requests"]);
+    assert!(stdout(&listed).contains(&id), "{}", stdout(&listed));
+    let approved = json_of(&server.owner(&["teams", "approve", &id, "--json"]), 0);
+    assert_eq!(approved["request"]["status"], "approved");
+    let all = json_of(
+        &server.owner(&["teams", "requests", "--status", "all", "--json"]),
+        0,
+    );
+    assert_eq!(all["requests"][0]["status"], "approved");
+    let twice = server.owner(&["teams", "reject", &id]);
+    assert_eq!(twice.status.code(), Some(2));
+    let pool = json_of(&server.owner(&["teams", "budget", &team, "--json"]), 0);
+    assert_eq!(pool["budget"]["pool_cents"], 150);
+
+    let (parent, key) = create_agent(&server, "Parent");
+    json_of(
+        &server.owner(&["agents", "enable", &parent, "email", "--json"]),
+        0,
+    );
+    let spawned = json_of(
+        &server.agent(
+            &key,
+            &[
+                "agents",
+                "spawn",
+                "Child",
+                "email.send",
+                "--budget-cents",
+                "5",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    assert_eq!(spawned["agent"]["parent_agent_id"], parent.as_str());
+    assert!(
+        spawned["api_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent_key_")
+    );
+    let refused = server.agent(&key, &["agents", "spawn", "Greedy", "sms.send"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(
+        stderr(&refused).contains("does not have sms.send"),
+        "{}",
+        stderr(&refused)
+    );
+    let without_key = server.owner(&["agents", "spawn", "Nobody", "email.send"]);
+    assert_ne!(without_key.status.code(), Some(0));
+}
+
+#[test]
 fn delegated_tasks_through_the_cli() {
     let server = Server::start();
     server.credit(100);
     let (parent, parent_key) = create_agent(&server, "parent");
-    let (child, _) = create_agent(&server, "child");
     json_of(
-        &server.owner(&["agents", "enable", &child, "email", "--json"]),
+        &server.owner(&["agents", "enable", &parent, "email", "--json"]),
         0,
     );
-    // No route sets a parent yet (spawn will): write it as spawn would.
-    let db = rusqlite::Connection::open(server.data.join("upivia.db")).unwrap();
-    db.busy_timeout(Duration::from_secs(10)).unwrap();
-    db.execute(
-        "UPDATE agents SET parent_agent_id = ?1 WHERE id = ?2",
-        rusqlite::params![parent, child],
-    )
-    .unwrap();
+    let spawned = json_of(
+        &server.agent(
+            &parent_key,
+            &[
+                "agents",
+                "spawn",
+                "child",
+                "email.send",
+                "--budget-cents",
+                "10",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    let child = spawned["agent"]["id"].as_str().unwrap().to_owned();
 
     let created = json_of(
         &server.agent(

@@ -189,6 +189,43 @@ async fn traffic(s: &Server, pat: &str, password: &str) -> (Vec<String>, String,
             .await;
         assert_eq!(r["status"], "executed", "{r}");
     }
+    // Money moved by transfers: a child carved out of alpha's month, a
+    // team pool funded by allocation and by an approved budget request.
+    let child = s
+        .post(
+            "/agents/spawn",
+            &alpha_key,
+            json!({"name": "alpha-child", "services": ["email.send"], "budget_cents": 100}),
+        )
+        .await;
+    assert_eq!(child["ok"], true, "{child}");
+    let team = s.post("/teams", pat, json!({"name": "Moved"})).await;
+    let team = team["team"]["id"].as_str().unwrap().to_owned();
+    let allocated = s
+        .post(
+            &format!("/teams/{team}/budget/allocate"),
+            pat,
+            json!({"amount_cents": 200}),
+        )
+        .await;
+    assert_eq!(allocated["ok"], true, "{allocated}");
+    let asked = s
+        .post(
+            "/budget-requests",
+            pat,
+            json!({"team_id": team, "amount_cents": 50}),
+        )
+        .await;
+    let asked = asked["request"]["id"].as_str().unwrap().to_owned();
+    let approved = s
+        .http
+        .patch(format!("{}/budget-requests/{asked}", s.base))
+        .bearer_auth(pat)
+        .json(&json!({"action": "approve"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(approved.status().is_success(), "{}", approved.status());
     let beta = s.post("/agents", pat, json!({"name": "beta"})).await;
     let (beta_id, beta_key) = (
         beta["agent"]["id"].as_str().unwrap().to_owned(),
@@ -333,7 +370,7 @@ async fn a_sqlite_deployment_moves_to_postgresql_with_every_row_and_its_audit_ch
         rows_in(&dump, "audit_checkpoints") >= 2,
         "the start's and the stop's"
     );
-    assert_eq!(rows_in(&dump, "agents"), 2);
+    assert_eq!(rows_in(&dump, "agents"), 3);
     let target = TestDatabase::create_empty(&server).await.unwrap();
     let out = import(target.url(), &dump);
     assert!(out.status.success(), "import: {}", stderr(&out));
@@ -347,6 +384,8 @@ async fn a_sqlite_deployment_moves_to_postgresql_with_every_row_and_its_audit_ch
         ("pats", "SELECT COUNT(*) FROM pats"),
         ("sessions", "SELECT COUNT(*) FROM sessions"),
         ("agents", "SELECT COUNT(*) FROM agents"),
+        ("teams", "SELECT COUNT(*) FROM teams"),
+        ("budget_requests", "SELECT COUNT(*) FROM budget_requests"),
         ("bindings", "SELECT COUNT(*) FROM bindings"),
         ("service_requests", "SELECT COUNT(*) FROM service_requests"),
         ("idempotency_keys", "SELECT COUNT(*) FROM idempotency_keys"),
@@ -392,7 +431,7 @@ async fn a_sqlite_deployment_moves_to_postgresql_with_every_row_and_its_audit_ch
     assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
     assert_eq!(
         count(target.url(), "SELECT COUNT(*) FROM agents").await,
-        2,
+        3,
         "the refused import added nothing"
     );
     // A cut-off dump is refused, and leaves nothing.

@@ -25,6 +25,8 @@ pub const DELEGATED_TASK: &str = "dtk";
 pub const BINDING: &str = "bnd";
 pub const PAT: &str = "pat";
 pub const SESSION: &str = "ses";
+pub const TRANSFER: &str = "trf";
+pub const BUDGET_REQUEST: &str = "breq";
 
 /// A string that is not an id of the expected kind.
 #[derive(Debug, thiserror::Error)]

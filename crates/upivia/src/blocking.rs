@@ -204,6 +204,10 @@ impl Client {
         workspaces -> Workspaces;
         /// `budget_requests`.
         budget_requests -> BudgetRequests;
+        /// `members` (this server's people API).
+        members -> Members;
+        /// `tokens` (personal access tokens).
+        tokens -> Tokens;
         /// `devices`.
         devices -> Devices;
         /// `platform`.
@@ -517,6 +521,19 @@ blocking_handle!(BudgetRequests {
     fn create(&self, body: &Value) -> Value;
     fn list(&self) -> Value;
     fn resolve(&self, request_id: &str, body: &Value) -> Value;
+});
+
+blocking_handle!(Members {
+    fn list(&self) -> Value;
+    fn add(&self, email: &str, role: &str) -> Value;
+    fn set_role(&self, user_id: &str, role: &str) -> Value;
+    fn remove(&self, user_id: &str) -> Value;
+});
+
+blocking_handle!(Tokens {
+    fn create(&self, name: &str, expires_in_days: Option<u32>) -> Value;
+    fn list(&self) -> Value;
+    fn revoke(&self, token_id: &str) -> Value;
 });
 
 blocking_handle!(Devices {

@@ -1,6 +1,7 @@
 //! `upivia agents list|create <name>|enable <agent_id> <service>|clone
 //! <agent_id>|delete <agent_id>|health [<agent_id>]`: agent management
-//! (needs a PAT).
+//! (needs a PAT); `spawn <name> <operation>…`: a child of the agent whose
+//! key is given (needs that key).
 
 use std::process::ExitCode;
 
@@ -68,6 +69,21 @@ pub enum AgentsCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Spawn a child of the agent whose key is given (--api-key): its
+    /// operations a subset of the parent's, its budget carved out of the
+    /// parent's; the child's key is printed once.
+    Spawn {
+        /// The child's name.
+        name: String,
+        /// Operations (service.operation) or services the child may use.
+        #[arg(required = true)]
+        operations: Vec<String>,
+        /// Cents carved out of the parent's budget.
+        #[arg(long, default_value_t = 0)]
+        budget_cents: i64,
+        #[arg(long)]
+        description: Option<String>,
+    },
     /// Delete an agent and its bindings; its key stops at once.
     Delete {
         /// The agent id (agt_…).
@@ -102,7 +118,13 @@ fn health_row(h: &Value) -> Vec<String> {
 }
 
 pub async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
-    args.client.require_pat()?;
+    // Spawning is the parent agent's act, with its key; the rest is a
+    // person's, with a PAT.
+    if matches!(args.command, AgentsCommand::Spawn { .. }) {
+        args.client.require_api_key()?;
+    } else {
+        args.client.require_pat()?;
+    }
     let client = args.client.client()?;
     let agents = client.agents();
     let json = args.client.json;
@@ -232,6 +254,29 @@ pub async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
                     output::text(&cloned["agent"]["id"]),
                     output::text(&cloned["agent"]["name"]),
                     output::text(&cloned["api_key"]),
+                ))?;
+            }
+        }
+        AgentsCommand::Spawn {
+            name,
+            operations,
+            budget_cents,
+            description,
+        } => {
+            let mut child = upivia::models::SpawnAgent::new(name, operations)
+                .with_budget_cents(upivia::models::Cents::new(budget_cents));
+            if let Some(d) = description {
+                child = child.with_description(d);
+            }
+            let spawned = client.spawn().create(child).await?;
+            if json {
+                output::print_json(&spawned)?;
+            } else {
+                output::print(&format!(
+                    "agent: {}\nparent: {}\nbudget_cents: {budget_cents}\napi_key: {}\nthe key is shown only once: store it now",
+                    output::text(&spawned["agent"]["id"]),
+                    output::text(&spawned["agent"]["parent_agent_id"]),
+                    output::text(&spawned["api_key"]),
                 ))?;
             }
         }

@@ -1,5 +1,7 @@
 //! `upivia teams list|create|members|add-member|set-role|remove-member|switch`:
-//! teams and their members (needs a PAT).
+//! teams and their members; `budget|allocate`: a team's pool and moving
+//! money into it; `ask|requests|approve|reject`: budget requests (needs a
+//! PAT).
 
 use std::process::ExitCode;
 
@@ -58,6 +60,51 @@ pub enum TeamsCommand {
         /// The membership id (tm_…).
         membership_id: String,
     },
+    /// A team's pool in cents: available, allocated, spent, reserved.
+    Budget {
+        /// The team id.
+        team_id: String,
+    },
+    /// Move money from the organisation balance into a team's pool (owner).
+    Allocate {
+        /// The team id.
+        team_id: String,
+        /// Whole cents to move.
+        amount_cents: i64,
+        /// Why, for the audit trail.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Ask for money for a team's pool.
+    Ask {
+        /// The team id.
+        team_id: String,
+        /// Whole cents asked for.
+        amount_cents: i64,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Budget requests you can see (pending unless --status).
+    Requests {
+        /// pending, approved, rejected or all.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Approve a budget request (owner or team manager): moves its money.
+    Approve {
+        /// The budget request id (breq_…).
+        request_id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reject a budget request (owner or team manager).
+    Reject {
+        /// The budget request id (breq_…).
+        request_id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Set the active team of this PAT (`--clear` to unset it).
     Switch {
         /// The team id.
@@ -67,6 +114,18 @@ pub enum TeamsCommand {
         #[arg(long, conflicts_with = "team_id")]
         clear: bool,
     },
+}
+
+fn print_pool(pool: &Value) -> anyhow::Result<()> {
+    let mut table = Table::new(["TEAM", "AVAILABLE", "ALLOCATED", "SPENT", "RESERVED"]);
+    table.row(vec![
+        output::text(&pool["team_id"]),
+        output::text(&pool["pool_cents"]),
+        output::text(&pool["allocated_cents"]),
+        output::text(&pool["spent_cents"]),
+        output::text(&pool["reserved_cents"]),
+    ]);
+    output::print(&table.render())
 }
 
 fn rows(v: &Value, key: &str) -> Vec<Value> {
@@ -156,6 +215,89 @@ pub async fn run(args: TeamsArgs) -> anyhow::Result<ExitCode> {
             team_id,
             membership_id,
         } => teams.members().remove(&team_id, &membership_id).await?,
+        TeamsCommand::Budget { team_id } => {
+            let budget = teams.budget(&team_id).await?;
+            if !json {
+                print_pool(&budget["budget"])?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            budget
+        }
+        TeamsCommand::Allocate {
+            team_id,
+            amount_cents,
+            note,
+        } => {
+            let moved = teams
+                .allocate_budget(
+                    &team_id,
+                    &json!({"amount_cents": amount_cents, "note": note}),
+                )
+                .await?;
+            if !json {
+                output::print(&format!("moved {amount_cents} cents into {team_id}"))?;
+                print_pool(&moved["budget"])?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            moved
+        }
+        TeamsCommand::Ask {
+            team_id,
+            amount_cents,
+            reason,
+        } => {
+            client
+                .budget_requests()
+                .create(
+                    &json!({"team_id": team_id, "amount_cents": amount_cents, "reason": reason}),
+                )
+                .await?
+        }
+        TeamsCommand::Requests { status } => {
+            let listed = match status {
+                Some(status) => {
+                    client
+                        .send_json(
+                            upivia::RequestSpec::new(
+                                upivia::HttpMethod::Get,
+                                "/api/v1/budget-requests",
+                                upivia::AuthMode::Workspace,
+                            )
+                            .query_pair("status", status),
+                        )
+                        .await?
+                }
+                None => client.budget_requests().list().await?,
+            };
+            if !json {
+                let mut table = Table::new(["REQUEST", "TEAM", "CENTS", "STATUS", "BY", "REASON"]);
+                for r in rows(&listed, "requests") {
+                    table.row(vec![
+                        output::text(&r["id"]),
+                        output::text(&r["team_name"]),
+                        output::text(&r["amount_cents"]),
+                        output::text(&r["status"]),
+                        output::text(&r["requested_by_email"]),
+                        output::text(&r["reason"]),
+                    ]);
+                }
+                output::print(&table.render())?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            listed
+        }
+        TeamsCommand::Approve { request_id, note } => {
+            client
+                .budget_requests()
+                .resolve(&request_id, &json!({"action": "approve", "note": note}))
+                .await?
+        }
+        TeamsCommand::Reject { request_id, note } => {
+            client
+                .budget_requests()
+                .resolve(&request_id, &json!({"action": "reject", "note": note}))
+                .await?
+        }
         TeamsCommand::Switch { team_id, clear } => {
             teams
                 .switch(if clear { None } else { team_id.as_deref() })
@@ -164,6 +306,13 @@ pub async fn run(args: TeamsArgs) -> anyhow::Result<ExitCode> {
     };
     if json {
         output::print_json(&answer)?;
+    } else if let Some(request) = answer.get("request") {
+        output::print(&format!(
+            "budget request {} for {} cents is {}",
+            output::text(&request["id"]),
+            output::text(&request["amount_cents"]),
+            output::text(&request["status"])
+        ))?;
     } else if let Some(member) = answer.get("member") {
         output::print(&format!(
             "{} is {} ({})",

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, Json, Query, UserAuth};
+use super::fields::string;
 use super::text;
 use crate::clock::rfc3339;
 use crate::domains::inbox::service::{self, InboxCaller, RaiseRequest};
@@ -52,26 +53,6 @@ fn caller(c: &Caller) -> InboxCaller<'_> {
     match c {
         Caller::Agent(a) => InboxCaller::Agent(a),
         Caller::User(u) => InboxCaller::User(u),
-    }
-}
-
-fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    body.get(name).filter(|v| !v.is_null())
-}
-
-fn string(body: &Map<String, Value>, name: &str, max: usize) -> Result<Option<String>, ApiError> {
-    match field(body, name) {
-        None => Ok(None),
-        Some(Value::String(s)) if s.contains('\0') => Err(ApiError::Unprocessable(format!(
-            "invalid field {name}: must not contain NUL characters"
-        ))),
-        Some(Value::String(s)) if s.len() <= max => Ok(Some(s.clone())),
-        Some(Value::String(_)) => Err(ApiError::Unprocessable(format!(
-            "invalid field {name}: at most {max} bytes"
-        ))),
-        Some(_) => Err(ApiError::Unprocessable(format!(
-            "invalid field {name}: must be a string"
-        ))),
     }
 }
 

@@ -71,6 +71,8 @@ pub(super) fn agent_json(a: &Agent) -> Value {
         "key_mode": a.key_mode.as_str(),
         "team_id": a.team_id,
         "owner_user_id": a.owner_user_id,
+        "parent_agent_id": a.parent_agent_id,
+        "spawn_depth": a.spawn_depth,
         "monthly_budget_cents": a.monthly_budget.map(Cents::get),
         "daily_request_limit": a.daily_request_limit,
         "rate_limit_per_minute": a.rate_limit_per_minute,
@@ -251,7 +253,7 @@ async fn list(
 ) -> Result<AxumJson<Value>, ApiError> {
     let agents = match caller {
         // An agent sees itself (sharing between agents comes later).
-        Caller::Agent(agent) => vec![agent],
+        Caller::Agent(agent) => vec![*agent],
         Caller::User(user) => service::list(&state.platform, &user, q.team_id.as_deref()).await?,
     };
     Ok(AxumJson(

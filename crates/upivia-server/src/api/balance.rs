@@ -1,4 +1,5 @@
-//! The organisation balance (or a team pool with `team_id`), and the
+//! The organisation balance (or a team pool with `team_id`, for the team's
+//! members and the owner), and the
 //! owner-only credit that funds it.
 
 use axum::extract::State;
@@ -7,9 +8,10 @@ use axum::{Json as AxumJson, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, OwnerAuth, Query, UserAuth};
+use super::{AppState, teams};
+use crate::domains::teams::pool;
 use crate::governance::trail;
 use crate::ids::OrgId;
 use crate::model::{Account, AuditEvent, HoldLimit};
@@ -32,10 +34,15 @@ async fn fetch(
     user: UserAuth,
     Query(q): Query<BalanceQuery>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    if q.team_id.is_some() {
-        // The ledger holds team pools, but teams are created through the
-        // teams API, which is not built yet: no team exists to report on.
-        return Err(ApiError::NotFound("team"));
+    if let Some(team_id) = q.team_id.as_deref().filter(|t| !t.is_empty()) {
+        let pool = pool::read(&state.platform, &user.0, team_id).await?;
+        let mut out = teams::pool_json(&pool);
+        if let Value::Object(o) = &mut out {
+            o.insert("amount_cents".into(), pool.available().get().into());
+            o.insert("credits_cents".into(), pool.totals.credits.get().into());
+            o.insert("settled_cents".into(), pool.totals.settled.get().into());
+        }
+        return Ok(AxumJson(out));
     }
     let account = Account::Org(user.0.org_id.clone());
     let totals = state.platform.stores.governance.totals(account).await?;

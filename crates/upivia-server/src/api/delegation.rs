@@ -51,7 +51,7 @@ impl From<DelegationError> for ApiError {
                 code: "forbidden",
                 message,
             } => ApiError::Forbidden(message),
-            DelegationError::Forbidden { code, message } => ApiError::Denied { code, message },
+            DelegationError::Forbidden { code, message } => ApiError::Refused { code, message },
             DelegationError::Invalid { code, message } => ApiError::OutOfRange { code, message },
             DelegationError::Conflict { code, message } => ApiError::Conflict { code, message },
             DelegationError::Domain(e) => e.into(),

@@ -30,9 +30,10 @@ pub enum ApiError {
     Unauthenticated(&'static str),
     #[error("{0}")]
     Forbidden(String),
-    /// A 403 with a code of its own (e.g. `not_a_child_agent`).
+    /// A rule refuses what the caller asked (a spawn past its parent's
+    /// bounds), with its own code.
     #[error("{message}")]
-    Denied { code: &'static str, message: String },
+    Refused { code: &'static str, message: String },
     /// A governance value set by a higher role than the caller's.
     #[error(transparent)]
     RoleRequired(#[from] RoleError),
@@ -72,7 +73,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unauthenticated(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::Denied { code, .. } => code,
+            ApiError::Refused { code, .. } => code,
             ApiError::RoleRequired(_) => "insufficient_role",
             ApiError::CsrfRejected(_) => "csrf_rejected",
             ApiError::NotFound(_) => "not_found",
@@ -96,7 +97,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_)
-            | ApiError::Denied { .. }
+            | ApiError::Refused { .. }
             | ApiError::RoleRequired(_)
             | ApiError::CsrfRejected(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::Missing { .. } | ApiError::NoRoute => {
@@ -186,6 +187,7 @@ impl From<DomainError> for ApiError {
             DomainError::Locked(e) => e.into(),
             DomainError::PasswordWork(e) => e.into(),
             DomainError::Forbidden(message) => ApiError::Forbidden(message),
+            DomainError::Refused { code, message } => ApiError::Refused { code, message },
             DomainError::Role(e) => e.into(),
             DomainError::Conflict { code, message } => ApiError::Conflict { code, message },
             DomainError::Store(e) => e.into(),

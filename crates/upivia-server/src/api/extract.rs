@@ -197,7 +197,7 @@ fn last_forwarded(headers: &HeaderMap) -> Option<IpAddr> {
 /// Whoever is calling.
 #[derive(Clone, Debug)]
 pub enum Caller {
-    Agent(Agent),
+    Agent(Box<Agent>),
     User(UserPrincipal),
 }
 
@@ -207,7 +207,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
         let hash = auth::hash_token(token);
         if is_agent_key(token) {
             return match stores.agents.agent_by_key(&hash).await? {
-                Some(agent) => Ok(Some(Caller::Agent(agent))),
+                Some(agent) => Ok(Some(Caller::Agent(Box::new(agent)))),
                 None => Err(ApiError::Unauthenticated("invalid agent key")),
             };
         }
@@ -263,7 +263,7 @@ impl FromRequestParts<AppState> for AgentAuth {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match Caller::from_request_parts(parts, state).await? {
-            Caller::Agent(agent) => Ok(AgentAuth(agent)),
+            Caller::Agent(agent) => Ok(AgentAuth(*agent)),
             Caller::User(_) => Err(ApiError::Forbidden(
                 "this endpoint takes an agent API key, not a user credential".into(),
             )),

@@ -15,7 +15,9 @@ mod agents;
 mod approvals;
 mod audit_logs;
 mod balance;
+mod budget_requests;
 mod delegation;
+mod fields;
 mod metrics;
 
 pub use metrics::handle as metrics_handle;
@@ -25,6 +27,7 @@ mod serde_words;
 mod service_requests;
 mod services;
 mod sessions;
+mod spawn;
 mod strict_json;
 mod teams;
 mod text;
@@ -94,8 +97,10 @@ fn v1() -> Router<AppState> {
         .merge(service_requests::router())
         .merge(approvals::router())
         .merge(balance::router())
+        .merge(budget_requests::router())
         .merge(usage::router())
         .merge(audit_logs::router())
+        .merge(spawn::router())
         .merge(agents::router())
         .merge(teams::router())
         .merge(agent_requests::router())

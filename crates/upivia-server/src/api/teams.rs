@@ -13,9 +13,11 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminAuth, Json, UserAuth, session_cookie};
+use super::fields::{self, string};
 use super::text;
 use crate::auth;
 use crate::clock::rfc3339;
+use crate::domains::teams::pool::{self, Pool};
 use crate::domains::teams::service;
 use crate::store::{Credential, MemberRef, Team, TeamListing, TeamMember, TeamRole};
 
@@ -24,6 +26,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/teams", get(list).post(create))
         .route("/teams/switch", post(switch))
         .route("/teams/{team_id}/members", get(members).post(add_member))
+        .route("/teams/{team_id}/budget", get(budget))
+        .route("/teams/{team_id}/budget/allocate", post(allocate))
         .route(
             "/teams/{team_id}/members/{membership_id}",
             patch(update_member).delete(remove_member),
@@ -78,26 +82,6 @@ fn member_json(m: &TeamMember) -> Value {
 }
 
 /// The field's value, with JSON null as absent.
-fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    body.get(name).filter(|v| !v.is_null())
-}
-
-fn string(body: &Map<String, Value>, name: &str, max: usize) -> Result<Option<String>, ApiError> {
-    match field(body, name) {
-        None => Ok(None),
-        Some(Value::String(s)) if s.contains('\0') => Err(ApiError::Unprocessable(format!(
-            "invalid field {name}: must not contain NUL characters"
-        ))),
-        Some(Value::String(s)) if s.len() <= max => Ok(Some(s.clone())),
-        Some(Value::String(_)) => Err(ApiError::Unprocessable(format!(
-            "invalid field {name}: at most {max} bytes"
-        ))),
-        Some(_) => Err(ApiError::Unprocessable(format!(
-            "invalid field {name}: must be a string"
-        ))),
-    }
-}
-
 /// `role` (`manager` | `worker`) or `role_id` (`team_role_manager` |
 /// `team_role_worker`, or the bare role name).
 fn role(body: &Map<String, Value>) -> Result<Option<TeamRole>, ApiError> {
@@ -208,6 +192,48 @@ async fn switch(
         response.headers_mut().insert(SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// A pool in cents: what the team's agents may still reserve, what was
+/// allocated to it in all, spent and held by running requests.
+pub(super) fn pool_json(pool: &Pool) -> Value {
+    let t = &pool.totals;
+    json!({
+        "team_id": pool.team.id,
+        "team": team_json(&pool.team),
+        "currency": "USD",
+        "pool_cents": pool.available().get(),
+        "available_cents": pool.available().get(),
+        "allocated_cents": t.credits.get(),
+        "spent_cents": t.settled.get(),
+        "reserved_cents": t.reserved.get(),
+    })
+}
+
+async fn budget(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(team_id): Path<String>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let pool = pool::read(&state.platform, &user.0, &team_id).await?;
+    Ok(AxumJson(json!({"budget": pool_json(&pool)})))
+}
+
+async fn allocate(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(team_id): Path<String>,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let team = pool::allocatable(&state.platform, &user.0, &team_id).await?;
+    let amount = fields::amount(&body, "amount_cents")?;
+    let note = string(&body, "note", 500)?.unwrap_or_default();
+    let pool = pool::allocate(&state.platform, &user.0, team, amount, note).await?;
+    Ok(AxumJson(json!({
+        "ok": true,
+        "allocated_cents": amount.get(),
+        "budget": pool_json(&pool),
+    })))
 }
 
 async fn members(

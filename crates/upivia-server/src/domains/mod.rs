@@ -35,6 +35,10 @@ pub enum DomainError {
     /// The caller may not act on it; the message is written for them.
     #[error("{0}")]
     Forbidden(String),
+    /// A rule refuses the request (403 with `code`): a spawn past its
+    /// parent's bounds.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// Loosening a governance value needs a higher role.
     #[error(transparent)]
     Role(#[from] RoleError),

@@ -278,10 +278,11 @@ async fn recheck(
         .agents
         .bindings(&AgentId::from(&agent.id))
         .await?;
+    let standing = super::lineage::effective(platform, &agent).await?;
     let provider = platform.providers.for_operation(operation, agent.key_mode);
     let decision = policy::evaluate(&PolicyInput {
         org: &org,
-        agent: &agent,
+        agent: &standing,
         bindings: &bindings,
         operation,
         provider: provider.map_or("none", |p| p.name()),

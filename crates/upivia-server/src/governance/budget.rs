@@ -2,9 +2,11 @@
 //! `platform.check_budget` meta-operation that reports what is left.
 //!
 //! A request holds its estimated cost, at once and all-or-nothing, on:
-//! the organisation balance (money), the agent's team pool when it has one,
-//! the agent's month (its cap, or no cap but still tracked), and the
-//! binding's month when the binding has a monthly budget.
+//! where its money is (the team pool for an agent of a team, since money
+//! allocated there has left the organisation balance; the balance
+//! otherwise), a spawned agent's allowance (what was carved out of its
+//! parent), the agent's month (its cap, or no cap but still tracked), and
+//! the binding's month when the binding has a monthly budget.
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -15,15 +17,23 @@ use crate::model::{Account, Agent, Binding, Hold, HoldLimit, ReasonCode};
 use crate::money::Cents;
 use crate::platform::Platform;
 
+/// The funds account an agent's requests spend from.
+pub fn money_of(agent: &Agent) -> Account {
+    match &agent.team_id {
+        Some(team) => Account::Team(team.clone()),
+        None => Account::Org(agent.org_id.clone()),
+    }
+}
+
 pub fn holds(agent: &Agent, binding: Option<&Binding>, now: OffsetDateTime) -> Vec<Hold> {
     let month = month_of(now);
     let mut holds = vec![Hold {
-        account: Account::Org(agent.org_id.clone()),
+        account: money_of(agent),
         limit: HoldLimit::Funds,
     }];
-    if let Some(team) = &agent.team_id {
+    if agent.parent_agent_id.is_some() {
         holds.push(Hold {
-            account: Account::Team(team.clone()),
+            account: Account::Allowance(agent.id.clone()),
             limit: HoldLimit::Funds,
         });
     }
@@ -84,7 +94,11 @@ pub async fn check(
     let mut remaining = org_available;
     if let Some(team) = &agent.team_id {
         let pool = store.totals(Account::Team(team.clone())).await?;
-        remaining = remaining.min(pool.available(&HoldLimit::Funds));
+        remaining = pool.available(&HoldLimit::Funds);
+    }
+    if agent.parent_agent_id.is_some() {
+        let allowance = store.totals(Account::Allowance(agent.id.clone())).await?;
+        remaining = remaining.min(allowance.available(&HoldLimit::Funds));
     }
     if let Some(cap) = agent.monthly_budget {
         remaining = remaining.min(month.available(&HoldLimit::Cap(cap)));

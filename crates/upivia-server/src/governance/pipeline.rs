@@ -18,8 +18,8 @@ use time::OffsetDateTime;
 use super::policy::{self, PolicyDecision, PolicyInput};
 use super::record::Recorder;
 use super::{
-    GovernanceError, approvals, budget, delegation, execute, idempotency, outcome, rate_limit,
-    refusals, trail, validation,
+    GovernanceError, approvals, budget, delegation, execute, idempotency, lineage, outcome,
+    rate_limit, refusals, trail, validation,
 };
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
@@ -123,7 +123,10 @@ pub async fn submit(
         .org(&OrgId::from(&agent.org_id))
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
-    if let Some((reason, _)) = policy::agent_block(agent, &org) {
+    // A spawned agent is stopped with any agent above it.
+    if let Some((reason, _)) =
+        policy::agent_block(&*lineage::effective(platform, agent).await?, &org)
+    {
         return refusals::refuse(platform, agent, operation.service, operation.name, reason);
     }
     let mut request = new_request(agent, &submission, now);

@@ -63,6 +63,10 @@ pub struct Agent {
     pub org_id: String,
     pub team_id: Option<String>,
     pub owner_user_id: Option<String>,
+    /// The agent that spawned this one, if any.
+    pub parent_agent_id: Option<String>,
+    /// 1 for an agent a person created, one more per spawn below it.
+    pub spawn_depth: u8,
     pub name: String,
     pub description: Option<String>,
     pub status: AgentStatus,

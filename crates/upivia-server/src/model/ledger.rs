@@ -5,10 +5,18 @@
 //! reservations hold: reserved minus released minus settled. A settlement
 //! turns held money into spent money; a release returns the rest.
 //!
-//! Accounts of kind *funds* (the organisation balance, a team pool) hold
-//! money that credits put there. Accounts of kind *cap* (an agent's or a
-//! binding's monthly budget) hold no money: their limit is configuration,
-//! and the ledger records only what was reserved and settled against them.
+//! Accounts of kind *funds* (the organisation balance, a team pool, a spawned
+//! agent's allowance) hold money that credits put there. Accounts of kind
+//! *cap* (an agent's or a binding's monthly budget) hold no money: their
+//! limit is configuration, and the ledger records what was reserved and
+//! settled against them.
+//!
+//! A *transfer* moves an amount between two accounts as one pair of
+//! entries sharing a transfer id: a debit on the source (its credits drop)
+//! and a credit on the destination. Allocating to a team pool moves money
+//! from the organisation balance; spawning a child carves its allowance out
+//! of the parent's month, which lowers what the parent's cap leaves it
+//! (`available = cap + credits − settled − reserved`, credits ≤ 0 there).
 
 use crate::money::Cents;
 
@@ -16,8 +24,12 @@ use crate::money::Cents;
 pub enum Account {
     /// The organisation's balance: real (or sandbox) money.
     Org(String),
-    /// A team pool: an envelope allocated to a team, spent from the org balance.
+    /// A team pool: money moved to a team out of the organisation balance;
+    /// the team's agents spend from it instead of from the balance.
     Team(String),
+    /// A spawned agent's allowance: what was carved out of its parent's
+    /// month when it was spawned, for its whole life.
+    Allowance(String),
     /// An agent's spending in one calendar month (`YYYY-MM`, UTC).
     AgentMonth { agent_id: String, month: String },
     /// A binding's spending in one calendar month.
@@ -32,6 +44,7 @@ impl Account {
         match self {
             Account::Org(id) => format!("org:{id}"),
             Account::Team(id) => format!("team:{id}"),
+            Account::Allowance(id) => format!("allowance:{id}"),
             Account::AgentMonth { agent_id, month } => format!("agent:{agent_id}:{month}"),
             Account::BindingMonth { binding_id, month } => {
                 format!("binding:{binding_id}:{month}")
@@ -48,6 +61,7 @@ impl Account {
         match (kind, month) {
             ("org", None) => Some(Account::Org(id)),
             ("team", None) => Some(Account::Team(id)),
+            ("allowance", None) => Some(Account::Allowance(id)),
             ("task", None) => Some(Account::Task(id)),
             ("agent", Some(m)) => Some(Account::AgentMonth {
                 agent_id: id,
@@ -66,6 +80,7 @@ impl Account {
         match self {
             Account::Org(_) => "organisation balance".to_owned(),
             Account::Team(id) => format!("team pool {id}"),
+            Account::Allowance(_) => "spawn budget carved from the parent agent".to_owned(),
             Account::AgentMonth { month, .. } => format!("agent monthly budget ({month})"),
             Account::BindingMonth { month, .. } => {
                 format!("service binding monthly budget ({month})")
@@ -75,9 +90,36 @@ impl Account {
     }
 }
 
+impl Account {
+    /// Whether the account holds money (funds) rather than tracking
+    /// spending under a cap.
+    pub fn holds_money(&self) -> bool {
+        matches!(
+            self,
+            Account::Org(_) | Account::Team(_) | Account::Allowance(_)
+        )
+    }
+}
+
+/// Whether a stored account key names a funds account.
+pub fn is_funds_key(key: &str) -> bool {
+    Account::parse(key).is_some_and(|a| a.holds_money())
+}
+
+/// Where a request's money comes from: the organisation balance, or the
+/// team pool of a team agent (money allocated there has left the balance).
+pub fn is_spending_key(key: &str) -> bool {
+    matches!(
+        Account::parse(key),
+        Some(Account::Org(_) | Account::Team(_))
+    )
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryKind {
     Credit,
+    /// The source side of a transfer: lowers the account's credits.
+    Debit,
     Reserve,
     Release,
     Settle,
@@ -87,6 +129,7 @@ impl EntryKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EntryKind::Credit => "credit",
+            EntryKind::Debit => "debit",
             EntryKind::Reserve => "reserve",
             EntryKind::Release => "release",
             EntryKind::Settle => "settle",
@@ -96,6 +139,7 @@ impl EntryKind {
     pub fn parse(raw: &str) -> Option<EntryKind> {
         match raw {
             "credit" => Some(EntryKind::Credit),
+            "debit" => Some(EntryKind::Debit),
             "reserve" => Some(EntryKind::Reserve),
             "release" => Some(EntryKind::Release),
             "settle" => Some(EntryKind::Settle),
@@ -113,11 +157,12 @@ pub struct AccountTotals {
 }
 
 impl AccountTotals {
-    /// What is left under `limit` (funds: the credits; caps: the cap).
+    /// What is left under `limit` (funds: the credits; caps: the cap, less
+    /// what transfers carved out of it).
     pub fn available(&self, limit: &HoldLimit) -> Cents {
         let ceiling = match limit {
             HoldLimit::Funds => self.credits,
-            HoldLimit::Cap(cap) => *cap,
+            HoldLimit::Cap(cap) => cap.saturating_add(self.credits),
             HoldLimit::Unlimited => return Cents::new(i64::MAX),
         };
         ceiling
@@ -128,6 +173,7 @@ impl AccountTotals {
     pub fn apply(&mut self, kind: EntryKind, amount: Cents) -> Option<()> {
         match kind {
             EntryKind::Credit => self.credits = self.credits.checked_add(amount)?,
+            EntryKind::Debit => self.credits = self.credits.checked_sub(amount)?,
             EntryKind::Reserve => self.reserved = self.reserved.checked_add(amount)?,
             EntryKind::Release => self.reserved = self.reserved.checked_sub(amount)?,
             EntryKind::Settle => {
@@ -166,6 +212,7 @@ mod tests {
         let accounts = [
             Account::Org("org_1".into()),
             Account::Team("team_1".into()),
+            Account::Allowance("agt_2".into()),
             Account::AgentMonth {
                 agent_id: "agt_1".into(),
                 month: "2026-11".into(),
@@ -181,6 +228,25 @@ mod tests {
         }
         assert_eq!(Account::parse("agent:agt_1"), None);
         assert_eq!(Account::parse("bogus:x"), None);
+    }
+
+    #[test]
+    fn a_debit_lowers_funds_and_what_a_cap_leaves() {
+        let mut totals = AccountTotals::default();
+        totals.apply(EntryKind::Credit, Cents::new(100)).unwrap();
+        totals.apply(EntryKind::Debit, Cents::new(40)).unwrap();
+        assert_eq!(totals.available(&HoldLimit::Funds), Cents::new(60));
+        let mut month = AccountTotals::default();
+        month.apply(EntryKind::Debit, Cents::new(30)).unwrap();
+        month.apply(EntryKind::Reserve, Cents::new(5)).unwrap();
+        assert_eq!(
+            month.available(&HoldLimit::Cap(Cents::new(100))),
+            Cents::new(65)
+        );
+        assert!(is_funds_key("allowance:agt_1"));
+        assert!(!is_funds_key("agent:agt_1:2026-12"));
+        assert!(is_spending_key("team:team_1"));
+        assert!(!is_spending_key("allowance:agt_1"));
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub use agent::{Agent, AgentStatus, Binding, KeyMode};
 pub use approval::{Approval, ApprovalStatus};
 pub use audit::{AuditEntry, AuditEvent};
 pub use identity::{Org, Role, UserPrincipal};
-pub use ledger::{Account, AccountTotals, EntryKind, Hold, HoldLimit};
+pub use ledger::{
+    Account, AccountTotals, EntryKind, Hold, HoldLimit, is_funds_key, is_spending_key,
+};
 pub use reason::ReasonCode;
 pub use request::{RequestStatus, ServiceRequest};
 pub use usage::UsageRecord;

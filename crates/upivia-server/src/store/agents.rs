@@ -211,6 +211,49 @@ pub struct AgentSpend {
     pub last_request_at: Option<OffsetDateTime>,
 }
 
+/// A child agent spawned by the command's agent (its parent), in one
+/// transaction: the child under the parent's organisation, team, owner,
+/// key mode and limits (the roles that set them too), a binding per
+/// operation copied from the parent's binding that allows it, and the
+/// carve of its budget out of the parent, with both audit events.
+#[derive(Clone, Debug)]
+pub struct AgentSpawn {
+    /// The child's id (`ids::AGENT`).
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub key_hash: String,
+    pub profile: Value,
+    /// The child's monthly cap: its budget.
+    pub monthly_budget: Cents,
+    pub bindings: Vec<SpawnBinding>,
+    /// The parent's money moving to the child's allowance (`None` for a
+    /// zero budget). Refused whole when the parent has too little.
+    pub carve: Option<super::Transfer>,
+    /// The child's `agent.created` entry (the command's `audit` is the
+    /// parent's `agent.spawned`).
+    pub created: AuditEvent,
+}
+
+/// One binding of a spawned child: the parent's binding row it copies
+/// (its limits and the roles that set them) for one operation.
+#[derive(Clone, Debug)]
+pub struct SpawnBinding {
+    pub source_binding_id: String,
+    pub operation: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum Spawned {
+    Created(Box<Agent>),
+    /// The parent had only `available` left to carve; nothing was written.
+    Short {
+        available: Cents,
+    },
+    /// The parent is no longer active (or gone); nothing was written.
+    ParentStopped,
+}
+
 /// Agent lifecycle and the reads behind health and activity.
 #[async_trait]
 pub trait AgentLifecycleStore: Send + Sync + 'static {
@@ -223,6 +266,8 @@ pub trait AgentLifecycleStore: Send + Sync + 'static {
     /// The agent under its new owner and key; `NotFound` when the new
     /// owner is no member of the organisation.
     async fn transfer_agent(&self, transfer: AgentCommand<AgentTransfer>) -> StoreResult<Agent>;
+    /// Spawns a child of the command's agent (see [`AgentSpawn`]).
+    async fn spawn_agent(&self, spawn: AgentCommand<AgentSpawn>) -> StoreResult<Spawned>;
     async fn agent_requests(&self, query: AgentRequestQuery) -> StoreResult<Vec<RequestSample>>;
     async fn agent_spend(
         &self,
@@ -234,6 +279,14 @@ pub trait AgentLifecycleStore: Send + Sync + 'static {
 /// Whether an agent's profile marks it protected from deletion.
 pub fn is_protected(agent: &Agent) -> bool {
     agent.profile.get("protected") == Some(&serde_json::Value::Bool(true))
+}
+
+/// Deleting a parent would leave its children without the lineage that
+/// stops them with it.
+pub fn has_children_refusal(children: i64) -> StoreError {
+    StoreError::Conflict(format!(
+        "this agent has {children} live child agent(s); delete them first"
+    ))
 }
 
 pub fn protected_refusal() -> StoreError {

@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use super::StoreResult;
 use crate::ids::{AgentId, ApprovalId, OrgId, RequestId};
 use crate::model::{
-    Account, AccountTotals, Approval, ApprovalStatus, AuditEntry, AuditEvent, Hold, ReasonCode,
-    RequestStatus, ServiceRequest, UsageRecord,
+    Account, AccountTotals, Approval, ApprovalStatus, AuditEntry, AuditEvent, Hold, HoldLimit,
+    ReasonCode, RequestStatus, ServiceRequest, UsageRecord,
 };
 use crate::money::Cents;
 
@@ -136,6 +136,41 @@ pub struct Credit {
     pub org_id: OrgId,
     pub amount: Cents,
     pub note: String,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
+}
+
+/// Moving `amount` from one account to another: a debit on `from` and a
+/// credit on `to` under one transfer id, in one transaction, refused
+/// (nothing written) when `from` has less than `amount` left under
+/// `from_limit`.
+#[derive(Clone, Debug)]
+pub struct Transfer {
+    pub id: String,
+    pub org_id: OrgId,
+    pub from: Account,
+    pub from_limit: HoldLimit,
+    pub to: Account,
+    pub amount: Cents,
+    pub note: String,
+}
+
+/// What a transfer did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Moved {
+    /// Both sides' sums after it.
+    Done {
+        from: AccountTotals,
+        to: AccountTotals,
+    },
+    /// `from` had only `available` left; nothing was written.
+    Short { available: Cents },
+}
+
+/// A transfer on its own, audited: allocating to a team pool.
+#[derive(Clone, Debug)]
+pub struct TransferCommand {
+    pub transfer: Transfer,
     pub now: OffsetDateTime,
     pub audit: AuditEvent,
 }
@@ -347,6 +382,8 @@ pub trait GovernanceStore: Send + Sync + 'static {
 
     // money
     async fn credit(&self, credit: Credit) -> StoreResult<AccountTotals>;
+    /// Moves money between two accounts (audited when it moves).
+    async fn transfer(&self, command: TransferCommand) -> StoreResult<Moved>;
     async fn totals(&self, account: Account) -> StoreResult<AccountTotals>;
     async fn usage(&self, query: UsageQuery) -> StoreResult<UsagePage>;
     /// Per-agent totals over `query`'s filter (its limit is ignored) and

@@ -10,17 +10,20 @@ pub mod postgres;
 pub mod sqlite;
 
 pub mod agents;
+pub mod budget_requests;
 pub mod coordination;
 pub mod delegation;
 pub mod governance;
 pub mod identity;
 pub mod inbox;
+pub(crate) mod ledger_check;
 pub mod teams;
 pub mod transfer;
 
 use std::sync::Arc;
 
 pub use agents::*;
+pub use budget_requests::*;
 pub use coordination::*;
 pub use delegation::*;
 pub use governance::*;
@@ -67,6 +70,7 @@ pub struct Stores {
     pub coordination: Arc<dyn CoordinationStore>,
     pub teams: Arc<dyn TeamStore>,
     pub inbox: Arc<dyn InboxStore>,
+    pub budget_requests: Arc<dyn BudgetRequestStore>,
     pub delegation: Arc<dyn DelegationStore>,
 }
 
@@ -78,8 +82,9 @@ impl Stores {
             identity: store.clone(),
             agents: store.clone(),
             teams: store.clone(),
-            inbox: store.clone(),
-            delegation: store,
+            budget_requests: store.clone(),
+            delegation: store.clone(),
+            inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
     }
@@ -92,6 +97,7 @@ impl Stores {
             agents: store.clone(),
             teams: store.clone(),
             inbox: store.clone(),
+            budget_requests: store.clone(),
             delegation: store.clone(),
             coordination: store,
         }

@@ -130,6 +130,25 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ("POST", "/agent-requests", Who::Either),
     ("PATCH", "/agent-requests", Who::User(Role::Member)),
     ("GET", "/agent-requests/{agent_request}", Who::Either),
+    ("POST", "/agents/spawn", Who::Agent),
+    ("GET", "/agents/spawn", Who::Agent),
+    // Only the team's members and the owner read a pool (the matrix team's
+    // only member is the owner); only the owner moves money into one.
+    ("GET", "/teams/{team}/budget", Who::User(Role::Owner)),
+    (
+        "POST",
+        "/teams/{team}/budget/allocate",
+        Who::User(Role::Owner),
+    ),
+    ("GET", "/budget-requests", Who::User(Role::Member)),
+    ("POST", "/budget-requests", Who::User(Role::Member)),
+    // The owner's own request in the matrix team: only the owner (or
+    // another manager of the team) decides it.
+    (
+        "PATCH",
+        "/budget-requests/{budget_request}",
+        Who::User(Role::Owner),
+    ),
     // `{task}` is delegated by the matrix's agent to a child of its own;
     // acting on it needs the agent's key or a user who may manage it.
     ("GET", "/agents/{agent}/delegated-tasks", Who::Either),
@@ -259,6 +278,7 @@ struct Ids {
     team: String,
     membership: String,
     agent_request: String,
+    budget_request: String,
     task: String,
     cookie: String,
     member_pat: String,
@@ -315,8 +335,9 @@ async fn setup(s: &TestServer) -> Ids {
         )
         .await;
     assert_eq!(agent_request.status, 200, "{agent_request:?}");
-    let child = s.agent(json!({"name": "matrix child"})).await;
-    s.set_parent(&child, &agent).await;
+    let child = s
+        .spawn_child(&agent, "matrix child", json!(["email"]), 1)
+        .await;
     let task = s
         .post(
             &format!("/api/v1/agents/{}/delegated-tasks", agent.id),
@@ -327,6 +348,18 @@ async fn setup(s: &TestServer) -> Ids {
     assert_eq!(task.status, 200, "{task:?}");
     let task = task.body["task"]["id"].as_str().unwrap().to_owned();
     let team_id = team.body["team"]["id"].as_str().unwrap().to_owned();
+    let budget_request = s
+        .post(
+            "/api/v1/budget-requests",
+            &s.pat,
+            json!({"team_id": team_id, "amount_cents": 5, "reason": "matrix"}),
+        )
+        .await;
+    assert_eq!(budget_request.status, 200, "{budget_request:?}");
+    let budget_request = budget_request.body["request"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let membership = team.body["membership"]["id"].as_str().unwrap().to_owned();
     let agent_request = agent_request.body["request"]["id"]
         .as_str()
@@ -343,6 +376,7 @@ async fn setup(s: &TestServer) -> Ids {
         team_id.clone(),
         membership.clone(),
         agent_request.clone(),
+        budget_request.clone(),
         child.id.clone(),
         task.clone(),
     ];
@@ -354,6 +388,7 @@ async fn setup(s: &TestServer) -> Ids {
         team: team_id,
         membership,
         agent_request,
+        budget_request,
         task,
         cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
@@ -387,6 +422,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{team}", &ids.team)
         .replace("{membership}", &ids.membership)
         .replace("{agent_request}", &ids.agent_request)
+        .replace("{budget_request}", &ids.budget_request)
         .replace("{task}", &ids.task)
 }
 

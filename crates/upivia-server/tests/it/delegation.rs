@@ -16,14 +16,16 @@ struct Family {
     child: TestAgent,
 }
 
-/// A funded organisation with a parent and its child (email and sms enabled).
+/// A funded organisation with a parent (email and sms enabled) and the
+/// child it spawned with both and 500 cents.
 async fn family(s: &TestServer) -> Family {
     s.credit(1000).await;
     let parent = s.agent(json!({"name": "parent"})).await;
-    let child = s.agent(json!({"name": "child"})).await;
-    s.enable(&child, json!({"service_id": "email"})).await;
-    s.enable(&child, json!({"service_id": "sms"})).await;
-    s.set_parent(&child, &parent).await;
+    s.enable(&parent, json!({"service_id": "email"})).await;
+    s.enable(&parent, json!({"service_id": "sms"})).await;
+    let child = s
+        .spawn_child(&parent, "child", json!(["email", "sms"]), 500)
+        .await;
     Family { parent, child }
 }
 
@@ -650,7 +652,6 @@ async fn requests_under_a_task_are_held_to_its_cap_status_and_permissions() {
     let f = family(&s).await;
     // The parent may send email itself: its request under the task is
     // refused by the task, not by its bindings.
-    s.enable(&f.parent, json!({"service_id": "email"})).await;
     let id = task(
         &s,
         &f,

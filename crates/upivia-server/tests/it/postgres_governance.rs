@@ -20,8 +20,8 @@ use upivia_server::store::postgres::testing::TestDatabase;
 use upivia_server::store::postgres::{PgSettings, PgStore};
 use upivia_server::store::{
     ApprovalDecision, Credit, DailyLimit, DecideApproval, DecideRefusal, Decided, Disposition,
-    Finish, FinishRequest, GovernanceStore, IdempotencyClaim, LimitScope, OpenRequest, Opened,
-    StoredResponse,
+    Finish, FinishRequest, GovernanceStore, IdempotencyClaim, LimitScope, Moved, OpenRequest,
+    Opened, StoredResponse, Transfer, TransferCommand,
 };
 
 use crate::support::postgres_database;
@@ -253,6 +253,120 @@ async fn nodes_racing_for_one_balance_never_overdraw_it() {
         (totals.credits, totals.reserved),
         (Cents::new(25), Cents::new(24))
     );
+    cluster.clean_ledger().await;
+}
+
+fn transfer(
+    cluster: &Cluster,
+    from: Account,
+    limit: HoldLimit,
+    to: Account,
+    cents: i64,
+) -> TransferCommand {
+    TransferCommand {
+        transfer: Transfer {
+            id: ids::new_id(ids::TRANSFER),
+            org_id: cluster.org.clone().into(),
+            from,
+            from_limit: limit,
+            to,
+            amount: Cents::new(cents),
+            note: "race".to_owned(),
+        },
+        now: OffsetDateTime::now_utc(),
+        audit: event(&cluster.org, "team.budget_allocated"),
+    }
+}
+
+/// Runs the transfers and the reservations at once, spread over the nodes:
+/// how many of each went through.
+async fn race_transfers(
+    cluster: &Cluster,
+    transfers: Vec<TransferCommand>,
+    opens: Vec<OpenRequest>,
+) -> (usize, usize) {
+    let mut moving = Vec::new();
+    for (i, t) in transfers.into_iter().enumerate() {
+        let node = cluster.node(i);
+        moving.push(tokio::spawn(async move { node.transfer(t).await }));
+    }
+    let opening = race(cluster, opens);
+    let opened = opening.await;
+    let mut moved = 0;
+    for task in moving {
+        match task.await.expect("task").expect("transfer") {
+            Moved::Done { .. } => moved += 1,
+            Moved::Short { available } => assert!(available.get() >= 0),
+        }
+    }
+    (moved, recorded(&opened))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_racing_to_move_and_spend_one_balance_never_overdraw_it() {
+    let Some(cluster) = Cluster::start(3).await else {
+        return;
+    };
+    cluster.credit(1000).await;
+    // Allocations to a pool and reservations on the balance race over
+    // three nodes: whatever mix wins, the balance never goes below zero
+    // and the sums match what went through.
+    let team = Account::Team(ids::new_id(ids::TEAM));
+    let transfers = (0..60)
+        .map(|_| {
+            transfer(
+                &cluster,
+                Account::Org(cluster.org.clone()),
+                HoldLimit::Funds,
+                team.clone(),
+                30,
+            )
+        })
+        .collect();
+    let opens = (0..60)
+        .map(|_| cluster.reserving(7, None, vec![]))
+        .collect();
+    let (moved, reserved) = race_transfers(&cluster, transfers, opens).await;
+    let org = cluster.org_totals().await;
+    assert_eq!(org.credits, Cents::new(1000 - 30 * moved as i64));
+    assert_eq!(org.reserved, Cents::new(7 * reserved as i64));
+    // Nothing is released here, so what is left only shrank: a refusal of
+    // either kind means less than its amount was left at the end too.
+    let left = org.available(&HoldLimit::Funds);
+    assert!(
+        moved == 60 || left < Cents::new(30),
+        "{org:?}: a transfer would have fit"
+    );
+    assert!(
+        reserved == 60 || left < Cents::new(7),
+        "{org:?}: a request would have fit"
+    );
+    assert!(left >= Cents::ZERO);
+    let pool = cluster.nodes[2].totals(team).await.unwrap();
+    assert_eq!(pool.credits, Cents::new(30 * moved as i64));
+    cluster.clean_ledger().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_racing_to_carve_one_capped_month_carve_exactly_the_cap() {
+    let Some(cluster) = Cluster::start(3).await else {
+        return;
+    };
+    let month = Account::AgentMonth {
+        agent_id: cluster.agent.clone(),
+        month: upivia_server::clock::month_of(OffsetDateTime::now_utc()),
+    };
+    let cap = HoldLimit::Cap(Cents::new(100));
+    let transfers = (0..40)
+        .map(|_| {
+            let child = Account::Allowance(ids::new_id(ids::AGENT));
+            transfer(&cluster, month.clone(), cap, child, 10)
+        })
+        .collect();
+    let (moved, _) = race_transfers(&cluster, transfers, vec![]).await;
+    assert_eq!(moved, 10, "carved of 40");
+    let totals = cluster.nodes[0].totals(month).await.unwrap();
+    assert_eq!(totals.available(&cap), Cents::ZERO);
     cluster.clean_ledger().await;
 }
 

@@ -175,34 +175,27 @@ impl TestServer {
         }
     }
 
-    /// Makes `child` a child of `parent` by writing its agents row: no
-    /// route sets an agent's parent on this branch (spawn will), and a
-    /// delegated task goes only to a child.
-    pub async fn set_parent(&self, child: &TestAgent, parent: &TestAgent) {
-        const SQL_PG: &str = "UPDATE agents SET parent_agent_id = $1 WHERE id = $2";
-        match &self.database {
-            Some(database) => {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(database.url()).await.unwrap();
-                let done = sqlx::query(SQL_PG)
-                    .bind(&parent.id)
-                    .bind(&child.id)
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                assert_eq!(done.rows_affected(), 1);
-            }
-            None => {
-                let conn = rusqlite::Connection::open(self.db_path()).unwrap();
-                conn.busy_timeout(Duration::from_secs(10)).unwrap();
-                let changed = conn
-                    .execute(
-                        "UPDATE agents SET parent_agent_id = ?1 WHERE id = ?2",
-                        rusqlite::params![parent.id, child.id],
-                    )
-                    .unwrap();
-                assert_eq!(changed, 1);
-            }
+    /// A child of `parent` spawned with its key (`POST /agents/spawn`),
+    /// with `services` (a subset of the parent's) and `budget_cents`
+    /// carved out of the parent's month.
+    pub async fn spawn_child(
+        &self,
+        parent: &TestAgent,
+        name: &str,
+        services: Value,
+        budget_cents: i64,
+    ) -> TestAgent {
+        let r = self
+            .post(
+                "/api/v1/agents/spawn",
+                &parent.key,
+                json!({"name": name, "services": services, "budget_cents": budget_cents}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        TestAgent {
+            id: r.body["agent"]["id"].as_str().unwrap().to_owned(),
+            key: r.body["api_key"].as_str().unwrap().to_owned(),
         }
     }
 

@@ -175,3 +175,74 @@ fn blocking_tools_report_outcomes_as_status_text() {
     let offline = blocking::Toolkit::offline(&agent);
     assert_eq!(offline.definitions().len(), 11);
 }
+
+#[test]
+fn blocking_people_tokens_pools_and_spawn() {
+    let server = Server::start();
+    let owner = owner(&server);
+    owner.send_json(credit_spec(100)).unwrap();
+
+    let added = owner
+        .members()
+        .add("blocking@example.com", "member")
+        .unwrap();
+    let user = added["member"]["id"].as_str().unwrap().to_owned();
+    assert!(
+        owner.members().list().unwrap().to_string().contains(&user),
+        "the new member is listed"
+    );
+    let admin = owner.members().set_role(&user, "admin").unwrap();
+    assert_eq!(admin["member"]["role"], "admin");
+    let token = owner.tokens().create("blocking", Some(7)).unwrap();
+    let token_id = token["token"]["id"].as_str().unwrap().to_owned();
+    assert!(
+        !owner
+            .tokens()
+            .list()
+            .unwrap()
+            .to_string()
+            .contains("upivia_pat_")
+    );
+    owner.tokens().revoke(&token_id).unwrap();
+    assert_eq!(
+        owner.tokens().revoke(&token_id).unwrap_err().status(),
+        Some(409)
+    );
+    owner.members().remove(&user).unwrap();
+
+    let team = owner.teams().list().unwrap();
+    assert!(team["teams"].as_array().unwrap().is_empty());
+    let created = owner
+        .send_json(
+            upivia::RequestSpec::new(
+                upivia::HttpMethod::Post,
+                "/api/v1/teams",
+                upivia::AuthMode::Workspace,
+            )
+            .json(&json!({"name": "Blocking"}))
+            .unwrap(),
+        )
+        .unwrap();
+    let team = created["team"]["id"].as_str().unwrap().to_owned();
+    let moved = owner
+        .teams()
+        .allocate_budget(&team, &json!({"amount_cents": 30}))
+        .unwrap();
+    assert_eq!(moved["budget"]["pool_cents"], 30);
+    assert_eq!(
+        owner.teams().budget(&team).unwrap()["budget"]["allocated_cents"],
+        30
+    );
+
+    let (_, parent) = funded_agent(&server, "email", json!({}), 1);
+    let spawned = parent
+        .spawn()
+        .create(
+            upivia::models::SpawnAgent::new("blocking child", ["email.send"])
+                .with_budget_cents(upivia::models::Cents::new(1)),
+        )
+        .unwrap();
+    assert_eq!(spawned["agent"]["spawn_depth"], 2);
+    let estimate = parent.spawn().estimate(&["email.send"]).unwrap();
+    assert_eq!(estimate["estimated_budget_cents"], 1);
+}

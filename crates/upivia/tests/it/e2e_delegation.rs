@@ -1,14 +1,17 @@
 //! Delegation against the real server, through the SDK only: the parent
-//! delegates with its key, the owner drives the child's side (get and
+//! spawns its child and delegates to it with its key, the owner drives the child's side (get and
 //! update are `workspace` calls, sent with the PAT), the child spends
 //! under the task's cap, and reattach reads the file writes after `since`.
 
 use serde_json::{Value, json};
-use upivia::models::{Cents, CreateDelegatedTask, ListDelegatedTasks, ServiceRequestOutcome};
+use upivia::models::{
+    Cents, CreateDelegatedTask, ListDelegatedTasks, ServiceRequestOutcome, SpawnAgent,
+};
 
 use crate::e2e_support::{Agent, Server, agent_from, binding, email};
 
-/// A funded parent and its child, the child bound to email.
+/// A funded parent bound to email, and the child it spawned with email
+/// and 100 cents.
 async fn family(server: &Server) -> (Agent, Agent) {
     server.credit(500).await;
     let owner = server.owner();
@@ -20,21 +23,18 @@ async fn family(server: &Server) -> (Agent, Agent) {
             .await
             .unwrap(),
     );
-    let child = agent_from(
-        server,
-        &owner
-            .agents()
-            .create(&json!({"name": "child"}))
-            .await
-            .unwrap(),
-    );
     owner
         .agents()
-        .enable_service(&child.id, &binding("email", json!({})))
+        .enable_service(&parent.id, &binding("email", json!({})))
         .await
         .unwrap();
-    server.set_parent(&child.id, &parent.id);
-    (parent, child)
+    let spawned = parent
+        .client
+        .spawn()
+        .create(SpawnAgent::new("child", ["email"]).with_budget_cents(Cents::new(100)))
+        .await
+        .unwrap();
+    (parent, agent_from(server, &spawned))
 }
 
 fn ids(listed: &Value) -> Vec<&str> {
@@ -198,17 +198,22 @@ fn the_blocking_client_delegates_lists_moves_and_reattaches() {
     owner
         .send_json(crate::e2e_support::credit_spec(100))
         .unwrap();
-    let mut made = Vec::new();
-    for name in ["parent", "child"] {
-        let created = owner.agents().create(&json!({"name": name})).unwrap();
-        made.push((
-            created["agent"]["id"].as_str().unwrap().to_owned(),
-            created["api_key"].as_str().unwrap().to_owned(),
-        ));
-    }
-    let ((parent_id, parent_key), (child_id, _)) = (made[0].clone(), made[1].clone());
-    server.set_parent(&child_id, &parent_id);
+    let created = owner.agents().create(&json!({"name": "parent"})).unwrap();
+    let made = [(
+        created["agent"]["id"].as_str().unwrap().to_owned(),
+        created["api_key"].as_str().unwrap().to_owned(),
+    )];
+    let (parent_id, parent_key) = made[0].clone();
+    owner
+        .agents()
+        .enable_service(&parent_id, &binding("email", json!({})))
+        .unwrap();
     let parent = blocking::Client::new(server.agent_client(&parent_key)).unwrap();
+    let spawned = parent
+        .spawn()
+        .create(SpawnAgent::new("child", ["email"]).with_budget_cents(Cents::new(10)))
+        .unwrap();
+    let child_id = spawned["agent"]["id"].as_str().unwrap().to_owned();
 
     let created = parent
         .delegate()

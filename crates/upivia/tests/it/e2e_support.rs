@@ -97,23 +97,6 @@ impl Server {
         }
     }
 
-    /// Makes `child` a child of `parent` in the database: no route sets an
-    /// agent's parent yet (spawn will), and a task is delegated only to a
-    /// child.
-    pub fn set_parent(&self, child: &str, parent: &str) {
-        let conn = rusqlite::Connection::open(self._dir.path().join("data/upivia.db"))
-            .expect("open the database");
-        conn.busy_timeout(Duration::from_secs(10))
-            .expect("busy timeout");
-        let changed = conn
-            .execute(
-                "UPDATE agents SET parent_agent_id = ?1 WHERE id = ?2",
-                rusqlite::params![parent, child],
-            )
-            .expect("set the parent");
-        assert_eq!(changed, 1, "no agent {child}");
-    }
-
     /// The owner's first-start credentials (`email`, `password`, `pat`).
     pub fn credentials(&self) -> &Value {
         &self.credentials

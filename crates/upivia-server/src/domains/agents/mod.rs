@@ -6,3 +6,4 @@ pub mod activity;
 pub mod health;
 pub mod lifecycle;
 pub mod service;
+pub mod spawn;

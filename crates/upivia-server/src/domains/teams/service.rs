@@ -16,11 +16,11 @@ use crate::store::{
     TeamListing, TeamMember, TeamRole,
 };
 
-fn event(user: &UserPrincipal, kind: &str, details: Value) -> AuditEvent {
+pub(super) fn event(user: &UserPrincipal, kind: &str, details: Value) -> AuditEvent {
     AuditEvent::new(&user.org_id, kind, trail::user_actor(&user.user_id)).with_details(details)
 }
 
-fn org(user: &UserPrincipal) -> OrgId {
+pub(super) fn org(user: &UserPrincipal) -> OrgId {
     OrgId::from(&user.org_id)
 }
 
@@ -29,7 +29,7 @@ fn is_admin(user: &UserPrincipal) -> bool {
 }
 
 /// A team of the caller's organisation, and the caller's membership of it.
-async fn team_of(
+pub(super) async fn team_of(
     platform: &Platform,
     user: &UserPrincipal,
     team_id: &str,

@@ -104,6 +104,8 @@ fn agent(set_by: Role) -> Agent {
         org_id: "org".into(),
         team_id: None,
         owner_user_id: Some("usr_m".into()),
+        parent_agent_id: None,
+        spawn_depth: 1,
         name: "a".into(),
         description: None,
         status: AgentStatus::Paused,

@@ -56,6 +56,16 @@ impl AgentLifecycleStore for PgStore {
         if is_protected(&agent) {
             return Err(protected_refusal());
         }
+        let children: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM agents WHERE parent_agent_id = $1 AND deleted_at IS NULL",
+        )
+        .bind(agent_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if children > 0 {
+            return Err(has_children_refusal(children));
+        }
         sqlx::query(
             "UPDATE agents SET deleted_at = $3, updated_at = $3 \
              WHERE id = $1 AND org_id = $2 AND deleted_at IS NULL",
@@ -177,6 +187,10 @@ impl AgentLifecycleStore for PgStore {
             .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(db_error)?;
         Ok(agent)
+    }
+
+    async fn spawn_agent(&self, s: AgentCommand<AgentSpawn>) -> StoreResult<Spawned> {
+        super::agent_spawn::spawn(self, s).await
     }
 
     async fn agent_requests(&self, q: AgentRequestQuery) -> StoreResult<Vec<RequestSample>> {

@@ -13,7 +13,8 @@ use crate::store::StoreResult;
 pub(super) const AGENT_COLUMNS: &str = "id, org_id, team_id, owner_user_id, name, description, \
     status, key_mode, monthly_budget_cents, daily_request_limit, rate_limit_per_minute, \
     default_model_id, profile, created_at, updated_at, status_set_by_role, \
-    monthly_budget_set_by_role, daily_request_limit_set_by_role, rate_limit_set_by_role";
+    monthly_budget_set_by_role, daily_request_limit_set_by_role, rate_limit_set_by_role, \
+    parent_agent_id, spawn_depth";
 
 pub(super) const BINDING_COLUMNS: &str = "id, agent_id, service_id, operation, require_approval, \
     approval_threshold_cents, max_cost_cents, monthly_budget_cents, daily_request_limit, \
@@ -42,6 +43,8 @@ pub(super) struct AgentRow {
     monthly_budget_set_by_role: String,
     daily_request_limit_set_by_role: String,
     rate_limit_set_by_role: String,
+    parent_agent_id: Option<String>,
+    spawn_depth: i32,
 }
 
 impl AgentRow {
@@ -74,6 +77,9 @@ impl AgentRow {
                     &self.rate_limit_set_by_role,
                 )?,
             },
+            spawn_depth: u8::try_from(self.spawn_depth)
+                .map_err(|_| bad("agents.spawn_depth", &self.spawn_depth.to_string()))?,
+            parent_agent_id: self.parent_agent_id,
             id: self.id,
             org_id: self.org_id,
             team_id: self.team_id,

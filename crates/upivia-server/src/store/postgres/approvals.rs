@@ -174,6 +174,7 @@ pub(super) fn decide<'c>(
                 request_id: Some(&request.id),
                 note: None,
                 now: d.now,
+                transfer_id: None,
             };
             let stripe = ledger::stripe_of(&request.id);
             if let Err((account, available)) =

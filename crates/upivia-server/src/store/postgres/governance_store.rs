@@ -95,10 +95,25 @@ impl GovernanceStore for PgStore {
                     request_id: None,
                     note: Some(&credit.note),
                     now: credit.now,
+                    transfer_id: None,
                 };
                 let totals = ledger::credit(c, &credit.account, credit.amount, &posting).await?;
                 audit::insert(c, &credit.audit, credit.now).await?;
                 Ok(Step::Commit(totals))
+            })
+        })
+        .await
+    }
+
+    async fn transfer(&self, command: TransferCommand) -> StoreResult<Moved> {
+        tx::run(&self.pool, &command, |c, command| {
+            Box::pin(async move {
+                let moved = ledger::transfer(c, &command.transfer, command.now).await?;
+                if matches!(moved, Moved::Short { .. }) {
+                    return Ok(Step::Rollback(moved));
+                }
+                audit::insert(c, &command.audit, command.now).await?;
+                Ok(Step::Commit(moved))
             })
         })
         .await

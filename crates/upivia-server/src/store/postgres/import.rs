@@ -556,7 +556,8 @@ async fn derive(conn: &mut PgConnection) -> Result<(), TransferError> {
     let steps: [&'static str; 6] = [
         "INSERT INTO account_balances (account, credits_cents, settled_cents, reserved_cents) \
          SELECT account, \
-                SUM(CASE WHEN kind = 'credit' THEN amount_cents ELSE 0 END), \
+                SUM(CASE WHEN kind = 'credit' THEN amount_cents \
+                         WHEN kind = 'debit' THEN -amount_cents ELSE 0 END), \
                 SUM(CASE WHEN kind = 'settle' THEN amount_cents ELSE 0 END), \
                 SUM(CASE WHEN kind = 'reserve' THEN amount_cents ELSE 0 END) \
                 - SUM(CASE WHEN kind IN ('settle', 'release') THEN amount_cents ELSE 0 END) \

@@ -27,9 +27,12 @@ use time::OffsetDateTime;
 use super::rows::get;
 use super::tx::{TxError, TxResult};
 use super::{PgStore, StoreResult, db_error};
-use crate::model::{Account, AccountTotals, EntryKind, Hold, HoldLimit};
+use crate::model::{
+    Account, AccountTotals, EntryKind, Hold, HoldLimit, is_funds_key, is_spending_key,
+};
 use crate::money::Cents;
-use crate::store::{LedgerReport, StoreError};
+use crate::store::ledger_check::Transfers;
+use crate::store::{LedgerReport, Moved, StoreError, Transfer};
 
 /// How many balance rows a funds account (an organisation, a team pool) or
 /// an agent's month is split over. Every request of an organisation holds
@@ -87,6 +90,8 @@ pub(super) struct Posting<'a> {
     pub(super) request_id: Option<&'a str>,
     pub(super) note: Option<&'a str>,
     pub(super) now: OffsetDateTime,
+    /// The transfer the entries belong to.
+    pub(super) transfer_id: Option<&'a str>,
 }
 
 fn sums_of(row: &PgRow) -> StoreResult<AccountTotals> {
@@ -227,6 +232,7 @@ pub(super) async fn post(
         let a = e.amount.get();
         match e.kind {
             EntryKind::Credit => d.0 = d.0.checked_add(a).ok_or_else(overflow)?,
+            EntryKind::Debit => d.0 = d.0.checked_sub(a).ok_or_else(overflow)?,
             EntryKind::Reserve => d.2 = d.2.checked_add(a).ok_or_else(overflow)?,
             EntryKind::Release => d.2 = d.2.checked_sub(a).ok_or_else(overflow)?,
             EntryKind::Settle => {
@@ -272,8 +278,9 @@ pub(super) async fn post(
              AS d(account, stripe, credits, settled, reserved) \
            WHERE b.account = d.account AND b.stripe = d.stripe \
              AND (SELECT COUNT(*) FROM locked) = $13 RETURNING 1) \
-         INSERT INTO ledger_entries (org_id, account, kind, amount_cents, request_id, note, created_at) \
-         SELECT $6, e.account, e.kind, e.amount, $7, $8, $9 \
+         INSERT INTO ledger_entries (org_id, account, kind, amount_cents, request_id, note, \
+           created_at, transfer_id) \
+         SELECT $6, e.account, e.kind, e.amount, $7, $8, $9, $14 \
          FROM unnest($10::text[], $11::text[], $12::bigint[]) WITH ORDINALITY \
            AS e(account, kind, amount, ord) \
          WHERE (SELECT COUNT(*) FROM balances) = $13 \
@@ -292,6 +299,7 @@ pub(super) async fn post(
     .bind(&e_kinds)
     .bind(&e_amounts)
     .bind(i64::try_from(n_rows).unwrap_or(i64::MAX))
+    .bind(posting.transfer_id)
     .execute(&mut *c)
     .await?;
     if updated.rows_affected() != entries.len() as u64 {
@@ -530,7 +538,7 @@ pub(super) fn closing(request_id: &str, held: Held, charge: Option<Cents>) -> St
                 });
             }
         }
-        if matches!(account, Account::Org(_)) {
+        if is_spending_key(&account.key()) {
             closing.settled = amount;
         }
     }
@@ -572,6 +580,64 @@ pub(super) async fn credit(
     Ok(sums.get(&key).copied().unwrap_or_default())
 }
 
+/// Moves a transfer's amount inside the caller's transaction: locks every
+/// row of both accounts (in key order, creating them), checks what the
+/// source has left under its limit, gathers a striped funds source's
+/// money onto stripe 0, and appends the debit and the credit there.
+pub(super) async fn transfer(
+    c: &mut PgConnection,
+    t: &Transfer,
+    now: OffsetDateTime,
+) -> TxResult<Moved> {
+    if t.amount <= Cents::ZERO || t.from == t.to {
+        return Err(StoreError::Corrupt(format!(
+            "transfer {} of {} from {} to {}",
+            t.id,
+            t.amount,
+            t.from.key(),
+            t.to.key()
+        ))
+        .into());
+    }
+    let (from, to) = (t.from.key(), t.to.key());
+    let mut rows = rows_of(&from);
+    rows.push(row_of(&to, 0));
+    let mut totals = lock(c, rows, true).await?;
+    let available = account_sum(&totals, &from)?.available(&t.from_limit);
+    if available < t.amount {
+        return Ok(Moved::Short { available });
+    }
+    if t.from_limit == HoldLimit::Funds && striped(&from) {
+        top_up(c, &mut totals, &from, 0, t.amount).await?;
+    }
+    let posting = Posting {
+        org_id: t.org_id.as_str(),
+        request_id: None,
+        note: Some(&t.note),
+        now,
+        transfer_id: Some(&t.id),
+    };
+    let entries = [
+        Entry {
+            account: from.clone(),
+            stripe: 0,
+            kind: EntryKind::Debit,
+            amount: t.amount,
+        },
+        Entry {
+            account: to.clone(),
+            stripe: 0,
+            kind: EntryKind::Credit,
+            amount: t.amount,
+        },
+    ];
+    post(c, Some(&mut totals), &posting, &entries).await?;
+    Ok(Moved::Done {
+        from: account_sum(&totals, &from)?,
+        to: account_sum(&totals, &to)?,
+    })
+}
+
 pub(super) async fn totals(store: &PgStore, account: &Account) -> StoreResult<AccountTotals> {
     let mut c = store.pool.acquire().await.map_err(db_error)?;
     let key = account.key();
@@ -603,9 +669,11 @@ async fn check_in(c: &mut PgConnection) -> StoreResult<LedgerReport> {
     let mut report = LedgerReport::default();
     let mut accounts: BTreeMap<String, AccountTotals> = BTreeMap::new();
     let mut per_request: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut transfers = Transfers::default();
     {
         let mut rows = sqlx::query(
-            "SELECT account, kind, amount_cents, request_id FROM ledger_entries ORDER BY seq",
+            "SELECT account, kind, amount_cents, request_id, transfer_id FROM ledger_entries \
+             ORDER BY seq",
         )
         .fetch(&mut *c);
         while let Some(row) = rows.try_next().await.map_err(db_error)? {
@@ -614,6 +682,7 @@ async fn check_in(c: &mut PgConnection) -> StoreResult<LedgerReport> {
             let kind: String = get(&row, "kind")?;
             let amount: i64 = get(&row, "amount_cents")?;
             let request_id: Option<String> = get(&row, "request_id")?;
+            let transfer_id: Option<String> = get(&row, "transfer_id")?;
             let Some(kind) = EntryKind::parse(&kind) else {
                 report
                     .problems
@@ -629,12 +698,13 @@ async fn check_in(c: &mut PgConnection) -> StoreResult<LedgerReport> {
             if totals.apply(kind, Cents::new(amount)).is_none() {
                 report.problems.push(format!("overflow on {account}"));
             }
+            transfers.see(&account, kind, amount, transfer_id.as_deref());
             if let Some(request_id) = request_id {
                 let held = per_request.entry((request_id, account)).or_insert(0);
                 match kind {
                     EntryKind::Reserve => *held = held.saturating_add(amount),
                     EntryKind::Release | EntryKind::Settle => *held = held.saturating_sub(amount),
-                    EntryKind::Credit => {}
+                    EntryKind::Credit | EntryKind::Debit => {}
                 }
             }
         }
@@ -775,9 +845,10 @@ async fn check_in(c: &mut PgConnection) -> StoreResult<LedgerReport> {
             .problems
             .push(format!("{open} finished requests still hold money"));
     }
+    report.problems.extend(transfers.problems());
     let settled_on_orgs: i64 = accounts
         .iter()
-        .filter(|(k, _)| k.starts_with("org:"))
+        .filter(|(k, _)| is_spending_key(k))
         .fold(0i64, |sum, (_, t)| sum.saturating_add(t.settled.get()));
     let charged: i64 = sqlx::query_scalar(
         "SELECT COALESCE(SUM(cost_cents), 0)::bigint FROM service_requests \
@@ -788,12 +859,12 @@ async fn check_in(c: &mut PgConnection) -> StoreResult<LedgerReport> {
     .map_err(db_error)?;
     if settled_on_orgs != charged {
         report.problems.push(format!(
-            "settled on organisations {settled_on_orgs} but executed requests were charged {charged}"
+            "settled on balances and pools {settled_on_orgs} but executed requests were charged {charged}"
         ));
     }
     Ok(report)
 }
 
 fn is_funds(key: &str) -> bool {
-    key.starts_with("org:") || key.starts_with("team:")
+    is_funds_key(key)
 }

@@ -10,9 +10,11 @@
 
 mod agent_lifecycle;
 mod agent_rows;
+mod agent_spawn;
 mod agents;
 mod approvals;
 mod audit;
+mod budget_requests;
 mod coordination;
 mod delegation;
 mod error;

@@ -244,6 +244,7 @@ pub(super) fn open<'c>(
                 request_id: Some(&req.id),
                 note: None,
                 now: req.created_at,
+                transfer_id: None,
             };
             let stripe = ledger::stripe_of(&req.id);
             if let Err((account, available)) =
@@ -440,6 +441,7 @@ pub(super) fn finish<'c>(
             request_id: Some(&f.request.id),
             note: None,
             now: f.now,
+            transfer_id: None,
         };
         let mut closing = None;
         match f.outcome.clone() {

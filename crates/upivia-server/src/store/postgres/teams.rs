@@ -74,7 +74,11 @@ impl MemberRow {
 const MEMBER_COLUMNS: &str = "tm.id, tm.team_id, tm.org_id, tm.user_id, u.email, tm.role, \
     tm.created_at, tm.updated_at";
 
-async fn get(conn: &mut PgConnection, org_id: &str, team_id: &str) -> StoreResult<Option<Team>> {
+pub(super) async fn get(
+    conn: &mut PgConnection,
+    org_id: &str,
+    team_id: &str,
+) -> StoreResult<Option<Team>> {
     sqlx::query_as::<_, TeamRow>(
         "SELECT id, org_id, name, created_at FROM teams WHERE id = $1 AND org_id = $2",
     )

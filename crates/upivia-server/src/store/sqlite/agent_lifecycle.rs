@@ -19,6 +19,17 @@ fn delete(ctx: &mut WriteCtx<'_>, d: AgentCommand<AgentDeletion>) -> StoreResult
     if is_protected(&agent) {
         return Err(protected_refusal());
     }
+    let children: i64 = ctx
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM agents WHERE parent_agent_id = ?1 AND deleted_at IS NULL",
+            [agent_id],
+            |r| r.get(0),
+        )
+        .map_err(db_error)?;
+    if children > 0 {
+        return Err(has_children_refusal(children));
+    }
     let now = rows::ts(d.now);
     ctx.conn
         .execute(
@@ -204,6 +215,12 @@ impl AgentLifecycleStore for SqliteStore {
 
     async fn transfer_agent(&self, t: AgentCommand<AgentTransfer>) -> StoreResult<Agent> {
         self.writer.write(move |ctx| transfer(ctx, t)).await
+    }
+
+    async fn spawn_agent(&self, s: AgentCommand<AgentSpawn>) -> StoreResult<Spawned> {
+        self.writer
+            .write(move |ctx| super::agent_spawn::spawn(ctx, s))
+            .await
     }
 
     async fn agent_requests(&self, q: AgentRequestQuery) -> StoreResult<Vec<RequestSample>> {

@@ -113,6 +113,7 @@ pub(super) fn decide(
                         request_id: Some(&request.id),
                         note: None,
                         now: &now,
+                        transfer_id: None,
                     })?;
                 }
             }

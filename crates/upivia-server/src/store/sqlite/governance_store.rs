@@ -115,9 +115,23 @@ impl GovernanceStore for SqliteStore {
                     request_id: None,
                     note: Some(&credit.note),
                     now: &ts,
+                    transfer_id: None,
                 })?;
                 audit::append(ctx, credit.audit, credit.now)?;
                 Ok(totals)
+            })
+            .await
+    }
+
+    async fn transfer(&self, command: TransferCommand) -> StoreResult<Moved> {
+        self.writer
+            .write(move |ctx| {
+                let ts = rows::ts(command.now);
+                let moved = ledger::transfer(ctx, &command.transfer, &ts)?;
+                if matches!(moved, Moved::Done { .. }) {
+                    audit::append(ctx, command.audit, command.now)?;
+                }
+                Ok(moved)
             })
             .await
     }

@@ -6,9 +6,42 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, params};
 
 use super::db_error;
-use crate::model::{Account, AccountTotals, EntryKind, HoldLimit};
+use super::writer::WriteCtx;
+use crate::model::{Account, AccountTotals, EntryKind, HoldLimit, is_funds_key, is_spending_key};
 use crate::money::Cents;
-use crate::store::{LedgerReport, StoreResult};
+use crate::store::ledger_check::Transfers;
+use crate::store::{LedgerReport, Moved, StoreError, StoreResult, Transfer};
+
+/// Moves a transfer's amount in the writer's transaction: checks what the
+/// source has left, then appends its debit and the destination's credit.
+pub(super) fn transfer(ctx: &mut WriteCtx<'_>, t: &Transfer, now: &str) -> StoreResult<Moved> {
+    if t.amount <= Cents::ZERO || t.from == t.to {
+        return Err(StoreError::Corrupt(format!(
+            "transfer {} of {} from {} to {}",
+            t.id,
+            t.amount,
+            t.from.key(),
+            t.to.key()
+        )));
+    }
+    let available = ctx.totals(&t.from)?.available(&t.from_limit);
+    if available < t.amount {
+        return Ok(Moved::Short { available });
+    }
+    let side = |account, kind| Posting {
+        org_id: t.org_id.as_str(),
+        account,
+        kind,
+        amount: t.amount,
+        request_id: None,
+        note: Some(&t.note),
+        now,
+        transfer_id: Some(&t.id),
+    };
+    let from = ctx.post(side(&t.from, EntryKind::Debit))?;
+    let to = ctx.post(side(&t.to, EntryKind::Credit))?;
+    Ok(Moved::Done { from, to })
+}
 
 pub(super) fn sum_account(conn: &Connection, account_key: &str) -> StoreResult<AccountTotals> {
     let mut stmt = conn
@@ -45,13 +78,15 @@ pub(crate) struct Posting<'a> {
     pub(crate) request_id: Option<&'a str>,
     pub(crate) note: Option<&'a str>,
     pub(crate) now: &'a str,
+    /// The transfer a debit or a credit belongs to.
+    pub(crate) transfer_id: Option<&'a str>,
 }
 
 pub(super) fn insert_entry(conn: &Connection, p: &Posting<'_>) -> StoreResult<()> {
     let mut stmt = conn
         .prepare_cached(
-            "INSERT INTO ledger_entries (org_id, account, kind, amount_cents, request_id, note, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO ledger_entries (org_id, account, kind, amount_cents, request_id, note, \
+             created_at, transfer_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .map_err(db_error)?;
     stmt.execute(params![
@@ -61,7 +96,8 @@ pub(super) fn insert_entry(conn: &Connection, p: &Posting<'_>) -> StoreResult<()
         p.amount.get(),
         p.request_id,
         p.note,
-        p.now
+        p.now,
+        p.transfer_id
     ])
     .map_err(db_error)?;
     Ok(())
@@ -76,10 +112,12 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
     let mut report = LedgerReport::default();
     let mut accounts: BTreeMap<String, AccountTotals> = BTreeMap::new();
     let mut per_request: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut transfers = Transfers::default();
     {
         let mut stmt = conn
             .prepare(
-                "SELECT account, kind, amount_cents, request_id FROM ledger_entries ORDER BY seq",
+                "SELECT account, kind, amount_cents, request_id, transfer_id FROM ledger_entries \
+                 ORDER BY seq",
             )
             .map_err(db_error)?;
         let mut rows = stmt.query([]).map_err(db_error)?;
@@ -89,6 +127,7 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
             let kind: String = row.get(1).map_err(db_error)?;
             let amount: i64 = row.get(2).map_err(db_error)?;
             let request_id: Option<String> = row.get(3).map_err(db_error)?;
+            let transfer_id: Option<String> = row.get(4).map_err(db_error)?;
             let Some(kind) = EntryKind::parse(&kind) else {
                 report
                     .problems
@@ -104,12 +143,13 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
             if totals.apply(kind, Cents::new(amount)).is_none() {
                 report.problems.push(format!("overflow on {account}"));
             }
+            transfers.see(&account, kind, amount, transfer_id.as_deref());
             if let Some(request_id) = request_id {
                 let held = per_request.entry((request_id, account)).or_insert(0);
                 match kind {
                     EntryKind::Reserve => *held += amount,
                     EntryKind::Release | EntryKind::Settle => *held -= amount,
-                    EntryKind::Credit => {}
+                    EntryKind::Credit | EntryKind::Debit => {}
                 }
             }
         }
@@ -126,8 +166,7 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
                 .problems
                 .push(format!("{key}: reserved is negative ({})", totals.reserved));
         }
-        let funds = key.starts_with("org:") || key.starts_with("team:");
-        if funds && totals.available(&HoldLimit::Funds).is_negative() {
+        if is_funds_key(key) && totals.available(&HoldLimit::Funds).is_negative() {
             report.problems.push(format!(
                 "{key}: overdrawn: credits {} − settled {} − reserved {} < 0",
                 totals.credits, totals.settled, totals.reserved
@@ -195,10 +234,12 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
             .problems
             .push(format!("{open} finished requests still hold money"));
     }
-    // Settled on org accounts = charged on executed requests.
+    report.problems.extend(transfers.problems());
+    // Settled where requests spend (the balance, team pools) = charged on
+    // executed requests.
     let settled_on_orgs: i64 = accounts
         .iter()
-        .filter(|(k, _)| k.starts_with("org:"))
+        .filter(|(k, _)| is_spending_key(k))
         .map(|(_, t)| t.settled.get())
         .sum();
     let charged: i64 = conn
@@ -210,7 +251,7 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
         .map_err(db_error)?;
     if settled_on_orgs != charged {
         report.problems.push(format!(
-            "settled on organisations {settled_on_orgs} but executed requests were charged {charged}"
+            "settled on balances and pools {settled_on_orgs} but executed requests were charged {charged}"
         ));
     }
     Ok(report)

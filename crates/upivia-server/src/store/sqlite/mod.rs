@@ -3,10 +3,12 @@
 //! commits; `synchronous = FULL` makes every commit durable.
 
 mod agent_lifecycle;
+mod agent_spawn;
 mod agents;
 mod agents_store;
 mod approvals;
 mod audit;
+mod budget_requests;
 mod coordination_store;
 mod delegation;
 mod delegation_store;
@@ -58,6 +60,12 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/sqlite/0030_teams.sql")),
     M::up(include_str!(
         "../../../migrations/sqlite/0031_agent_requests.sql"
+    )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0032_ledger_transfers.sql"
+    )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0033_budget_requests.sql"
     )),
     M::up(include_str!("../../../migrations/sqlite/0034_spawn.sql")),
     M::up(include_str!(

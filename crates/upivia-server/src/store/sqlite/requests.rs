@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::ledger::Posting;
 use super::writer::WriteCtx;
 use super::{audit, db_error, rows};
-use crate::model::{Account, EntryKind, Hold, RequestStatus, ServiceRequest};
+use crate::model::{Account, EntryKind, Hold, RequestStatus, ServiceRequest, is_spending_key};
 use crate::money::Cents;
 use crate::store::{
     DailyLimit, Disposition, Finish, FinishRequest, IdempotencyRecord, LimitScope, OpenRequest,
@@ -183,6 +183,7 @@ pub(super) fn open(ctx: &mut WriteCtx<'_>, open: &OpenRequest) -> StoreResult<Op
                         request_id: Some(&req.id),
                         note: None,
                         now: &now,
+                        transfer_id: None,
                     })?;
                 }
             }
@@ -315,7 +316,7 @@ pub(super) fn in_status(
 
 /// Settles `charge` (capped at `held`) out of what `request_id` holds on
 /// each of `accounts`, when given, and releases the rest. Returns what was
-/// settled on the organisation. The caller clears the row's hold.
+/// settled where the request's money is (balance or pool). The caller clears the row's hold.
 fn close_holds(
     ctx: &mut WriteCtx<'_>,
     org_id: &str,
@@ -345,10 +346,11 @@ fn close_holds(
                     request_id: Some(request_id),
                     note: None,
                     now,
+                    transfer_id: None,
                 })?;
             }
         }
-        if matches!(account, Account::Org(_)) {
+        if is_spending_key(&key) {
             settled = amount;
         }
     }

@@ -71,7 +71,7 @@ pub(super) fn opt_i64(v: Option<Cents>) -> Option<i64> {
 pub(super) const AGENT_COLUMNS: &str = "id, org_id, team_id, owner_user_id, name, description, status, \
     key_mode, monthly_budget_cents, daily_request_limit, rate_limit_per_minute, default_model_id, \
     profile, created_at, updated_at, status_set_by_role, monthly_budget_set_by_role, \
-    daily_request_limit_set_by_role, rate_limit_set_by_role";
+    daily_request_limit_set_by_role, rate_limit_set_by_role, parent_agent_id, spawn_depth";
 
 pub(super) fn role_col(row: &Row<'_>, column: &str) -> rusqlite::Result<Role> {
     let raw: String = row.get(column)?;
@@ -86,6 +86,8 @@ pub(super) fn agent(row: &Row<'_>) -> rusqlite::Result<Agent> {
         org_id: row.get("org_id")?,
         team_id: row.get("team_id")?,
         owner_user_id: row.get("owner_user_id")?,
+        parent_agent_id: row.get("parent_agent_id")?,
+        spawn_depth: row.get("spawn_depth")?,
         name: row.get("name")?,
         description: row.get("description")?,
         status: AgentStatus::parse(&status).ok_or_else(|| bad("status", &status))?,

@@ -42,6 +42,7 @@ pub const TABLES: &[&str] = &[
     "sessions",
     "agents",
     "agent_requests",
+    "budget_requests",
     "delegated_tasks",
     "delegated_task_events",
     "bindings",
