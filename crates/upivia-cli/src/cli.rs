@@ -44,6 +44,9 @@ pub enum Command {
     /// The agent-requests inbox: list, show, ask, resolve, reject (PAT, or
     /// an agent key for the agent's own requests).
     Inbox(crate::commands::inbox::InboxArgs),
+    /// Delegated tasks: delegate and list (a parent's agent key); show,
+    /// update and reattach (PAT).
+    Tasks(crate::commands::tasks::TasksArgs),
     /// Change your password (PAT; the passwords are read from stdin).
     Password(crate::commands::password::PasswordArgs),
     /// Operator checks and changes over a data directory.

@@ -619,6 +619,7 @@ const UNDO_AFTER_3: &[&str] = &[
     "DROP TABLE budget_requests;",
     "DROP INDEX agents_parent; ALTER TABLE agents DROP COLUMN spawn_depth; \
      ALTER TABLE agents DROP COLUMN parent_agent_id;",
+    "DROP TABLE delegated_task_events; DROP TABLE delegated_tasks;",
 ];
 
 #[test]

@@ -844,3 +844,84 @@ fn pools_budget_requests_and_spawn_through_the_cli() {
     let without_key = server.owner(&["agents", "spawn", "Nobody", "email.send"]);
     assert_ne!(without_key.status.code(), Some(0));
 }
+
+#[test]
+fn delegated_tasks_through_the_cli() {
+    let server = Server::start();
+    server.credit(100);
+    let (parent, parent_key) = create_agent(&server, "parent");
+    json_of(
+        &server.owner(&["agents", "enable", &parent, "email", "--json"]),
+        0,
+    );
+    let spawned = json_of(
+        &server.agent(
+            &parent_key,
+            &[
+                "agents",
+                "spawn",
+                "child",
+                "email.send",
+                "--budget-cents",
+                "10",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    let child = spawned["agent"]["id"].as_str().unwrap().to_owned();
+
+    let created = json_of(
+        &server.agent(
+            &parent_key,
+            &[
+                "tasks",
+                "delegate",
+                &parent,
+                &child,
+                "Send the digest",
+                "--budget-cap-cents",
+                "5",
+                "--permission",
+                "email.send",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    let task = created["task"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["task"]["permissions"], json!(["email.send"]));
+    let table = server.agent(&parent_key, &["tasks", "list", &parent]);
+    assert!(stdout(&table).contains(&task), "{}", stdout(&table));
+    assert!(stdout(&table).contains("Send the digest"));
+
+    let moved = json_of(
+        &server.owner(&[
+            "tasks",
+            "update",
+            &child,
+            &task,
+            "--status",
+            "accepted",
+            "--file-write",
+            "out/a.txt",
+            "--json",
+        ]),
+        0,
+    );
+    assert_eq!(moved["task"]["status"], "accepted");
+    let shown = json_of(
+        &server.owner(&["tasks", "show", &parent, &task, "--json"]),
+        0,
+    );
+    assert_eq!(shown["task"]["budget_cap_cents"], 5);
+    let back = server.owner(&["tasks", "reattach", &task, "--since", "0"]);
+    assert!(stdout(&back).contains("out/a.txt"), "{}", stdout(&back));
+    let wrong = server.owner(&["tasks", "update", &child, &task, "--status", "cancelled"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("the parent does"),
+        "{}",
+        stderr(&wrong)
+    );
+}

@@ -21,6 +21,7 @@ pub const USER: &str = "usr";
 pub const TEAM: &str = "team";
 pub const TEAM_MEMBER: &str = "tm";
 pub const AGENT_REQUEST: &str = "areq";
+pub const DELEGATED_TASK: &str = "dtk";
 pub const BINDING: &str = "bnd";
 pub const PAT: &str = "pat";
 pub const SESSION: &str = "ses";

@@ -17,6 +17,7 @@ pub(crate) mod people;
 pub(crate) mod request;
 mod serve;
 pub(crate) mod services;
+pub(crate) mod tasks;
 pub(crate) mod teams;
 
 use std::process::ExitCode;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Balance(args) => balance::run(args).await,
             Command::Teams(args) => teams::run(args).await,
             Command::Inbox(args) => inbox::run(args).await,
+            Command::Tasks(args) => tasks::run(args).await,
             Command::Password(args) => password::run(args).await,
             Command::Tokens(args) => people::tokens(args).await,
             Command::Members(args) => people::members(args).await,

@@ -733,8 +733,11 @@ async fn activity(
         out["service_requests"] = act.requests.iter().map(request_json).collect();
     }
     if show("delegations") {
-        // Delegation (API.md §2.7) is not built yet: none to show.
-        out["delegations"] = json!([]);
+        out["delegations"] = act
+            .delegations
+            .iter()
+            .map(|t| super::delegation::activity_json(t, &act.agent.id))
+            .collect();
     }
     if show("stats") {
         out["stats"] = json!({

@@ -16,6 +16,7 @@ mod approvals;
 mod audit_logs;
 mod balance;
 mod budget_requests;
+mod delegation;
 mod fields;
 mod metrics;
 
@@ -103,6 +104,7 @@ fn v1() -> Router<AppState> {
         .merge(agents::router())
         .merge(teams::router())
         .merge(agent_requests::router())
+        .merge(delegation::router())
         .merge(admin::router())
         .route_layer(middleware::from_fn(metrics::track))
         .method_not_allowed_fallback(method_not_allowed)

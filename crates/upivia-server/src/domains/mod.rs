@@ -5,6 +5,7 @@
 //! path's own domain layer.)
 
 pub mod agents;
+pub mod delegation;
 pub mod identity;
 pub mod inbox;
 pub mod teams;

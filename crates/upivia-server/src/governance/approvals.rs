@@ -10,7 +10,7 @@ use time::Duration;
 use super::pipeline::Answer;
 use super::policy::{self, PolicyDecision, PolicyInput};
 use super::record::Recorder;
-use super::{GovernanceError, budget, execute, outcome, trail};
+use super::{GovernanceError, budget, delegation, execute, outcome, trail};
 use crate::ids::{self, AgentId, ApprovalId, OrgId, RequestId};
 use crate::model::{
     Approval, ApprovalStatus, AuditEvent, Binding, KeyMode, ReasonCode, RequestStatus,
@@ -219,6 +219,7 @@ pub async fn approve(
     match decided {
         Ok(Decided::Reserved(request)) => {
             let finished = execute::run(platform, request, key_mode, actor).await?;
+            delegation::note_stored(platform, &finished).await;
             Ok(outcome::render(&finished))
         }
         Ok(Decided::Closed(request)) => Ok(outcome::render(&request)),
@@ -290,10 +291,14 @@ async fn recheck(
     });
     Ok(match decision {
         PolicyDecision::Block { reason, message } => Err((reason, message)),
-        PolicyDecision::Allow(allowed) => Ok((
-            budget::holds(&agent, Some(&allowed.binding), now),
-            agent.key_mode,
-        )),
+        PolicyDecision::Allow(allowed) => {
+            let mut holds = budget::holds(&agent, Some(&allowed.binding), now);
+            match delegation::admit(platform, &agent, request, operation).await? {
+                Ok(task) => holds.extend(task.as_ref().map(delegation::hold)),
+                Err(block) => return Ok(Err(block)),
+            }
+            Ok((holds, agent.key_mode))
+        }
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod budget;
+pub mod delegation;
 pub mod error;
 pub mod execute;
 pub mod idempotency;

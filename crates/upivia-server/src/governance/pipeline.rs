@@ -18,8 +18,8 @@ use time::OffsetDateTime;
 use super::policy::{self, PolicyDecision, PolicyInput};
 use super::record::Recorder;
 use super::{
-    GovernanceError, approvals, budget, execute, idempotency, lineage, outcome, rate_limit,
-    refusals, trail, validation,
+    GovernanceError, approvals, budget, delegation, execute, idempotency, lineage, outcome,
+    rate_limit, refusals, trail, validation,
 };
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
@@ -162,13 +162,26 @@ pub async fn submit(
     rate_limit::check_binding(platform.stores.coordination.as_ref(), &allowed.binding).await?;
     request.binding_id = Some(allowed.binding.id.clone());
 
+    // 4b. A delegated task the request is made under.
+    let task = match delegation::admit(platform, agent, &request, operation).await? {
+        Ok(task) => task,
+        Err((reason, message)) => return record.block(request, reason, message).await,
+    };
+
     // 5. Approval gate.
     if approvals::required(&allowed.binding, estimate) {
-        return approvals::park(&record, request, allowed.daily_limits).await;
+        let parked = approvals::park(&record, request.clone(), allowed.daily_limits).await?;
+        if parked.body["status"] == "approval_required" {
+            request.status = RequestStatus::AwaitingApproval;
+            delegation::note(platform, task.as_ref(), &request).await;
+        }
+        return Ok(parked);
     }
 
     // 6. Budget.
     request.status = RequestStatus::Executing;
+    let mut holds = budget::holds(agent, Some(&allowed.binding), now);
+    holds.extend(task.as_ref().map(delegation::hold));
     let opened = platform
         .stores
         .governance
@@ -176,7 +189,7 @@ pub async fn submit(
             request: request.clone(),
             idempotency: record.claim.clone(),
             disposition: Disposition::Reserve {
-                holds: budget::holds(agent, Some(&allowed.binding), now),
+                holds,
                 amount: estimate,
                 limits: allowed.daily_limits,
             },
@@ -188,6 +201,9 @@ pub async fn submit(
         Opened::Existing(existing) => return record.replay(existing),
         Opened::HoldRefused { account, available } => {
             let (reason, message) = budget::refusal(&account, available, estimate);
+            request.status = RequestStatus::Blocked;
+            request.reason_code = Some(reason);
+            delegation::note(platform, task.as_ref(), &request).await;
             return record.block(request, reason, message).await;
         }
         Opened::LimitReached { scope, limit } => {
@@ -200,6 +216,7 @@ pub async fn submit(
 
     // 7 and 8. Execute, settle, record.
     let finished = execute::run(platform, request, agent.key_mode, record.actor).await?;
+    delegation::note(platform, task.as_ref(), &finished).await;
     Ok(Answer::fresh(outcome::response(&finished)))
 }
 

@@ -34,6 +34,8 @@ pub enum Account {
     AgentMonth { agent_id: String, month: String },
     /// A binding's spending in one calendar month.
     BindingMonth { binding_id: String, month: String },
+    /// What was spent under one delegated task (its budget cap, if any).
+    Task(String),
 }
 
 impl Account {
@@ -47,6 +49,7 @@ impl Account {
             Account::BindingMonth { binding_id, month } => {
                 format!("binding:{binding_id}:{month}")
             }
+            Account::Task(id) => format!("task:{id}"),
         }
     }
 
@@ -59,6 +62,7 @@ impl Account {
             ("org", None) => Some(Account::Org(id)),
             ("team", None) => Some(Account::Team(id)),
             ("allowance", None) => Some(Account::Allowance(id)),
+            ("task", None) => Some(Account::Task(id)),
             ("agent", Some(m)) => Some(Account::AgentMonth {
                 agent_id: id,
                 month: m.to_owned(),
@@ -81,6 +85,7 @@ impl Account {
             Account::BindingMonth { month, .. } => {
                 format!("service binding monthly budget ({month})")
             }
+            Account::Task(id) => format!("budget cap of delegated task {id}"),
         }
     }
 }
@@ -216,6 +221,7 @@ mod tests {
                 binding_id: "bnd_1".into(),
                 month: "2026-12".into(),
             },
+            Account::Task("dtk_1".into()),
         ];
         for account in accounts {
             assert_eq!(Account::parse(&account.key()), Some(account));

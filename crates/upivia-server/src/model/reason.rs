@@ -17,6 +17,12 @@ pub enum ReasonCode {
     ProviderUnavailable,
     AdapterError,
     Interrupted,
+    /// `metadata.delegated_task_id` names no task of which the agent is the child.
+    DelegatedTaskNotFound,
+    /// The delegated task is not accepted or in progress.
+    DelegatedTaskNotOpen,
+    /// The operation is not among the delegated task's permissions.
+    OperationNotDelegated,
 }
 
 impl ReasonCode {
@@ -36,11 +42,14 @@ impl ReasonCode {
             ReasonCode::ProviderUnavailable => "provider_unavailable",
             ReasonCode::AdapterError => "adapter_error",
             ReasonCode::Interrupted => "interrupted",
+            ReasonCode::DelegatedTaskNotFound => "delegated_task_not_found",
+            ReasonCode::DelegatedTaskNotOpen => "delegated_task_not_open",
+            ReasonCode::OperationNotDelegated => "operation_not_delegated",
         }
     }
 
     pub fn parse(raw: &str) -> Option<ReasonCode> {
-        const ALL: [ReasonCode; 14] = [
+        const ALL: [ReasonCode; 17] = [
             ReasonCode::AgentPaused,
             ReasonCode::AgentDisabled,
             ReasonCode::KillSwitch,
@@ -55,6 +64,9 @@ impl ReasonCode {
             ReasonCode::ProviderUnavailable,
             ReasonCode::AdapterError,
             ReasonCode::Interrupted,
+            ReasonCode::DelegatedTaskNotFound,
+            ReasonCode::DelegatedTaskNotOpen,
+            ReasonCode::OperationNotDelegated,
         ];
         ALL.into_iter().find(|c| c.as_str() == raw)
     }

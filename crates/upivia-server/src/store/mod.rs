@@ -12,6 +12,7 @@ pub mod sqlite;
 pub mod agents;
 pub mod budget_requests;
 pub mod coordination;
+pub mod delegation;
 pub mod governance;
 pub mod identity;
 pub mod inbox;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 pub use agents::*;
 pub use budget_requests::*;
 pub use coordination::*;
+pub use delegation::*;
 pub use governance::*;
 pub use identity::*;
 pub use inbox::*;
@@ -69,6 +71,7 @@ pub struct Stores {
     pub teams: Arc<dyn TeamStore>,
     pub inbox: Arc<dyn InboxStore>,
     pub budget_requests: Arc<dyn BudgetRequestStore>,
+    pub delegation: Arc<dyn DelegationStore>,
 }
 
 impl Stores {
@@ -80,6 +83,7 @@ impl Stores {
             agents: store.clone(),
             teams: store.clone(),
             budget_requests: store.clone(),
+            delegation: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -94,6 +98,7 @@ impl Stores {
             teams: store.clone(),
             inbox: store.clone(),
             budget_requests: store.clone(),
+            delegation: store.clone(),
             coordination: store,
         }
     }

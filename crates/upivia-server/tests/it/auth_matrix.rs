@@ -26,6 +26,9 @@ enum Who {
     Either,
     /// A user (PAT or cookie) of at least this role; agent keys are 403.
     User(Role),
+    /// The route's own agent key (`{agent}`'s), or a user of at least
+    /// this role.
+    AgentOr(Role),
     /// As `User`, and only of the operator's organisation (the first):
     /// platform-wide checks (the whole ledger, the one audit chain) would
     /// show another organisation what the others do.
@@ -146,6 +149,21 @@ const ROUTES: &[(&str, &str, Who)] = &[
         "/budget-requests/{budget_request}",
         Who::User(Role::Owner),
     ),
+    // `{task}` is delegated by the matrix's agent to a child of its own;
+    // acting on it needs the agent's key or a user who may manage it.
+    ("GET", "/agents/{agent}/delegated-tasks", Who::Either),
+    ("POST", "/agents/{agent}/delegated-tasks", Who::Agent),
+    (
+        "GET",
+        "/agents/{agent}/delegated-tasks/{task}",
+        Who::AgentOr(Role::Admin),
+    ),
+    (
+        "PATCH",
+        "/agents/{agent}/delegated-tasks/{task}",
+        Who::AgentOr(Role::Admin),
+    ),
+    ("GET", "/delegated-tasks/{task}", Who::Either),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -208,9 +226,10 @@ fn expected(who: Who, cred: Cred, path: &str) -> Class {
         (Who::Agent, Cred::AgentKey | Cred::OtherOrgAgentKey) => Allowed,
         (Who::Agent, _) => Forbidden,
         (Who::Either, _) => Allowed,
+        (Who::AgentOr(_), Cred::AgentKey | Cred::OtherOrgAgentKey) => Allowed,
         (Who::User(_) | Who::Operator(_), Cred::AgentKey | Cred::OtherOrgAgentKey) => Forbidden,
         (Who::Operator(_), Cred::OtherOrgPat) => Forbidden,
-        (Who::User(needed) | Who::Operator(needed), cred) => {
+        (Who::User(needed) | Who::Operator(needed) | Who::AgentOr(needed), cred) => {
             let role = match cred {
                 Cred::OwnerPat | Cred::OwnerCookie | Cred::OtherOrgPat => Role::Owner,
                 Cred::AdminPat => Role::Admin,
@@ -260,6 +279,7 @@ struct Ids {
     membership: String,
     agent_request: String,
     budget_request: String,
+    task: String,
     cookie: String,
     member_pat: String,
     admin_pat: String,
@@ -315,6 +335,18 @@ async fn setup(s: &TestServer) -> Ids {
         )
         .await;
     assert_eq!(agent_request.status, 200, "{agent_request:?}");
+    let child = s
+        .spawn_child(&agent, "matrix child", json!(["email"]), 1)
+        .await;
+    let task = s
+        .post(
+            &format!("/api/v1/agents/{}/delegated-tasks", agent.id),
+            &agent.key,
+            json!({"child_agent_id": child.id, "objective": "matrix"}),
+        )
+        .await;
+    assert_eq!(task.status, 200, "{task:?}");
+    let task = task.body["task"]["id"].as_str().unwrap().to_owned();
     let team_id = team.body["team"]["id"].as_str().unwrap().to_owned();
     let budget_request = s
         .post(
@@ -345,6 +377,8 @@ async fn setup(s: &TestServer) -> Ids {
         membership.clone(),
         agent_request.clone(),
         budget_request.clone(),
+        child.id.clone(),
+        task.clone(),
     ];
     Ids {
         agent: agent.id,
@@ -355,6 +389,7 @@ async fn setup(s: &TestServer) -> Ids {
         membership,
         agent_request,
         budget_request,
+        task,
         cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
         admin_pat: s.user_pat(upivia_server::model::Role::Admin).await,
@@ -388,6 +423,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{membership}", &ids.membership)
         .replace("{agent_request}", &ids.agent_request)
         .replace("{budget_request}", &ids.budget_request)
+        .replace("{task}", &ids.task)
 }
 
 async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -> (u16, Value) {
@@ -626,7 +662,8 @@ async fn hostile_input_on_every_route_never_breaks_the_server() {
                     .replace("{approval}", bad)
                     .replace("{team}", bad)
                     .replace("{membership}", bad)
-                    .replace("{agent_request}", bad);
+                    .replace("{agent_request}", bad)
+                    .replace("{task}", bad);
                 attempts.push(
                     s.http
                         .request(m.clone(), format!("{}/api/v1{bad_path}", s.base))

@@ -15,6 +15,7 @@ mod connections;
 mod coordination;
 #[cfg(unix)]
 mod data_at_rest;
+mod delegation;
 mod http_hygiene;
 mod hygiene;
 mod idempotency;

@@ -175,6 +175,30 @@ impl TestServer {
         }
     }
 
+    /// A child of `parent` spawned with its key (`POST /agents/spawn`),
+    /// with `services` (a subset of the parent's) and `budget_cents`
+    /// carved out of the parent's month.
+    pub async fn spawn_child(
+        &self,
+        parent: &TestAgent,
+        name: &str,
+        services: Value,
+        budget_cents: i64,
+    ) -> TestAgent {
+        let r = self
+            .post(
+                "/api/v1/agents/spawn",
+                &parent.key,
+                json!({"name": name, "services": services, "budget_cents": budget_cents}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        TestAgent {
+            id: r.body["agent"]["id"].as_str().unwrap().to_owned(),
+            key: r.body["api_key"].as_str().unwrap().to_owned(),
+        }
+    }
+
     /// One worker pass (reconciliation, expiry, heartbeat), deterministic.
     pub async fn tick_workers(&self) {
         workers::tick(&self.platform, &WorkerHealth::new(Duration::from_secs(1))).await;

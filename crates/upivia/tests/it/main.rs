@@ -11,6 +11,7 @@ mod e2e_approvals;
 mod e2e_audit_logs;
 #[cfg(feature = "blocking")]
 mod e2e_blocking;
+mod e2e_delegation;
 mod e2e_money;
 mod e2e_platform;
 mod e2e_races;

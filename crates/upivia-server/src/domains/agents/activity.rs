@@ -1,18 +1,22 @@
 //! An agent's accountability ledger: its audit entries (newest first,
-//! paged by sequence), its latest service requests, and what it spent.
-//! Delegations join it when delegation lands; `verify` (in the API, with
+//! paged by sequence), its latest service requests, the delegated tasks
+//! it created or received, and what it spent; `verify` (in the API, with
 //! the sealer) checks the chain that holds these entries.
 
 use time::{Date, OffsetDateTime, Time};
 
 use super::super::DomainError;
+use crate::domains::delegation::service as delegation;
 use crate::ids::{AgentId, OrgId};
 use crate::model::{Agent, AuditEntry, UserPrincipal};
 use crate::platform::Platform;
-use crate::store::{AgentRequestQuery, AgentSpend, AuditQuery, RequestSample};
+use crate::store::{AgentRequestQuery, AgentSpend, AuditQuery, DelegatedTask, RequestSample};
 
 /// How many of the latest service requests the ledger shows.
 pub const RECENT_REQUESTS: u32 = 20;
+
+/// How many of the latest delegated tasks (created or received) it shows.
+pub const RECENT_DELEGATIONS: u32 = 50;
 
 #[derive(Clone, Debug)]
 pub struct ActivityQuery {
@@ -28,6 +32,8 @@ pub struct Activity {
     /// Whether older entries follow the page.
     pub more: bool,
     pub requests: Vec<RequestSample>,
+    /// Tasks the agent created or received, newest first.
+    pub delegations: Vec<DelegatedTask>,
     pub spend: AgentSpend,
 }
 
@@ -75,6 +81,13 @@ pub async fn get(
             limit: RECENT_REQUESTS,
         })
         .await?;
+    let delegations = delegation::of_agent(
+        platform,
+        &OrgId::from(&user.org_id),
+        agent_id,
+        RECENT_DELEGATIONS,
+    )
+    .await?;
     let spend = stores
         .agents
         .agent_spend(agent_id, month_start(platform.clock.now()))
@@ -84,6 +97,7 @@ pub async fn get(
         entries,
         more,
         requests,
+        delegations,
         spend,
     })
 }

@@ -10,6 +10,8 @@ mod approvals;
 mod audit;
 mod budget_requests;
 mod coordination_store;
+mod delegation;
+mod delegation_store;
 pub mod export;
 pub mod files;
 mod governance_store;
@@ -66,6 +68,9 @@ const MIGRATIONS: &[M<'static>] = &[
         "../../../migrations/sqlite/0033_budget_requests.sql"
     )),
     M::up(include_str!("../../../migrations/sqlite/0034_spawn.sql")),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0040_delegation.sql"
+    )),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,

@@ -43,6 +43,8 @@ pub const TABLES: &[&str] = &[
     "agents",
     "agent_requests",
     "budget_requests",
+    "delegated_tasks",
+    "delegated_task_events",
     "bindings",
     "service_requests",
     "idempotency_keys",
