@@ -236,6 +236,15 @@ pub struct AuditKeyArgs {
         value_name = "HEX"
     )]
     pub audit_key: Option<String>,
+    /// The master key of organisation secrets, 64 hex digits; every node
+    /// of one database needs the same [default: <data-dir>/master.key].
+    #[arg(
+        long,
+        env = "UPIVIA_MASTER_KEY",
+        hide_env_values = true,
+        value_name = "HEX"
+    )]
+    pub master_key: Option<String>,
     /// The audit key file [default: <data-dir>/audit.key].
     #[arg(long, env = "UPIVIA_AUDIT_KEY_FILE")]
     pub audit_key_file: Option<PathBuf>,

@@ -620,6 +620,7 @@ const UNDO_AFTER_3: &[&str] = &[
     "DROP INDEX agents_parent; ALTER TABLE agents DROP COLUMN spawn_depth; \
      ALTER TABLE agents DROP COLUMN parent_agent_id;",
     "DROP TABLE delegated_task_events; DROP TABLE delegated_tasks;",
+    "DROP TABLE org_secrets; DROP TABLE org_data_keys;",
 ];
 
 #[test]

@@ -46,6 +46,9 @@ pub struct Config {
     /// Where the audit key is kept (created 0600 if missing); default
     /// `<data_dir>/audit.key`.
     pub audit_key_file: Option<PathBuf>,
+    /// The master key of organisation secrets (`UPIVIA_MASTER_KEY`); when
+    /// unset it is read from (or created at) `<data-dir>/master.key`.
+    pub master_key: Option<crate::vault::MasterKey>,
     /// Where the checkpoint signing key is kept (created 0600 if missing);
     /// default `<data_dir>/audit-signing.key`.
     pub audit_signing_key_file: Option<PathBuf>,
@@ -108,6 +111,7 @@ impl Config {
             key_rate_limit_per_minute: Some(DEFAULT_KEY_RATE_LIMIT_PER_MINUTE),
             audit_key: None,
             audit_key_file: None,
+            master_key: None,
             audit_signing_key_file: None,
             audit_checkpoint_interval: Duration::from_secs(10),
             audit_checkpoint_copy: None,
@@ -133,6 +137,10 @@ impl Config {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("upivia.db")
+    }
+
+    pub fn master_key_path(&self) -> PathBuf {
+        self.data_dir.join("master.key")
     }
 
     pub fn audit_key_path(&self) -> PathBuf {

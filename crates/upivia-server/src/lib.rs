@@ -165,6 +165,12 @@ pub async fn prepare_with_clock(
         }
         sealer.check_reaches(store).await?;
     }
+    let master = match &config.master_key {
+        Some(key) => key.clone(),
+        None => vault::MasterKey::load_or_create(&config.master_key_path())
+            .map_err(|e| StartError::Config(e.to_string()))?,
+    };
+    tracing::info!(master_key = %master.id(), "organisation secrets are sealed under this master key");
     let catalog = Catalog::new(catalog::builtin::builtin());
     let mut providers = Providers::new();
     register_sandbox(
@@ -194,6 +200,7 @@ pub async fn prepare_with_clock(
             idempotency_retention: config.idempotency_retention,
             key_rate_limit_per_minute: config.key_rate_limit_per_minute,
         },
+        vault::Vault::new(master),
     );
     let base_url = config.base_url(bound);
     let bootstrap = bootstrap::ensure_org(&platform, &config.data_dir, &base_url).await?;

@@ -34,6 +34,8 @@ pub struct Platform {
     pub clock: Arc<dyn Clock>,
     pub refusals: Arc<RefusalLog>,
     pub settings: GovernanceSettings,
+    /// Seals and opens organisation secrets.
+    pub vault: crate::vault::Vault,
 }
 
 impl Platform {
@@ -43,6 +45,7 @@ impl Platform {
         providers: Providers,
         clock: Arc<dyn Clock>,
         settings: GovernanceSettings,
+        vault: crate::vault::Vault,
     ) -> Platform {
         let validators = Arc::new(Validators::for_catalog(&catalog));
         Platform {
@@ -53,6 +56,7 @@ impl Platform {
             clock,
             refusals: Arc::new(RefusalLog::default()),
             settings,
+            vault,
         }
     }
 }

@@ -34,6 +34,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map(AuditKey::from_hex)
         .transpose()
         .map_err(|e| anyhow::anyhow!("UPIVIA_AUDIT_KEY: {e}"))?;
+    config.master_key = args
+        .audit
+        .master_key
+        .as_deref()
+        .map(upivia_server::vault::MasterKey::from_hex)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("UPIVIA_MASTER_KEY: {e}"))?;
     config.audit_key_file = args.audit.audit_key_file;
     config.audit_signing_key_file = args.audit.audit_signing_key_file;
     config.audit_checkpoint_interval = Duration::from_secs(args.audit_checkpoint_interval_secs);

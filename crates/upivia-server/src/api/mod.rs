@@ -23,6 +23,7 @@ mod metrics;
 pub use metrics::handle as metrics_handle;
 mod people;
 mod platform;
+mod secrets;
 mod serde_words;
 mod service_requests;
 mod services;
@@ -98,6 +99,7 @@ fn v1() -> Router<AppState> {
         .merge(approvals::router())
         .merge(balance::router())
         .merge(budget_requests::router())
+        .merge(secrets::router())
         .merge(usage::router())
         .merge(audit_logs::router())
         .merge(spawn::router())

@@ -8,6 +8,7 @@ pub mod agents;
 pub mod delegation;
 pub mod identity;
 pub mod inbox;
+pub mod secrets;
 pub mod teams;
 
 use crate::auth::{Locked, PasswordWorkError};

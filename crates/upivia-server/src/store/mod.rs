@@ -17,6 +17,7 @@ pub mod governance;
 pub mod identity;
 pub mod inbox;
 pub(crate) mod ledger_check;
+pub mod secrets;
 pub mod teams;
 pub mod transfer;
 
@@ -29,6 +30,7 @@ pub use delegation::*;
 pub use governance::*;
 pub use identity::*;
 pub use inbox::*;
+pub use secrets::*;
 pub use teams::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +74,7 @@ pub struct Stores {
     pub inbox: Arc<dyn InboxStore>,
     pub budget_requests: Arc<dyn BudgetRequestStore>,
     pub delegation: Arc<dyn DelegationStore>,
+    pub secrets: Arc<dyn SecretStore>,
 }
 
 impl Stores {
@@ -84,6 +87,7 @@ impl Stores {
             teams: store.clone(),
             budget_requests: store.clone(),
             delegation: store.clone(),
+            secrets: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -99,6 +103,7 @@ impl Stores {
             inbox: store.clone(),
             budget_requests: store.clone(),
             delegation: store.clone(),
+            secrets: store.clone(),
             coordination: store,
         }
     }

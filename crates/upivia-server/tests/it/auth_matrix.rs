@@ -140,6 +140,10 @@ const ROUTES: &[(&str, &str, Who)] = &[
         "/teams/{team}/budget/allocate",
         Who::User(Role::Owner),
     ),
+    // A literal name: every organisation has its own namespace of secrets.
+    ("PUT", "/secrets/matrix_secret", Who::User(Role::Admin)),
+    ("GET", "/secrets", Who::User(Role::Admin)),
+    ("DELETE", "/secrets/matrix_secret", Who::User(Role::Admin)),
     ("GET", "/budget-requests", Who::User(Role::Member)),
     ("POST", "/budget-requests", Who::User(Role::Member)),
     // The owner's own request in the matrix team: only the owner (or

@@ -36,6 +36,7 @@ mod providers_text;
 mod providers_webhook;
 mod refusals;
 mod roles;
+mod secrets;
 mod sessions;
 mod spawn;
 mod teams;

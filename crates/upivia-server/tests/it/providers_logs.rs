@@ -13,6 +13,9 @@ use crate::providers_text::{API_KEY, completion, openai};
 use crate::providers_webhook::SIGNING_SECRET;
 use crate::support::TestServer;
 
+/// An organisation secret written during the test.
+const ORG_SECRET: &str = "org-secret-value-that-must-not-be-logged";
+
 /// The raw key inside SIGNING_SECRET.
 const SIGNING_KEY: &str = "this-is-a-32-byte-test-secret!!!";
 
@@ -43,6 +46,7 @@ fn assert_no_secret(text: &str, what: &str) {
         SIGNING_SECRET,
         SIGNING_KEY,
         &SIGNING_SECRET[6..],
+        ORG_SECRET,
     ] {
         assert!(!text.contains(secret), "{what} shows a secret:\n{text}");
     }
@@ -81,6 +85,15 @@ async fn no_secret_reaches_the_logs() {
     })
     .await;
     s.credit(1000).await;
+    let put = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/secrets/API_TOKEN",
+            Some(&s.pat),
+            Some(json!({"value": ORG_SECRET})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{put:?}");
     let agent = s.agent(json!({})).await;
     for service in ["text_generation", "email", "notification"] {
         s.enable(&agent, json!({"service_id": service})).await;

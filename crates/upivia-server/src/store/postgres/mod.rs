@@ -27,6 +27,7 @@ mod nodes;
 mod people;
 mod requests;
 mod rows;
+mod secrets;
 mod teams;
 pub mod testing;
 mod tx;

@@ -26,6 +26,7 @@ mod people;
 mod query_plans;
 mod requests;
 mod rows;
+mod secrets;
 mod teams;
 mod teams_store;
 mod usage;
@@ -71,6 +72,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/sqlite/0040_delegation.sql"
     )),
+    M::up(include_str!("../../../migrations/sqlite/0041_secrets.sql")),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,

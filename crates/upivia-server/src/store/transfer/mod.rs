@@ -50,6 +50,8 @@ pub const TABLES: &[&str] = &[
     "idempotency_keys",
     "approvals",
     "ledger_entries",
+    "org_data_keys",
+    "org_secrets",
     "audit_log",
     "audit_chains",
     "worker_heartbeats",
