@@ -41,6 +41,9 @@ pub enum Command {
     Members(crate::commands::people::MembersArgs),
     /// Teams: list, create, switch, members and their roles (PAT).
     Teams(crate::commands::teams::TeamsArgs),
+    /// Organisation secrets: set (the value on stdin), list, delete (an
+    /// admin's PAT).
+    Secrets(crate::commands::secrets::SecretsArgs),
     /// The agent-requests inbox: list, show, ask, resolve, reject (PAT, or
     /// an agent key for the agent's own requests).
     Inbox(crate::commands::inbox::InboxArgs),

@@ -925,3 +925,42 @@ fn delegated_tasks_through_the_cli() {
         stderr(&wrong)
     );
 }
+
+#[test]
+fn secrets_through_the_cli_take_the_value_on_stdin() {
+    use std::io::Write;
+    let server = Server::start();
+    let set = |name: &str, stdin: &str| {
+        let mut child = upivia()
+            .args(["secrets", "set", name, "--json", "--base-url", &server.base])
+            .env("UPIVIA_PAT", &server.pat)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let written = json_of(&set("CRM_TOKEN", "crm-value-from-stdin\n"), 0);
+    assert_eq!(written["secret"]["version"], 1);
+    assert!(!written.to_string().contains("crm-value-from-stdin"));
+    let empty = set("EMPTY", "");
+    assert_ne!(empty.status.code(), Some(0));
+    assert!(stderr(&empty).contains("no value"), "{}", stderr(&empty));
+    let table = server.owner(&["secrets", "list"]);
+    assert!(stdout(&table).contains("CRM_TOKEN"), "{}", stdout(&table));
+    assert!(!stdout(&table).contains("crm-value"), "{}", stdout(&table));
+    let deleted = json_of(
+        &server.owner(&["secrets", "delete", "CRM_TOKEN", "--json"]),
+        0,
+    );
+    assert_eq!(deleted["deleted"], "CRM_TOKEN");
+    let again = server.owner(&["secrets", "delete", "CRM_TOKEN"]);
+    assert_eq!(again.status.code(), Some(2));
+}

@@ -208,6 +208,8 @@ impl Client {
         members -> Members;
         /// `tokens` (personal access tokens).
         tokens -> Tokens;
+        /// `secrets` (organisation secrets).
+        secrets -> Secrets;
         /// `devices`.
         devices -> Devices;
         /// `platform`.
@@ -534,6 +536,12 @@ blocking_handle!(Tokens {
     fn create(&self, name: &str, expires_in_days: Option<u32>) -> Value;
     fn list(&self) -> Value;
     fn revoke(&self, token_id: &str) -> Value;
+});
+
+blocking_handle!(Secrets {
+    fn set(&self, name: &str, value: &str) -> Value;
+    fn list(&self) -> Value;
+    fn delete(&self, name: &str) -> Value;
 });
 
 blocking_handle!(Devices {

@@ -599,6 +599,7 @@ impl HttpMethod {
             HttpMethod::Post => Method::POST,
             HttpMethod::Patch => Method::PATCH,
             HttpMethod::Delete => Method::DELETE,
+            HttpMethod::Put => Method::PUT,
         }
     }
 }

@@ -56,6 +56,8 @@ pub enum HttpMethod {
     Patch,
     /// `DELETE`
     Delete,
+    /// `PUT` (upivia-rs routes outside the contract: secrets)
+    Put,
 }
 
 impl HttpMethod {
@@ -66,6 +68,7 @@ impl HttpMethod {
             HttpMethod::Post => "POST",
             HttpMethod::Patch => "PATCH",
             HttpMethod::Delete => "DELETE",
+            HttpMethod::Put => "PUT",
         }
     }
 }

@@ -15,6 +15,7 @@ mod output;
 pub(crate) mod password;
 pub(crate) mod people;
 pub(crate) mod request;
+pub(crate) mod secrets;
 mod serve;
 pub(crate) mod services;
 pub(crate) mod tasks;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Agents(args) => agents::run(args).await,
             Command::Balance(args) => balance::run(args).await,
             Command::Teams(args) => teams::run(args).await,
+            Command::Secrets(args) => secrets::run(args).await,
             Command::Inbox(args) => inbox::run(args).await,
             Command::Tasks(args) => tasks::run(args).await,
             Command::Password(args) => password::run(args).await,

@@ -52,7 +52,7 @@ pub use delegate::Delegate;
 pub use devices::{DeviceCommands, DeviceSessions, Devices};
 pub use knowledge::{CreateDocument, Knowledge, KnowledgeCollections, KnowledgeDocuments};
 pub use memory::Memory;
-pub use people::{Members, Tokens};
+pub use people::{Members, Secrets, Tokens};
 pub use platform::Platform;
 pub use scheduled_tasks::ScheduledTasks;
 pub use service_requests::ServiceRequests;
@@ -250,6 +250,10 @@ impl Client {
     /// `tokens`: the caller's personal access tokens (upivia-rs).
     pub fn tokens(&self) -> Tokens<'_> {
         Tokens::new(self)
+    }
+    /// `secrets`: the organisation's secrets (upivia-rs).
+    pub fn secrets(&self) -> Secrets<'_> {
+        Secrets::new(self)
     }
     /// `auth`: the calling user's password (a server endpoint outside the
     /// v1 contract).

@@ -1,5 +1,5 @@
-//! `members` and `tokens`: the organisation's people and the caller's
-//! personal access tokens. Not in the v1 contract (API.md §4
+//! `members`, `tokens` and `secrets`: the organisation's people, the
+//! caller's personal access tokens and the organisation's secrets. Not in the v1 contract (API.md §4
 //! leaves issuing PATs and invitations to the server); upivia-rs serves
 //! them.
 
@@ -19,6 +19,11 @@ handle!(
 handle!(
     /// The caller's personal access tokens in their organisation.
     Tokens
+);
+
+handle!(
+    /// The organisation's secrets (admins): written and listed, never read back.
+    Secrets
 );
 
 const fn workspace(
@@ -120,6 +125,40 @@ impl Tokens<'_> {
     /// on. Returns `{ok, token}`.
     pub async fn revoke(self, token_id: &str) -> Result<Value> {
         let spec = RequestSpec::endpoint(&TOKENS_REVOKE, &[token_id]);
+        self.client.send_json(spec).await
+    }
+}
+
+/// `PUT /api/v1/secrets/{name}` (upivia-rs, outside the contract).
+pub const SECRETS_PUT: Endpoint =
+    workspace("secrets", "set", HttpMethod::Put, "/api/v1/secrets/{name}");
+/// `DELETE /api/v1/secrets/{name}` (upivia-rs, outside the contract).
+pub const SECRETS_DELETE: Endpoint = workspace(
+    "secrets",
+    "delete",
+    HttpMethod::Delete,
+    "/api/v1/secrets/{name}",
+);
+
+impl Secrets<'_> {
+    /// `PUT /api/v1/secrets/{name}` (owner or admin): writes the next
+    /// version of `name`. Returns `{ok, secret: {name, version, created_at,
+    /// updated_at}}`; the value is never returned, by this or any call.
+    pub async fn set(self, name: &str, value: &str) -> Result<Value> {
+        let spec = RequestSpec::endpoint(&SECRETS_PUT, &[name]).json(&json!({"value": value}))?;
+        self.client.send_json(spec).await
+    }
+
+    /// `GET /api/v1/secrets`: `{secrets: [{name, version, created_at,
+    /// updated_at}]}`.
+    pub async fn list(self) -> Result<Value> {
+        let spec = RequestSpec::new(HttpMethod::Get, "/api/v1/secrets", AuthMode::Workspace);
+        self.client.send_json(spec).await
+    }
+
+    /// `DELETE /api/v1/secrets/{name}`: `{ok, deleted}`.
+    pub async fn delete(self, name: &str) -> Result<Value> {
+        let spec = RequestSpec::endpoint(&SECRETS_DELETE, &[name]);
         self.client.send_json(spec).await
     }
 }

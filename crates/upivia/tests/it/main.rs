@@ -15,6 +15,7 @@ mod e2e_delegation;
 mod e2e_money;
 mod e2e_platform;
 mod e2e_races;
+mod e2e_secrets;
 mod e2e_service_requests;
 mod e2e_support;
 #[cfg(feature = "tools")]
