@@ -159,6 +159,28 @@ fn email(subject: &str) -> String {
     json!({"to": "ops@example.com", "subject": subject, "body": "From the CLI tests."}).to_string()
 }
 
+/// `upivia <args>` as the owner, with `stdin` piped in (secrets and
+/// passwords never go on the command line).
+fn owner_with_stdin(server: &Server, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = upivia()
+        .args(args)
+        .args(["--base-url", &server.base])
+        .env("UPIVIA_PAT", &server.pat)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn create_agent(server: &Server, name: &str) -> (String, String) {
     let created = json_of(&server.owner(&["agents", "create", name, "--json"]), 0);
     (
@@ -504,28 +526,12 @@ fn approvals_and_the_audit_trail_through_the_cli() {
 
 #[test]
 fn password_change_reads_stdin_and_clears_the_credentials_file() {
-    use std::io::Write;
     let server = Server::start();
     let creds_path = server.data.join("initial-credentials.json");
     let creds: Value = serde_json::from_slice(&std::fs::read(&creds_path).unwrap()).unwrap();
     let old = creds["password"].as_str().unwrap().to_owned();
-    let change = |stdin: String| {
-        let mut child = upivia()
-            .args(["password", "change", "--json", "--base-url", &server.base])
-            .env("UPIVIA_PAT", &server.pat)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let change =
+        |stdin: String| owner_with_stdin(&server, &["password", "change", "--json"], &stdin);
     let short = change(format!("{old}\nshort\n"));
     assert_eq!(short.status.code(), Some(2), "{}", stderr(&short));
     assert!(
@@ -928,24 +934,9 @@ fn delegated_tasks_through_the_cli() {
 
 #[test]
 fn secrets_through_the_cli_take_the_value_on_stdin() {
-    use std::io::Write;
     let server = Server::start();
     let set = |name: &str, stdin: &str| {
-        let mut child = upivia()
-            .args(["secrets", "set", name, "--json", "--base-url", &server.base])
-            .env("UPIVIA_PAT", &server.pat)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        owner_with_stdin(&server, &["secrets", "set", name, "--json"], stdin)
     };
     let written = json_of(&set("CRM_TOKEN", "crm-value-from-stdin\n"), 0);
     assert_eq!(written["secret"]["version"], 1);

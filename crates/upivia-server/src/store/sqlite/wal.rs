@@ -43,6 +43,7 @@ pub(super) struct WalSignals {
     /// Set by the checkpoint thread, taken by the writer.
     restart_wanted: Arc<AtomicBool>,
     restart_frames: i64,
+    passive_every: Duration,
 }
 
 impl Default for WalSignals {
@@ -58,7 +59,17 @@ impl WalSignals {
             stop: Arc::default(),
             restart_wanted: Arc::default(),
             restart_frames: frames,
+            passive_every: PASSIVE_EVERY,
         }
+    }
+
+    /// With PASSIVE passes every `every` instead of [`PASSIVE_EVERY`]: a
+    /// test then sees many passes in a fixed number of writes, however
+    /// slow the machine.
+    #[cfg(test)]
+    pub(super) fn passing_every(mut self, every: Duration) -> WalSignals {
+        self.passive_every = every;
+        self
     }
 
     /// True once after the checkpoint thread asked for a rewind.
@@ -75,7 +86,7 @@ pub(super) fn start_checkpointer(path: &Path, signals: WalSignals) -> StoreResul
         .name("upivia-sqlite-checkpoint".into())
         .spawn(move || {
             while !signals.stop.load(Ordering::Relaxed) {
-                std::thread::sleep(PASSIVE_EVERY);
+                std::thread::sleep(signals.passive_every);
                 match passive(&conn) {
                     Ok(log_frames) if log_frames >= signals.restart_frames => {
                         signals.restart_wanted.store(true, Ordering::Release);
@@ -131,8 +142,13 @@ mod tests {
             .map(|_| {
                 let (store, stop) = (store.clone(), stop.clone());
                 tokio::spawn(async move {
+                    // Reading all the time, with the gaps real readers
+                    // leave: a rewind needs a moment with no reader on the
+                    // old log, and readers that never pause (on a machine
+                    // loaded by the rest of the suite) would leave none.
                     while !stop.load(Ordering::Relaxed) {
                         let _ = store.last_heartbeat("writer").await;
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
                     }
                 })
             })
@@ -156,8 +172,12 @@ mod tests {
         // Every commit appends a frame; without rewinds the file only grows.
         // With them it stops at what one checkpoint interval appends (a
         // quarter of the other here; half leaves room for a slow machine).
-        let never = wal_size_after_steady_writes(WalSignals::rewinding_past(i64::MAX)).await;
-        let rewound = wal_size_after_steady_writes(WalSignals::rewinding_past(16)).await;
+        let every = std::time::Duration::from_millis(5);
+        let never =
+            wal_size_after_steady_writes(WalSignals::rewinding_past(i64::MAX).passing_every(every))
+                .await;
+        let rewound =
+            wal_size_after_steady_writes(WalSignals::rewinding_past(16).passing_every(every)).await;
         assert!(
             rewound * 2 < never,
             "with rewinds the WAL is {rewound} bytes, without {never}"
