@@ -621,6 +621,7 @@ const UNDO_AFTER_3: &[&str] = &[
      ALTER TABLE agents DROP COLUMN parent_agent_id;",
     "DROP TABLE delegated_task_events; DROP TABLE delegated_tasks;",
     "DROP TABLE org_secrets; DROP TABLE org_data_keys;",
+    "DROP TABLE custom_operations;",
 ];
 
 #[test]

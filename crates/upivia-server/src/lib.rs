@@ -181,13 +181,10 @@ pub async fn prepare_with_clock(
         },
         &mut providers,
     );
-    let live = providers::live::register_live(
-        &config.providers,
-        &config.webhook_allowed_hosts,
-        config.provider_timeout,
-        &mut providers,
-    )
-    .map_err(StartError::Config)?;
+    let outbound = providers::Outbound::new(config.provider_timeout, &config.webhook_allowed_hosts)
+        .map_err(StartError::Config)?;
+    let live = providers::live::register_live(&config.providers, &outbound, &mut providers)
+        .map_err(StartError::Config)?;
     log_providers(&catalog, &live);
     let platform = Platform::new(
         stores,
@@ -201,6 +198,7 @@ pub async fn prepare_with_clock(
             key_rate_limit_per_minute: config.key_rate_limit_per_minute,
         },
         vault::Vault::new(master),
+        outbound,
     );
     let base_url = config.base_url(bound);
     let bootstrap = bootstrap::ensure_org(&platform, &config.data_dir, &base_url).await?;

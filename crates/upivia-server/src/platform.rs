@@ -36,6 +36,8 @@ pub struct Platform {
     pub settings: GovernanceSettings,
     /// Seals and opens organisation secrets.
     pub vault: crate::vault::Vault,
+    /// The HTTP client and host list of calls to organisations' endpoints.
+    pub outbound: crate::providers::Outbound,
 }
 
 impl Platform {
@@ -46,6 +48,7 @@ impl Platform {
         clock: Arc<dyn Clock>,
         settings: GovernanceSettings,
         vault: crate::vault::Vault,
+        outbound: crate::providers::Outbound,
     ) -> Platform {
         let validators = Arc::new(Validators::for_catalog(&catalog));
         Platform {
@@ -57,6 +60,7 @@ impl Platform {
             refusals: Arc::new(RefusalLog::default()),
             settings,
             vault,
+            outbound,
         }
     }
 }

@@ -18,7 +18,8 @@ use crate::clock::rfc3339;
 use crate::domains::agents::health::Health;
 use crate::domains::agents::service::{self, CreateAgent, EnableService, UpdateAgent};
 use crate::domains::agents::{activity as ledger, health as fitness, lifecycle};
-use crate::ids::AgentId;
+use crate::governance::resolve;
+use crate::ids::{AgentId, OrgId};
 use crate::model::agent::BindingSettings;
 use crate::model::{Agent, AgentStatus, Binding, KeyMode};
 use crate::money::Cents;
@@ -401,13 +402,16 @@ async fn enable_service(
         .strip_prefix("svc_")
         .unwrap_or(&raw_service)
         .to_owned();
-    let catalog = &state.platform.catalog;
-    let service = catalog
-        .service(&service_id)
-        .ok_or_else(|| ApiError::Missing {
-            code: "unknown_service",
-            message: format!("unknown service {raw_service:?}"),
-        })?;
+    let known = resolve::operations_of(
+        &state.platform,
+        &OrgId::from(&agent.agent().org_id),
+        &service_id,
+    )
+    .await?
+    .ok_or_else(|| ApiError::Missing {
+        code: "unknown_service",
+        message: format!("unknown service {raw_service:?}"),
+    })?;
     let mut operations: Vec<Option<String>> = Vec::new();
     if let Some((_, op)) = field(&body, &["operation"]) {
         let op = op.as_str().ok_or_else(|| {
@@ -436,7 +440,7 @@ async fn enable_service(
         operations.push(None);
     }
     for op in operations.iter().flatten() {
-        if catalog.operation(&service_id, op).is_none() {
+        if !known.iter().any(|k| k == op) {
             return Err(ApiError::Missing {
                 code: "unknown_operation",
                 message: format!("service {service_id:?} has no operation {op:?}"),
@@ -462,7 +466,7 @@ async fn enable_service(
         rate_limit_per_minute: count_field(&merged, &["rate_limit_per_minute"], 1)?,
     };
     let enable = EnableService {
-        service_id: service.id.to_owned(),
+        service_id: service_id.clone(),
         operations,
         settings,
     };

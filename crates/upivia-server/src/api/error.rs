@@ -226,6 +226,7 @@ impl From<GovernanceError> for ApiError {
                 code: "approval_already_decided",
                 message: e.to_string(),
             },
+            GovernanceError::Conflict { code, message } => ApiError::Conflict { code, message },
             GovernanceError::ApprovalExpired => ApiError::Conflict {
                 code: "approval_expired",
                 message: e.to_string(),

@@ -252,6 +252,26 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// Whoever is calling, when a route also answers without credentials: a
+/// credential that does not hold makes the caller anonymous, as if none
+/// were sent (the route is public; what it adds for a caller is not).
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match resolve(parts, state).await {
+            Ok(caller) => Ok(MaybeCaller(caller)),
+            Err(ApiError::Unauthenticated(_)) => Ok(MaybeCaller(None)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// An agent, by its API key.
 pub struct AgentAuth(pub Agent);
 

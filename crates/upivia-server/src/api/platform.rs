@@ -241,7 +241,11 @@ async fn agent_docs(State(state): State<AppState>) -> AxumJson<Value> {
             json!({"method": e.method, "path": format!("/api/v1{}", e.path), "auth": e.auth, "summary": e.summary})
         })
         .collect();
-    let mut catalog = catalog_json(&state.platform.catalog, &state.platform.providers);
+    let mut catalog = catalog_json(
+        &state.platform.catalog,
+        &state.platform.providers,
+        crate::model::KeyMode::Live,
+    );
     AxumJson(json!({
         "name": "Upivia",
         "api_version": "v1",

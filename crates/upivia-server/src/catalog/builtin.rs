@@ -97,7 +97,12 @@ pub fn builtin() -> Vec<ServiceSpec> {
             "platform",
             "Platform",
             "Upivia meta-operations, answered by the platform itself.",
-            vec![platform_check_budget()],
+            vec![
+                platform_check_budget(),
+                platform_register_service(),
+                platform_update_service(),
+                platform_remove_service(),
+            ],
         ),
         service(
             "voice_call",
@@ -179,6 +184,21 @@ pub fn example_payload(service: &str, operation: &str) -> Value {
             "content": "Three incidents this week.\n\nAll resolved within SLA.",
         }),
         ("platform", "check_budget") => json!({"agent_id": "agt_01j9z3m4k5n6p7q8r9s0t1v2w3"}),
+        ("platform", "register_service") => json!({
+            "key": "billing.lookup_invoice",
+            "endpoint": "https://api.acme.example.com/invoices/lookup",
+            "auth": {"type": "bearer", "secret_ref": "BILLING_API_TOKEN"},
+            "request_schema": {
+                "type": "object",
+                "properties": {"invoice_id": {"type": "string"}},
+                "required": ["invoice_id"],
+            },
+            "cost_estimate_cents": 1,
+        }),
+        ("platform", "update_service") => {
+            json!({"key": "billing.lookup_invoice", "cost_estimate_cents": 2})
+        }
+        ("platform", "remove_service") => json!({"key": "billing.lookup_invoice"}),
         ("voice_call", "create") => json!({
             "to": "+15555550123",
             "from": "+15555550100",
@@ -233,9 +253,9 @@ fn operation(
     output_schema: Value,
 ) -> OperationSpec {
     OperationSpec {
-        service,
-        name,
-        description,
+        service: service.into(),
+        name: name.into(),
+        description: description.into(),
         base_price_cents: Cents::new(base_price_cents),
         pricing,
         input_schema,
@@ -693,6 +713,82 @@ fn platform_check_budget() -> OperationSpec {
     )
 }
 
+/// The properties of a private service definition; `key` names it.
+fn service_definition(required: &[&str]) -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "key": {
+                "type": "string", "minLength": 1, "maxLength": 81,
+                "description": "`service.operation`; a bare `service` registers operation `call`.",
+            },
+            "endpoint": {
+                "type": "string", "minLength": 1, "maxLength": 2048,
+                "description": "The URL the platform POSTs the payload to; its host must be allow-listed.",
+            },
+            "auth": {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string", "enum": ["bearer", "header"]},
+                    "secret_ref": {"type": "string", "description": "The organisation secret sent with each call."},
+                    "header": {"type": "string", "description": "The header that carries the secret (type header)."},
+                },
+                "required": ["type", "secret_ref"],
+            },
+            "request_schema": {"type": "object", "description": "JSON Schema each payload must satisfy."},
+            "cost_estimate_cents": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+            "description": {"type": "string", "maxLength": 1000},
+        },
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+fn service_result() -> Value {
+    json!({
+        "type": "object",
+        "properties": {"service": {"type": "object"}, "removed": {"type": "object"}},
+    })
+}
+
+fn platform_register_service() -> OperationSpec {
+    operation(
+        "platform",
+        "register_service",
+        "Register a private API of the organisation as a governed operation `service.operation`. Needs an agent owned by an admin or the owner. Free.",
+        (0, PricingType::Free),
+        service_definition(&["key", "endpoint", "auth"]),
+        service_result(),
+    )
+}
+
+fn platform_update_service() -> OperationSpec {
+    operation(
+        "platform",
+        "update_service",
+        "Change fields of a registered private operation; the fields left out stay. Free.",
+        (0, PricingType::Free),
+        service_definition(&["key"]),
+        service_result(),
+    )
+}
+
+fn platform_remove_service() -> OperationSpec {
+    operation(
+        "platform",
+        "remove_service",
+        "Remove a registered private operation and the bindings to it. Free.",
+        (0, PricingType::Free),
+        json!({
+            "type": "object",
+            "properties": {"key": {"type": "string", "minLength": 1, "maxLength": 81}},
+            "required": ["key"],
+            "additionalProperties": false,
+        }),
+        service_result(),
+    )
+}
+
 fn voice_call_create() -> OperationSpec {
     OperationSpec {
         asynchronous: true,
@@ -987,6 +1083,9 @@ mod tests {
         "github.create_issue",
         "notion.create_page",
         "platform.check_budget",
+        "platform.register_service",
+        "platform.update_service",
+        "platform.remove_service",
         "voice_call.create",
         "sms.send",
         "sms.read",
@@ -1071,7 +1170,7 @@ mod tests {
     #[test]
     fn every_example_payload_matches_its_input_schema() {
         for op in builtin().iter().flat_map(|s| s.operations.iter()) {
-            let example = example_payload(op.service, op.name);
+            let example = example_payload(&op.service, &op.name);
             assert!(example.is_object(), "{} has no example", op.full_name());
             let errs = errors(&op.input_schema, &example);
             assert!(errs.is_empty(), "{}: {errs:?}", op.full_name());

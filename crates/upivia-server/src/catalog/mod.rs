@@ -4,6 +4,7 @@
 
 pub mod builtin;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,9 +36,11 @@ impl PricingType {
 
 #[derive(Clone, Debug)]
 pub struct OperationSpec {
-    pub service: &'static str,
-    pub name: &'static str,
-    pub description: &'static str,
+    /// Built-ins borrow their names; an organisation's private services
+    /// (`domains/services`) own theirs.
+    pub service: Cow<'static, str>,
+    pub name: Cow<'static, str>,
+    pub description: Cow<'static, str>,
     pub base_price_cents: Cents,
     pub pricing: PricingType,
     /// JSON Schema of the payload (draft 2020-12 subset).
@@ -73,7 +76,7 @@ impl Catalog {
         let mut index = HashMap::new();
         for (si, service) in services.iter().enumerate() {
             for (oi, op) in service.operations.iter().enumerate() {
-                index.insert((service.id.to_owned(), op.name.to_owned()), (si, oi));
+                index.insert((service.id.to_owned(), op.name.to_string()), (si, oi));
             }
         }
         Catalog {

@@ -264,28 +264,37 @@ async fn recheck(
         .org(&OrgId::from(&request.org_id))
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
-    let Some(operation) = platform
-        .catalog
-        .operation(&request.service, &request.operation)
-    else {
-        return Ok(Err((
-            ReasonCode::ServiceNotEnabled,
-            "the operation is no longer in the catalog".into(),
-        )));
+    let resolved = match super::resolve::resolve(
+        platform,
+        &OrgId::from(&request.org_id),
+        &request.service,
+        &request.operation,
+    )
+    .await
+    {
+        Ok(resolved) => resolved,
+        Err(GovernanceError::UnknownService(_) | GovernanceError::UnknownOperation { .. }) => {
+            return Ok(Err((
+                ReasonCode::ServiceNotEnabled,
+                "the operation is no longer in the catalog".into(),
+            )));
+        }
+        Err(e) => return Err(e),
     };
+    let operation = &*resolved.spec;
     let bindings = platform
         .stores
         .agents
         .bindings(&AgentId::from(&agent.id))
         .await?;
     let standing = super::lineage::effective(platform, &agent).await?;
-    let provider = platform.providers.for_operation(operation, agent.key_mode);
+    let provider = resolved.provider(platform, agent.key_mode);
     let decision = policy::evaluate(&PolicyInput {
         org: &org,
         agent: &standing,
         bindings: &bindings,
         operation,
-        provider: provider.map_or("none", |p| p.name()),
+        provider: provider.as_ref().map_or("none", |p| p.name()),
         estimate: request.estimated_cost,
         now,
     });

@@ -29,6 +29,9 @@ pub enum GovernanceError {
     Forbidden(String),
     #[error("the approval was already {}", .0.as_str())]
     ApprovalDecided(ApprovalStatus),
+    /// The state refuses the change; `code` is the wire's error code.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     #[error("the approval expired before it was decided")]
     ApprovalExpired,
     #[error(transparent)]

@@ -6,8 +6,10 @@
 
 use std::sync::Arc;
 
-use super::{GovernanceError, outcome, trail};
+use super::secrets::PlatformSecrets;
+use super::{GovernanceError, outcome, private_services, resolve, trail};
 use crate::catalog::OperationSpec;
+use crate::ids::OrgId;
 use crate::model::{KeyMode, ReasonCode, RequestStatus, ServiceRequest};
 use crate::platform::Platform;
 use crate::providers::{Execution, Provider, ProviderCall, ProviderError};
@@ -33,8 +35,11 @@ async fn call(
     operation: &OperationSpec,
     provider: &Arc<dyn Provider>,
 ) -> Finish {
+    let org_id = OrgId::from(&request.org_id);
     let call = ProviderCall {
         operation,
+        org_id: &org_id,
+        secrets: &PlatformSecrets(platform),
         payload: &request.payload,
         request_id: &request.id,
         now: platform.clock.now(),
@@ -122,21 +127,28 @@ pub async fn run(
 ) -> Result<ServiceRequest, GovernanceError> {
     let platform = platform.clone();
     let task = tokio::spawn(async move {
-        let finish = match platform
-            .catalog
-            .operation(&request.service, &request.operation)
-        {
-            Some(op) => match platform.providers.for_operation(op, key_mode) {
-                Some(provider) => call(&platform, &request, op, provider).await,
-                None => Finish::Failed {
-                    reason: ReasonCode::AdapterError,
-                    message: format!("no provider is configured for {}", op.full_name()),
+        let org = OrgId::from(&request.org_id);
+        let finish = if private_services::handles(&request.service, &request.operation) {
+            private_services::execute(&platform, &request).await
+        } else {
+            match resolve::resolve(&platform, &org, &request.service, &request.operation).await {
+                Ok(op) => match op.provider(&platform, key_mode) {
+                    Some(provider) => call(&platform, &request, &op.spec, &provider).await,
+                    None => Finish::Failed {
+                        reason: ReasonCode::AdapterError,
+                        message: format!("no provider is configured for {}", op.spec.full_name()),
+                    },
                 },
-            },
-            None => Finish::Failed {
-                reason: ReasonCode::AdapterError,
-                message: "the operation left the catalog".into(),
-            },
+                // Removed since the request was made (a private service
+                // unregistered while it waited for approval).
+                Err(
+                    GovernanceError::UnknownService(_) | GovernanceError::UnknownOperation { .. },
+                ) => Finish::Failed {
+                    reason: ReasonCode::AdapterError,
+                    message: "the operation left the catalog".into(),
+                },
+                Err(e) => return Err(e),
+            }
         };
         settle(&platform, request, finish, &actor, None).await
     });

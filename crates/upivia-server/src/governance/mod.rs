@@ -12,12 +12,15 @@ pub mod lineage;
 pub mod outcome;
 pub mod pipeline;
 pub mod policy;
+pub mod private_services;
 pub mod rate_limit;
 pub mod reconcile;
 pub mod record;
 pub mod recovery;
 pub mod refusals;
+pub mod resolve;
 pub mod roles;
+pub mod secrets;
 pub mod trail;
 pub mod validation;
 

@@ -4,9 +4,13 @@
 //! 1. the agent is authenticated (by `api/`) and its key's per-minute limit
 //!    taken, before any other work;
 //! 2. idempotency: a known key replays its stored answer;
-//! 3. catalog lookup and payload validation; a paused or disabled agent, or
-//!    the kill switch, is refused here without a write (`refusals`);
-//! 4. policy: binding, cost ceiling, daily and the binding's per-minute limits;
+//! 3. catalog lookup (a built-in, or one of the organisation's private
+//!    services: `resolve`) and payload validation; a paused or disabled
+//!    agent, or the kill switch, is refused here without a write
+//!    (`refusals`);
+//! 4. policy: binding, cost ceiling, daily and the binding's per-minute
+//!    limits; a change to the private services is checked in full
+//!    (`private_services`);
 //! 5. approval gate: park the request for a human, nothing charged;
 //! 6. budget: reserve the estimate on every account at once, or block;
 //! 7. execute through the provider, then settle or release;
@@ -19,7 +23,7 @@ use super::policy::{self, PolicyDecision, PolicyInput};
 use super::record::Recorder;
 use super::{
     GovernanceError, approvals, budget, delegation, execute, idempotency, lineage, outcome,
-    rate_limit, refusals, trail, validation,
+    private_services, rate_limit, refusals, resolve, trail,
 };
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
@@ -111,31 +115,43 @@ pub async fn submit(
     }
 
     // 3. Catalog and payload.
-    let operation = validation::resolve(
-        &platform.catalog,
+    let org_id = OrgId::from(&agent.org_id);
+    let resolved = resolve::resolve(
+        platform,
+        &org_id,
         &submission.service,
         &submission.operation,
-    )?;
-    validation::validate(&platform.validators, operation, &submission.payload)?;
+    )
+    .await?;
+    resolved.validate(platform, &submission.payload)?;
+    let operation = &*resolved.spec;
     let org = platform
         .stores
         .identity
-        .org(&OrgId::from(&agent.org_id))
+        .org(&org_id)
         .await?
         .ok_or(GovernanceError::NotFound("organisation"))?;
     // A spawned agent is stopped with any agent above it.
     if let Some((reason, _)) =
         policy::agent_block(&*lineage::effective(platform, agent).await?, &org)
     {
-        return refusals::refuse(platform, agent, operation.service, operation.name, reason);
+        return refusals::refuse(platform, agent, &operation.service, &operation.name, reason);
     }
     let mut request = new_request(agent, &submission, now);
 
     if operation.service == "platform" && operation.name == "check_budget" {
         return check_budget(&record, agent, request).await;
     }
-    let provider = platform.providers.for_operation(operation, agent.key_mode);
-    let estimate = provider.map_or(Cents::ZERO, |p| p.estimate(operation, &submission.payload));
+    let platform_op = private_services::handles(&operation.service, &operation.name);
+    let provider = resolved.provider(platform, agent.key_mode);
+    let provider_name = match &provider {
+        _ if platform_op => private_services::PROVIDER,
+        Some(p) => p.name(),
+        None => "none",
+    };
+    let estimate = provider
+        .as_ref()
+        .map_or(Cents::ZERO, |p| p.estimate(operation, &submission.payload));
     request.estimated_cost = estimate;
 
     // 4. Policy.
@@ -149,7 +165,7 @@ pub async fn submit(
         agent,
         bindings: &bindings,
         operation,
-        provider: provider.map_or("none", |p| p.name()),
+        provider: provider_name,
         estimate,
         now,
     });
@@ -160,6 +176,11 @@ pub async fn submit(
         }
     };
     rate_limit::check_binding(platform.stores.coordination.as_ref(), &allowed.binding).await?;
+    // 4a. A change to the organisation's private services is checked in
+    // full before it waits for anyone.
+    if platform_op {
+        private_services::check(platform, agent, &operation.name, &submission.payload).await?;
+    }
     request.binding_id = Some(allowed.binding.id.clone());
 
     // 4b. A delegated task the request is made under.

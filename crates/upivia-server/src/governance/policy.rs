@@ -42,7 +42,7 @@ pub fn binding_for<'b>(bindings: &'b [Binding], operation: &OperationSpec) -> Op
     bindings
         .iter()
         .find(|b| {
-            b.service_id == operation.service && b.operation.as_deref() == Some(operation.name)
+            b.service_id == operation.service && b.operation.as_deref() == Some(&*operation.name)
         })
         .or_else(|| {
             bindings

@@ -1,6 +1,6 @@
 //! Catalog lookup and payload validation: the operation must exist and the
-//! payload must match its `input_schema`. Schemas are compiled once, at
-//! start; a failing payload is answered with the path of the first field
+//! payload must match its `input_schema`. Built-in schemas are compiled
+//! once, at start; a failing payload is answered with the path of the first field
 //! that is wrong.
 
 use std::collections::HashMap;
@@ -63,6 +63,25 @@ pub fn validate(
             message: format!("{} has no usable input schema", op.full_name()),
         });
     };
+    check(validator, payload)
+}
+
+/// Against a schema known only now (a private service's, which was checked
+/// to compile when it was registered).
+pub fn validate_against(
+    full_name: &str,
+    schema: &Value,
+    payload: &Value,
+) -> Result<(), GovernanceError> {
+    let validator =
+        jsonschema::validator_for(schema).map_err(|e| GovernanceError::InvalidPayload {
+            field: "payload".into(),
+            message: format!("{full_name} has no usable request schema: {e}"),
+        })?;
+    check(&validator, payload)
+}
+
+fn check(validator: &Validator, payload: &Value) -> Result<(), GovernanceError> {
     if let Some(error) = validator.iter_errors(payload).next() {
         let pointer = error.instance_path.to_string();
         let field = if pointer.is_empty() {

@@ -3,15 +3,12 @@
 //! sandbox for every key; test keys stay on it regardless.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::email::SmtpProvider;
-use super::hosts::AllowList;
-use super::http::HttpClient;
 use super::openai::{OpenAiClient, Prices, TextGeneration};
 use super::signing::StaticSigner;
 use super::webhook::WebhookDelivery;
-use super::{Provider, Providers};
+use super::{Outbound, Provider, Providers};
 use crate::config::ProviderSettings;
 
 /// One live operation, for the start-up log.
@@ -23,16 +20,16 @@ pub struct LiveOperation {
     pub upstream: String,
 }
 
-/// Adds a live provider for each configured one; `timeout` bounds every
-/// call, retries included.
+/// Adds a live provider for each configured one; the client's timeout
+/// bounds every call, retries included.
 pub fn register_live(
     settings: &ProviderSettings,
-    webhook_hosts: &[String],
-    timeout: Duration,
+    outbound: &Outbound,
     providers: &mut Providers,
 ) -> Result<Vec<LiveOperation>, String> {
     let mut live = Vec::new();
-    let http = HttpClient::new(timeout).map_err(|e| format!("the HTTP client: {e}"))?;
+    let http = outbound.http.clone();
+    let timeout = http.timeout();
     if let Some(smtp) = &settings.smtp {
         let provider: Arc<dyn Provider> = Arc::new(SmtpProvider::new(smtp, timeout)?);
         providers.register_live("email.send", provider);
@@ -60,7 +57,7 @@ pub fn register_live(
         });
     }
     if let Some(secret) = &settings.webhook_signing_secret {
-        let hosts = AllowList::parse(webhook_hosts)?;
+        let hosts = outbound.hosts.clone();
         let upstream = hosts.describe();
         let signer = Arc::new(StaticSigner::new(secret.clone()));
         providers.register_live(

@@ -5,6 +5,7 @@
 //! for which are configured, and [`Providers::for_operation`] for who gets
 //! which).
 
+pub mod custom;
 pub mod email;
 pub mod hosts;
 pub mod http;
@@ -18,23 +19,49 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use secrecy::SecretString;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::catalog::{OperationSpec, PricingType};
+use crate::ids::OrgId;
 use crate::model::KeyMode;
 use crate::money::Cents;
 
 /// One call to a provider: the operation, its validated payload, and the
 /// governed request it belongs to (providers may use the id as an upstream
-/// idempotency key).
-#[derive(Clone, Debug)]
+/// idempotency key) and the organisation it runs for (whose secrets and
+/// signing key a provider may use).
+#[derive(Clone)]
 pub struct ProviderCall<'a> {
     pub operation: &'a OperationSpec,
+    pub org_id: &'a OrgId,
+    pub secrets: &'a dyn OrgSecrets,
     pub payload: &'a Value,
     pub request_id: &'a str,
     pub now: OffsetDateTime,
+}
+
+/// An organisation's secrets, opened for a provider that calls out with
+/// one (a private service's credential); `None` when it has no such secret.
+#[async_trait]
+pub trait OrgSecrets: Send + Sync {
+    async fn secret(
+        &self,
+        org_id: &OrgId,
+        name: &str,
+    ) -> Result<Option<SecretString>, ProviderError>;
+}
+
+/// Secrets of nobody: for calls that need none (tests, the sandbox).
+pub struct NoSecrets;
+
+#[async_trait]
+impl OrgSecrets for NoSecrets {
+    async fn secret(&self, _: &OrgId, _: &str) -> Result<Option<SecretString>, ProviderError> {
+        Ok(None)
+    }
 }
 
 /// A check on an asynchronous operation that answered [`Execution::Started`].
@@ -91,6 +118,24 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Asks about an asynchronous call. Synchronous providers never get here.
     async fn poll(&self, poll: ProviderPoll<'_>) -> Result<PollStatus, ProviderError>;
+}
+
+/// What every provider that calls out shares: the one HTTP client, and the
+/// hosts an organisation's own endpoints (webhooks, private services) may
+/// be on.
+#[derive(Clone, Debug)]
+pub struct Outbound {
+    pub http: http::HttpClient,
+    pub hosts: hosts::AllowList,
+}
+
+impl Outbound {
+    pub fn new(timeout: std::time::Duration, hosts: &[String]) -> Result<Outbound, String> {
+        Ok(Outbound {
+            http: http::HttpClient::new(timeout).map_err(|e| format!("the HTTP client: {e}"))?,
+            hosts: hosts::AllowList::parse(hosts)?,
+        })
+    }
 }
 
 /// What a flat or free operation costs: its list price.

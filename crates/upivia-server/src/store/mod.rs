@@ -12,6 +12,7 @@ pub mod sqlite;
 pub mod agents;
 pub mod budget_requests;
 pub mod coordination;
+pub mod custom_services;
 pub mod delegation;
 pub mod governance;
 pub mod identity;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 pub use agents::*;
 pub use budget_requests::*;
 pub use coordination::*;
+pub use custom_services::*;
 pub use delegation::*;
 pub use governance::*;
 pub use identity::*;
@@ -75,6 +77,7 @@ pub struct Stores {
     pub budget_requests: Arc<dyn BudgetRequestStore>,
     pub delegation: Arc<dyn DelegationStore>,
     pub secrets: Arc<dyn SecretStore>,
+    pub custom_services: Arc<dyn CustomServiceStore>,
 }
 
 impl Stores {
@@ -88,6 +91,7 @@ impl Stores {
             budget_requests: store.clone(),
             delegation: store.clone(),
             secrets: store.clone(),
+            custom_services: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -104,6 +108,7 @@ impl Stores {
             budget_requests: store.clone(),
             delegation: store.clone(),
             secrets: store.clone(),
+            custom_services: store.clone(),
             coordination: store,
         }
     }

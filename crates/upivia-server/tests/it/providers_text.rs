@@ -306,7 +306,10 @@ async fn the_catalog_names_each_operations_provider() {
     assert_eq!(providers["text_generation.generate"], "openai_compatible");
     assert_eq!(providers["email.send"], "sandbox");
     assert_eq!(providers["notification.webhook"], "sandbox");
-    assert_eq!(providers.len(), 18);
+    // The platform's own operations are carried out by the server.
+    assert_eq!(providers["platform.check_budget"], "platform");
+    assert_eq!(providers["platform.register_service"], "platform");
+    assert_eq!(providers.len(), 21);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use upivia_server::domains::secrets::service::reveal;
+use upivia_server::governance::secrets::reveal;
 use upivia_server::ids::OrgId;
 use upivia_server::model::Role;
 use upivia_server::store::PutSecret;
@@ -80,7 +80,7 @@ async fn secrets_are_written_in_versions_listed_without_values_and_deleted() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(secrecy::ExposeSecret::expose_secret(&opened), "rotated");
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&opened.1), "rotated");
 
     let set = audit_events(&s, "secret.set").await;
     assert_eq!(set.len(), 3, "{set:?}");
@@ -131,7 +131,7 @@ async fn members_and_agents_cannot_touch_secrets_and_other_organisations_see_non
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(secrecy::ExposeSecret::expose_secret(&mine), VALUE);
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&mine.1), VALUE);
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use crate::auth;
 use crate::catalog::OperationSpec;
 use crate::clock::month_of;
 use crate::governance::lineage::{self, MAX_DEPTH};
-use crate::governance::{policy, trail};
+use crate::governance::{GovernanceError, policy, resolve, trail};
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Account, Agent, AgentStatus, AuditEvent, HoldLimit};
 use crate::money::Cents;
@@ -38,43 +38,46 @@ fn refused(code: &'static str, message: String) -> DomainError {
     DomainError::Refused { code, message }
 }
 
-/// The catalog operations `services` names, in order, without repeats;
-/// an unknown name is a bad request (422), not a refusal.
-fn operations<'c>(
-    platform: &'c Platform,
+/// The operations `services` names (built-in or the organisation's
+/// private ones), in order, without repeats; an unknown name is a bad
+/// request (422), not a refusal.
+async fn operations(
+    platform: &Platform,
     parent: &Agent,
     enabled: &[crate::model::Binding],
     services: &[String],
-) -> Result<Vec<&'c OperationSpec>, DomainError> {
-    let mut out: Vec<&OperationSpec> = Vec::new();
-    let mut push = |op: &'c OperationSpec| {
-        if !out.iter().any(|o| std::ptr::eq(*o, op)) {
+) -> Result<Vec<OperationSpec>, DomainError> {
+    let org = OrgId::from(&parent.org_id);
+    let mut out: Vec<OperationSpec> = Vec::new();
+    let mut push = |op: OperationSpec| {
+        if !out.iter().any(|o| o.full_name() == op.full_name()) {
             out.push(op);
         }
     };
     for name in services {
         match name.split_once('.') {
             Some((service, operation)) => {
-                let op = platform
-                    .catalog
-                    .operation(service, operation)
-                    .ok_or_else(|| {
-                        DomainError::Invalid(format!(
-                            "invalid field services: {name:?} is not an operation of the catalog"
-                        ))
-                    })?;
-                push(op);
+                let op = resolve::resolve(platform, &org, service, operation)
+                    .await
+                    .map_err(|e| unknown(e, "field services", name, "an operation"))?;
+                push(op.spec.into_owned());
             }
             None => {
-                let service = platform.catalog.service(name).ok_or_else(|| {
-                    DomainError::Invalid(format!(
-                        "invalid field services: {name:?} is not a service of the catalog"
-                    ))
-                })?;
+                let names = resolve::operations_of(platform, &org, name)
+                    .await
+                    .map_err(|e| unknown(e, "field services", name, "a service"))?
+                    .ok_or_else(|| {
+                        DomainError::Invalid(format!(
+                            "invalid field services: {name:?} is not a service of the catalog"
+                        ))
+                    })?;
                 let mut any = false;
-                for op in &service.operations {
-                    if policy::binding_for(enabled, op).is_some() {
-                        push(op);
+                for operation in names {
+                    let op = resolve::resolve(platform, &org, name, &operation)
+                        .await
+                        .map_err(|e| unknown(e, "field services", name, "a service"))?;
+                    if policy::binding_for(enabled, &op.spec).is_some() {
+                        push(op.spec.into_owned());
                         any = true;
                     }
                 }
@@ -91,6 +94,20 @@ fn operations<'c>(
         }
     }
     Ok(out)
+}
+
+/// A name that resolves to nothing is the caller's mistake (422); a store
+/// failure stays one.
+fn unknown(e: GovernanceError, field: &str, name: &str, what: &str) -> DomainError {
+    match e {
+        GovernanceError::UnknownService(_) | GovernanceError::UnknownOperation { .. } => {
+            DomainError::Invalid(format!(
+                "invalid {field}: {name:?} is not {what} of the catalog"
+            ))
+        }
+        GovernanceError::Store(e) => e.into(),
+        other => DomainError::Invalid(other.to_string()),
+    }
 }
 
 /// The account the child's budget is carved from, and its limit.
@@ -133,14 +150,14 @@ pub async fn spawn(
     }
     let parent_id = AgentId::from(&parent.id);
     let enabled = platform.stores.agents.bindings(&parent_id).await?;
-    let ops = operations(platform, parent, &enabled, &request.services)?;
+    let ops = operations(platform, parent, &enabled, &request.services).await?;
     let mut bindings = Vec::with_capacity(ops.len());
     let mut missing = Vec::new();
     for op in &ops {
         match policy::binding_for(&enabled, op) {
             Some(b) => bindings.push(SpawnBinding {
                 source_binding_id: b.id.clone(),
-                operation: op.name.to_owned(),
+                operation: op.name.to_string(),
             }),
             None => missing.push(op.full_name()),
         }
@@ -255,20 +272,23 @@ pub async fn estimate(
     let mut lines = Vec::with_capacity(names.len());
     let mut total = Cents::ZERO;
     for name in names {
-        let op = name
-            .split_once('.')
-            .and_then(|(s, o)| platform.catalog.operation(s, o))
-            .ok_or_else(|| {
-                DomainError::Invalid(format!(
-                    "invalid query operations: {name:?} is not an operation of the catalog"
-                ))
-            })?;
+        let invalid = || {
+            DomainError::Invalid(format!(
+                "invalid query operations: {name:?} is not an operation of the catalog"
+            ))
+        };
+        let (service, operation) = name.split_once('.').ok_or_else(invalid)?;
+        let op = resolve::resolve(platform, &OrgId::from(&parent.org_id), service, operation)
+            .await
+            .map_err(|e| unknown(e, "query operations", name, "an operation"))?
+            .spec
+            .into_owned();
         total = total.saturating_add(op.base_price_cents);
         lines.push(EstimateLine {
             operation: op.full_name(),
             base_price_cents: op.base_price_cents,
             pricing: op.pricing.as_str(),
-            enabled_for_parent: policy::binding_for(&enabled, op).is_some(),
+            enabled_for_parent: policy::binding_for(&enabled, &op).is_some(),
         });
     }
     Ok((total, lines))

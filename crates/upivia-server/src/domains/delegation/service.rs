@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::super::DomainError;
 use super::machine::{self, Refusal, Side};
 use crate::domains::agents::service as agents;
-use crate::governance::{policy, trail};
+use crate::governance::{GovernanceError, policy, resolve, trail};
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Account, Agent, AuditEvent, UserPrincipal};
 use crate::money::Cents;
@@ -144,6 +144,7 @@ pub async fn must_be(platform: &Platform, agent: &Agent, agent_id: &str) -> Resu
 /// child, and returns them without duplicates, in the order given.
 async fn checked_permissions(
     platform: &Platform,
+    org: &OrgId,
     child: &AgentId,
     permissions: Vec<String>,
 ) -> Result<Vec<String>> {
@@ -158,17 +159,27 @@ async fn checked_permissions(
         .map_err(|e| DelegationError::Domain(e.into()))?;
     let mut out: Vec<String> = Vec::with_capacity(permissions.len());
     for name in permissions {
-        let operation = name
-            .split_once('.')
-            .and_then(|(service, op)| platform.catalog.operation(service, op))
-            .ok_or_else(|| DelegationError::Invalid {
-                code: "unknown_permission",
-                message: format!(
-                    "invalid field permissions: {name:?} is not an operation of the catalog \
-                     (service.operation, e.g. email.send)"
-                ),
-            })?;
-        let enabled = policy::binding_for(&bindings, operation).is_some_and(|b| b.enabled);
+        let unknown = || DelegationError::Invalid {
+            code: "unknown_permission",
+            message: format!(
+                "invalid field permissions: {name:?} is not an operation of the catalog \
+                 (service.operation, e.g. email.send)"
+            ),
+        };
+        let (service, op) = name.split_once('.').ok_or_else(unknown)?;
+        let operation = match resolve::resolve(platform, org, service, op).await {
+            Ok(resolved) => resolved.spec.into_owned(),
+            Err(GovernanceError::UnknownService(_) | GovernanceError::UnknownOperation { .. }) => {
+                return Err(unknown());
+            }
+            Err(GovernanceError::Store(e)) => return Err(e.into()),
+            Err(other) => {
+                return Err(DelegationError::Domain(DomainError::Invalid(
+                    other.to_string(),
+                )));
+            }
+        };
+        let enabled = policy::binding_for(&bindings, &operation).is_some_and(|b| b.enabled);
         if !enabled {
             return Err(DelegationError::Invalid {
                 code: "permission_not_enabled",
@@ -222,7 +233,7 @@ pub async fn create(
         .await
         .map_err(|e| DelegationError::Domain(e.into()))?
         .ok_or_else(child_missing)?;
-    let permissions = checked_permissions(platform, &child_id, new.permissions).await?;
+    let permissions = checked_permissions(platform, &org_id, &child_id, new.permissions).await?;
     let id = ids::new_id(ids::DELEGATED_TASK);
     let audit = AuditEvent::new(
         org_id.as_str(),

@@ -9,22 +9,14 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::super::DomainError;
+use crate::governance::secrets::{self, RESERVED_PREFIX, reserved};
 use crate::governance::trail;
 use crate::ids::OrgId;
 use crate::model::{AuditEvent, Role, UserPrincipal};
 use crate::platform::Platform;
-use crate::store::{PutSecret, SecretMeta, StoreError};
-use crate::vault::DataKey;
+use crate::store::SecretMeta;
 
-/// A name: a letter or `_` first, then letters, digits, `_`, `-`, `.`; at
-/// most 128 characters (an environment variable's shape, so the same names
-/// work in a configuration file).
-pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && name.len() <= 128
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
+pub use crate::governance::secrets::valid_name;
 
 /// The largest value, in bytes.
 pub const VALUE_MAX_BYTES: usize = 16 * 1024;
@@ -45,26 +37,6 @@ pub fn may_manage(user: &UserPrincipal) -> Result<(), DomainError> {
     admin(user)
 }
 
-/// The organisation's data key, made (and stored wrapped) on first use.
-async fn data_key(platform: &Platform, org_id: &OrgId) -> Result<DataKey, DomainError> {
-    let (_, candidate) = platform.vault.new_data_key(org_id.as_str());
-    let wrapped = platform
-        .stores
-        .secrets
-        .data_key(org_id, candidate, platform.clock.now())
-        .await?;
-    platform
-        .vault
-        .open_data_key(org_id.as_str(), &wrapped)
-        .map_err(|e| {
-            tracing::error!(org_id = %org_id.as_str(), error = %e, "an organisation's data key does not open: is this node's master key the one the others use?");
-            DomainError::Store(StoreError::Corrupt(format!(
-                "the data key of {} does not open under this node's master key",
-                org_id.as_str()
-            )))
-        })
-}
-
 /// Writes `value` as the next version of `name`.
 pub async fn put(
     platform: &Platform,
@@ -73,42 +45,13 @@ pub async fn put(
     value: SecretString,
 ) -> Result<SecretMeta, DomainError> {
     admin(user)?;
-    let org = OrgId::from(&user.org_id);
-    let key = data_key(platform, &org).await?;
-    // Another writer between the read and the write makes the store refuse;
-    // seal again for the version after theirs.
-    for _ in 0..3 {
-        let previous = platform
-            .stores
-            .secrets
-            .secret(&org, name)
-            .await?
-            .map(|s| s.meta.version);
-        let version = previous.unwrap_or(0) + 1;
-        let audit = AuditEvent::new(&user.org_id, "secret.set", trail::user_actor(&user.user_id))
-            .with_details(json!({"name": name, "version": version}));
-        let written = platform
-            .stores
-            .secrets
-            .put_secret(PutSecret {
-                org_id: org.clone(),
-                name: name.to_owned(),
-                version,
-                previous,
-                sealed: key.seal(name, version, &value),
-                now: platform.clock.now(),
-                audit,
-            })
-            .await;
-        match written {
-            Err(StoreError::Conflict(_)) => continue,
-            other => return Ok(other?),
-        }
+    if reserved(name) {
+        return Err(DomainError::Invalid(format!(
+            "invalid field name: names starting with {RESERVED_PREFIX:?} are the platform's own"
+        )));
     }
-    Err(DomainError::Conflict {
-        code: "conflict",
-        message: format!("the secret {name} is being written by others; try again"),
-    })
+    let audit = AuditEvent::new(&user.org_id, "secret.set", trail::user_actor(&user.user_id));
+    Ok(secrets::write(platform, &OrgId::from(&user.org_id), name, &value, audit).await?)
 }
 
 pub async fn list(
@@ -116,11 +59,13 @@ pub async fn list(
     user: &UserPrincipal,
 ) -> Result<Vec<SecretMeta>, DomainError> {
     admin(user)?;
-    Ok(platform
+    let mut all = platform
         .stores
         .secrets
         .secrets(&OrgId::from(&user.org_id))
-        .await?)
+        .await?;
+    all.retain(|s| !reserved(&s.name));
+    Ok(all)
 }
 
 pub async fn delete(
@@ -129,6 +74,9 @@ pub async fn delete(
     name: &str,
 ) -> Result<(), DomainError> {
     admin(user)?;
+    if reserved(name) {
+        return Err(DomainError::NotFound("secret"));
+    }
     let audit = AuditEvent::new(
         &user.org_id,
         "secret.deleted",
@@ -146,26 +94,6 @@ pub async fn delete(
         )
         .await
         .map_err(DomainError::missing("secret"))
-}
-
-/// The value of `name` for the platform's own use (never an API answer).
-pub async fn reveal(
-    platform: &Platform,
-    org_id: &OrgId,
-    name: &str,
-) -> Result<Option<SecretString>, DomainError> {
-    let Some(sealed) = platform.stores.secrets.secret(org_id, name).await? else {
-        return Ok(None);
-    };
-    let key = data_key(platform, org_id).await?;
-    key.open(name, sealed.meta.version, &sealed.sealed)
-        .map(Some)
-        .map_err(|e| {
-            DomainError::Store(StoreError::Corrupt(format!(
-                "secret {name} of {} does not open: {e}",
-                org_id.as_str()
-            )))
-        })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod approvals;
 mod audit;
 mod budget_requests;
 mod coordination;
+mod custom_services;
 mod delegation;
 mod error;
 mod governance_store;

@@ -54,7 +54,7 @@ where
     row.try_get(column).map_err(db_error)
 }
 
-fn json(column: &str, raw: &str) -> StoreResult<Value> {
+pub(super) fn json(column: &str, raw: &str) -> StoreResult<Value> {
     serde_json::from_str(raw).map_err(|_| corrupt(format!("bad JSON in column {column}")))
 }
 

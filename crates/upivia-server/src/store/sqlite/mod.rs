@@ -10,6 +10,7 @@ mod approvals;
 mod audit;
 mod budget_requests;
 mod coordination_store;
+mod custom_services;
 mod delegation;
 mod delegation_store;
 pub mod export;
@@ -73,6 +74,9 @@ const MIGRATIONS: &[M<'static>] = &[
         "../../../migrations/sqlite/0040_delegation.sql"
     )),
     M::up(include_str!("../../../migrations/sqlite/0041_secrets.sql")),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0042_custom_services.sql"
+    )),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,

@@ -52,6 +52,7 @@ pub const TABLES: &[&str] = &[
     "ledger_entries",
     "org_data_keys",
     "org_secrets",
+    "custom_operations",
     "audit_log",
     "audit_chains",
     "worker_heartbeats",
