@@ -172,7 +172,8 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "UPIVIA_BODY_LIMIT", default_value_t = 1_048_576)]
     pub body_limit: usize,
-    /// Hosts `notification.webhook` may call (comma-separated).
+    /// Hosts `notification.webhook` and private services may call
+    /// (comma-separated; `http://host` allows plain HTTP to that host).
     #[arg(long, env = "UPIVIA_WEBHOOK_HOSTS", value_delimiter = ',')]
     pub webhook_hosts: Vec<String>,
     /// Service requests per minute an agent key may send when its agent has

@@ -131,6 +131,48 @@ async fn no_secret_reaches_the_logs() {
     assert_eq!(sink.mails().len(), 1);
     assert_eq!(llm.hits().len(), 2);
 
+    // A private service authenticated with the organisation secret, once
+    // answered and once refused.
+    let internal = FakeHttp::start(vec![
+        Canned::json(200, json!({"ok": true})),
+        Canned::json(403, json!({"error": "bad token"})),
+    ])
+    .await;
+    s.enable(&agent, json!({"service_id": "platform"})).await;
+    let r = s
+        .request(
+            &agent,
+            "platform",
+            "register_service",
+            json!({
+                "key": "internal",
+                "endpoint": internal.url("/rpc"),
+                "auth": {"type": "bearer", "secret_ref": "API_TOKEN"},
+            }),
+        )
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    s.enable(&agent, json!({"service_id": "internal"})).await;
+    for want in ["executed", "failed"] {
+        let r = s.request(&agent, "internal", "call", json!({"q": 1})).await;
+        assert_eq!(r.body["status"], want, "{r:?}");
+    }
+    assert_eq!(
+        internal.hits()[0].header("authorization"),
+        format!("Bearer {ORG_SECRET}")
+    );
+    if !crate::support::on_postgres() {
+        for file in ["upivia.db", "upivia.db-wal"] {
+            if let Ok(bytes) = std::fs::read(s.dir.path().join("data").join(file)) {
+                let needle = ORG_SECRET.as_bytes();
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle),
+                    "{file} holds the organisation secret"
+                );
+            }
+        }
+    }
+
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("live provider"), "{text}");
     assert!(
