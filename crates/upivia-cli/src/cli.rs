@@ -173,7 +173,8 @@ pub struct ServeArgs {
     #[arg(long, env = "UPIVIA_BODY_LIMIT", default_value_t = 1_048_576)]
     pub body_limit: usize,
     /// Hosts `notification.webhook` and private services may call
-    /// (comma-separated; `http://host` allows plain HTTP to that host).
+    /// (comma-separated; `http://host` allows plain HTTP to that host);
+    /// listing any turns on real webhook delivery.
     #[arg(long, env = "UPIVIA_WEBHOOK_HOSTS", value_delimiter = ',')]
     pub webhook_hosts: Vec<String>,
     /// Service requests per minute an agent key may send when its agent has
@@ -291,9 +292,9 @@ pub struct ProviderArgs {
     /// Price of one completion token in microcents (1e-6 cent).
     #[arg(long, env = "UPIVIA_OPENAI_PRICE_OUTPUT_MICROCENTS_PER_TOKEN")]
     pub openai_price_output_microcents_per_token: Option<u64>,
-    /// Standard Webhooks signing secret, whsec_<base64 of 24-64 bytes>;
-    /// setting it turns on real `notification.webhook` delivery to
-    /// --webhook-hosts.
+    /// Standard Webhooks signing secret, whsec_<base64 of 24-64 bytes>, for
+    /// organisations that have not made their own (POST
+    /// /api/v1/webhooks/signing-secret); needs --webhook-hosts.
     #[arg(long, env = "UPIVIA_WEBHOOK_SIGNING_SECRET", hide_env_values = true, value_parser = secret)]
     pub webhook_signing_secret: Option<SecretString>,
 }

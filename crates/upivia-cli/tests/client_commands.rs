@@ -955,3 +955,25 @@ fn secrets_through_the_cli_take_the_value_on_stdin() {
     let again = server.owner(&["secrets", "delete", "CRM_TOKEN"]);
     assert_eq!(again.status.code(), Some(2));
 }
+
+#[test]
+fn the_webhook_signing_secret_is_rotated_by_the_owner_and_shown_once() {
+    let server = Server::start();
+    let none = server.owner(&["secrets", "webhook-signing"]);
+    assert!(stdout(&none).contains("none yet"), "{}", stdout(&none));
+    let rotated = server.owner(&["secrets", "webhook-signing", "--rotate"]);
+    assert_eq!(rotated.status.code(), Some(0), "{}", stderr(&rotated));
+    let secret = stdout(&rotated).trim().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert!(stderr(&rotated).contains("not shown again"));
+    let shown = json_of(&server.owner(&["secrets", "webhook-signing", "--json"]), 0);
+    assert_eq!(shown["configured"], true);
+    assert_eq!(shown["version"], 1);
+    assert!(!shown.to_string().contains(&secret[6..]));
+    let again = json_of(
+        &server.owner(&["secrets", "webhook-signing", "--rotate", "--json"]),
+        0,
+    );
+    assert_eq!(again["version"], 2);
+    assert_ne!(again["secret"], secret.as_str());
+}

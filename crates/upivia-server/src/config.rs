@@ -213,8 +213,9 @@ pub struct ProviderSettings {
     pub smtp: Option<SmtpSettings>,
     /// `text_generation.generate` on an OpenAI-compatible endpoint.
     pub openai: Option<OpenAiSettings>,
-    /// Signs real `notification.webhook` deliveries; setting it turns them
-    /// on (to `webhook_allowed_hosts`).
+    /// Signs real `notification.webhook` deliveries of organisations that
+    /// have no signing secret of their own (delivery is on whenever
+    /// `webhook_allowed_hosts` lists any).
     pub webhook_signing_secret: Option<WebhookSecret>,
 }
 

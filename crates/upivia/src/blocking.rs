@@ -542,6 +542,8 @@ blocking_handle!(Secrets {
     fn set(&self, name: &str, value: &str) -> Value;
     fn list(&self) -> Value;
     fn delete(&self, name: &str) -> Value;
+    fn webhook_signing_secret(&self) -> Value;
+    fn rotate_webhook_signing_secret(&self) -> Value;
 });
 
 blocking_handle!(Devices {

@@ -1,5 +1,6 @@
-//! `upivia secrets set <name>|list|delete <name>`: the organisation's
-//! secrets (needs an admin's PAT). The value comes on stdin, never on the
+//! `upivia secrets set <name>|list|delete <name>|webhook-signing
+//! [--rotate]`: the organisation's secrets (needs an admin's PAT; rotating
+//! the webhook signing secret, the owner's). The value comes on stdin, never on the
 //! command line, where the process list would show it.
 
 use std::io::{IsTerminal, Read, Write};
@@ -33,6 +34,13 @@ pub enum SecretsCommand {
     Delete {
         /// The secret's name.
         name: String,
+    },
+    /// The webhook signing secret's version and times; `--rotate` makes a
+    /// new one (the owner) and prints it, once.
+    WebhookSigning {
+        /// Replace the secret; the old one stops signing at once.
+        #[arg(long)]
+        rotate: bool,
     },
 }
 
@@ -95,6 +103,36 @@ pub async fn run(args: SecretsArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             deleted
+        }
+        SecretsCommand::WebhookSigning { rotate: true } => {
+            let rotated = secrets.rotate_webhook_signing_secret().await?;
+            if !json {
+                output::print(&output::text(&rotated["secret"]))?;
+                eprintln!(
+                    "version {}: store it now, it is not shown again",
+                    output::text(&rotated["version"])
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            rotated
+        }
+        SecretsCommand::WebhookSigning { rotate: false } => {
+            let shown = secrets.webhook_signing_secret().await?;
+            if !json {
+                let line = if shown["configured"] == true {
+                    format!(
+                        "version {}, rotated {}",
+                        output::text(&shown["version"]),
+                        output::text(&shown["rotated_at"])
+                    )
+                } else {
+                    "none yet: the owner makes one with `upivia secrets webhook-signing --rotate`"
+                        .to_owned()
+                };
+                output::print(&line)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            shown
         }
     };
     output::print_json(&answer)?;

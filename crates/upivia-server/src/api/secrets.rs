@@ -1,10 +1,15 @@
 //! Organisation secrets: `PUT /secrets/{name}` `{value}` writes the next
 //! version, `GET /secrets` lists names, versions and times (never values),
 //! `DELETE /secrets/{name}` removes one. Admins and the owner only.
+//!
+//! The webhook signing secret: `POST /webhooks/signing-secret` (the owner)
+//! makes a new one and shows it in that answer only; `GET` (admins) says
+//! whether one is set, its version and when it was made.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json as AxumJson, Router};
+use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
@@ -14,12 +19,17 @@ use super::extract::{Json, UserAuth};
 use super::fields::field;
 use crate::clock::rfc3339;
 use crate::domains::secrets::service::{self, VALUE_MAX_BYTES};
+use crate::domains::secrets::webhook_signing;
 use crate::store::SecretMeta;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/secrets", get(list))
         .route("/secrets/{name}", put(write).delete(remove))
+        .route(
+            "/webhooks/signing-secret",
+            get(signing_secret).post(rotate_signing_secret),
+        )
 }
 
 fn meta_json(m: &SecretMeta) -> Value {
@@ -81,4 +91,35 @@ async fn remove(
     let name = name_of(&name)?;
     service::delete(&state.platform, &user.0, name).await?;
     Ok(AxumJson(json!({"ok": true, "deleted": name})))
+}
+
+async fn signing_secret(
+    State(state): State<AppState>,
+    user: UserAuth,
+) -> Result<AxumJson<Value>, ApiError> {
+    let meta = webhook_signing::describe(&state.platform, &user.0).await?;
+    Ok(AxumJson(match meta {
+        Some(m) => json!({
+            "configured": true,
+            "version": m.version,
+            "created_at": rfc3339(m.created_at),
+            "rotated_at": rfc3339(m.updated_at),
+        }),
+        None => {
+            json!({"configured": false, "version": null, "created_at": null, "rotated_at": null})
+        }
+    }))
+}
+
+async fn rotate_signing_secret(
+    State(state): State<AppState>,
+    user: UserAuth,
+) -> Result<AxumJson<Value>, ApiError> {
+    let rotated = webhook_signing::rotate(&state.platform, &user.0).await?;
+    Ok(AxumJson(json!({
+        "ok": true,
+        "secret": rotated.secret.expose_secret(),
+        "version": rotated.meta.version,
+        "rotated_at": rfc3339(rotated.meta.updated_at),
+    })))
 }

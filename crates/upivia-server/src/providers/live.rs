@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::email::SmtpProvider;
 use super::openai::{OpenAiClient, Prices, TextGeneration};
-use super::signing::StaticSigner;
+use super::signing::SigningKeys;
 use super::webhook::WebhookDelivery;
 use super::{Outbound, Provider, Providers};
 use crate::config::ProviderSettings;
@@ -56,13 +56,15 @@ pub fn register_live(
             upstream,
         });
     }
-    if let Some(secret) = &settings.webhook_signing_secret {
+    // Listing hosts turns delivery on; each organisation signs with its
+    // own secret, the configured one standing in for those without.
+    if !outbound.hosts.is_empty() {
         let hosts = outbound.hosts.clone();
         let upstream = hosts.describe();
-        let signer = Arc::new(StaticSigner::new(secret.clone()));
+        let keys = SigningKeys::new(settings.webhook_signing_secret.clone());
         providers.register_live(
             "notification.webhook",
-            Arc::new(WebhookDelivery::new(http, hosts, signer)),
+            Arc::new(WebhookDelivery::new(http, hosts, keys)),
         );
         live.push(LiveOperation {
             operation: "notification.webhook",

@@ -2,36 +2,57 @@
 //! carries `webhook-id`, `webhook-timestamp` (Unix seconds) and
 //! `webhook-signature: v1,<base64 of HMAC-SHA256 over "{id}.{timestamp}.{body}">`.
 //!
-//! The secret sits behind [`WebhookSigner`] so the per-organisation secrets
-//! to come (stored encrypted, rotated over the API) can replace the one
-//! from the configuration without touching the delivery code.
+//! Each organisation signs with its own secret, which its owner rotates
+//! over the API (`domains/secrets/webhook_signing.rs`) and which is kept
+//! sealed among its secrets under [`ORG_SECRET_NAME`]. An organisation
+//! that has none is signed with `UPIVIA_WEBHOOK_SIGNING_SECRET` where one is
+//! configured; with neither, nothing is sent: an unsigned delivery would
+//! teach receivers to skip the check.
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
 use sha2::Sha256;
 
+use super::{ProviderCall, ProviderError};
 use crate::config::WebhookSecret;
 
-/// Produces the `webhook-signature` header value for one delivery attempt.
-pub trait WebhookSigner: Send + Sync + 'static {
-    fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String;
+/// The reserved organisation secret that holds the signing secret.
+pub const ORG_SECRET_NAME: &str = "upivia.webhook_signing_secret";
+
+/// Finds the key a delivery is signed with.
+#[derive(Clone, Debug, Default)]
+pub struct SigningKeys {
+    fallback: Option<WebhookSecret>,
 }
 
-/// One secret for every organisation, from `UPIVIA_WEBHOOK_SIGNING_SECRET`.
-#[derive(Debug)]
-pub struct StaticSigner {
-    secret: WebhookSecret,
-}
-
-impl StaticSigner {
-    pub fn new(secret: WebhookSecret) -> Self {
-        StaticSigner { secret }
+impl SigningKeys {
+    pub fn new(fallback: Option<WebhookSecret>) -> Self {
+        SigningKeys { fallback }
     }
-}
 
-impl WebhookSigner for StaticSigner {
-    fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        sign(self.secret.key(), id, timestamp, body)
+    pub fn has_fallback(&self) -> bool {
+        self.fallback.is_some()
+    }
+
+    /// The calling organisation's secret, else the configured one.
+    pub async fn key_for(&self, call: &ProviderCall<'_>) -> Result<WebhookSecret, ProviderError> {
+        if let Some(own) = call.secrets.secret(call.org_id, ORG_SECRET_NAME).await? {
+            return WebhookSecret::parse(own.expose_secret()).map_err(|_| {
+                ProviderError::Unavailable(
+                    "the organisation's webhook signing secret is unreadable; its owner rotates it \
+                     with POST /api/v1/webhooks/signing-secret"
+                        .into(),
+                )
+            });
+        }
+        self.fallback.clone().ok_or_else(|| {
+            ProviderError::Adapter(
+                "notification.webhook: the organisation has no webhook signing secret; its owner \
+                 creates one with POST /api/v1/webhooks/signing-secret"
+                    .into(),
+            )
+        })
     }
 }
 
@@ -61,7 +82,8 @@ mod tests {
         let secret = WebhookSecret::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap();
         let body = br#"{"email":"test@example.com","username":"test_user"}"#;
         assert_eq!(
-            StaticSigner::new(secret).signature(
+            sign(
+                secret.key(),
                 "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
                 1649367553,
                 body

@@ -5,7 +5,6 @@
 //! with backoff within the provider timeout. Every attempt carries the same
 //! `webhook-id`, so a receiver can drop duplicates.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -14,7 +13,7 @@ use url::Url;
 
 use super::hosts::{AllowList, Reach};
 use super::http::{HttpClient, Retry};
-use super::signing::WebhookSigner;
+use super::signing::{SigningKeys, sign};
 use super::{
     Execution, PollStatus, Provider, ProviderCall, ProviderError, ProviderPoll, list_price,
     timestamp,
@@ -163,7 +162,7 @@ pub fn delivery_id(request_id: &str) -> String {
 pub struct WebhookDelivery {
     http: HttpClient,
     hosts: AllowList,
-    signer: Arc<dyn WebhookSigner>,
+    keys: SigningKeys,
 }
 
 impl std::fmt::Debug for WebhookDelivery {
@@ -175,12 +174,8 @@ impl std::fmt::Debug for WebhookDelivery {
 }
 
 impl WebhookDelivery {
-    pub fn new(http: HttpClient, hosts: AllowList, signer: Arc<dyn WebhookSigner>) -> Self {
-        WebhookDelivery {
-            http,
-            hosts,
-            signer,
-        }
+    pub fn new(http: HttpClient, hosts: AllowList, keys: SigningKeys) -> Self {
+        WebhookDelivery { http, hosts, keys }
     }
 }
 
@@ -200,6 +195,7 @@ impl Provider for WebhookDelivery {
             .as_object()
             .ok_or_else(|| invalid("the payload must be a JSON object"))?;
         let request = WebhookRequest::parse(map, &self.hosts)?;
+        let key = self.keys.key_for(&call).await?;
         let id = delivery_id(call.request_id);
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|e| invalid(format_args!("bad method: {e}")))?;
@@ -228,7 +224,7 @@ impl Provider for WebhookDelivery {
                     }
                     req.header("webhook-id", id.as_str())
                         .header("webhook-timestamp", ts.to_string())
-                        .header("webhook-signature", self.signer.signature(&id, ts, &body))
+                        .header("webhook-signature", sign(key.key(), &id, ts, &body))
                         .body(body.clone())
                 },
             )

@@ -144,6 +144,8 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ("PUT", "/secrets/matrix_secret", Who::User(Role::Admin)),
     ("GET", "/secrets", Who::User(Role::Admin)),
     ("DELETE", "/secrets/matrix_secret", Who::User(Role::Admin)),
+    ("GET", "/webhooks/signing-secret", Who::User(Role::Admin)),
+    ("POST", "/webhooks/signing-secret", Who::User(Role::Owner)),
     ("GET", "/budget-requests", Who::User(Role::Member)),
     ("POST", "/budget-requests", Who::User(Role::Member)),
     // The owner's own request in the matrix team: only the owner (or

@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use upivia_server::config::{Config, WebhookSecret};
 
 use crate::fakes::{Canned, FakeHttp};
 use crate::providers_text::test_agent;
-use crate::support::TestServer;
+use crate::support::{TestAgent, TestServer};
 
 /// 32 bytes, base64.
 pub const SIGNING_SECRET: &str = "whsec_dGhpcy1pcy1hLTMyLWJ5dGUtdGVzdC1zZWNyZXQhISE=";
@@ -277,4 +277,134 @@ async fn a_signing_secret_without_hosts_does_not_start() {
     for bad in ["whsec_short", "nope", "whsec_!!!"] {
         assert!(WebhookSecret::parse(bad).is_err(), "{bad}");
     }
+}
+
+fn verify_with(secret: &str, hit: &crate::fakes::Hit) -> bool {
+    standardwebhooks::Webhook::new(secret)
+        .unwrap()
+        .verify(&hit.body, &hit.headers)
+        .is_ok()
+}
+
+async fn deliver(s: &TestServer, agent: &TestAgent, url: String) -> Value {
+    s.request(
+        agent,
+        "notification",
+        "webhook",
+        json!({"url": url, "body": {"n": 1}}),
+    )
+    .await
+    .body
+}
+
+#[tokio::test]
+async fn each_organisation_signs_with_its_own_secret_which_the_owner_rotates() {
+    let receiver = FakeHttp::start(vec![]).await;
+    // No configured secret: an organisation without its own sends nothing.
+    let s =
+        TestServer::start_with(|c| c.webhook_allowed_hosts = vec!["http://127.0.0.1".into()]).await;
+    let agent = s.funded_agent("notification", 100).await;
+    let path = "/api/v1/webhooks/signing-secret";
+
+    let before = s.get(path, &s.pat).await;
+    assert_eq!(before.status, 200, "{before:?}");
+    assert_eq!(before.body["configured"], false);
+    let unsigned = deliver(&s, &agent, receiver.url("/h")).await;
+    assert_eq!(unsigned["status"], "failed", "{unsigned}");
+    assert_eq!(unsigned["reason_code"], "adapter_error");
+    assert!(
+        unsigned["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("signing-secret"),
+        "{unsigned}"
+    );
+    assert!(receiver.hits().is_empty(), "an unsigned delivery was sent");
+    assert_eq!(s.balance().await, 100);
+
+    let first = s.post(path, &s.pat, json!({})).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    let first_secret = first.body["secret"].as_str().unwrap().to_owned();
+    assert!(first_secret.starts_with("whsec_"));
+    assert_eq!(first.body["version"], 1);
+    let shown = s.get(path, &s.pat).await;
+    assert_eq!(shown.body["configured"], true);
+    assert_eq!(shown.body["version"], 1);
+    assert!(!shown.body.to_string().contains(&first_secret[6..]));
+
+    let signed = deliver(&s, &agent, receiver.url("/h")).await;
+    assert_eq!(signed["status"], "executed", "{signed}");
+    let hits = receiver.hits();
+    assert!(verify_with(&first_secret, &hits[0]), "{:?}", hits[0]);
+
+    let second = s.post(path, &s.pat, json!({})).await;
+    let second_secret = second.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(second_secret, first_secret);
+    assert_eq!(second.body["version"], 2);
+    deliver(&s, &agent, receiver.url("/h")).await;
+    let hits = receiver.hits();
+    assert!(verify_with(&second_secret, &hits[1]));
+    assert!(
+        !verify_with(&first_secret, &hits[1]),
+        "the old secret still signs"
+    );
+    assert_eq!(s.balance().await, 98);
+
+    // Another organisation has its own (here: none yet), and the
+    // reserved name stays out of the secrets API.
+    let other = s.other_org("elsewhere").await;
+    let theirs = s.get(path, &other.pat).await;
+    assert_eq!(theirs.body["configured"], false);
+    let listed = s.get("/api/v1/secrets", &s.pat).await;
+    assert_eq!(listed.body["secrets"], json!([]), "{listed:?}");
+    let put = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/secrets/upivia.webhook_signing_secret",
+            Some(&s.pat),
+            Some(json!({"value": SIGNING_SECRET})),
+        )
+        .await;
+    assert_eq!(put.status, 422, "{put:?}");
+
+    // Rotations are audited without the value.
+    let audit = s.get("/api/v1/audit-logs?limit=100", &s.pat).await;
+    let text = audit.body.to_string();
+    assert_eq!(text.matches("webhook.signing_secret.rotated").count(), 2);
+    assert!(!text.contains(&first_secret[6..]) && !text.contains(&second_secret[6..]));
+    s.ledger_ok().await;
+}
+
+#[tokio::test]
+async fn an_organisations_own_secret_wins_over_the_configured_one() {
+    let receiver = FakeHttp::start(vec![]).await;
+    let s = server(&["http://127.0.0.1"], |_| {}).await;
+    let agent = s.funded_agent("notification", 100).await;
+    deliver(&s, &agent, receiver.url("/h")).await;
+    verify(&receiver.hits()[0]);
+
+    let own = s
+        .post("/api/v1/webhooks/signing-secret", &s.pat, json!({}))
+        .await;
+    let own = own.body["secret"].as_str().unwrap().to_owned();
+    deliver(&s, &agent, receiver.url("/h")).await;
+    let hit = &receiver.hits()[1];
+    assert!(verify_with(&own, hit));
+    assert!(!verify_with(SIGNING_SECRET, hit));
+}
+
+#[tokio::test]
+async fn only_the_owner_rotates_and_admins_only_see_the_details() {
+    let s = server(&["http://127.0.0.1"], |_| {}).await;
+    let path = "/api/v1/webhooks/signing-secret";
+    let admin = s.user_pat(upivia_server::model::Role::Admin).await;
+    let member = s.user_pat(upivia_server::model::Role::Member).await;
+    let refused = s.post(path, &admin, json!({})).await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert_eq!(s.get(path, &admin).await.status, 200);
+    assert_eq!(s.get(path, &member).await.status, 403);
+    assert_eq!(s.post(path, &member, json!({})).await.status, 403);
+    let agent = s.agent(json!({})).await;
+    assert_eq!(s.post(path, &agent.key, json!({})).await.status, 403);
+    assert_eq!(s.get(path, &s.pat).await.body["configured"], false);
 }

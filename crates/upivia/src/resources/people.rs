@@ -161,4 +161,29 @@ impl Secrets<'_> {
         let spec = RequestSpec::endpoint(&SECRETS_DELETE, &[name]);
         self.client.send_json(spec).await
     }
+
+    /// `GET /api/v1/webhooks/signing-secret` (admins): `{configured,
+    /// version, created_at, rotated_at}`, never the value.
+    pub async fn webhook_signing_secret(self) -> Result<Value> {
+        let spec = RequestSpec::new(
+            HttpMethod::Get,
+            "/api/v1/webhooks/signing-secret",
+            AuthMode::Workspace,
+        );
+        self.client.send_json(spec).await
+    }
+
+    /// `POST /api/v1/webhooks/signing-secret` (the owner): makes a new
+    /// signing secret for the organisation's webhooks; `{ok, secret,
+    /// version, rotated_at}`, the only answer that holds the value. The
+    /// previous secret stops signing at once.
+    pub async fn rotate_webhook_signing_secret(self) -> Result<Value> {
+        let spec = RequestSpec::new(
+            HttpMethod::Post,
+            "/api/v1/webhooks/signing-secret",
+            AuthMode::Workspace,
+        )
+        .json(&json!({}))?;
+        self.client.send_json(spec).await
+    }
 }

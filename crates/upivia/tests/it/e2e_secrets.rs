@@ -34,3 +34,28 @@ async fn secrets_are_set_listed_and_deleted_and_never_shown() {
     let anonymous = server.anonymous().secrets().list().await.unwrap_err();
     assert_eq!(anonymous.kind(), ErrorKind::Unauthorized);
 }
+
+#[tokio::test]
+async fn the_webhook_signing_secret_is_shown_only_when_rotated() {
+    let server = Server::start();
+    let owner = server.owner();
+    let before = owner.secrets().webhook_signing_secret().await.unwrap();
+    assert_eq!(before["configured"], false);
+    let rotated = owner
+        .secrets()
+        .rotate_webhook_signing_secret()
+        .await
+        .unwrap();
+    let secret = rotated["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"), "{rotated}");
+    let after = owner.secrets().webhook_signing_secret().await.unwrap();
+    assert_eq!(after["version"], 1);
+    assert!(!after.to_string().contains(&secret[6..]));
+    let anonymous = server
+        .anonymous()
+        .secrets()
+        .rotate_webhook_signing_secret()
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.kind(), ErrorKind::Unauthorized);
+}

@@ -3,3 +3,4 @@
 //! platform uses it (see `vault`).
 
 pub mod service;
+pub mod webhook_signing;
