@@ -297,6 +297,40 @@ pub struct ProviderArgs {
     /// /api/v1/webhooks/signing-secret); needs --webhook-hosts.
     #[arg(long, env = "UPIVIA_WEBHOOK_SIGNING_SECRET", hide_env_values = true, value_parser = secret)]
     pub webhook_signing_secret: Option<SecretString>,
+    /// SearXNG instance for `web_search.search` (its JSON format enabled):
+    /// https://search.example.com.
+    #[arg(long, env = "UPIVIA_SEARXNG_URL")]
+    pub searxng_url: Option<String>,
+    /// GitHub token for `github.create_issue` (issues: write).
+    #[arg(long, env = "UPIVIA_GITHUB_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub github_token: Option<SecretString>,
+    /// GitHub API base URL (GitHub Enterprise: https://host/api/v3).
+    #[arg(
+        long,
+        env = "UPIVIA_GITHUB_BASE_URL",
+        default_value = "https://api.github.com"
+    )]
+    pub github_base_url: String,
+    /// Discord bot token for `discord.send_message`.
+    #[arg(long, env = "UPIVIA_DISCORD_BOT_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub discord_bot_token: Option<SecretString>,
+    /// Discord API base URL.
+    #[arg(
+        long,
+        env = "UPIVIA_DISCORD_BASE_URL",
+        default_value = "https://discord.com/api/v10"
+    )]
+    pub discord_base_url: String,
+    /// Slack bot token (xoxb-…) for `chat.dm` (scopes: im:write, chat:write).
+    #[arg(long, env = "UPIVIA_SLACK_BOT_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub slack_bot_token: Option<SecretString>,
+    /// Slack Web API base URL.
+    #[arg(
+        long,
+        env = "UPIVIA_SLACK_BASE_URL",
+        default_value = "https://slack.com/api"
+    )]
+    pub slack_base_url: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 const API_KEY: &str = "sk-cli-test-key-0123456789";
 const SMTP_PASSWORD: &str = "cli-smtp-password";
 const SIGNING_SECRET: &str = "whsec_dGhpcy1pcy1hLTMyLWJ5dGUtdGVzdC1zZWNyZXQhISE=";
+const GITHUB_TOKEN: &str = "ghp_cli-test-token-777";
+const SLACK_TOKEN: &str = "xoxb-cli-test-token-778";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -32,6 +34,9 @@ fn configured(command: &mut Command) -> &mut Command {
         )
         .env("UPIVIA_SMTP_FROM", "Upivia <noreply@example.org>")
         .env("UPIVIA_WEBHOOK_HOSTS", "http://127.0.0.1,*.example.com")
+        .env("UPIVIA_SEARXNG_URL", "http://127.0.0.1:9/searx/")
+        .env("UPIVIA_GITHUB_TOKEN", GITHUB_TOKEN)
+        .env("UPIVIA_SLACK_BOT_TOKEN", SLACK_TOKEN)
         .env("UPIVIA_WEBHOOK_SIGNING_SECRET", SIGNING_SECRET)
 }
 
@@ -54,7 +59,14 @@ fn strip_ansi(line: &str) -> String {
 }
 
 fn assert_no_secret(text: &str) {
-    for secret in [API_KEY, SMTP_PASSWORD, SIGNING_SECRET, &SIGNING_SECRET[6..]] {
+    for secret in [
+        API_KEY,
+        SMTP_PASSWORD,
+        SIGNING_SECRET,
+        &SIGNING_SECRET[6..],
+        GITHUB_TOKEN,
+        SLACK_TOKEN,
+    ] {
         assert!(!text.contains(secret), "a secret is shown:\n{text}");
     }
 }
@@ -101,7 +113,10 @@ fn serve_logs_which_operations_are_live_without_their_secrets() {
         "operation=\"text_generation.generate\" provider=\"openai_compatible\"",
         "http://127.0.0.1:9/v1/chat/completions (llama3.2)",
         "operation=\"notification.webhook\" provider=\"webhook\" upstream=http://127.0.0.1, *.example.com",
-        "live=3",
+        "operation=\"web_search.search\" provider=\"searxng\" upstream=http://127.0.0.1:9/searx",
+        "operation=\"github.create_issue\" provider=\"github\" upstream=https://api.github.com",
+        "operation=\"chat.dm\" provider=\"slack\" upstream=https://slack.com/api",
+        "live=6",
         "operations without a live provider run on the sandbox",
     ] {
         assert!(log.contains(expected), "no {expected:?} in\n{log}");

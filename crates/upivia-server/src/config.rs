@@ -217,6 +217,69 @@ pub struct ProviderSettings {
     /// have no signing secret of their own (delivery is on whenever
     /// `webhook_allowed_hosts` lists any).
     pub webhook_signing_secret: Option<WebhookSecret>,
+    /// `web_search.search` on a SearXNG instance's JSON API.
+    pub searxng: Option<ApiSettings>,
+    /// `github.create_issue` on the GitHub REST API.
+    pub github: Option<ApiSettings>,
+    /// `discord.send_message` on the Discord API, as a bot.
+    pub discord: Option<ApiSettings>,
+    /// `chat.dm` on the Slack Web API, as a bot.
+    pub slack: Option<ApiSettings>,
+}
+
+/// A provider's HTTP API: where it is (the operator's choice, so not behind
+/// the SSRF guard) and the token it takes.
+#[derive(Clone)]
+pub struct ApiSettings {
+    /// Without a trailing slash; paths are appended.
+    pub base_url: url::Url,
+    pub token: Option<SecretString>,
+}
+
+impl ApiSettings {
+    /// `variable` names the base URL's setting in errors.
+    pub fn new(
+        variable: &str,
+        base_url: &str,
+        token: Option<SecretString>,
+    ) -> Result<ApiSettings, String> {
+        let base_url = url::Url::parse(base_url.trim().trim_end_matches('/'))
+            .map_err(|e| format!("{variable}: {e}"))?;
+        if !matches!(base_url.scheme(), "http" | "https") || base_url.host().is_none() {
+            return Err(format!("{variable} must be an http(s) URL"));
+        }
+        if !base_url.username().is_empty() || base_url.password().is_some() {
+            return Err(format!(
+                "{variable} must not carry credentials; the token has its own setting"
+            ));
+        }
+        Ok(ApiSettings {
+            base_url,
+            token: token.filter(|t| !t.expose_secret().is_empty()),
+        })
+    }
+
+    /// `{base_url}{path}`; `path` starts with `/`.
+    pub fn url(&self, path: &str) -> Result<url::Url, url::ParseError> {
+        url::Url::parse(&format!(
+            "{}{path}",
+            self.base_url.as_str().trim_end_matches('/')
+        ))
+    }
+
+    /// The base URL, for the start-up log.
+    pub fn describe(&self) -> String {
+        self.base_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+impl fmt::Debug for ApiSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiSettings")
+            .field("base_url", &self.base_url.as_str())
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 impl ProviderSettings {

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 use upivia_server::audit::AuditKey;
 use upivia_server::config::{
-    Config, OpenAiSettings, ProviderSettings, SmtpSettings, WebhookSecret,
+    ApiSettings, Config, OpenAiSettings, ProviderSettings, SmtpSettings, WebhookSecret,
 };
 
 use crate::cli::{ProviderArgs, ServeArgs};
@@ -127,10 +127,35 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         .map(|s| WebhookSecret::parse(s.expose_secret()))
         .transpose()
         .map_err(|e| anyhow!(e))?;
+    // A token turns its provider on; the base URL alone does not.
+    let api = |variable: &str, base: &str, token: Option<SecretString>| {
+        ApiSettings::new(variable, base, token).map_err(|e| anyhow!(e))
+    };
+    let searxng = args
+        .searxng_url
+        .as_deref()
+        .map(|url| api("UPIVIA_SEARXNG_URL", url, None))
+        .transpose()?;
+    let github = args
+        .github_token
+        .map(|t| api("UPIVIA_GITHUB_BASE_URL", &args.github_base_url, Some(t)))
+        .transpose()?;
+    let discord = args
+        .discord_bot_token
+        .map(|t| api("UPIVIA_DISCORD_BASE_URL", &args.discord_base_url, Some(t)))
+        .transpose()?;
+    let slack = args
+        .slack_bot_token
+        .map(|t| api("UPIVIA_SLACK_BASE_URL", &args.slack_base_url, Some(t)))
+        .transpose()?;
     Ok(ProviderSettings {
         smtp,
         openai,
         webhook_signing_secret,
+        searxng,
+        github,
+        discord,
+        slack,
     })
 }
 

@@ -4,12 +4,17 @@
 
 use std::sync::Arc;
 
+use super::discord::{self, DiscordMessages};
 use super::email::SmtpProvider;
+use super::github::{self, GitHubIssues};
 use super::openai::{OpenAiClient, Prices, TextGeneration};
+use super::rest::Rest;
+use super::search::{self, SearxSearch};
 use super::signing::SigningKeys;
+use super::slack::{self, SlackDm};
 use super::webhook::WebhookDelivery;
 use super::{Outbound, Provider, Providers};
-use crate::config::ProviderSettings;
+use crate::config::{ApiSettings, ProviderSettings};
 
 /// One live operation, for the start-up log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +23,17 @@ pub struct LiveOperation {
     pub provider: &'static str,
     /// Where it goes, without credentials.
     pub upstream: String,
+}
+
+/// A provider on a third-party JSON API, for registration.
+struct RestApi<'a> {
+    settings: Option<&'a ApiSettings>,
+    operation: &'static str,
+    provider: &'static str,
+    what: &'static str,
+    /// How the token is sent (`Authorization: <scheme> <token>`).
+    scheme: Option<&'static str>,
+    build: fn(Rest) -> Arc<dyn Provider>,
 }
 
 /// Adds a live provider for each configured one; the client's timeout
@@ -53,6 +69,53 @@ pub fn register_live(
         live.push(LiveOperation {
             operation: "text_generation.generate",
             provider: super::openai::NAME,
+            upstream,
+        });
+    }
+    let apis = [
+        RestApi {
+            settings: settings.searxng.as_ref(),
+            operation: "web_search.search",
+            provider: search::NAME,
+            what: search::WHAT,
+            scheme: None,
+            build: |r| Arc::new(SearxSearch::new(r)),
+        },
+        RestApi {
+            settings: settings.github.as_ref(),
+            operation: "github.create_issue",
+            provider: github::NAME,
+            what: github::WHAT,
+            scheme: Some("Bearer"),
+            build: |r| Arc::new(GitHubIssues::new(r)),
+        },
+        RestApi {
+            settings: settings.discord.as_ref(),
+            operation: "discord.send_message",
+            provider: discord::NAME,
+            what: discord::WHAT,
+            scheme: Some("Bot"),
+            build: |r| Arc::new(DiscordMessages::new(r)),
+        },
+        RestApi {
+            settings: settings.slack.as_ref(),
+            operation: "chat.dm",
+            provider: slack::NAME,
+            what: slack::WHAT,
+            scheme: Some("Bearer"),
+            build: |r| Arc::new(SlackDm::new(r)),
+        },
+    ];
+    for api in apis {
+        let Some(configured) = api.settings else {
+            continue;
+        };
+        let rest = Rest::new(configured.clone(), http.clone(), api.what, api.scheme);
+        let upstream = rest.describe();
+        providers.register_live(api.operation, (api.build)(rest));
+        live.push(LiveOperation {
+            operation: api.operation,
+            provider: api.provider,
             upstream,
         });
     }

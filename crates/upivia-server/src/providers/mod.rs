@@ -6,13 +6,18 @@
 //! which).
 
 pub mod custom;
+pub mod discord;
 pub mod email;
+pub mod github;
 pub mod hosts;
 pub mod http;
 pub mod live;
 pub mod openai;
+pub mod rest;
 pub mod sandbox;
+pub mod search;
 pub mod signing;
+pub mod slack;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -136,6 +141,14 @@ impl Outbound {
             hosts: hosts::AllowList::parse(hosts)?,
         })
     }
+}
+
+/// What a synchronous provider answers when asked to poll.
+pub fn synchronous(poll: ProviderPoll<'_>) -> ProviderError {
+    ProviderError::Adapter(format!(
+        "{} completes synchronously; there is nothing to poll",
+        poll.operation.full_name()
+    ))
 }
 
 /// What a flat or free operation costs: its list price.

@@ -31,6 +31,7 @@ mod postgres_governance;
 mod postgres_identity;
 mod postgres_import;
 mod private_services;
+mod providers_apis;
 mod providers_email;
 mod providers_logs;
 mod providers_text;

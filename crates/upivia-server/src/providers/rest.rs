@@ -1,0 +1,158 @@
+//! What the providers of third-party JSON APIs share (search, GitHub,
+//! Discord, Slack): a call to a configured base URL with the provider's
+//! token as a header the logs never show, and its JSON answer. Errors map
+//! as everywhere (see `http.rs`): down, timeout or 5xx → unavailable; 4xx
+//! or an answer that is not JSON → adapter error.
+
+use reqwest::Method;
+use reqwest::header::HeaderValue;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use super::ProviderError;
+use super::hosts::Reach;
+use super::http::{HttpClient, Retry};
+use crate::config::ApiSettings;
+
+/// One provider's API.
+#[derive(Clone, Debug)]
+pub struct Rest {
+    settings: ApiSettings,
+    http: HttpClient,
+    /// Names the upstream in error messages.
+    what: &'static str,
+    /// How the token is sent: `Bearer`, `Bot`, … (`None`: no token).
+    scheme: Option<&'static str>,
+}
+
+/// One request: where, and what is sent.
+pub struct Call<'a> {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(&'a str, String)>,
+    pub body: Option<&'a Value>,
+    pub headers: Vec<(&'static str, &'a str)>,
+    pub retry: Retry,
+}
+
+impl<'a> Call<'a> {
+    pub fn get(path: impl Into<String>) -> Call<'a> {
+        Call {
+            method: Method::GET,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            headers: Vec::new(),
+            // Reading has no side effect to repeat.
+            retry: Retry::RateLimitedAndServerErrors,
+        }
+    }
+
+    /// A POST is not repeated on a 5xx, which may have come after the work.
+    pub fn post(path: impl Into<String>, body: &'a Value) -> Call<'a> {
+        Call {
+            method: Method::POST,
+            path: path.into(),
+            query: Vec::new(),
+            body: Some(body),
+            headers: Vec::new(),
+            retry: Retry::RateLimited,
+        }
+    }
+}
+
+impl Rest {
+    pub fn new(
+        settings: ApiSettings,
+        http: HttpClient,
+        what: &'static str,
+        scheme: Option<&'static str>,
+    ) -> Rest {
+        Rest {
+            settings,
+            http,
+            what,
+            scheme,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        self.settings.describe()
+    }
+
+    fn authorization(&self) -> Result<Option<HeaderValue>, ProviderError> {
+        let (Some(scheme), Some(token)) = (self.scheme, &self.settings.token) else {
+            return Ok(None);
+        };
+        let mut value = HeaderValue::try_from(format!("{scheme} {}", token.expose_secret()))
+            .map_err(|_| {
+                ProviderError::Adapter(format!(
+                    "the token for {} holds characters a header cannot carry",
+                    self.what
+                ))
+            })?;
+        value.set_sensitive(true);
+        Ok(Some(value))
+    }
+
+    /// Sends `call`; the answer's JSON (`null` for an empty body).
+    pub async fn send(&self, call: Call<'_>) -> Result<Value, ProviderError> {
+        let what = self.what;
+        let mut url = self.settings.url(&call.path).map_err(|e| {
+            ProviderError::Adapter(format!("{what}: the request path is not valid: {e}"))
+        })?;
+        if !call.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(call.query.iter());
+        }
+        let authorization = self.authorization()?;
+        let body = match call.body {
+            Some(body) => Some(serde_json::to_vec(body).map_err(|e| {
+                ProviderError::Adapter(format!("{what}: the request cannot be sent: {e}"))
+            })?),
+            None => None,
+        };
+        // The base URL is the operator's own setting, not an agent's input.
+        let reply = self
+            .http
+            .send(Reach::Trusted, what, call.retry, |client, _| {
+                let mut req = client
+                    .request(call.method.clone(), url.clone())
+                    .header(reqwest::header::ACCEPT, "application/json");
+                if let Some(value) = &authorization {
+                    req = req.header(reqwest::header::AUTHORIZATION, value.clone());
+                }
+                for (name, value) in &call.headers {
+                    req = req.header(*name, *value);
+                }
+                if let Some(body) = &body {
+                    req = req
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body.clone());
+                }
+                req
+            })
+            .await?;
+        let bytes = reply.body(what).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::Adapter(format!("{what} answered with something not JSON: {e}"))
+        })
+    }
+}
+
+/// A field of an upstream answer that must be there.
+pub fn field<'v>(answer: &'v Value, name: &str, what: &str) -> Result<&'v Value, ProviderError> {
+    answer
+        .get(name)
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| ProviderError::Adapter(format!("{what} answered without `{name}`")))
+}
+
+/// A string field of an upstream answer that must be there.
+pub fn text<'v>(answer: &'v Value, name: &str, what: &str) -> Result<&'v str, ProviderError> {
+    field(answer, name, what)?
+        .as_str()
+        .ok_or_else(|| ProviderError::Adapter(format!("{what} answered `{name}` not as text")))
+}

@@ -1,0 +1,327 @@
+//! The providers of third-party JSON APIs against local fakes of them:
+//! `web_search.search` on SearXNG, `github.create_issue`,
+//! `discord.send_message` and Slack `chat.dm`. Each checks the wire request
+//! (method, path, auth header, body), the answer's mapping, the error
+//! mapping, and that only a success is charged.
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use upivia_server::config::{ApiSettings, Config};
+
+use crate::fakes::{Canned, FakeHttp};
+use crate::providers_text::test_agent;
+use crate::support::TestServer;
+
+const TOKEN: &str = "provider-token-5b1e0c";
+
+fn api(fake: &FakeHttp, prefix: &str, token: bool) -> ApiSettings {
+    ApiSettings::new(
+        "TEST_BASE_URL",
+        &fake.url(prefix),
+        token.then(|| SecretString::from(TOKEN)),
+    )
+    .unwrap()
+}
+
+async fn server(configure: impl FnOnce(&mut Config)) -> TestServer {
+    TestServer::start_with(configure).await
+}
+
+#[tokio::test]
+async fn web_search_asks_searxng_and_ranks_its_results() {
+    let fake = FakeHttp::start(vec![Canned::json(
+        200,
+        json!({"query": "rust", "results": [
+            {"url": "https://www.rust-lang.org/", "title": "Rust", "content": "A language."},
+            {"title": "no url: skipped"},
+            {"url": "https://tokio.rs/", "title": "Tokio", "content": "A runtime."},
+            {"url": "https://docs.rs/", "title": "Docs", "content": "Docs."},
+        ]}),
+    )])
+    .await;
+    let settings = api(&fake, "/searx", false);
+    let s = server(move |c| c.providers.searxng = Some(settings)).await;
+    let agent = s.funded_agent("web_search", 10).await;
+    let r = s
+        .request(
+            &agent,
+            "web_search",
+            "search",
+            json!({"query": "rust async & more", "num_results": 2}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["provider"], "searxng");
+    assert_eq!(
+        r.body["result"],
+        json!({"query": "rust async & more", "results": [
+            {"position": 1, "title": "Rust", "url": "https://www.rust-lang.org/", "snippet": "A language."},
+            {"position": 2, "title": "Tokio", "url": "https://tokio.rs/", "snippet": "A runtime."},
+        ]})
+    );
+    let hit = &fake.hits()[0];
+    assert_eq!(hit.method, "GET");
+    assert_eq!(hit.uri, "/searx/search?q=rust+async+%26+more&format=json");
+    assert_eq!(hit.header("authorization"), "");
+    assert_eq!(s.balance().await, 9);
+
+    // Search has no side effect: a 5xx is retried, and one that persists is
+    // unavailable; an answer without results is the adapter's error.
+    fake.push(Canned::text(502, "bad gateway"));
+    fake.push(Canned::json(200, json!({"nothing": []})));
+    let r = s
+        .request(&agent, "web_search", "search", json!({"query": "x"}))
+        .await;
+    assert_eq!(r.body["status"], "failed", "{r:?}");
+    assert_eq!(r.body["reason_code"], "adapter_error");
+    assert_eq!(fake.hits().len(), 3, "the 502 was retried once");
+    assert_eq!(s.balance().await, 9);
+    s.ledger_ok().await;
+}
+
+#[tokio::test]
+async fn github_issues_are_opened_with_the_token() {
+    let fake = FakeHttp::start(vec![Canned::json(
+        201,
+        json!({
+            "id": 9001, "number": 42, "title": "Checkout overlaps footer", "state": "open",
+            "labels": [{"name": "bug"}], "html_url": "https://github.com/acme/web/issues/42",
+            "created_at": "2026-12-03T09:00:00Z", "user": {"login": "bot"},
+        }),
+    )])
+    .await;
+    let settings = api(&fake, "/gh", true);
+    let s = server(move |c| c.providers.github = Some(settings)).await;
+    let agent = s.funded_agent("github", 10).await;
+    let payload = json!({"repo": "acme/web", "title": "Checkout overlaps footer", "body": "iOS", "labels": ["bug"]});
+    let r = s
+        .request(&agent, "github", "create_issue", payload.clone())
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["provider"], "github");
+    let result = &r.body["result"];
+    assert_eq!(result["number"], 42);
+    assert_eq!(result["repo"], "acme/web");
+    assert_eq!(result["labels"], json!(["bug"]));
+    assert_eq!(result["html_url"], "https://github.com/acme/web/issues/42");
+    let hit = &fake.hits()[0];
+    assert_eq!(hit.method, "POST");
+    assert_eq!(hit.uri, "/gh/repos/acme/web/issues");
+    assert_eq!(hit.header("authorization"), format!("Bearer {TOKEN}"));
+    assert_eq!(hit.header("x-github-api-version"), "2022-11-28");
+    let mut sent = payload;
+    sent.as_object_mut().unwrap().remove("repo");
+    assert_eq!(hit.json(), sent);
+    assert_eq!(s.balance().await, 9);
+
+    // A refusal (404: no such repository, or no access) is the adapter's;
+    // a 5xx is not repeated (the issue may exist) and is unavailable.
+    fake.push(Canned::json(404, json!({"message": "Not Found"})));
+    let missing = s
+        .request(
+            &agent,
+            "github",
+            "create_issue",
+            json!({"repo": "acme/nope", "title": "t"}),
+        )
+        .await;
+    assert_eq!(missing.body["reason_code"], "adapter_error", "{missing:?}");
+    fake.push(Canned::text(500, "oops"));
+    let down = s
+        .request(
+            &agent,
+            "github",
+            "create_issue",
+            json!({"repo": "acme/web", "title": "t"}),
+        )
+        .await;
+    assert_eq!(down.body["reason_code"], "provider_unavailable", "{down:?}");
+    assert_eq!(fake.hits().len(), 3);
+    assert_eq!(s.balance().await, 9);
+    s.ledger_ok().await;
+}
+
+#[tokio::test]
+async fn discord_messages_are_posted_as_the_bot_without_mass_mentions() {
+    let fake = FakeHttp::start(vec![Canned::json(
+        200,
+        json!({"id": "1180000000000000001", "channel_id": "112233445566778899",
+               "content": "Deploy finished", "timestamp": "2026-12-03T09:00:00.000000+00:00"}),
+    )])
+    .await;
+    let settings = api(&fake, "/api/v10", true);
+    let s = server(move |c| c.providers.discord = Some(settings)).await;
+    let agent = s.funded_agent("discord", 10).await;
+    let r = s
+        .request(
+            &agent,
+            "discord",
+            "send_message",
+            json!({"channel_id": "112233445566778899", "content": "Deploy finished"}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["result"]["id"], "1180000000000000001");
+    let hit = &fake.hits()[0];
+    assert_eq!(hit.uri, "/api/v10/channels/112233445566778899/messages");
+    assert_eq!(hit.header("authorization"), format!("Bot {TOKEN}"));
+    let body = hit.json();
+    assert_eq!(body["content"], "Deploy finished");
+    assert_eq!(body["allowed_mentions"], json!({"parse": ["users"]}));
+    assert_eq!(s.balance().await, 9);
+
+    // 429 is waited out (Retry-After) and then succeeds.
+    fake.push(
+        Canned::json(429, json!({"message": "slow down", "retry_after": 0.05}))
+            .with_header("retry-after", "0"),
+    );
+    fake.push(Canned::json(200, json!({"id": "2", "channel_id": "112233445566778899", "content": "x", "timestamp": "2026-12-03T09:00:01Z"})));
+    let r = s
+        .request(
+            &agent,
+            "discord",
+            "send_message",
+            json!({"channel_id": "112233445566778899", "content": "x"}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(fake.hits().len(), 3);
+    // A malformed answer is the adapter's, and costs nothing.
+    fake.push(Canned::text(200, "<html>"));
+    let r = s
+        .request(
+            &agent,
+            "discord",
+            "send_message",
+            json!({"channel_id": "112233445566778899", "content": "y"}),
+        )
+        .await;
+    assert_eq!(r.body["reason_code"], "adapter_error", "{r:?}");
+    assert_eq!(s.balance().await, 8);
+    s.ledger_ok().await;
+}
+
+#[tokio::test]
+async fn slack_dms_open_a_conversation_then_post() {
+    let fake = FakeHttp::start(vec![
+        Canned::json(200, json!({"ok": true, "channel": {"id": "D0123ABCDE"}})),
+        Canned::json(
+            200,
+            json!({"ok": true, "channel": "D0123ABCDE", "ts": "1733216400.000100"}),
+        ),
+    ])
+    .await;
+    let settings = api(&fake, "/api", true);
+    let s = server(move |c| c.providers.slack = Some(settings)).await;
+    let agent = s.funded_agent("chat", 10).await;
+    let r = s
+        .request(
+            &agent,
+            "chat",
+            "dm",
+            json!({"user_id": "U0123ABCDE", "text": "Digest ready"}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(
+        r.body["result"],
+        json!({"ok": true, "channel": "D0123ABCDE", "ts": "1733216400.000100", "user_id": "U0123ABCDE"})
+    );
+    let hits = fake.hits();
+    assert_eq!(hits[0].uri, "/api/conversations.open");
+    assert_eq!(hits[0].json(), json!({"users": "U0123ABCDE"}));
+    assert_eq!(hits[1].uri, "/api/chat.postMessage");
+    assert_eq!(
+        hits[1].json(),
+        json!({"channel": "D0123ABCDE", "text": "Digest ready"})
+    );
+    for hit in &hits {
+        assert_eq!(hit.header("authorization"), format!("Bearer {TOKEN}"));
+    }
+    assert_eq!(s.balance().await, 9);
+
+    // Slack's refusals come as 200 {ok: false}.
+    fake.push(Canned::json(
+        200,
+        json!({"ok": false, "error": "user_not_found"}),
+    ));
+    let r = s
+        .request(
+            &agent,
+            "chat",
+            "dm",
+            json!({"user_id": "U0999ZZZZZ", "text": "hi"}),
+        )
+        .await;
+    assert_eq!(r.body["reason_code"], "adapter_error", "{r:?}");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("user_not_found")
+    );
+    fake.push(Canned::json(
+        200,
+        json!({"ok": false, "error": "fatal_error"}),
+    ));
+    let r = s
+        .request(
+            &agent,
+            "chat",
+            "dm",
+            json!({"user_id": "U0999ZZZZZ", "text": "hi"}),
+        )
+        .await;
+    assert_eq!(r.body["reason_code"], "provider_unavailable", "{r:?}");
+    assert_eq!(s.balance().await, 9);
+    s.ledger_ok().await;
+}
+
+#[tokio::test]
+async fn test_keys_and_unconfigured_operations_stay_on_the_sandbox() {
+    let fake = FakeHttp::start(vec![]).await;
+    let settings = api(&fake, "/gh", true);
+    let s = server(move |c| c.providers.github = Some(settings)).await;
+    s.credit(10).await;
+    let agent = test_agent(&s, "github").await;
+    let r = s
+        .request(
+            &agent,
+            "github",
+            "create_issue",
+            json!({"repo": "acme/web", "title": "t"}),
+        )
+        .await;
+    assert_eq!(r.body["provider"], "sandbox", "{r:?}");
+    assert!(fake.hits().is_empty());
+    let services = s.get("/api/v1/services", &s.pat).await;
+    let provider_of = |service: &str| -> Value {
+        services.body["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == service)
+            .map(|x| x["operations"][0]["provider"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(provider_of("github"), "github");
+    assert_eq!(provider_of("discord"), "sandbox");
+}
+
+#[test]
+fn api_settings_refuse_what_is_not_a_plain_http_url_and_hide_the_token() {
+    for bad in ["ftp://x", "not a url", "https://user:pw@api.example.com"] {
+        assert!(ApiSettings::new("X_URL", bad, None).is_err(), "{bad}");
+    }
+    let ok = ApiSettings::new(
+        "X_URL",
+        "https://api.example.com/v1/",
+        Some(SecretString::from(TOKEN)),
+    )
+    .unwrap();
+    assert_eq!(
+        ok.url("/a").unwrap().as_str(),
+        "https://api.example.com/v1/a"
+    );
+    assert!(!format!("{ok:?}").contains(TOKEN));
+}
