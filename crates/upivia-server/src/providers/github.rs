@@ -4,37 +4,21 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
-use super::rest::{Call, Rest, field, text};
-use super::{
-    Execution, PollStatus, Provider, ProviderCall, ProviderError, ProviderPoll, list_price,
-};
-use crate::catalog::OperationSpec;
-use crate::money::Cents;
+use super::rest::{Call, Rest, RestOperation, field, text};
+use super::{ProviderCall, ProviderError};
 
 pub const NAME: &str = "github";
 pub const WHAT: &str = "the GitHub API";
 
-pub struct GitHubIssues {
-    api: Rest,
-}
-
-impl GitHubIssues {
-    pub fn new(api: Rest) -> GitHubIssues {
-        GitHubIssues { api }
-    }
-}
+pub struct GitHubIssues;
 
 #[async_trait]
-impl Provider for GitHubIssues {
+impl RestOperation for GitHubIssues {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    fn estimate(&self, operation: &OperationSpec, _payload: &Value) -> Cents {
-        list_price(operation)
-    }
-
-    async fn execute(&self, call: ProviderCall<'_>) -> Result<Execution, ProviderError> {
+    async fn run(&self, api: &Rest, call: &ProviderCall<'_>) -> Result<Value, ProviderError> {
         let p = call.payload;
         // The catalog's pattern has already checked `owner/name`.
         let repo = p["repo"]
@@ -55,7 +39,7 @@ impl Provider for GitHubIssues {
             ("x-github-api-version", "2022-11-28"),
             ("accept", "application/vnd.github+json"),
         ];
-        let issue = self.api.send(request).await?;
+        let issue = api.send(request).await?;
         let labels: Vec<Value> = issue["labels"]
             .as_array()
             .map(|ls| {
@@ -65,22 +49,15 @@ impl Provider for GitHubIssues {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(Execution::Completed {
-            result: json!({
-                "id": field(&issue, "id", WHAT)?,
-                "number": field(&issue, "number", WHAT)?,
-                "repo": repo,
-                "title": text(&issue, "title", WHAT)?,
-                "state": issue["state"].as_str().unwrap_or("open"),
-                "labels": labels,
-                "html_url": text(&issue, "html_url", WHAT)?,
-                "created_at": text(&issue, "created_at", WHAT)?,
-            }),
-            actual_cost: list_price(call.operation),
-        })
-    }
-
-    async fn poll(&self, poll: ProviderPoll<'_>) -> Result<PollStatus, ProviderError> {
-        Err(super::synchronous(poll))
+        Ok(json!({
+            "id": field(&issue, "id", WHAT)?,
+            "number": field(&issue, "number", WHAT)?,
+            "repo": repo,
+            "title": text(&issue, "title", WHAT)?,
+            "state": issue["state"].as_str().unwrap_or("open"),
+            "labels": labels,
+            "html_url": text(&issue, "html_url", WHAT)?,
+            "created_at": text(&issue, "created_at", WHAT)?,
+        }))
     }
 }

@@ -8,7 +8,7 @@ use super::discord::{self, DiscordMessages};
 use super::email::SmtpProvider;
 use super::github::{self, GitHubIssues};
 use super::openai::{OpenAiClient, Prices, TextGeneration};
-use super::rest::Rest;
+use super::rest::{Rest, RestOperation, RestProvider};
 use super::search::{self, SearxSearch};
 use super::signing::SigningKeys;
 use super::slack::{self, SlackDm};
@@ -33,7 +33,7 @@ struct RestApi<'a> {
     what: &'static str,
     /// How the token is sent (`Authorization: <scheme> <token>`).
     scheme: Option<&'static str>,
-    build: fn(Rest) -> Arc<dyn Provider>,
+    make: fn() -> Box<dyn RestOperation>,
 }
 
 /// Adds a live provider for each configured one; the client's timeout
@@ -79,7 +79,7 @@ pub fn register_live(
             provider: search::NAME,
             what: search::WHAT,
             scheme: None,
-            build: |r| Arc::new(SearxSearch::new(r)),
+            make: || Box::new(SearxSearch),
         },
         RestApi {
             settings: settings.github.as_ref(),
@@ -87,7 +87,7 @@ pub fn register_live(
             provider: github::NAME,
             what: github::WHAT,
             scheme: Some("Bearer"),
-            build: |r| Arc::new(GitHubIssues::new(r)),
+            make: || Box::new(GitHubIssues),
         },
         RestApi {
             settings: settings.discord.as_ref(),
@@ -95,7 +95,7 @@ pub fn register_live(
             provider: discord::NAME,
             what: discord::WHAT,
             scheme: Some("Bot"),
-            build: |r| Arc::new(DiscordMessages::new(r)),
+            make: || Box::new(DiscordMessages),
         },
         RestApi {
             settings: settings.slack.as_ref(),
@@ -103,7 +103,7 @@ pub fn register_live(
             provider: slack::NAME,
             what: slack::WHAT,
             scheme: Some("Bearer"),
-            build: |r| Arc::new(SlackDm::new(r)),
+            make: || Box::new(SlackDm),
         },
     ];
     for api in apis {
@@ -112,7 +112,10 @@ pub fn register_live(
         };
         let rest = Rest::new(configured.clone(), http.clone(), api.what, api.scheme);
         let upstream = rest.describe();
-        providers.register_live(api.operation, (api.build)(rest));
+        providers.register_live(
+            api.operation,
+            Arc::new(RestProvider::new(rest, (api.make)())),
+        );
         live.push(LiveOperation {
             operation: api.operation,
             provider: api.provider,

@@ -4,15 +4,20 @@
 //! as everywhere (see `http.rs`): down, timeout or 5xx → unavailable; 4xx
 //! or an answer that is not JSON → adapter error.
 
+use async_trait::async_trait;
 use reqwest::Method;
 use reqwest::header::HeaderValue;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-use super::ProviderError;
 use super::hosts::Reach;
 use super::http::{HttpClient, Retry};
+use super::{
+    Execution, PollStatus, Provider, ProviderCall, ProviderError, ProviderPoll, list_price,
+};
+use crate::catalog::OperationSpec;
 use crate::config::ApiSettings;
+use crate::money::Cents;
 
 /// One provider's API.
 #[derive(Clone, Debug)]
@@ -155,4 +160,49 @@ pub fn text<'v>(answer: &'v Value, name: &str, what: &str) -> Result<&'v str, Pr
     field(answer, name, what)?
         .as_str()
         .ok_or_else(|| ProviderError::Adapter(format!("{what} answered `{name}` not as text")))
+}
+
+/// One operation on a JSON API: what it sends and how the answer becomes
+/// the result. It is charged its list price, on success only.
+#[async_trait]
+pub trait RestOperation: Send + Sync + 'static {
+    /// The name requests report as their `provider`.
+    fn name(&self) -> &'static str;
+
+    async fn run(&self, api: &Rest, call: &ProviderCall<'_>) -> Result<Value, ProviderError>;
+}
+
+/// A [`RestOperation`] as a [`Provider`].
+pub struct RestProvider {
+    api: Rest,
+    operation: Box<dyn RestOperation>,
+}
+
+impl RestProvider {
+    pub fn new(api: Rest, operation: Box<dyn RestOperation>) -> RestProvider {
+        RestProvider { api, operation }
+    }
+}
+
+#[async_trait]
+impl Provider for RestProvider {
+    fn name(&self) -> &'static str {
+        self.operation.name()
+    }
+
+    fn estimate(&self, operation: &OperationSpec, _payload: &Value) -> Cents {
+        list_price(operation)
+    }
+
+    async fn execute(&self, call: ProviderCall<'_>) -> Result<Execution, ProviderError> {
+        let result = self.operation.run(&self.api, &call).await?;
+        Ok(Execution::Completed {
+            result,
+            actual_cost: list_price(call.operation),
+        })
+    }
+
+    async fn poll(&self, poll: ProviderPoll<'_>) -> Result<PollStatus, ProviderError> {
+        Err(super::synchronous(poll))
+    }
 }

@@ -5,38 +5,22 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::rest::{Call, Rest, field};
-use super::{
-    Execution, PollStatus, Provider, ProviderCall, ProviderError, ProviderPoll, list_price,
-};
-use crate::catalog::OperationSpec;
-use crate::money::Cents;
+use super::rest::{Call, Rest, RestOperation, field};
+use super::{ProviderCall, ProviderError};
 
 pub const NAME: &str = "searxng";
 pub const WHAT: &str = "the SearXNG search API";
 const DEFAULT_RESULTS: u64 = 5;
 
-pub struct SearxSearch {
-    api: Rest,
-}
-
-impl SearxSearch {
-    pub fn new(api: Rest) -> SearxSearch {
-        SearxSearch { api }
-    }
-}
+pub struct SearxSearch;
 
 #[async_trait]
-impl Provider for SearxSearch {
+impl RestOperation for SearxSearch {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    fn estimate(&self, operation: &OperationSpec, _payload: &Value) -> Cents {
-        list_price(operation)
-    }
-
-    async fn execute(&self, call: ProviderCall<'_>) -> Result<Execution, ProviderError> {
+    async fn run(&self, api: &Rest, call: &ProviderCall<'_>) -> Result<Value, ProviderError> {
         let query = call.payload["query"].as_str().ok_or_else(|| {
             ProviderError::Adapter("web_search.search: `query` is required".into())
         })?;
@@ -45,7 +29,7 @@ impl Provider for SearxSearch {
             .unwrap_or(DEFAULT_RESULTS);
         let mut request = Call::get("/search");
         request.query = vec![("q", query.to_owned()), ("format", "json".to_owned())];
-        let answer = self.api.send(request).await?;
+        let answer = api.send(request).await?;
         let found = field(&answer, "results", WHAT)?.as_array().ok_or_else(|| {
             ProviderError::Adapter(format!("{WHAT} answered `results` not as a list"))
         })?;
@@ -61,13 +45,6 @@ impl Provider for SearxSearch {
                 json!({"position": i + 1, "title": title, "url": url, "snippet": snippet})
             })
             .collect();
-        Ok(Execution::Completed {
-            result: json!({"query": query, "results": results}),
-            actual_cost: list_price(call.operation),
-        })
-    }
-
-    async fn poll(&self, poll: ProviderPoll<'_>) -> Result<PollStatus, ProviderError> {
-        Err(super::synchronous(poll))
+        Ok(json!({"query": query, "results": results}))
     }
 }
