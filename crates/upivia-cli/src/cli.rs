@@ -331,6 +331,26 @@ pub struct ProviderArgs {
         default_value = "https://slack.com/api"
     )]
     pub slack_base_url: String,
+    /// Mastodon server for `mastodon.post`: https://mastodon.social.
+    #[arg(
+        long,
+        env = "UPIVIA_MASTODON_BASE_URL",
+        requires = "mastodon_access_token"
+    )]
+    pub mastodon_base_url: Option<String>,
+    /// Access token of the posting account (scope write:statuses).
+    #[arg(long, env = "UPIVIA_MASTODON_ACCESS_TOKEN", hide_env_values = true, value_parser = secret, requires = "mastodon_base_url")]
+    pub mastodon_access_token: Option<SecretString>,
+    /// Notion integration token (secret_… or ntn_…) for `notion.create_page`.
+    #[arg(long, env = "UPIVIA_NOTION_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub notion_token: Option<SecretString>,
+    /// Notion API base URL.
+    #[arg(
+        long,
+        env = "UPIVIA_NOTION_BASE_URL",
+        default_value = "https://api.notion.com"
+    )]
+    pub notion_base_url: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -225,6 +225,10 @@ pub struct ProviderSettings {
     pub discord: Option<ApiSettings>,
     /// `chat.dm` on the Slack Web API, as a bot.
     pub slack: Option<ApiSettings>,
+    /// `mastodon.post` on one Mastodon server, as one account.
+    pub mastodon: Option<ApiSettings>,
+    /// `notion.create_page` on the Notion API, as an integration.
+    pub notion: Option<ApiSettings>,
 }
 
 /// A provider's HTTP API: where it is (the operator's choice, so not behind

@@ -148,6 +148,14 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         .slack_bot_token
         .map(|t| api("UPIVIA_SLACK_BASE_URL", &args.slack_base_url, Some(t)))
         .transpose()?;
+    let mastodon = match (&args.mastodon_base_url, args.mastodon_access_token) {
+        (Some(base), Some(token)) => Some(api("UPIVIA_MASTODON_BASE_URL", base, Some(token))?),
+        _ => None,
+    };
+    let notion = args
+        .notion_token
+        .map(|t| api("UPIVIA_NOTION_BASE_URL", &args.notion_base_url, Some(t)))
+        .transpose()?;
     Ok(ProviderSettings {
         smtp,
         openai,
@@ -156,6 +164,8 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         github,
         discord,
         slack,
+        mastodon,
+        notion,
     })
 }
 

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use super::discord::{self, DiscordMessages};
 use super::email::SmtpProvider;
 use super::github::{self, GitHubIssues};
+use super::mastodon::{self, MastodonPost};
+use super::notion::{self, NotionPage};
 use super::openai::{OpenAiClient, Prices, TextGeneration};
 use super::rest::{Rest, RestOperation, RestProvider};
 use super::search::{self, SearxSearch};
@@ -104,6 +106,22 @@ pub fn register_live(
             what: slack::WHAT,
             scheme: Some("Bearer"),
             make: || Box::new(SlackDm),
+        },
+        RestApi {
+            settings: settings.mastodon.as_ref(),
+            operation: "mastodon.post",
+            provider: mastodon::NAME,
+            what: mastodon::WHAT,
+            scheme: Some("Bearer"),
+            make: || Box::new(MastodonPost),
+        },
+        RestApi {
+            settings: settings.notion.as_ref(),
+            operation: "notion.create_page",
+            provider: notion::NAME,
+            what: notion::WHAT,
+            scheme: Some("Bearer"),
+            make: || Box::new(NotionPage),
         },
     ];
     for api in apis {

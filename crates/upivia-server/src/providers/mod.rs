@@ -12,6 +12,8 @@ pub mod github;
 pub mod hosts;
 pub mod http;
 pub mod live;
+pub mod mastodon;
+pub mod notion;
 pub mod openai;
 pub mod rest;
 pub mod sandbox;

@@ -325,3 +325,123 @@ fn api_settings_refuse_what_is_not_a_plain_http_url_and_hide_the_token() {
     );
     assert!(!format!("{ok:?}").contains(TOKEN));
 }
+
+#[tokio::test]
+async fn mastodon_posts_once_per_request_with_an_idempotency_key() {
+    let fake = FakeHttp::start(vec![Canned::json(
+        200,
+        json!({"id": "113001", "uri": "https://social.example/users/bot/statuses/113001",
+               "url": "https://social.example/@bot/113001", "visibility": "unlisted",
+               "content": "<p>Shipping day!</p>", "created_at": "2026-12-03T09:00:00.000Z"}),
+    )])
+    .await;
+    let settings = api(&fake, "", true);
+    let s = server(move |c| c.providers.mastodon = Some(settings)).await;
+    let agent = s.funded_agent("mastodon", 10).await;
+    let r = s
+        .request(
+            &agent,
+            "mastodon",
+            "post",
+            json!({"status": "Shipping day!", "visibility": "unlisted"}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["provider"], "mastodon");
+    assert_eq!(
+        r.body["result"]["url"],
+        "https://social.example/@bot/113001"
+    );
+    let hit = &fake.hits()[0];
+    assert_eq!(
+        (hit.method.as_str(), hit.uri.as_str()),
+        ("POST", "/api/v1/statuses")
+    );
+    assert_eq!(hit.header("authorization"), format!("Bearer {TOKEN}"));
+    assert_eq!(
+        hit.header("idempotency-key"),
+        r.body["request_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        hit.json(),
+        json!({"status": "Shipping day!", "visibility": "unlisted"})
+    );
+    fake.push(Canned::json(
+        422,
+        json!({"error": "Validation failed: Text can't be blank"}),
+    ));
+    let refused = s
+        .request(&agent, "mastodon", "post", json!({"status": "x"}))
+        .await;
+    assert_eq!(refused.body["reason_code"], "adapter_error", "{refused:?}");
+    assert_eq!(s.balance().await, 9);
+    s.ledger_ok().await;
+}
+
+#[tokio::test]
+async fn notion_pages_carry_the_title_and_one_block_per_paragraph() {
+    let fake = FakeHttp::start(vec![Canned::json(
+        200,
+        json!({"object": "page", "id": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+               "url": "https://www.notion.so/Weekly-digest-0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+               "created_time": "2026-12-03T09:00:00.000Z"}),
+    )])
+    .await;
+    let settings = api(&fake, "", true);
+    let s = server(move |c| c.providers.notion = Some(settings)).await;
+    let agent = s.funded_agent("notion", 10).await;
+    let r = s
+        .request(
+            &agent,
+            "notion",
+            "create_page",
+            json!({"parent_id": "5C6A28216BB14A7EB6E1C50111515C3D", "title": "Weekly digest",
+                   "content": "Three incidents.\r\n\r\n\n\nAll resolved.\n"}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(
+        r.body["result"]["parent_id"],
+        "5c6a2821-6bb1-4a7e-b6e1-c50111515c3d"
+    );
+    assert_eq!(r.body["result"]["blocks_created"], 2);
+    let hit = &fake.hits()[0];
+    assert_eq!(hit.uri, "/v1/pages");
+    assert_eq!(hit.header("notion-version"), "2022-06-28");
+    assert_eq!(hit.header("authorization"), format!("Bearer {TOKEN}"));
+    let body = hit.json();
+    assert_eq!(
+        body["parent"]["page_id"],
+        "5c6a2821-6bb1-4a7e-b6e1-c50111515c3d"
+    );
+    assert_eq!(
+        body["properties"]["title"]["title"][0]["text"]["content"],
+        "Weekly digest"
+    );
+    let texts: Vec<&str> = body["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            b["paragraph"]["rich_text"][0]["text"]["content"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(texts, ["Three incidents.", "All resolved."]);
+
+    // A paragraph Notion would refuse is refused before anything is sent.
+    let long = "x".repeat(2001);
+    let r = s
+        .request(
+            &agent,
+            "notion",
+            "create_page",
+            json!({"parent_id": "5c6a28216bb14a7eb6e1c50111515c3d", "title": "t", "content": long}),
+        )
+        .await;
+    assert_eq!(r.body["reason_code"], "adapter_error", "{r:?}");
+    assert_eq!(fake.hits().len(), 1);
+    assert_eq!(s.balance().await, 9);
+    s.ledger_ok().await;
+}
