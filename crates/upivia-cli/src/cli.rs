@@ -351,6 +351,12 @@ pub struct ProviderArgs {
         default_value = "https://api.notion.com"
     )]
     pub notion_base_url: String,
+    /// OAuth 2.0 user-context token (scope tweet.write) for `x.post`.
+    #[arg(long, env = "UPIVIA_X_ACCESS_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub x_access_token: Option<SecretString>,
+    /// X API base URL.
+    #[arg(long, env = "UPIVIA_X_BASE_URL", default_value = "https://api.x.com")]
+    pub x_base_url: String,
 }
 
 #[derive(Subcommand, Debug)]

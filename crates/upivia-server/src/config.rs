@@ -229,6 +229,8 @@ pub struct ProviderSettings {
     pub mastodon: Option<ApiSettings>,
     /// `notion.create_page` on the Notion API, as an integration.
     pub notion: Option<ApiSettings>,
+    /// `x.post` on the X API v2, as one account.
+    pub x: Option<ApiSettings>,
 }
 
 /// A provider's HTTP API: where it is (the operator's choice, so not behind

@@ -156,6 +156,10 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         .notion_token
         .map(|t| api("UPIVIA_NOTION_BASE_URL", &args.notion_base_url, Some(t)))
         .transpose()?;
+    let x = args
+        .x_access_token
+        .map(|t| api("UPIVIA_X_BASE_URL", &args.x_base_url, Some(t)))
+        .transpose()?;
     Ok(ProviderSettings {
         smtp,
         openai,
@@ -166,6 +170,7 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         slack,
         mastodon,
         notion,
+        x,
     })
 }
 

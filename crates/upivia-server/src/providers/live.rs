@@ -15,6 +15,7 @@ use super::search::{self, SearxSearch};
 use super::signing::SigningKeys;
 use super::slack::{self, SlackDm};
 use super::webhook::WebhookDelivery;
+use super::x::{self, XPost};
 use super::{Outbound, Provider, Providers};
 use crate::config::{ApiSettings, ProviderSettings};
 
@@ -122,6 +123,14 @@ pub fn register_live(
             what: notion::WHAT,
             scheme: Some("Bearer"),
             make: || Box::new(NotionPage),
+        },
+        RestApi {
+            settings: settings.x.as_ref(),
+            operation: "x.post",
+            provider: x::NAME,
+            what: x::WHAT,
+            scheme: Some("Bearer"),
+            make: || Box::new(XPost),
         },
     ];
     for api in apis {

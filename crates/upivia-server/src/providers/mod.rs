@@ -21,6 +21,7 @@ pub mod search;
 pub mod signing;
 pub mod slack;
 pub mod webhook;
+pub mod x;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! What the providers of third-party JSON APIs share (search, GitHub,
-//! Discord, Slack): a call to a configured base URL with the provider's
+//! Discord, Slack, Mastodon, Notion, X): a call to a configured base URL with the provider's
 //! token as a header the logs never show, and its JSON answer. Errors map
 //! as everywhere (see `http.rs`): down, timeout or 5xx → unavailable; 4xx
 //! or an answer that is not JSON → adapter error.

@@ -1,6 +1,7 @@
 //! The providers of third-party JSON APIs against local fakes of them:
 //! `web_search.search` on SearXNG, `github.create_issue`,
-//! `discord.send_message` and Slack `chat.dm`. Each checks the wire request
+//! `discord.send_message`, Slack `chat.dm`, `mastodon.post`,
+//! `notion.create_page` and `x.post`. Each checks the wire request
 //! (method, path, auth header, body), the answer's mapping, the error
 //! mapping, and that only a success is charged.
 
@@ -442,6 +443,59 @@ async fn notion_pages_carry_the_title_and_one_block_per_paragraph() {
         .await;
     assert_eq!(r.body["reason_code"], "adapter_error", "{r:?}");
     assert_eq!(fake.hits().len(), 1);
+    assert_eq!(s.balance().await, 9);
+    s.ledger_ok().await;
+}
+
+#[tokio::test]
+async fn x_posts_and_replies_with_the_user_token() {
+    let fake = FakeHttp::start(vec![Canned::json(
+        201,
+        json!({"data": {"id": "1864000000000000001", "text": "Shipping day!", "edit_history_tweet_ids": ["1864000000000000001"]}}),
+    )])
+    .await;
+    let settings = api(&fake, "", true);
+    let s = server(move |c| c.providers.x = Some(settings)).await;
+    let agent = s.funded_agent("x", 10).await;
+    let r = s
+        .request(
+            &agent,
+            "x",
+            "post",
+            json!({"text": "Shipping day!", "reply_to_id": "1863999999999999999"}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["provider"], "x");
+    assert_eq!(r.body["result"]["id"], "1864000000000000001");
+    assert_eq!(
+        r.body["result"]["url"],
+        "https://x.com/i/web/status/1864000000000000001"
+    );
+    let hit = &fake.hits()[0];
+    assert_eq!(hit.uri, "/2/tweets");
+    assert_eq!(hit.header("authorization"), format!("Bearer {TOKEN}"));
+    assert_eq!(
+        hit.json(),
+        json!({"text": "Shipping day!", "reply": {"in_reply_to_tweet_id": "1863999999999999999"}})
+    );
+    // 403 (a duplicate post, or no write scope) is the adapter's; an
+    // answer without `data` too.
+    fake.push(Canned::json(
+        403,
+        json!({"detail": "You are not allowed to create a Tweet with duplicate content."}),
+    ));
+    let dup = s
+        .request(&agent, "x", "post", json!({"text": "Shipping day!"}))
+        .await;
+    assert_eq!(dup.body["reason_code"], "adapter_error", "{dup:?}");
+    assert!(
+        dup.body["message"].as_str().unwrap().contains("403"),
+        "{dup:?}"
+    );
+    fake.push(Canned::json(200, json!({"errors": []})));
+    let odd = s.request(&agent, "x", "post", json!({"text": "y"})).await;
+    assert_eq!(odd.body["reason_code"], "adapter_error", "{odd:?}");
     assert_eq!(s.balance().await, 9);
     s.ledger_ok().await;
 }
