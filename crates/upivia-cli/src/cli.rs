@@ -357,6 +357,19 @@ pub struct ProviderArgs {
     /// X API base URL.
     #[arg(long, env = "UPIVIA_X_BASE_URL", default_value = "https://api.x.com")]
     pub x_base_url: String,
+    /// Bluesky handle for `bluesky.post`: name.bsky.social.
+    #[arg(long, env = "UPIVIA_BLUESKY_HANDLE", requires = "bluesky_app_password")]
+    pub bluesky_handle: Option<String>,
+    /// An app password of that account (Settings → App passwords).
+    #[arg(long, env = "UPIVIA_BLUESKY_APP_PASSWORD", hide_env_values = true, value_parser = secret, requires = "bluesky_handle")]
+    pub bluesky_app_password: Option<SecretString>,
+    /// The account's PDS.
+    #[arg(
+        long,
+        env = "UPIVIA_BLUESKY_BASE_URL",
+        default_value = "https://bsky.social"
+    )]
+    pub bluesky_base_url: String,
 }
 
 #[derive(Subcommand, Debug)]

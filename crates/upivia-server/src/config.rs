@@ -231,6 +231,9 @@ pub struct ProviderSettings {
     pub notion: Option<ApiSettings>,
     /// `x.post` on the X API v2, as one account.
     pub x: Option<ApiSettings>,
+    /// `bluesky.post` on a PDS: its URL and the app password (as the
+    /// token), with the account's handle.
+    pub bluesky: Option<(ApiSettings, String)>,
 }
 
 /// A provider's HTTP API: where it is (the operator's choice, so not behind

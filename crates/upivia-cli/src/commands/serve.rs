@@ -160,6 +160,17 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         .x_access_token
         .map(|t| api("UPIVIA_X_BASE_URL", &args.x_base_url, Some(t)))
         .transpose()?;
+    let bluesky = match (args.bluesky_handle, args.bluesky_app_password) {
+        (Some(handle), Some(password)) => Some((
+            api(
+                "UPIVIA_BLUESKY_BASE_URL",
+                &args.bluesky_base_url,
+                Some(password),
+            )?,
+            handle,
+        )),
+        _ => None,
+    };
     Ok(ProviderSettings {
         smtp,
         openai,
@@ -171,6 +182,7 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         mastodon,
         notion,
         x,
+        bluesky,
     })
 }
 

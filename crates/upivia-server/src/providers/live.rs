@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::bluesky::{self, BlueskyPost};
 use super::discord::{self, DiscordMessages};
 use super::email::SmtpProvider;
 use super::github::{self, GitHubIssues};
@@ -146,6 +147,22 @@ pub fn register_live(
         live.push(LiveOperation {
             operation: api.operation,
             provider: api.provider,
+            upstream,
+        });
+    }
+    if let Some((api, identifier)) = &settings.bluesky {
+        let rest = Rest::new(api.clone(), http.clone(), bluesky::WHAT, None);
+        let upstream = format!("{} ({identifier})", rest.describe());
+        providers.register_live(
+            "bluesky.post",
+            Arc::new(RestProvider::new(
+                rest,
+                Box::new(BlueskyPost::new(identifier.clone())),
+            )),
+        );
+        live.push(LiveOperation {
+            operation: "bluesky.post",
+            provider: bluesky::NAME,
             upstream,
         });
     }

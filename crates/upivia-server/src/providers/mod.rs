@@ -5,6 +5,7 @@
 //! for which are configured, and [`Providers::for_operation`] for who gets
 //! which).
 
+pub mod bluesky;
 pub mod custom;
 pub mod discord;
 pub mod email;

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use reqwest::Method;
 use reqwest::header::HeaderValue;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::hosts::Reach;
@@ -37,6 +37,9 @@ pub struct Call<'a> {
     pub query: Vec<(&'a str, String)>,
     pub body: Option<&'a Value>,
     pub headers: Vec<(&'static str, &'a str)>,
+    /// A bearer token for this call instead of the configured one (a
+    /// session the provider opened).
+    pub bearer: Option<&'a SecretString>,
     pub retry: Retry,
 }
 
@@ -48,6 +51,7 @@ impl<'a> Call<'a> {
             query: Vec::new(),
             body: None,
             headers: Vec::new(),
+            bearer: None,
             // Reading has no side effect to repeat.
             retry: Retry::RateLimitedAndServerErrors,
         }
@@ -61,6 +65,7 @@ impl<'a> Call<'a> {
             query: Vec::new(),
             body: Some(body),
             headers: Vec::new(),
+            bearer: None,
             retry: Retry::RateLimited,
         }
     }
@@ -85,9 +90,20 @@ impl Rest {
         self.settings.describe()
     }
 
-    fn authorization(&self) -> Result<Option<HeaderValue>, ProviderError> {
-        let (Some(scheme), Some(token)) = (self.scheme, &self.settings.token) else {
-            return Ok(None);
+    /// The configured token, for an API that takes it in a body (a
+    /// password to open a session with).
+    pub fn token(&self) -> Option<&SecretString> {
+        self.settings.token.as_ref()
+    }
+
+    fn authorization(
+        &self,
+        bearer: Option<&SecretString>,
+    ) -> Result<Option<HeaderValue>, ProviderError> {
+        let (scheme, token) = match (bearer, self.scheme, &self.settings.token) {
+            (Some(session), _, _) => ("Bearer", session),
+            (None, Some(scheme), Some(token)) => (scheme, token),
+            _ => return Ok(None),
         };
         let mut value = HeaderValue::try_from(format!("{scheme} {}", token.expose_secret()))
             .map_err(|_| {
@@ -109,7 +125,7 @@ impl Rest {
         if !call.query.is_empty() {
             url.query_pairs_mut().extend_pairs(call.query.iter());
         }
-        let authorization = self.authorization()?;
+        let authorization = self.authorization(call.bearer)?;
         let body = match call.body {
             Some(body) => Some(serde_json::to_vec(body).map_err(|e| {
                 ProviderError::Adapter(format!("{what}: the request cannot be sent: {e}"))

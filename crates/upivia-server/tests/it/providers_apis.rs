@@ -1,7 +1,7 @@
 //! The providers of third-party JSON APIs against local fakes of them:
 //! `web_search.search` on SearXNG, `github.create_issue`,
 //! `discord.send_message`, Slack `chat.dm`, `mastodon.post`,
-//! `notion.create_page` and `x.post`. Each checks the wire request
+//! `notion.create_page`, `x.post` and `bluesky.post`. Each checks the wire request
 //! (method, path, auth header, body), the answer's mapping, the error
 //! mapping, and that only a success is charged.
 
@@ -497,5 +497,82 @@ async fn x_posts_and_replies_with_the_user_token() {
     let odd = s.request(&agent, "x", "post", json!({"text": "y"})).await;
     assert_eq!(odd.body["reason_code"], "adapter_error", "{odd:?}");
     assert_eq!(s.balance().await, 9);
+    s.ledger_ok().await;
+}
+
+#[tokio::test]
+async fn bluesky_posts_reuse_one_session_and_renew_it_once_expired() {
+    let session = |jwt: &str| {
+        Canned::json(
+            200,
+            json!({"accessJwt": jwt, "refreshJwt": "r", "did": "did:plc:abc123", "handle": "bot.bsky.social"}),
+        )
+    };
+    let record = |n: u32| {
+        Canned::json(
+            200,
+            json!({"uri": format!("at://did:plc:abc123/app.bsky.feed.post/3k{n}"), "cid": format!("bafy{n}")}),
+        )
+    };
+    let fake = FakeHttp::start(vec![
+        session("jwt-one"),
+        record(1),
+        record(2),
+        Canned::json(
+            400,
+            json!({"error": "ExpiredToken", "message": "Token has expired"}),
+        ),
+        session("jwt-two"),
+        record(3),
+    ])
+    .await;
+    let settings = api(&fake, "", true);
+    let s = server(move |c| c.providers.bluesky = Some((settings, "bot.bsky.social".into()))).await;
+    let agent = s.funded_agent("bluesky", 10).await;
+    let mut uris = Vec::new();
+    for text in ["one", "two", "three"] {
+        let r = s
+            .request(
+                &agent,
+                "bluesky",
+                "post",
+                json!({"text": text, "langs": ["en"]}),
+            )
+            .await;
+        assert_eq!(r.body["status"], "executed", "{r:?}");
+        assert_eq!(r.body["provider"], "bluesky");
+        uris.push(r.body["result"]["uri"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(uris[2], "at://did:plc:abc123/app.bsky.feed.post/3k3");
+    let hits = fake.hits();
+    let paths: Vec<&str> = hits.iter().map(|h| h.uri.as_str()).collect();
+    let open = "/xrpc/com.atproto.server.createSession";
+    let write = "/xrpc/com.atproto.repo.createRecord";
+    assert_eq!(paths, [open, write, write, write, open, write]);
+    assert_eq!(
+        hits[0].json(),
+        json!({"identifier": "bot.bsky.social", "password": TOKEN})
+    );
+    assert_eq!(hits[0].header("authorization"), "");
+    assert_eq!(hits[1].header("authorization"), "Bearer jwt-one");
+    assert_eq!(hits[5].header("authorization"), "Bearer jwt-two");
+    let written = hits[1].json();
+    assert_eq!(written["repo"], "did:plc:abc123");
+    assert_eq!(written["record"]["$type"], "app.bsky.feed.post");
+    assert_eq!(written["record"]["text"], "one");
+    assert_eq!(written["record"]["langs"], json!(["en"]));
+    assert_eq!(s.balance().await, 7);
+
+    // A wrong app password is the adapter's error and costs nothing.
+    fake.push(Canned::json(400, json!({"error": "ExpiredToken"})));
+    fake.push(Canned::json(
+        401,
+        json!({"error": "AuthenticationRequired", "message": "Invalid identifier or password"}),
+    ));
+    let r = s
+        .request(&agent, "bluesky", "post", json!({"text": "four"}))
+        .await;
+    assert_eq!(r.body["reason_code"], "adapter_error", "{r:?}");
+    assert_eq!(s.balance().await, 7);
     s.ledger_ok().await;
 }
