@@ -14,7 +14,7 @@ use super::openai::{OpenAiClient, Prices, TextGeneration};
 use super::rest::{Rest, RestOperation, RestProvider};
 use super::search::{self, SearxSearch};
 use super::signing::SigningKeys;
-use super::slack::{self, SlackDm};
+use super::slack::{self, SlackDm, SlackRead};
 use super::webhook::WebhookDelivery;
 use super::x::{self, XPost};
 use super::{Outbound, Provider, Providers};
@@ -108,6 +108,14 @@ pub fn register_live(
             what: slack::WHAT,
             scheme: Some("Bearer"),
             make: || Box::new(SlackDm),
+        },
+        RestApi {
+            settings: settings.slack.as_ref(),
+            operation: "chat.read",
+            provider: slack::NAME,
+            what: slack::WHAT,
+            scheme: Some("Bearer"),
+            make: || Box::new(SlackRead),
         },
         RestApi {
             settings: settings.mastodon.as_ref(),

@@ -22,6 +22,7 @@ pub mod search;
 pub mod signing;
 pub mod slack;
 pub mod webhook;
+pub mod window;
 pub mod x;
 
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! The providers of third-party JSON APIs against local fakes of them:
 //! `web_search.search` on SearXNG, `github.create_issue`,
-//! `discord.send_message`, Slack `chat.dm`, `mastodon.post`,
+//! `discord.send_message`, Slack `chat.dm` and `chat.read`, `mastodon.post`,
 //! `notion.create_page`, `x.post` and `bluesky.post`. Each checks the wire request
 //! (method, path, auth header, body), the answer's mapping, the error
 //! mapping, and that only a success is charged.
@@ -575,4 +575,72 @@ async fn bluesky_posts_reuse_one_session_and_renew_it_once_expired() {
     assert_eq!(r.body["reason_code"], "adapter_error", "{r:?}");
     assert_eq!(s.balance().await, 7);
     s.ledger_ok().await;
+}
+
+#[tokio::test]
+async fn slack_reads_a_channels_history_since_a_window() {
+    let fake = FakeHttp::start(vec![Canned::json(
+        200,
+        json!({"ok": true, "has_more": true, "messages": [
+            {"type": "message", "ts": "1733216400.000200", "user": "U0123ABCDE", "text": "deploy done"},
+            {"type": "message", "ts": "1733216300.000100", "bot_id": "B0456", "text": "build green"},
+        ]}),
+    )])
+    .await;
+    let settings = api(&fake, "/api", true);
+    let s = server(move |c| c.providers.slack = Some(settings)).await;
+    let agent = s.funded_agent("chat", 10).await;
+    let r = s
+        .request(
+            &agent,
+            "chat",
+            "read",
+            json!({"channel": "C0123ABCDE", "since": "2h", "limit": 2}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["provider"], "slack");
+    assert_eq!(r.body["result"]["has_more"], true);
+    assert_eq!(r.body["result"]["messages"][1]["user"], "B0456");
+    let hit = &fake.hits()[0];
+    assert_eq!(hit.uri, "/api/conversations.history");
+    let sent = hit.json();
+    assert_eq!(
+        (&sent["channel"], &sent["limit"]),
+        (&json!("C0123ABCDE"), &json!(2))
+    );
+    let oldest: i64 = sent["oldest"]
+        .as_str()
+        .and_then(|o| o.strip_suffix(".000000"))
+        .and_then(|o| o.parse().ok())
+        .unwrap_or_else(|| panic!("{sent}"));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(
+        (now - 7200 - oldest).abs() < 60,
+        "oldest {oldest}, now {now}"
+    );
+    let since = time::OffsetDateTime::parse(
+        r.body["result"]["since"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(since.unix_timestamp(), oldest);
+    assert_eq!(s.balance().await, 10, "reads are free");
+
+    // A name is not looked up live, and a window past 90 days is refused;
+    // neither reaches Slack.
+    let named = s
+        .request(&agent, "chat", "read", json!({"channel": "#general"}))
+        .await;
+    assert_eq!(named.body["reason_code"], "adapter_error", "{named:?}");
+    let old = s
+        .request(
+            &agent,
+            "chat",
+            "read",
+            json!({"channel": "C0123ABCDE", "since": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(old.body["reason_code"], "adapter_error", "{old:?}");
+    assert_eq!(fake.hits().len(), 1);
 }

@@ -5,16 +5,14 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use url::{Host, Url};
 
 use super::{Ctx, Input, base32, is_e164, is_email, rfc3339};
-use crate::providers::{Execution, ProviderError};
+use crate::providers::{Execution, ProviderError, window};
 
 /// Resend's and most mail APIs' cap on to + cc + bcc.
 const MAX_RECIPIENTS: usize = 50;
 /// How far back the sandbox keeps inbound history, like Slack's free plan.
-const HISTORY_DAYS: i64 = 90;
 /// The workspace number inbound SMS arrive at when no `to` filter is given.
 const SANDBOX_NUMBER: &str = "+15555550100";
 
@@ -139,44 +137,10 @@ fn segments(body: &str) -> u64 {
     }
 }
 
-/// Start of a read window: `30m`, `24h`, `7d` back from now, or an RFC 3339
-/// timestamp. At most [`HISTORY_DAYS`] back.
+/// Start of a read window (see `providers/window.rs`).
 fn since(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<OffsetDateTime, ProviderError> {
     let raw = input.opt_str("since")?.unwrap_or("24h");
-    let relative = raw.char_indices().last().and_then(|(at, unit)| {
-        let seconds_per_unit = match unit {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return None,
-        };
-        let digits = &raw[..at];
-        let ok = (1..=6).contains(&digits.len())
-            && !digits.starts_with('0')
-            && digits.bytes().all(|b| b.is_ascii_digit());
-        let n: i64 = if ok {
-            digits.parse().ok()?
-        } else {
-            return None;
-        };
-        Some(n * seconds_per_unit)
-    });
-    let start = match relative {
-        Some(seconds) => ctx.now.checked_sub(time::Duration::seconds(seconds)),
-        None => OffsetDateTime::parse(raw, &Rfc3339).ok(),
-    }
-    .ok_or_else(|| {
-        input.invalid(format_args!(
-            "`since` must be a window such as 24h, 30m or 7d, or an RFC 3339 timestamp; got {raw:?}"
-        ))
-    })?;
-    if ctx.now - start > time::Duration::days(HISTORY_DAYS) {
-        return Err(input.invalid(format_args!(
-            "`since` reaches back more than {HISTORY_DAYS} days; older history is not kept"
-        )));
-    }
-    Ok(start)
+    window::since(raw, ctx.now).map_err(|why| input.invalid(why))
 }
 
 /// `count` instants spread evenly inside `(start, now)`, oldest first;
