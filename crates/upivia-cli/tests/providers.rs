@@ -116,7 +116,8 @@ fn serve_logs_which_operations_are_live_without_their_secrets() {
         "operation=\"web_search.search\" provider=\"searxng\" upstream=http://127.0.0.1:9/searx",
         "operation=\"github.create_issue\" provider=\"github\" upstream=https://api.github.com",
         "operation=\"chat.dm\" provider=\"slack\" upstream=https://slack.com/api",
-        "live=6",
+        "operation=\"chat.read\" provider=\"slack\"",
+        "live=7",
         "operations without a live provider run on the sandbox",
     ] {
         assert!(log.contains(expected), "no {expected:?} in\n{log}");
