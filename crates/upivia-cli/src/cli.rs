@@ -370,6 +370,24 @@ pub struct ProviderArgs {
         default_value = "https://bsky.social"
     )]
     pub bluesky_base_url: String,
+    /// Twilio account SID (AC…) for `sms.send`, `mms.send` and
+    /// `voice_call.create`; call status callbacks need --public-url.
+    #[arg(
+        long,
+        env = "UPIVIA_TWILIO_ACCOUNT_SID",
+        requires = "twilio_auth_token"
+    )]
+    pub twilio_account_sid: Option<String>,
+    /// The account's auth token (also what Twilio signs callbacks with).
+    #[arg(long, env = "UPIVIA_TWILIO_AUTH_TOKEN", hide_env_values = true, value_parser = secret, requires = "twilio_account_sid")]
+    pub twilio_auth_token: Option<SecretString>,
+    /// Twilio API base URL.
+    #[arg(
+        long,
+        env = "UPIVIA_TWILIO_BASE_URL",
+        default_value = "https://api.twilio.com"
+    )]
+    pub twilio_base_url: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -622,6 +622,7 @@ const UNDO_AFTER_3: &[&str] = &[
     "DROP TABLE delegated_task_events; DROP TABLE delegated_tasks;",
     "DROP TABLE org_secrets; DROP TABLE org_data_keys;",
     "DROP TABLE custom_operations;",
+    "DROP TABLE outcome_reviews; ALTER TABLE service_requests DROP COLUMN provider_started_at;",
 ];
 
 #[test]

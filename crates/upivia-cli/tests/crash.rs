@@ -1,23 +1,13 @@
 //! Crash safety: `kill -9` in the middle of load loses no committed
 //! decision and leaves no reservation behind once the server restarts.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod support;
+use support::{Server, call, free_port};
 
 async fn start(data: &std::path::Path, port: u16, provider_timeout_ms: u32) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_upivia"))
@@ -35,35 +25,7 @@ async fn start(data: &std::path::Path, port: u16, provider_timeout_ms: u32) -> S
         .stderr(Stdio::null())
         .spawn()
         .expect("server starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/api/v1/healthz")).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server { child, base }
-}
-
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = http.request(method, url).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    support::healthy(child, port).await
 }
 
 fn email(i: usize, slow: bool) -> Value {
@@ -254,13 +216,6 @@ async fn kill_minus_nine_mid_load_loses_no_decision_and_no_money() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// One agent gated by approval, one not, both funded; returns the keys.

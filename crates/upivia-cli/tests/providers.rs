@@ -12,6 +12,7 @@ const SMTP_PASSWORD: &str = "cli-smtp-password";
 const SIGNING_SECRET: &str = "whsec_dGhpcy1pcy1hLTMyLWJ5dGUtdGVzdC1zZWNyZXQhISE=";
 const GITHUB_TOKEN: &str = "ghp_cli-test-token-777";
 const SLACK_TOKEN: &str = "xoxb-cli-test-token-778";
+const TWILIO_TOKEN: &str = "cli-twilio-auth-token-779";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -38,6 +39,11 @@ fn configured(command: &mut Command) -> &mut Command {
         .env("UPIVIA_GITHUB_TOKEN", GITHUB_TOKEN)
         .env("UPIVIA_SLACK_BOT_TOKEN", SLACK_TOKEN)
         .env("UPIVIA_WEBHOOK_SIGNING_SECRET", SIGNING_SECRET)
+        .env(
+            "UPIVIA_TWILIO_ACCOUNT_SID",
+            "AC0123456789abcdef0123456789abcdef",
+        )
+        .env("UPIVIA_TWILIO_AUTH_TOKEN", TWILIO_TOKEN)
 }
 
 /// The log without colour codes (a terminal's or not, tracing may add them).
@@ -66,6 +72,7 @@ fn assert_no_secret(text: &str) {
         &SIGNING_SECRET[6..],
         GITHUB_TOKEN,
         SLACK_TOKEN,
+        TWILIO_TOKEN,
     ] {
         assert!(!text.contains(secret), "a secret is shown:\n{text}");
     }
@@ -117,7 +124,9 @@ fn serve_logs_which_operations_are_live_without_their_secrets() {
         "operation=\"github.create_issue\" provider=\"github\" upstream=https://api.github.com",
         "operation=\"chat.dm\" provider=\"slack\" upstream=https://slack.com/api",
         "operation=\"chat.read\" provider=\"slack\"",
-        "live=7",
+        "operation=\"sms.send\" provider=\"twilio\" upstream=https://api.twilio.com (account AC0123456789abcdef0123456789abcdef)",
+        "operation=\"voice_call.create\" provider=\"twilio\"",
+        "live=10",
         "operations without a live provider run on the sandbox",
     ] {
         assert!(log.contains(expected), "no {expected:?} in\n{log}");
@@ -126,7 +135,8 @@ fn serve_logs_which_operations_are_live_without_their_secrets() {
         .lines()
         .find(|l| l.contains("run on the sandbox"))
         .unwrap();
-    assert!(sandbox_line.contains("sms.send"), "{sandbox_line}");
+    assert!(sandbox_line.contains("sms.read"), "{sandbox_line}");
+    assert!(!sandbox_line.contains("sms.send"), "{sandbox_line}");
     assert!(!sandbox_line.contains("email.send"), "{sandbox_line}");
     assert_no_secret(&log);
 }

@@ -234,6 +234,9 @@ pub struct ProviderSettings {
     /// `bluesky.post` on a PDS: its URL and the app password (as the
     /// token), with the account's handle.
     pub bluesky: Option<(ApiSettings, String)>,
+    /// `sms.send`, `mms.send` and `voice_call.create` on one Twilio
+    /// account; call status callbacks come to the public URL.
+    pub twilio: Option<crate::providers::twilio::TwilioSettings>,
 }
 
 /// A provider's HTTP API: where it is (the operator's choice, so not behind

@@ -27,6 +27,7 @@ pub const PAT: &str = "pat";
 pub const SESSION: &str = "ses";
 pub const TRANSFER: &str = "trf";
 pub const BUDGET_REQUEST: &str = "breq";
+pub const OUTCOME_REVIEW: &str = "orev";
 
 /// A string that is not an id of the expected kind.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +129,10 @@ id_type!(
 id_type!(
     /// `appr_…`
     ApprovalId, APPROVAL
+);
+id_type!(
+    /// `orev_…`: an operator's review of a request with an unknown outcome
+    OutcomeReviewId, OUTCOME_REVIEW
 );
 id_type!(
     /// `usr_…`

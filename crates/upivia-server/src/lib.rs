@@ -183,8 +183,13 @@ pub async fn prepare_with_clock(
     );
     let outbound = providers::Outbound::new(config.provider_timeout, &config.webhook_allowed_hosts)
         .map_err(StartError::Config)?;
-    let live = providers::live::register_live(&config.providers, &outbound, &mut providers)
-        .map_err(StartError::Config)?;
+    let live = providers::live::register_live(
+        &config.providers,
+        &outbound,
+        config.public_base_url.as_deref(),
+        &mut providers,
+    )
+    .map_err(StartError::Config)?;
     log_providers(&catalog, &live);
     let platform = Platform::new(
         stores,

@@ -256,6 +256,7 @@ blocking_handle!(Usage {
 blocking_handle!(Approvals {
     fn list(&self) -> Value;
     fn approve(&self, approval_id: &str) -> ServiceRequestOutcome;
+    fn settle_outcome(&self, review_id: &str, amount_cents: Option<i64>) -> ServiceRequestOutcome;
     fn reject(&self, approval_id: &str) -> ServiceRequestOutcome;
 });
 

@@ -13,6 +13,7 @@ use upivia_server::config::{
 };
 
 use crate::cli::{ProviderArgs, ServeArgs};
+use upivia_server::providers::twilio::TwilioSettings;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::new(args.listen, args.data.data_dir);
@@ -171,6 +172,12 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         )),
         _ => None,
     };
+    let twilio = match (&args.twilio_account_sid, args.twilio_auth_token) {
+        (Some(sid), Some(token)) => {
+            Some(TwilioSettings::new(&args.twilio_base_url, sid, token).map_err(|e| anyhow!(e))?)
+        }
+        _ => None,
+    };
     Ok(ProviderSettings {
         smtp,
         openai,
@@ -183,6 +190,7 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         notion,
         x,
         bluesky,
+        twilio,
     })
 }
 

@@ -1,4 +1,6 @@
-//! The approvals queue: list, approve (runs the stored request) and reject.
+//! The approvals inbox: approval gates (approve runs the stored request,
+//! reject blocks it) and outcome reviews (approve settles a request whose
+//! outcome a crash left unknown, reject releases it), listed together.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -10,8 +12,9 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminAuth, Json, Query, UserAuth};
 use crate::clock::rfc3339;
-use crate::governance::approvals;
-use crate::model::{Approval, ApprovalStatus};
+use crate::governance::{approvals, outcome_review};
+use crate::model::{Approval, ApprovalStatus, OutcomeReview, ReviewStatus};
+use crate::money::Cents;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -28,6 +31,7 @@ struct ListApprovals {
 fn row(a: &Approval) -> Value {
     json!({
         "id": a.id,
+        "kind": "approval",
         "request_id": a.request_id,
         "agent_id": a.agent_id,
         "agent_name": a.agent_name,
@@ -41,6 +45,42 @@ fn row(a: &Approval) -> Value {
         "decided_at": a.decided_at.map(rfc3339),
         "decided_by": a.decided_by,
     })
+}
+
+/// An outcome review in the inbox's shape: what the request holds is its
+/// estimate; it never expires (the money waits for a person).
+fn review_row(r: &OutcomeReview) -> Value {
+    json!({
+        "id": r.id,
+        "kind": "outcome_unknown",
+        "request_id": r.request_id,
+        "agent_id": r.agent_id,
+        "agent_name": r.agent_name,
+        "service": r.service,
+        "operation": r.operation,
+        "payload": r.payload,
+        "provider": r.provider,
+        "estimated_cost_cents": r.held.get(),
+        "held_cents": r.held.get(),
+        "status": outcome_review::inbox_status(r.status).as_str(),
+        "decision": (r.status != ReviewStatus::Pending).then(|| r.status.as_str()),
+        "charged_cents": r.charged.map(Cents::get),
+        "expires_at": null,
+        "created_at": rfc3339(r.created_at),
+        "decided_at": r.decided_at.map(rfc3339),
+        "decided_by": r.decided_by,
+    })
+}
+
+/// Which reviews an inbox filter shows.
+fn review_filter(status: Option<ApprovalStatus>) -> Option<Option<ReviewStatus>> {
+    match status {
+        None => Some(None),
+        Some(ApprovalStatus::Pending) => Some(Some(ReviewStatus::Pending)),
+        Some(ApprovalStatus::Approved) => Some(Some(ReviewStatus::Settled)),
+        Some(ApprovalStatus::Rejected) => Some(Some(ReviewStatus::Released)),
+        Some(ApprovalStatus::Expired) => None,
+    }
 }
 
 async fn list(
@@ -57,8 +97,19 @@ async fn list(
         })?),
     };
     let approvals = approvals::list(&state.platform, &user.0, status).await?;
+    let reviews = match review_filter(status) {
+        Some(filter) => outcome_review::list(&state.platform, &user.0, filter).await?,
+        None => Vec::new(),
+    };
+    // Newest first, both kinds together.
+    let mut rows: Vec<(time::OffsetDateTime, Value)> = approvals
+        .iter()
+        .map(|a| (a.created_at, row(a)))
+        .chain(reviews.iter().map(|r| (r.created_at, review_row(r))))
+        .collect();
+    rows.sort_by_key(|row| std::cmp::Reverse(row.0));
     Ok(AxumJson(
-        json!({"approvals": approvals.iter().map(row).collect::<Vec<_>>()}),
+        json!({"approvals": rows.into_iter().map(|(_, v)| v).collect::<Vec<_>>()}),
     ))
 }
 
@@ -68,6 +119,9 @@ async fn list(
 struct Decide {
     #[serde(default)]
     note: Option<String>,
+    /// Settling an outcome review: what to charge, at most what is held.
+    #[serde(default)]
+    amount_cents: Option<i64>,
 }
 
 impl Decide {
@@ -79,6 +133,21 @@ impl Decide {
             note => Ok(note),
         }
     }
+
+    /// `amount_cents`, which only settling an outcome review takes.
+    fn amount(&self, review: bool) -> Result<Option<Cents>, ApiError> {
+        match self.amount_cents {
+            None => Ok(None),
+            Some(_) if !review => Err(ApiError::Unprocessable(
+                "invalid field amount_cents: only an outcome review's settlement takes an amount"
+                    .into(),
+            )),
+            Some(cents) if cents < 0 => Err(ApiError::Unprocessable(
+                "invalid field amount_cents: must not be negative".into(),
+            )),
+            Some(cents) => Ok(Some(Cents::new(cents))),
+        }
+    }
 }
 
 async fn approve(
@@ -87,8 +156,14 @@ async fn approve(
     Path(approval_id): Path<String>,
     Json(body): Json<Decide>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let mut outcome =
-        approvals::approve(&state.platform, &principal, &approval_id, body.note()?).await?;
+    let review = outcome_review::names_review(&approval_id);
+    let amount = body.amount(review)?;
+    let note = body.note()?;
+    let mut outcome = if review {
+        outcome_review::settle(&state.platform, &principal, &approval_id, amount, note).await?
+    } else {
+        approvals::approve(&state.platform, &principal, &approval_id, note).await?
+    };
     outcome["approval_id"] = json!(approval_id);
     Ok(AxumJson(outcome))
 }
@@ -99,8 +174,14 @@ async fn reject(
     Path(approval_id): Path<String>,
     Json(body): Json<Decide>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let mut outcome =
-        approvals::reject(&state.platform, &principal, &approval_id, body.note()?).await?;
+    let review = outcome_review::names_review(&approval_id);
+    body.amount(false)?;
+    let note = body.note()?;
+    let mut outcome = if review {
+        outcome_review::release(&state.platform, &principal, &approval_id, note).await?
+    } else {
+        approvals::reject(&state.platform, &principal, &approval_id, note).await?
+    };
     outcome["approval_id"] = json!(approval_id);
     Ok(AxumJson(outcome))
 }

@@ -23,6 +23,7 @@ mod metrics;
 pub use metrics::handle as metrics_handle;
 mod people;
 mod platform;
+mod provider_callbacks;
 mod secrets;
 mod serde_words;
 mod service_requests;
@@ -93,6 +94,7 @@ fn v1() -> Router<AppState> {
     Router::new()
         .merge(platform::router())
         .merge(services::router())
+        .merge(provider_callbacks::router())
         .merge(sessions::router())
         .merge(people::router())
         .merge(service_requests::router())

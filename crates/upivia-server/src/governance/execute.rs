@@ -9,11 +9,11 @@ use std::sync::Arc;
 use super::secrets::PlatformSecrets;
 use super::{GovernanceError, outcome, private_services, resolve, trail};
 use crate::catalog::OperationSpec;
-use crate::ids::OrgId;
+use crate::ids::{OrgId, RequestId};
 use crate::model::{KeyMode, ReasonCode, RequestStatus, ServiceRequest};
 use crate::platform::Platform;
 use crate::providers::{Execution, Provider, ProviderCall, ProviderError};
-use crate::store::{Finish, FinishRequest};
+use crate::store::{Finish, FinishRequest, ReviewDecision};
 
 /// Maps a provider failure to the reason clients see. No charge sticks.
 pub fn failure(error: ProviderError) -> Finish {
@@ -29,12 +29,32 @@ pub fn failure(error: ProviderError) -> Finish {
     }
 }
 
-async fn call(
+/// Calls `provider` for `request`. A provider that acts on the world is
+/// noted as started first, so a crash from here on leaves the request's
+/// outcome unknown instead of "never happened".
+pub(super) async fn call(
     platform: &Platform,
     request: &ServiceRequest,
     operation: &OperationSpec,
     provider: &Arc<dyn Provider>,
 ) -> Finish {
+    if provider.has_side_effects()
+        && let Err(e) = platform
+            .stores
+            .governance
+            .mark_provider_started(
+                &RequestId::from(&request.id),
+                provider.name(),
+                platform.clock.now(),
+            )
+            .await
+    {
+        tracing::warn!(request_id = %request.id, error = %e, "could not note a provider call's start");
+        return Finish::Failed {
+            reason: ReasonCode::ProviderUnavailable,
+            message: "the call could not be recorded before it was made; nothing was sent".into(),
+        };
+    }
     let org_id = OrgId::from(&request.org_id);
     let call = ProviderCall {
         operation,
@@ -85,17 +105,37 @@ pub(super) async fn settle(
     actor: &str,
     event: Option<&str>,
 ) -> Result<ServiceRequest, GovernanceError> {
+    settle_reviewed(platform, request, finish, actor, event, None).await
+}
+
+/// [`settle`], closing `review` in the same transaction: how an operator's
+/// decision finishes a request whose outcome was unknown.
+pub(super) async fn settle_reviewed(
+    platform: &Platform,
+    request: ServiceRequest,
+    finish: Finish,
+    actor: &str,
+    event: Option<&str>,
+    review: Option<ReviewDecision>,
+) -> Result<ServiceRequest, GovernanceError> {
     // The audit event describes the request as it will be; the store sets
     // the cost it actually settled.
     let mut after = request.clone();
     after.status = match &finish {
         Finish::Executed { .. } => RequestStatus::Executed,
-        Finish::Failed { .. } => RequestStatus::Failed,
+        Finish::Failed { .. } | Finish::Unknown { .. } => RequestStatus::Failed,
         Finish::Running { .. } => RequestStatus::Running,
     };
-    if let Finish::Failed { reason, message } = &finish {
-        after.reason_code = Some(*reason);
-        after.message = Some(message.clone());
+    match &finish {
+        Finish::Failed { reason, message } => {
+            after.reason_code = Some(*reason);
+            after.message = Some(message.clone());
+        }
+        Finish::Unknown { message, .. } => {
+            after.reason_code = Some(ReasonCode::OutcomeUnknown);
+            after.message = Some(message.clone());
+        }
+        _ => {}
     }
     let audit = match event {
         Some(suffix) => trail::named(&after, actor, suffix),
@@ -110,6 +150,7 @@ pub(super) async fn settle(
             render: outcome::response,
             audit,
             now: platform.clock.now(),
+            review,
         })
         .await?;
     metrics::counter!("upivia_decisions_total", "status" => outcome::wire_status(finished.status))

@@ -10,6 +10,7 @@ pub mod execute;
 pub mod idempotency;
 pub mod lineage;
 pub mod outcome;
+pub mod outcome_review;
 pub mod pipeline;
 pub mod policy;
 pub mod private_services;

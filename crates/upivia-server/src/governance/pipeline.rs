@@ -271,6 +271,7 @@ fn new_request(agent: &Agent, submission: &Submission, now: OffsetDateTime) -> S
         created_at: now,
         started_at: None,
         updated_at: now,
+        provider_started_at: None,
     }
 }
 

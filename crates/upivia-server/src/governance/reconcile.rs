@@ -33,33 +33,42 @@ async fn reconcile_one(
     platform: &Platform,
     request: &ServiceRequest,
 ) -> Result<bool, GovernanceError> {
+    let started_at = request.started_at.unwrap_or(request.created_at);
+    match poll(platform, request, started_at).await {
+        None => Ok(false),
+        Some(status) => conclude(platform, request, status, trail::SYSTEM).await,
+    }
+}
+
+/// Settles `request` (which must be `running`) by what its provider
+/// reports: the poll's answer, or the provider's own status callback
+/// (`actor` names which). Returns whether it was settled; a pending call
+/// is left for later unless it has run past [`MAX_RUNNING`].
+pub async fn conclude(
+    platform: &Platform,
+    request: &ServiceRequest,
+    status: PollStatus,
+    actor: &str,
+) -> Result<bool, GovernanceError> {
     let now = platform.clock.now();
     let started_at = request.started_at.unwrap_or(request.created_at);
-    let finish = match poll(platform, request, started_at).await {
-        None => return Ok(false),
-        Some(PollStatus::Pending) if now - started_at < MAX_RUNNING => return Ok(false),
-        Some(PollStatus::Pending) => Finish::Failed {
+    let finish = match status {
+        PollStatus::Pending if now - started_at < MAX_RUNNING => return Ok(false),
+        PollStatus::Pending => Finish::Failed {
             reason: ReasonCode::ProviderUnavailable,
             message: "the provider never reported completion".into(),
         },
-        Some(PollStatus::Completed {
+        PollStatus::Completed {
             result,
             actual_cost,
-        }) => Finish::Executed {
+        } => Finish::Executed {
             result,
             charge: actual_cost,
             provider: request.provider.clone().unwrap_or_default(),
         },
-        Some(PollStatus::Failed(error)) => execute::failure(error),
+        PollStatus::Failed(error) => execute::failure(error),
     };
-    execute::settle(
-        platform,
-        request.clone(),
-        finish,
-        trail::SYSTEM,
-        Some("reconciled"),
-    )
-    .await?;
+    execute::settle(platform, request.clone(), finish, actor, Some("reconciled")).await?;
     Ok(true)
 }
 

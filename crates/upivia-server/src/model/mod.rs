@@ -11,7 +11,7 @@ pub mod request;
 pub mod usage;
 
 pub use agent::{Agent, AgentStatus, Binding, KeyMode};
-pub use approval::{Approval, ApprovalStatus};
+pub use approval::{Approval, ApprovalStatus, OutcomeReview, ReviewStatus};
 pub use audit::{AuditEntry, AuditEvent};
 pub use identity::{Org, Role, UserPrincipal};
 pub use ledger::{

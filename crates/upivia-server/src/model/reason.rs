@@ -17,6 +17,10 @@ pub enum ReasonCode {
     ProviderUnavailable,
     AdapterError,
     Interrupted,
+    /// The process died after the provider was called and before its answer
+    /// was recorded: the side effect may have happened. The estimate stays
+    /// held until an operator settles or releases it.
+    OutcomeUnknown,
     /// `metadata.delegated_task_id` names no task of which the agent is the child.
     DelegatedTaskNotFound,
     /// The delegated task is not accepted or in progress.
@@ -42,6 +46,7 @@ impl ReasonCode {
             ReasonCode::ProviderUnavailable => "provider_unavailable",
             ReasonCode::AdapterError => "adapter_error",
             ReasonCode::Interrupted => "interrupted",
+            ReasonCode::OutcomeUnknown => "outcome_unknown",
             ReasonCode::DelegatedTaskNotFound => "delegated_task_not_found",
             ReasonCode::DelegatedTaskNotOpen => "delegated_task_not_open",
             ReasonCode::OperationNotDelegated => "operation_not_delegated",
@@ -49,7 +54,7 @@ impl ReasonCode {
     }
 
     pub fn parse(raw: &str) -> Option<ReasonCode> {
-        const ALL: [ReasonCode; 17] = [
+        const ALL: [ReasonCode; 18] = [
             ReasonCode::AgentPaused,
             ReasonCode::AgentDisabled,
             ReasonCode::KillSwitch,
@@ -64,6 +69,7 @@ impl ReasonCode {
             ReasonCode::ProviderUnavailable,
             ReasonCode::AdapterError,
             ReasonCode::Interrupted,
+            ReasonCode::OutcomeUnknown,
             ReasonCode::DelegatedTaskNotFound,
             ReasonCode::DelegatedTaskNotOpen,
             ReasonCode::OperationNotDelegated,

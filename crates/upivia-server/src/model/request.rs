@@ -79,4 +79,7 @@ pub struct ServiceRequest {
     pub created_at: OffsetDateTime,
     pub started_at: Option<OffsetDateTime>,
     pub updated_at: OffsetDateTime,
+    /// When a provider that acts on the world was called (never for the
+    /// sandbox): after a crash, the request may have had its effect.
+    pub provider_started_at: Option<OffsetDateTime>,
 }

@@ -15,6 +15,7 @@ use super::rest::{Rest, RestOperation, RestProvider};
 use super::search::{self, SearxSearch};
 use super::signing::SigningKeys;
 use super::slack::{self, SlackDm, SlackRead};
+use super::twilio::{Twilio, TwilioOperation, TwilioProvider};
 use super::webhook::WebhookDelivery;
 use super::x::{self, XPost};
 use super::{Outbound, Provider, Providers};
@@ -45,6 +46,7 @@ struct RestApi<'a> {
 pub fn register_live(
     settings: &ProviderSettings,
     outbound: &Outbound,
+    public_url: Option<&str>,
     providers: &mut Providers,
 ) -> Result<Vec<LiveOperation>, String> {
     let mut live = Vec::new();
@@ -173,6 +175,22 @@ pub fn register_live(
             provider: bluesky::NAME,
             upstream,
         });
+    }
+    if let Some(twilio) = &settings.twilio {
+        let api = Twilio::new(twilio.clone(), http.clone(), public_url);
+        let upstream = api.describe();
+        for (operation, kind) in [
+            ("sms.send", TwilioOperation::Sms),
+            ("mms.send", TwilioOperation::Mms),
+            ("voice_call.create", TwilioOperation::VoiceCall),
+        ] {
+            providers.register_live(operation, Arc::new(TwilioProvider::new(api.clone(), kind)));
+            live.push(LiveOperation {
+                operation,
+                provider: super::twilio::NAME,
+                upstream: upstream.clone(),
+            });
+        }
     }
     // Listing hosts turns delivery on; each organisation signs with its
     // own secret, the configured one standing in for those without.

@@ -11,12 +11,20 @@ use super::{ProviderCall, ProviderError};
 pub const NAME: &str = "mastodon";
 pub const WHAT: &str = "the Mastodon API";
 
+/// Mastodon remembers an `Idempotency-Key` for an hour; a few minutes
+/// are left for the clocks of the two machines.
+const IDEMPOTENCY_WINDOW: std::time::Duration = std::time::Duration::from_secs(55 * 60);
+
 pub struct MastodonPost;
 
 #[async_trait]
 impl RestOperation for MastodonPost {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn replay_window(&self) -> Option<std::time::Duration> {
+        Some(IDEMPOTENCY_WINDOW)
     }
 
     async fn run(&self, api: &Rest, call: &ProviderCall<'_>) -> Result<Value, ProviderError> {

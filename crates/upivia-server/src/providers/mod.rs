@@ -21,6 +21,7 @@ pub mod sandbox;
 pub mod search;
 pub mod signing;
 pub mod slack;
+pub mod twilio;
 pub mod webhook;
 pub mod window;
 pub mod x;
@@ -128,6 +129,20 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Asks about an asynchronous call. Synchronous providers never get here.
     async fn poll(&self, poll: ProviderPoll<'_>) -> Result<PollStatus, ProviderError>;
+
+    /// Whether a call acts outside this process (sends, posts, spends). A
+    /// crash during a call of one that does leaves its outcome unknown.
+    fn has_side_effects(&self) -> bool {
+        true
+    }
+
+    /// How long the upstream recognises a repeated call by the request id
+    /// it was sent with (an idempotency key it honours). Within that time
+    /// a call a crash interrupted is repeated to learn its outcome, at no
+    /// risk of doing it twice.
+    fn replay_window(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// What every provider that calls out shares: the one HTTP client, and the

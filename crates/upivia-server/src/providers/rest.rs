@@ -186,6 +186,11 @@ pub trait RestOperation: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     async fn run(&self, api: &Rest, call: &ProviderCall<'_>) -> Result<Value, ProviderError>;
+
+    /// See [`Provider::replay_window`].
+    fn replay_window(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// A [`RestOperation`] as a [`Provider`].
@@ -220,5 +225,9 @@ impl Provider for RestProvider {
 
     async fn poll(&self, poll: ProviderPoll<'_>) -> Result<PollStatus, ProviderError> {
         Err(super::synchronous(poll))
+    }
+
+    fn replay_window(&self) -> Option<std::time::Duration> {
+        self.operation.replay_window()
     }
 }

@@ -8,10 +8,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::StoreResult;
-use crate::ids::{AgentId, ApprovalId, OrgId, RequestId};
+use crate::ids::{AgentId, ApprovalId, OrgId, OutcomeReviewId, RequestId};
 use crate::model::{
     Account, AccountTotals, Approval, ApprovalStatus, AuditEntry, AuditEvent, Hold, HoldLimit,
-    ReasonCode, RequestStatus, ServiceRequest, UsageRecord,
+    OutcomeReview, ReasonCode, RequestStatus, ReviewStatus, ServiceRequest, UsageRecord,
 };
 use crate::money::Cents;
 
@@ -109,6 +109,22 @@ pub struct FinishRequest {
     /// Appended with `cost` set to what was actually settled.
     pub audit: AuditEvent,
     pub now: OffsetDateTime,
+    /// The operator's decision that finishes a request left `failed` /
+    /// `outcome_unknown` with its hold: only with one, and only while its
+    /// review is pending, can such a request be finished again.
+    pub review: Option<ReviewDecision>,
+}
+
+/// Closing an outcome review, in the transaction that settles or releases
+/// its request.
+#[derive(Clone, Debug)]
+pub struct ReviewDecision {
+    pub review_id: String,
+    /// `Settled` or `Released`.
+    pub status: ReviewStatus,
+    pub decided_by: String,
+    /// Appended before the request's own event.
+    pub audit: AuditEvent,
 }
 
 #[derive(Clone, Debug)]
@@ -126,6 +142,14 @@ pub enum Finish {
         provider: String,
         external_id: String,
         initial_cost: Cents,
+    },
+    /// The provider was called and its answer is lost: end `failed` /
+    /// `outcome_unknown`, keep the reservation, and open `review` for an
+    /// operator (its `held` is set by the store to what is held).
+    Unknown {
+        provider: String,
+        message: String,
+        review: Box<OutcomeReview>,
     },
 }
 
@@ -354,6 +378,15 @@ pub trait GovernanceStore: Send + Sync + 'static {
     ) -> StoreResult<usize>;
     async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened>;
     async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest>;
+    /// Notes that `request_id` (still `executing`) is about to call
+    /// `provider`, which acts on the world: after a crash its outcome is
+    /// unknown rather than "never happened".
+    async fn mark_provider_started(
+        &self,
+        request_id: &RequestId,
+        provider: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
     async fn request(&self, request_id: &RequestId) -> StoreResult<Option<ServiceRequest>>;
     /// Requests in `status` (oldest first), for workers and recovery.
     async fn requests_in(
@@ -373,6 +406,16 @@ pub trait GovernanceStore: Send + Sync + 'static {
         &self,
         decide: DecideApproval,
     ) -> StoreResult<Result<Decided, DecideRefusal>>;
+    async fn outcome_review(
+        &self,
+        review_id: &OutcomeReviewId,
+    ) -> StoreResult<Option<OutcomeReview>>;
+    /// An organisation's outcome reviews, newest first, at most 500.
+    async fn outcome_reviews(
+        &self,
+        org_id: &OrgId,
+        status: Option<ReviewStatus>,
+    ) -> StoreResult<Vec<OutcomeReview>>;
     /// Pending approvals whose expiry has passed.
     async fn expired_approvals(
         &self,

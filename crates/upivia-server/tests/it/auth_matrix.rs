@@ -49,6 +49,9 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ("GET", "/health/readiness", Who::Public),
     ("GET", "/agent-docs", Who::Public),
     ("GET", "/services", Who::Public),
+    // Authenticated by Twilio's signature, not a credential (and not
+    // served without Twilio configured, as here).
+    ("POST", "/providers/twilio/calls", Who::Public),
     ("POST", "/auth/login", Who::Public),
     ("POST", "/auth/logout", Who::User(Role::Member)),
     ("GET", "/whoami", Who::User(Role::Member)),

@@ -35,6 +35,7 @@ mod providers_apis;
 mod providers_email;
 mod providers_logs;
 mod providers_text;
+mod providers_twilio;
 mod providers_webhook;
 mod refusals;
 mod roles;

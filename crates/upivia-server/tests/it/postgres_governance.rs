@@ -117,6 +117,7 @@ impl Cluster {
             created_at: now,
             started_at: None,
             updated_at: now,
+            provider_started_at: None,
         }
     }
 
@@ -587,6 +588,7 @@ fn failed(request: ServiceRequest) -> FinishRequest {
         },
         render: upivia_server::governance::outcome::response,
         now: OffsetDateTime::now_utc(),
+        review: None,
     }
 }
 
@@ -767,6 +769,7 @@ fn executed(request: ServiceRequest, charge: i64) -> FinishRequest {
         },
         render: upivia_server::governance::outcome::response,
         now: OffsetDateTime::now_utc(),
+        review: None,
     }
 }
 
@@ -839,6 +842,7 @@ async fn a_finished_request_settles_at_most_what_it_held_and_releases_the_rest()
             },
             render: upivia_server::governance::outcome::response,
             now: OffsetDateTime::now_utc(),
+            review: None,
         })
         .await
         .unwrap();
@@ -1093,4 +1097,113 @@ async fn lookups_by_a_key_postgresql_cannot_hold_find_nothing() {
         .await
         .unwrap();
     assert!(summary.per_agent.is_empty() && summary.per_day.is_empty());
+}
+
+/// A request whose outcome is unknown keeps its hold under a review; only
+/// the review's decision finishes it, and two nodes deciding at once decide
+/// it once: one settles, the other is refused, and the money moves once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_outcome_review_is_decided_once_across_nodes_and_settles_its_hold_once() {
+    use upivia_server::model::{OutcomeReview, ReviewStatus};
+    use upivia_server::store::ReviewDecision;
+
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    cluster.credit(100).await;
+    let open = cluster.reserving(40, None, vec![]);
+    let request = open.request.clone();
+    cluster.nodes[0].open_request(open).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let review = OutcomeReview {
+        id: ids::new_id(ids::OUTCOME_REVIEW),
+        org_id: cluster.org.clone(),
+        agent_id: cluster.agent.clone(),
+        agent_name: String::new(),
+        request_id: request.id.clone(),
+        service: request.service.clone(),
+        operation: request.operation.clone(),
+        payload: request.payload.clone(),
+        provider: "smtp".to_owned(),
+        held: Cents::ZERO,
+        status: ReviewStatus::Pending,
+        charged: None,
+        decided_at: None,
+        decided_by: None,
+        created_at: now,
+    };
+    let unknown = cluster.nodes[0]
+        .finish_request(FinishRequest {
+            audit: event(&cluster.org, "service_request.outcome_unknown"),
+            request: request.clone(),
+            outcome: Finish::Unknown {
+                provider: "smtp".to_owned(),
+                message: "unknown".to_owned(),
+                review: Box::new(review.clone()),
+            },
+            render: upivia_server::governance::outcome::response,
+            now,
+            review: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(unknown.status, RequestStatus::Failed);
+    assert_eq!(
+        unknown.reason_code,
+        Some(upivia_server::model::ReasonCode::OutcomeUnknown)
+    );
+    assert_eq!(cluster.org_totals().await.reserved, Cents::new(40));
+    let stored = cluster.nodes[1]
+        .outcome_review(&review.id.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.held, stored.status),
+        (Cents::new(40), ReviewStatus::Pending)
+    );
+    cluster.clean_ledger().await;
+
+    // Without the review's decision it cannot be finished.
+    let plain = cluster.nodes[1]
+        .finish_request(executed(unknown.clone(), 10))
+        .await;
+    assert!(
+        matches!(plain, Err(upivia_server::store::StoreError::Conflict(_))),
+        "{plain:?}"
+    );
+
+    let decide = |node: usize, charge: i64| {
+        let store = cluster.nodes[node].clone();
+        let mut finish = executed(unknown.clone(), charge);
+        finish.review = Some(ReviewDecision {
+            review_id: review.id.clone(),
+            status: ReviewStatus::Settled,
+            decided_by: format!("user:{node}"),
+            audit: event(&cluster.org, "outcome_review.settled"),
+        });
+        async move { store.finish_request(finish).await }
+    };
+    let (a, b) = tokio::join!(decide(0, 10), decide(1, 30));
+    let won = match (&a, &b) {
+        (Ok(done), Err(upivia_server::store::StoreError::Conflict(_)))
+        | (Err(upivia_server::store::StoreError::Conflict(_)), Ok(done)) => done.clone(),
+        other => panic!("exactly one decision wins: {other:?}"),
+    };
+    assert_eq!(won.status, RequestStatus::Executed);
+    let org = cluster.org_totals().await;
+    assert_eq!((org.settled, org.reserved), (won.cost, Cents::ZERO));
+    let decided = cluster.nodes[0]
+        .outcome_review(&review.id.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(decided.status, ReviewStatus::Settled);
+    assert_eq!(decided.charged, Some(won.cost));
+    let listed = cluster.nodes[1]
+        .outcome_reviews(&cluster.org.clone().into(), Some(ReviewStatus::Pending))
+        .await
+        .unwrap();
+    assert!(listed.is_empty());
+    cluster.clean_ledger().await;
 }

@@ -16,6 +16,8 @@ use crate::support::TestServer;
 /// An organisation secret written during the test.
 const ORG_SECRET: &str = "org-secret-value-that-must-not-be-logged";
 
+const TWILIO_TOKEN: &str = "twilio-auth-token-not-for-logs";
+
 /// The raw key inside SIGNING_SECRET.
 const SIGNING_KEY: &str = "this-is-a-32-byte-test-secret!!!";
 
@@ -47,6 +49,7 @@ fn assert_no_secret(text: &str, what: &str) {
         SIGNING_KEY,
         &SIGNING_SECRET[6..],
         ORG_SECRET,
+        TWILIO_TOKEN,
     ] {
         assert!(!text.contains(secret), "{what} shows a secret:\n{text}");
     }
@@ -189,7 +192,16 @@ fn config_debug_redacts_provider_secrets() {
     config.providers.openai = Some(openai("https://api.example.com/v1"));
     config.providers.smtp = Some(smtp(2525));
     config.providers.webhook_signing_secret = Some(WebhookSecret::parse(SIGNING_SECRET).unwrap());
+    config.providers.twilio = Some(
+        upivia_server::providers::twilio::TwilioSettings::new(
+            "https://api.twilio.com",
+            "AC0123456789abcdef0123456789abcdef",
+            TWILIO_TOKEN.to_owned().into(),
+        )
+        .unwrap(),
+    );
     let debug = format!("{config:?}");
+    assert!(debug.contains("AC0123456789abcdef"), "{debug}");
     assert!(debug.contains("smtp://127.0.0.1:2525"), "{debug}");
     assert!(debug.contains("llama3.2"), "{debug}");
     assert_no_secret(&debug, "Config's Debug");

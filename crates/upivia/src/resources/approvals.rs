@@ -31,6 +31,23 @@ impl Approvals<'_> {
         self.client.send_typed(spec).await
     }
 
+    /// Settles an outcome review (`orev_…`: a request a server crash left
+    /// `failed` / `outcome_unknown` with its estimate held) as having
+    /// happened, charging `amount_cents` (at most what is held; all of it
+    /// when `None`). Releasing it is [`reject`](Self::reject).
+    pub async fn settle_outcome(
+        self,
+        review_id: &str,
+        amount_cents: Option<i64>,
+    ) -> Result<ServiceRequestOutcome> {
+        let body = match amount_cents {
+            Some(cents) => json!({"amount_cents": cents}),
+            None => json!({}),
+        };
+        let spec = RequestSpec::endpoint(&ep::APPROVALS_APPROVE, &[review_id]).json(&body)?;
+        self.client.send_typed(spec).await
+    }
+
     /// `POST /api/v1/approvals/{approval_id}/reject` (auth `workspace`):
     /// the request ends `blocked`.
     pub async fn reject(self, approval_id: &str) -> Result<ServiceRequestOutcome> {

@@ -172,6 +172,10 @@ impl Provider for Sandbox {
         "sandbox"
     }
 
+    fn has_side_effects(&self) -> bool {
+        false
+    }
+
     fn estimate(&self, operation: &OperationSpec, payload: &Value) -> Cents {
         let full_name = operation.full_name();
         let empty = Map::new();

@@ -8,11 +8,11 @@ use time::OffsetDateTime;
 
 use super::ledger::Posting;
 use super::tx::{self, Step};
-use super::{PgStore, approvals, audit, db_error, ledger, requests, usage};
-use crate::ids::{AgentId, ApprovalId, OrgId, RequestId};
+use super::{PgStore, approvals, audit, db_error, ledger, outcome_reviews, requests, usage};
+use crate::ids::{AgentId, ApprovalId, OrgId, OutcomeReviewId, RequestId};
 use crate::model::{
-    Account, AccountTotals, Approval, ApprovalStatus, AuditEntry, AuditEvent, RequestStatus,
-    ServiceRequest,
+    Account, AccountTotals, Approval, ApprovalStatus, AuditEntry, AuditEvent, OutcomeReview,
+    RequestStatus, ReviewStatus, ServiceRequest,
 };
 use crate::store::*;
 
@@ -47,6 +47,28 @@ impl GovernanceStore for PgStore {
         tx::run(&self.pool, &finish, requests::finish).await
     }
 
+    async fn mark_provider_started(
+        &self,
+        request_id: &RequestId,
+        provider: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        if !super::rows::storable(request_id.as_str()) {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE service_requests SET provider_started_at = COALESCE(provider_started_at, $2), provider = $3 \
+             WHERE id = $1 AND status = 'executing'",
+        )
+        .bind(request_id.as_str())
+        .bind(now)
+        .bind(provider)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn request(&self, request_id: &RequestId) -> StoreResult<Option<ServiceRequest>> {
         requests::get_request(self, request_id.as_str()).await
     }
@@ -77,6 +99,21 @@ impl GovernanceStore for PgStore {
     ) -> StoreResult<Result<Decided, DecideRefusal>> {
         let arg = (decide, self.node_id.clone(), ledger::Reach::default());
         tx::run(&self.pool, &arg, approvals::decide).await
+    }
+
+    async fn outcome_review(
+        &self,
+        review_id: &OutcomeReviewId,
+    ) -> StoreResult<Option<OutcomeReview>> {
+        outcome_reviews::get(self, review_id.as_str()).await
+    }
+
+    async fn outcome_reviews(
+        &self,
+        org_id: &OrgId,
+        status: Option<ReviewStatus>,
+    ) -> StoreResult<Vec<OutcomeReview>> {
+        outcome_reviews::list(self, org_id.as_str(), status).await
     }
 
     async fn expired_approvals(

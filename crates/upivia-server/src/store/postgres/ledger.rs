@@ -834,8 +834,9 @@ async fn check_in(c: &mut PgConnection) -> StoreResult<LedgerReport> {
         }
     }
     let open: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM service_requests \
-         WHERE held_cents > 0 AND status NOT IN ('executing', 'running')",
+        "SELECT COUNT(*) FROM service_requests r WHERE r.held_cents > 0 \
+         AND r.status NOT IN ('executing', 'running') AND NOT EXISTS ( \
+           SELECT 1 FROM outcome_reviews o WHERE o.request_id = r.id AND o.status = 'pending')",
     )
     .fetch_one(&mut *c)
     .await

@@ -25,6 +25,7 @@ pub mod import;
 mod inbox;
 mod ledger;
 mod nodes;
+mod outcome_reviews;
 mod people;
 mod requests;
 mod rows;

@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 use super::ledger::{self, Posting};
 use super::rows::{self, get, request_select};
 use super::tx::{Step, TxResult};
-use super::{PgStore, StoreResult, audit, db_error, nodes};
-use crate::model::{Hold, RequestStatus, ServiceRequest};
+use super::{PgStore, StoreResult, audit, db_error, nodes, outcome_reviews};
+use crate::model::{Hold, ReasonCode, RequestStatus, ServiceRequest};
 use crate::money::Cents;
 use crate::store::{
     DailyLimit, Disposition, Finish, FinishRequest, IdempotencyClaim, IdempotencyRecord,
@@ -408,6 +408,9 @@ pub(super) fn finish<'c>(
 ) -> BoxFuture<'c, TxResult<Step<ServiceRequest>>> {
     Box::pin(async move {
         let mut req = f.request.clone();
+        if let Some(decision) = &f.review {
+            outcome_reviews::lock_pending(c, &req.id, decision).await?;
+        }
         let current = sqlx::query(
             "SELECT status, held_accounts, held_cents, held_stripe FROM service_requests \
              WHERE id = $1 FOR UPDATE",
@@ -421,7 +424,14 @@ pub(super) fn finish<'c>(
         let held: i64 = get(&current, "held_cents")?;
         let status = RequestStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("bad status {status}")))?;
-        if !matches!(status, RequestStatus::Executing | RequestStatus::Running) {
+        // A request left `failed` with its hold (outcome unknown) is
+        // finished again only by its review's decision, locked above.
+        let open = matches!(
+            (&f.review, status),
+            (None, RequestStatus::Executing | RequestStatus::Running)
+                | (Some(_), RequestStatus::Failed)
+        );
+        if !open {
             return Err(StoreError::Conflict(format!(
                 "request {} is {} and cannot be finished",
                 req.id,
@@ -444,6 +454,7 @@ pub(super) fn finish<'c>(
             transfer_id: None,
         };
         let mut closing = None;
+        let mut keep_hold = false;
         match f.outcome.clone() {
             Finish::Executed {
                 result,
@@ -475,11 +486,27 @@ pub(super) fn finish<'c>(
                 req.external_id = Some(external_id);
                 req.initial_cost = Some(initial_cost);
                 req.started_at = Some(f.now);
+                // Kept until it is reconciled, by any node.
+                keep_hold = true;
+            }
+            Finish::Unknown {
+                provider,
+                message,
+                review,
+            } => {
+                outcome_reviews::open(c, &review, hold.cents).await?;
+                req.status = RequestStatus::Failed;
+                req.reason_code = Some(ReasonCode::OutcomeUnknown);
+                req.message = Some(message);
+                req.provider = Some(provider);
+                // Kept until an operator decides.
+                keep_hold = true;
             }
         }
-        // A running request keeps its hold until it is reconciled, and
-        // belongs to no node: any node may reconcile it.
-        let keep_hold = req.status == RequestStatus::Running;
+        if let Some(decision) = &f.review {
+            outcome_reviews::decide(c, decision, req.cost, f.now).await?;
+            audit::insert(c, &decision.audit, f.now).await?;
+        }
         sqlx::query(
             "UPDATE service_requests SET status = $2, cost_cents = $3, result = $4, \
              provider = $5, external_id = $6, initial_cost_cents = $7, started_at = $8, \
@@ -504,16 +531,18 @@ pub(super) fn finish<'c>(
         .await?;
         if let Some(key) = &req.idempotency_key {
             // The first answer stays: a reconciled request keeps replaying
-            // the `running` reply its client first saw.
+            // the `running` reply its client first saw. An unknown outcome
+            // is the exception: the operator's decision replaces it.
             let response = (f.render)(&req);
             sqlx::query(
                 "UPDATE idempotency_keys SET response_status = $3, response_body = $4 \
-                 WHERE agent_id = $1 AND key = $2 AND response_body IS NULL",
+                 WHERE agent_id = $1 AND key = $2 AND (response_body IS NULL OR $5)",
             )
             .bind(&req.agent_id)
             .bind(key)
             .bind(i32::from(response.status))
             .bind(response.body.to_string())
+            .bind(f.review.is_some())
             .execute(&mut *c)
             .await?;
         }

@@ -10,7 +10,8 @@ use sqlx::{Decode, Postgres, Row, Type};
 use super::error::corrupt;
 use super::{StoreResult, db_error};
 use crate::model::{
-    Approval, ApprovalStatus, ReasonCode, RequestStatus, ServiceRequest, UsageRecord,
+    Approval, ApprovalStatus, OutcomeReview, ReasonCode, RequestStatus, ReviewStatus,
+    ServiceRequest, UsageRecord,
 };
 use crate::money::Cents;
 
@@ -21,7 +22,7 @@ macro_rules! request_select {
          r.metadata, r.payload_digest, r.status, r.reason_code, r.message, \
          r.estimated_cost_cents, r.initial_cost_cents, r.cost_cents, r.result, r.provider, \
          r.external_id, r.approval_id, r.idempotency_key, r.created_at, r.started_at, \
-         r.updated_at, a.expires_at AS approval_expires_at \
+         r.updated_at, r.provider_started_at, a.expires_at AS approval_expires_at \
          FROM service_requests r LEFT JOIN approvals a ON a.id = r.approval_id"
     };
 }
@@ -39,6 +40,19 @@ macro_rules! approval_select {
     };
 }
 pub(super) use approval_select;
+
+/// `SELECT … FROM` an outcome review (`o`), its request (`r`) and agent
+/// (`ag`), for [`review`].
+macro_rules! review_select {
+    () => {
+        "SELECT o.id, o.org_id, o.agent_id, ag.name AS agent_name, o.request_id, \
+         r.service, r.operation, r.payload, o.provider, o.held_cents, o.status, \
+         o.charged_cents, o.decided_at, o.decided_by, o.created_at \
+         FROM outcome_reviews o JOIN service_requests r ON r.id = o.request_id \
+         JOIN agents ag ON ag.id = o.agent_id"
+    };
+}
+pub(super) use review_select;
 
 /// Whether `text` can be stored at all: PostgreSQL's text holds no NUL,
 /// and binding one is an error. A lookup by such a key (a hostile id in a
@@ -107,6 +121,7 @@ pub(super) fn request(row: &PgRow) -> StoreResult<ServiceRequest> {
         created_at: get(row, "created_at")?,
         started_at: get(row, "started_at")?,
         updated_at: get(row, "updated_at")?,
+        provider_started_at: get(row, "provider_started_at")?,
     })
 }
 
@@ -126,6 +141,28 @@ pub(super) fn approval(row: &PgRow) -> StoreResult<Approval> {
             .ok_or_else(|| corrupt(format!("bad approval status {status:?}")))?,
         estimated_cost: cents_col(row, "estimated_cost_cents")?,
         expires_at: get(row, "expires_at")?,
+        decided_at: get(row, "decided_at")?,
+        decided_by: get(row, "decided_by")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+pub(super) fn review(row: &PgRow) -> StoreResult<OutcomeReview> {
+    let status: String = get(row, "status")?;
+    Ok(OutcomeReview {
+        id: get(row, "id")?,
+        org_id: get(row, "org_id")?,
+        agent_id: get(row, "agent_id")?,
+        agent_name: get(row, "agent_name")?,
+        request_id: get(row, "request_id")?,
+        service: get(row, "service")?,
+        operation: get(row, "operation")?,
+        payload: json_col(row, "payload")?,
+        provider: get(row, "provider")?,
+        held: cents_col(row, "held_cents")?,
+        status: ReviewStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("bad review status {status:?}")))?,
+        charged: opt_cents_col(row, "charged_cents")?,
         decided_at: get(row, "decided_at")?,
         decided_by: get(row, "decided_by")?,
         created_at: get(row, "created_at")?,

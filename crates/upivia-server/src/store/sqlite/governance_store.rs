@@ -8,11 +8,11 @@ use time::OffsetDateTime;
 use super::{SqliteStore, db_error};
 use rusqlite::params;
 
-use super::{approvals, audit, ledger, requests, rows, usage};
-use crate::ids::{AgentId, ApprovalId, OrgId, RequestId};
+use super::{approvals, audit, ledger, outcome_reviews, requests, rows, usage};
+use crate::ids::{AgentId, ApprovalId, OrgId, OutcomeReviewId, RequestId};
 use crate::model::{
-    Account, AccountTotals, Approval, ApprovalStatus, AuditEntry, AuditEvent, RequestStatus,
-    ServiceRequest,
+    Account, AccountTotals, Approval, ApprovalStatus, AuditEntry, AuditEvent, OutcomeReview,
+    RequestStatus, ReviewStatus, ServiceRequest,
 };
 use crate::store::*;
 
@@ -59,6 +59,27 @@ impl GovernanceStore for SqliteStore {
             .await
     }
 
+    async fn mark_provider_started(
+        &self,
+        request_id: &RequestId,
+        provider: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let (id, provider) = (request_id.clone(), provider.to_owned());
+        self.writer
+            .write(move |ctx| {
+                ctx.conn
+                    .prepare_cached(
+                        "UPDATE service_requests SET provider_started_at = COALESCE(provider_started_at, ?2), provider = ?3 \
+                         WHERE id = ?1 AND status = 'executing'",
+                    )
+                    .and_then(|mut s| s.execute(params![id.as_str(), rows::ts(now), provider]))
+                    .map_err(db_error)?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn request(&self, request_id: &RequestId) -> StoreResult<Option<ServiceRequest>> {
         self.lookup(|c| requests::get(c, request_id.as_str()))
     }
@@ -92,6 +113,23 @@ impl GovernanceStore for SqliteStore {
     ) -> StoreResult<Result<Decided, DecideRefusal>> {
         self.writer
             .write(move |ctx| approvals::decide(ctx, decide))
+            .await
+    }
+
+    async fn outcome_review(
+        &self,
+        review_id: &OutcomeReviewId,
+    ) -> StoreResult<Option<OutcomeReview>> {
+        self.lookup(|c| outcome_reviews::get(c, review_id.as_str()))
+    }
+
+    async fn outcome_reviews(
+        &self,
+        org_id: &OrgId,
+        status: Option<ReviewStatus>,
+    ) -> StoreResult<Vec<OutcomeReview>> {
+        let o = org_id.clone();
+        self.read(move |c| outcome_reviews::list(c, o.as_str(), status))
             .await
     }
 

@@ -224,7 +224,9 @@ pub(super) fn check(conn: &Connection) -> StoreResult<LedgerReport> {
     }
     let open: i64 = conn
         .query_row(
-            "SELECT COUNT(*) FROM service_requests WHERE held_cents > 0 AND status NOT IN ('executing', 'running')",
+            "SELECT COUNT(*) FROM service_requests r WHERE r.held_cents > 0 \
+             AND r.status NOT IN ('executing', 'running') AND NOT EXISTS ( \
+               SELECT 1 FROM outcome_reviews o WHERE o.request_id = r.id AND o.status = 'pending')",
             [],
             |r| r.get(0),
         )

@@ -22,6 +22,7 @@ mod inbox;
 mod inbox_store;
 mod ledger;
 pub mod lock;
+mod outcome_reviews;
 mod people;
 #[cfg(test)]
 mod query_plans;
@@ -76,6 +77,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/sqlite/0041_secrets.sql")),
     M::up(include_str!(
         "../../../migrations/sqlite/0042_custom_services.sql"
+    )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0043_outcome_reviews.sql"
     )),
 ];
 

@@ -6,8 +6,10 @@ use time::OffsetDateTime;
 
 use super::ledger::Posting;
 use super::writer::WriteCtx;
-use super::{audit, db_error, rows};
-use crate::model::{Account, EntryKind, Hold, RequestStatus, ServiceRequest, is_spending_key};
+use super::{audit, db_error, outcome_reviews, rows};
+use crate::model::{
+    Account, EntryKind, Hold, ReasonCode, RequestStatus, ServiceRequest, is_spending_key,
+};
 use crate::money::Cents;
 use crate::store::{
     DailyLimit, Disposition, Finish, FinishRequest, IdempotencyRecord, LimitScope, OpenRequest,
@@ -372,7 +374,15 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
     let (status, accounts, held) = current.ok_or(StoreError::NotFound)?;
     let status = RequestStatus::parse(&status)
         .ok_or_else(|| StoreError::Corrupt(format!("bad status {status}")))?;
-    if !matches!(status, RequestStatus::Executing | RequestStatus::Running) {
+    // A request left `failed` with its hold (outcome unknown) is finished
+    // again only by its review's decision, which the review's own
+    // transition makes once.
+    let open = matches!(
+        (&f.review, status),
+        (None, RequestStatus::Executing | RequestStatus::Running)
+            | (Some(_), RequestStatus::Failed)
+    );
+    if !open {
         return Err(StoreError::Conflict(format!(
             "request {} is {} and cannot be finished",
             req.id,
@@ -383,6 +393,7 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
     let now = rows::ts(f.now);
     let mut event = f.audit;
     req.updated_at = f.now;
+    let mut keep_hold = false;
     match f.outcome {
         Finish::Executed {
             result,
@@ -412,10 +423,27 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
             req.external_id = Some(external_id);
             req.initial_cost = Some(initial_cost);
             req.started_at = Some(f.now);
+            // Kept until it is reconciled.
+            keep_hold = true;
+        }
+        Finish::Unknown {
+            provider,
+            message,
+            review,
+        } => {
+            outcome_reviews::open(ctx, &review, hold.1)?;
+            req.status = RequestStatus::Failed;
+            req.reason_code = Some(ReasonCode::OutcomeUnknown);
+            req.message = Some(message);
+            req.provider = Some(provider);
+            // Kept until an operator decides.
+            keep_hold = true;
         }
     }
-    // A running request keeps its hold until it is reconciled.
-    let keep_hold = req.status == RequestStatus::Running;
+    if let Some(decision) = &f.review {
+        outcome_reviews::decide(ctx, &req.id, decision, req.cost, &now)?;
+        audit::append(ctx, decision.audit.clone(), f.now)?;
+    }
     ctx.conn
         .prepare_cached(
             "UPDATE service_requests SET status = ?2, cost_cents = ?3, result = ?4, provider = ?5, \
@@ -444,19 +472,21 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
         .map_err(db_error)?;
     if let Some(key) = &req.idempotency_key {
         // The first answer stays: a reconciled request keeps replaying the
-        // `running` reply its client first saw.
+        // `running` reply its client first saw. An unknown outcome is the
+        // exception: the operator's decision replaces it.
         let response = (f.render)(&req);
         ctx.conn
             .prepare_cached(
                 "UPDATE idempotency_keys SET response_status = ?3, response_body = ?4 \
-                 WHERE agent_id = ?1 AND key = ?2 AND response_body IS NULL",
+                 WHERE agent_id = ?1 AND key = ?2 AND (response_body IS NULL OR ?5)",
             )
             .and_then(|mut s| {
                 s.execute(params![
                     req.agent_id,
                     key,
                     i64::from(response.status),
-                    response.body.to_string()
+                    response.body.to_string(),
+                    f.review.is_some(),
                 ])
             })
             .map_err(db_error)?;

@@ -9,7 +9,7 @@ use crate::clock::{parse_rfc3339, rfc3339};
 use crate::model::agent::{AgentSetters, BindingSetters};
 use crate::model::{
     Agent, AgentStatus, Approval, ApprovalStatus, AuditEntry, AuditEvent, Binding, KeyMode,
-    ReasonCode, RequestStatus, Role, ServiceRequest, UsageRecord,
+    OutcomeReview, ReasonCode, RequestStatus, ReviewStatus, Role, ServiceRequest, UsageRecord,
 };
 use crate::money::Cents;
 
@@ -146,7 +146,7 @@ pub(super) const REQUEST_COLUMNS: &str = "r.id, r.org_id, r.agent_id, r.binding_
     r.operation, r.payload, r.metadata, r.payload_digest, r.status, r.reason_code, r.message, \
     r.estimated_cost_cents, r.initial_cost_cents, r.cost_cents, r.result, r.provider, \
     r.external_id, r.approval_id, r.idempotency_key, r.created_at, r.started_at, r.updated_at, \
-    a.expires_at AS approval_expires_at";
+    r.provider_started_at, a.expires_at AS approval_expires_at";
 
 /// `FROM` clause matching [`REQUEST_COLUMNS`].
 pub(super) const REQUEST_FROM: &str =
@@ -182,6 +182,7 @@ pub(super) fn request(row: &Row<'_>) -> rusqlite::Result<ServiceRequest> {
         created_at: time_col(row, "created_at")?,
         started_at: opt_time_col(row, "started_at")?,
         updated_at: time_col(row, "updated_at")?,
+        provider_started_at: opt_time_col(row, "provider_started_at")?,
     })
 }
 
@@ -206,6 +207,33 @@ pub(super) fn approval(row: &Row<'_>) -> rusqlite::Result<Approval> {
         status: ApprovalStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
         estimated_cost: cents_col(row, "estimated_cost_cents")?,
         expires_at: time_col(row, "expires_at")?,
+        decided_at: opt_time_col(row, "decided_at")?,
+        decided_by: row.get("decided_by")?,
+        created_at: time_col(row, "created_at")?,
+    })
+}
+
+pub(super) const REVIEW_SELECT: &str = "SELECT o.id, o.org_id, o.agent_id, ag.name AS agent_name, \
+    o.request_id, r.service, r.operation, r.payload, o.provider, o.held_cents, o.status, \
+    o.charged_cents, o.decided_at, o.decided_by, o.created_at \
+    FROM outcome_reviews o JOIN service_requests r ON r.id = o.request_id \
+    JOIN agents ag ON ag.id = o.agent_id";
+
+pub(super) fn review(row: &Row<'_>) -> rusqlite::Result<OutcomeReview> {
+    let status: String = row.get("status")?;
+    Ok(OutcomeReview {
+        id: row.get("id")?,
+        org_id: row.get("org_id")?,
+        agent_id: row.get("agent_id")?,
+        agent_name: row.get("agent_name")?,
+        request_id: row.get("request_id")?,
+        service: row.get("service")?,
+        operation: row.get("operation")?,
+        payload: json_col(row, "payload")?,
+        provider: row.get("provider")?,
+        held: cents_col(row, "held_cents")?,
+        status: ReviewStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        charged: opt_cents_col(row, "charged_cents")?,
         decided_at: opt_time_col(row, "decided_at")?,
         decided_by: row.get("decided_by")?,
         created_at: time_col(row, "created_at")?,

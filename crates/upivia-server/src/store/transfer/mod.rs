@@ -49,6 +49,7 @@ pub const TABLES: &[&str] = &[
     "service_requests",
     "idempotency_keys",
     "approvals",
+    "outcome_reviews",
     "ledger_entries",
     "org_data_keys",
     "org_secrets",
