@@ -370,6 +370,33 @@ pub struct ProviderArgs {
         default_value = "https://bsky.social"
     )]
     pub bluesky_base_url: String,
+    /// Reddit script app's client id, for `reddit.submit_post` as the
+    /// account below (https://www.reddit.com/prefs/apps).
+    #[arg(long, env = "UPIVIA_REDDIT_CLIENT_ID", requires_all = ["reddit_client_secret", "reddit_username", "reddit_password"])]
+    pub reddit_client_id: Option<String>,
+    /// The app's secret.
+    #[arg(long, env = "UPIVIA_REDDIT_CLIENT_SECRET", hide_env_values = true, value_parser = secret, requires = "reddit_client_id")]
+    pub reddit_client_secret: Option<SecretString>,
+    /// The posting account (a developer of the app).
+    #[arg(long, env = "UPIVIA_REDDIT_USERNAME", requires = "reddit_client_id")]
+    pub reddit_username: Option<String>,
+    /// That account's password.
+    #[arg(long, env = "UPIVIA_REDDIT_PASSWORD", hide_env_values = true, value_parser = secret, requires = "reddit_client_id")]
+    pub reddit_password: Option<SecretString>,
+    /// Reddit's OAuth API base URL.
+    #[arg(
+        long,
+        env = "UPIVIA_REDDIT_BASE_URL",
+        default_value = "https://oauth.reddit.com"
+    )]
+    pub reddit_base_url: String,
+    /// Where Reddit hands out tokens.
+    #[arg(
+        long,
+        env = "UPIVIA_REDDIT_AUTH_URL",
+        default_value = "https://www.reddit.com"
+    )]
+    pub reddit_auth_url: String,
     /// Twilio account SID (AC…) for `sms.send`, `mms.send` and
     /// `voice_call.create`; call status callbacks need --public-url.
     #[arg(

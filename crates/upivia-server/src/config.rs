@@ -237,6 +237,8 @@ pub struct ProviderSettings {
     /// `sms.send`, `mms.send` and `voice_call.create` on one Twilio
     /// account; call status callbacks come to the public URL.
     pub twilio: Option<crate::providers::twilio::TwilioSettings>,
+    /// `reddit.submit_post` as one account, through a script app.
+    pub reddit: Option<crate::providers::reddit::RedditSettings>,
 }
 
 /// A provider's HTTP API: where it is (the operator's choice, so not behind

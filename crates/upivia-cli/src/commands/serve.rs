@@ -13,6 +13,7 @@ use upivia_server::config::{
 };
 
 use crate::cli::{ProviderArgs, ServeArgs};
+use upivia_server::providers::reddit::{RedditAccount, RedditSettings};
 use upivia_server::providers::twilio::TwilioSettings;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -178,6 +179,26 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         }
         _ => None,
     };
+    let reddit = match (
+        args.reddit_client_id,
+        args.reddit_client_secret,
+        args.reddit_username,
+        args.reddit_password,
+    ) {
+        (Some(client_id), Some(client_secret), Some(username), Some(password)) => {
+            Some(RedditSettings {
+                api: api("UPIVIA_REDDIT_BASE_URL", &args.reddit_base_url, None)?,
+                auth: api("UPIVIA_REDDIT_AUTH_URL", &args.reddit_auth_url, None)?,
+                account: RedditAccount {
+                    client_id,
+                    client_secret,
+                    username,
+                    password,
+                },
+            })
+        }
+        _ => None,
+    };
     Ok(ProviderSettings {
         smtp,
         openai,
@@ -191,6 +212,7 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         x,
         bluesky,
         twilio,
+        reddit,
     })
 }
 

@@ -11,6 +11,7 @@ use super::github::{self, GitHubIssues};
 use super::mastodon::{self, MastodonPost};
 use super::notion::{self, NotionPage};
 use super::openai::{OpenAiClient, Prices, TextGeneration};
+use super::reddit::{self, RedditPost};
 use super::rest::{Rest, RestOperation, RestProvider};
 use super::search::{self, SearxSearch};
 use super::signing::SigningKeys;
@@ -173,6 +174,23 @@ pub fn register_live(
         live.push(LiveOperation {
             operation: "bluesky.post",
             provider: bluesky::NAME,
+            upstream,
+        });
+    }
+    if let Some(reddit) = &settings.reddit {
+        let rest = Rest::new(reddit.api.clone(), http.clone(), reddit::WHAT, None);
+        let auth = Rest::new(reddit.auth.clone(), http.clone(), reddit::WHAT, None);
+        let upstream = format!("{} (u/{})", rest.describe(), reddit.account.username);
+        providers.register_live(
+            "reddit.submit_post",
+            Arc::new(RestProvider::new(
+                rest,
+                Box::new(RedditPost::new(auth, reddit.account.clone())),
+            )),
+        );
+        live.push(LiveOperation {
+            operation: "reddit.submit_post",
+            provider: reddit::NAME,
             upstream,
         });
     }

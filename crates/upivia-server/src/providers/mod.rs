@@ -16,6 +16,7 @@ pub mod live;
 pub mod mastodon;
 pub mod notion;
 pub mod openai;
+pub mod reddit;
 pub mod rest;
 pub mod sandbox;
 pub mod search;

@@ -1,5 +1,5 @@
 //! What the providers of third-party JSON APIs share (search, GitHub,
-//! Discord, Slack, Mastodon, Notion, X): a call to a configured base URL with the provider's
+//! Discord, Slack, Mastodon, Notion, X, Bluesky, Reddit): a call to a configured base URL with the provider's
 //! token as a header the logs never show, and its JSON answer. Errors map
 //! as everywhere (see `http.rs`): down, timeout or 5xx → unavailable; 4xx
 //! or an answer that is not JSON → adapter error.
@@ -40,6 +40,11 @@ pub struct Call<'a> {
     /// A bearer token for this call instead of the configured one (a
     /// session the provider opened).
     pub bearer: Option<&'a SecretString>,
+    /// HTTP Basic credentials for this call instead of the token (an
+    /// OAuth client asking for one).
+    pub basic: Option<(&'a str, &'a SecretString)>,
+    /// A form body (`application/x-www-form-urlencoded`) instead of JSON.
+    pub form: Option<&'a [(&'a str, String)]>,
     pub retry: Retry,
 }
 
@@ -52,6 +57,8 @@ impl<'a> Call<'a> {
             body: None,
             headers: Vec::new(),
             bearer: None,
+            basic: None,
+            form: None,
             // Reading has no side effect to repeat.
             retry: Retry::RateLimitedAndServerErrors,
         }
@@ -66,6 +73,23 @@ impl<'a> Call<'a> {
             body: Some(body),
             headers: Vec::new(),
             bearer: None,
+            basic: None,
+            form: None,
+            retry: Retry::RateLimited,
+        }
+    }
+
+    /// A form POST, not repeated on a 5xx either.
+    pub fn post_form(path: impl Into<String>, form: &'a [(&'a str, String)]) -> Call<'a> {
+        Call {
+            method: Method::POST,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            headers: Vec::new(),
+            bearer: None,
+            basic: None,
+            form: Some(form),
             retry: Retry::RateLimited,
         }
     }
@@ -139,8 +163,14 @@ impl Rest {
                 let mut req = client
                     .request(call.method.clone(), url.clone())
                     .header(reqwest::header::ACCEPT, "application/json");
-                if let Some(value) = &authorization {
-                    req = req.header(reqwest::header::AUTHORIZATION, value.clone());
+                match (&authorization, call.basic) {
+                    (_, Some((user, password))) => {
+                        req = req.basic_auth(user, Some(password.expose_secret()));
+                    }
+                    (Some(value), None) => {
+                        req = req.header(reqwest::header::AUTHORIZATION, value.clone());
+                    }
+                    (None, None) => {}
                 }
                 for (name, value) in &call.headers {
                     req = req.header(*name, *value);
@@ -149,6 +179,8 @@ impl Rest {
                     req = req
                         .header(reqwest::header::CONTENT_TYPE, "application/json")
                         .body(body.clone());
+                } else if let Some(form) = call.form {
+                    req = req.form(form);
                 }
                 req
             })

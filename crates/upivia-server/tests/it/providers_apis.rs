@@ -1,7 +1,7 @@
 //! The providers of third-party JSON APIs against local fakes of them:
 //! `web_search.search` on SearXNG, `github.create_issue`,
 //! `discord.send_message`, Slack `chat.dm` and `chat.read`, `mastodon.post`,
-//! `notion.create_page`, `x.post` and `bluesky.post`. Each checks the wire request
+//! `notion.create_page`, `x.post`, `bluesky.post` and `reddit.submit_post`. Each checks the wire request
 //! (method, path, auth header, body), the answer's mapping, the error
 //! mapping, and that only a success is charged.
 
@@ -643,4 +643,119 @@ async fn slack_reads_a_channels_history_since_a_window() {
         .await;
     assert_eq!(old.body["reason_code"], "adapter_error", "{old:?}");
     assert_eq!(fake.hits().len(), 1);
+}
+
+#[tokio::test]
+async fn reddit_posts_with_a_kept_token_renewed_once_when_refused() {
+    use base64::Engine;
+    use upivia_server::providers::reddit::{RedditAccount, RedditSettings};
+
+    let token = |t: &str| json!({"access_token": t, "token_type": "bearer", "expires_in": 3600, "scope": "*"});
+    let posted = |id: &str| {
+        json!({"json": {"errors": [], "data": {
+            "url": format!("https://www.reddit.com/r/rust/comments/{id}/show/"),
+            "id": id, "name": format!("t3_{id}")}}})
+    };
+    let fake = FakeHttp::start(vec![
+        Canned::json(200, token("tok-1")),
+        Canned::json(200, posted("abc")),
+    ])
+    .await;
+    let settings = RedditSettings {
+        api: api(&fake, "/oauth", false),
+        auth: api(&fake, "/www", false),
+        account: RedditAccount {
+            client_id: "app-id".to_owned(),
+            client_secret: SecretString::from("app-secret-9f"),
+            username: "botuser".to_owned(),
+            password: SecretString::from("bot-password-3c"),
+        },
+    };
+    let s = server(move |c| c.providers.reddit = Some(settings)).await;
+    let agent = s.funded_agent("reddit", 10).await;
+    let post = json!({"subreddit": "r/rust", "title": "Show r/rust", "text": "We wrote a server."});
+    let r = s
+        .request(&agent, "reddit", "submit_post", post.clone())
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["provider"], "reddit");
+    assert_eq!(r.body["result"]["name"], "t3_abc");
+    assert_eq!(r.body["result"]["kind"], "self");
+    assert_eq!(r.body["result"]["subreddit"], "rust");
+    let form = |hit: &crate::fakes::Hit| -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&hit.body)
+            .into_owned()
+            .collect()
+    };
+    let has =
+        |form: &[(String, String)], k: &str, v: &str| form.iter().any(|(a, b)| a == k && b == v);
+    let hits = fake.hits();
+    assert_eq!(
+        (hits[0].method.as_str(), hits[0].uri.as_str()),
+        ("POST", "/www/api/v1/access_token")
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode("app-id:app-secret-9f");
+    assert_eq!(hits[0].header("authorization"), format!("Basic {basic}"));
+    let grant = form(&hits[0]);
+    assert!(has(&grant, "grant_type", "password"), "{grant:?}");
+    assert!(has(&grant, "username", "botuser"));
+    assert!(has(&grant, "password", "bot-password-3c"));
+    assert!(hits[0].header("user-agent").ends_with("(by /u/botuser)"));
+    assert_eq!(hits[1].uri, "/oauth/api/submit");
+    assert_eq!(hits[1].header("authorization"), "Bearer tok-1");
+    assert!(hits[1].header("user-agent").ends_with("(by /u/botuser)"));
+    let submitted = form(&hits[1]);
+    for (k, v) in [
+        ("api_type", "json"),
+        ("sr", "rust"),
+        ("kind", "self"),
+        ("title", "Show r/rust"),
+        ("text", "We wrote a server."),
+    ] {
+        assert!(has(&submitted, k, v), "{k}={v} in {submitted:?}");
+    }
+    assert_eq!(s.balance().await, 9);
+
+    // The kept token is refused: one new token, one more try.
+    fake.push(Canned::text(401, "unauthorized"));
+    fake.push(Canned::json(200, token("tok-2")));
+    fake.push(Canned::json(200, posted("def")));
+    let link = json!({"subreddit": "rust", "title": "A link", "url": "https://example.com/a"});
+    let r = s.request(&agent, "reddit", "submit_post", link).await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["result"]["kind"], "link");
+    let hits = fake.hits();
+    assert_eq!(hits.len(), 5);
+    assert_eq!(hits[2].header("authorization"), "Bearer tok-1");
+    assert_eq!(hits[3].uri, "/www/api/v1/access_token");
+    assert_eq!(hits[4].header("authorization"), "Bearer tok-2");
+    assert!(has(&form(&hits[4]), "url", "https://example.com/a"));
+    assert_eq!(s.balance().await, 8);
+
+    // Refusals come inside a 200: the adapter's, and its rate limit is
+    // unavailable; neither is charged, and the token is reused.
+    fake.push(Canned::json(
+        200,
+        json!({"json": {"errors": [["SUBREDDIT_NOEXIST", "that subreddit doesn't exist", "sr"]]}}),
+    ));
+    let r = s
+        .request(&agent, "reddit", "submit_post", post.clone())
+        .await;
+    assert_eq!(r.body["reason_code"], "adapter_error", "{r:?}");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("SUBREDDIT_NOEXIST"),
+        "{r:?}"
+    );
+    fake.push(Canned::json(
+        200,
+        json!({"json": {"errors": [["RATELIMIT", "you are doing that too much", "ratelimit"]]}}),
+    ));
+    let r = s.request(&agent, "reddit", "submit_post", post).await;
+    assert_eq!(r.body["reason_code"], "provider_unavailable", "{r:?}");
+    assert_eq!(fake.hits().len(), 7, "no new token was needed");
+    assert_eq!(s.balance().await, 8);
+    s.ledger_ok().await;
 }

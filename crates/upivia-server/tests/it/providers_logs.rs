@@ -17,6 +17,7 @@ use crate::support::TestServer;
 const ORG_SECRET: &str = "org-secret-value-that-must-not-be-logged";
 
 const TWILIO_TOKEN: &str = "twilio-auth-token-not-for-logs";
+const REDDIT_PASSWORD: &str = "reddit-password-not-for-logs";
 
 /// The raw key inside SIGNING_SECRET.
 const SIGNING_KEY: &str = "this-is-a-32-byte-test-secret!!!";
@@ -50,6 +51,7 @@ fn assert_no_secret(text: &str, what: &str) {
         &SIGNING_SECRET[6..],
         ORG_SECRET,
         TWILIO_TOKEN,
+        REDDIT_PASSWORD,
     ] {
         assert!(!text.contains(secret), "{what} shows a secret:\n{text}");
     }
@@ -200,8 +202,20 @@ fn config_debug_redacts_provider_secrets() {
         )
         .unwrap(),
     );
+    let reddit_api = |url: &str| upivia_server::config::ApiSettings::new("X", url, None).unwrap();
+    config.providers.reddit = Some(upivia_server::providers::reddit::RedditSettings {
+        api: reddit_api("https://oauth.reddit.com"),
+        auth: reddit_api("https://www.reddit.com"),
+        account: upivia_server::providers::reddit::RedditAccount {
+            client_id: "app".into(),
+            client_secret: REDDIT_PASSWORD.to_owned().into(),
+            username: "bot".into(),
+            password: REDDIT_PASSWORD.to_owned().into(),
+        },
+    });
     let debug = format!("{config:?}");
     assert!(debug.contains("AC0123456789abcdef"), "{debug}");
+    assert!(debug.contains("oauth.reddit.com"), "{debug}");
     assert!(debug.contains("smtp://127.0.0.1:2525"), "{debug}");
     assert!(debug.contains("llama3.2"), "{debug}");
     assert_no_secret(&debug, "Config's Debug");
