@@ -137,6 +137,11 @@ pub struct DatabaseArg {
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
+    /// A TOML file of settings: the same names as these flags, snake_case
+    /// (`smtp_url = "…"`) or as their variables (`UPIVIA_SMTP_URL = "…"`).
+    /// Flags win over the environment, which wins over the file.
+    #[arg(long, env = "UPIVIA_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "UPIVIA_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod config_file;
 
 use std::process::ExitCode;
 
@@ -15,7 +16,14 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let (argv, warnings) = match config_file::with_config_file(std::env::args_os().collect()) {
+        Ok(read) => read,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = cli::Cli::parse_from(argv);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("UPIVIA_LOG")
@@ -23,6 +31,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {

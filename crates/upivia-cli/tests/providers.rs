@@ -2,10 +2,10 @@
 //! variables: it says at start which operations are live, refuses a
 //! half-configured provider, and never prints a secret (logs, `--help`).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+mod support;
+use support::free_port;
 
 const API_KEY: &str = "sk-cli-test-key-0123456789";
 const SMTP_PASSWORD: &str = "cli-smtp-password";
@@ -13,14 +13,6 @@ const SIGNING_SECRET: &str = "whsec_dGhpcy1pcy1hLTMyLWJ5dGUtdGVzdC1zZWNyZXQhISE=
 const GITHUB_TOKEN: &str = "ghp_cli-test-token-777";
 const SLACK_TOKEN: &str = "xoxb-cli-test-token-778";
 const TWILIO_TOKEN: &str = "cli-twilio-auth-token-779";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn configured(command: &mut Command) -> &mut Command {
     command
@@ -46,24 +38,6 @@ fn configured(command: &mut Command) -> &mut Command {
         .env("UPIVIA_TWILIO_AUTH_TOKEN", TWILIO_TOKEN)
 }
 
-/// The log without colour codes (a terminal's or not, tracing may add them).
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 fn assert_no_secret(text: &str) {
     for secret in [
         API_KEY,
@@ -81,40 +55,13 @@ fn assert_no_secret(text: &str) {
 #[test]
 fn serve_logs_which_operations_are_live_without_their_secrets() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = configured(&mut Command::new(env!("CARGO_BIN_EXE_upivia")))
-        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("UPIVIA_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("upivia serve starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut log = String::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = rx.recv_timeout(left) else {
-            let _ = child.kill();
-            panic!("no provider summary within 30 s:\n{log}");
-        };
-        log.push_str(&strip_ansi(&line));
-        log.push('\n');
-        if line.contains("upivia is serving") {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    let log = support::start_up_log(
+        configured(&mut Command::new(env!("CARGO_BIN_EXE_upivia")))
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("UPIVIA_LOG", "debug"),
+    );
     for expected in [
         "operation=\"email.send\" provider=\"smtp\" upstream=smtp://127.0.0.1:2525",
         "operation=\"text_generation.generate\" provider=\"openai_compatible\"",
