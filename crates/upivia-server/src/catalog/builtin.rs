@@ -978,6 +978,7 @@ fn chat_read() -> OperationSpec {
         result_schema(
             json!({
                 "channel": {"type": "string"},
+                "channel_id": {"type": "string", "description": "The id a `#name` was found to be (live reads)."},
                 "since": timestamp(),
                 "has_more": {"type": "boolean"},
                 "messages": {

@@ -118,7 +118,7 @@ pub fn register_live(
             provider: slack::NAME,
             what: slack::WHAT,
             scheme: Some("Bearer"),
-            make: || Box::new(SlackRead),
+            make: || Box::new(SlackRead::default()),
         },
         RestApi {
             settings: settings.mastodon.as_ref(),

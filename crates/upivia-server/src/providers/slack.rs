@@ -1,11 +1,15 @@
 //! Slack on the Web API as a bot. `chat.dm`: `conversations.open` with the
 //! user, then `chat.postMessage` to that conversation; `chat.read`:
-//! `conversations.history`. Slack answers 200
+//! `conversations.history` (a `#name` found once with
+//! `conversations.list`). Slack answers 200
 //! with `{ok: false, error}` for refusals; those are adapter errors, and
 //! `ratelimited` or `fatal_error` say the upstream is unavailable.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use tokio::sync::Mutex;
 
 use super::rest::{Call, Rest, RestOperation, text};
 use super::{ProviderCall, ProviderError, timestamp, window};
@@ -63,9 +67,85 @@ impl RestOperation for SlackDm {
 }
 
 /// `chat.read`: `conversations.history` of a channel since a point in time.
-/// The channel is given by id; a `#name` would take a paged walk of
-/// `conversations.list` per call, so live reads ask for the id instead.
-pub struct SlackRead;
+/// A channel given as `#name` is found by a paged walk of
+/// `conversations.list` once, then its id is kept; a kept id Slack no
+/// longer knows (the channel was renamed or deleted) is looked up again.
+#[derive(Default)]
+pub struct SlackRead {
+    ids: Mutex<HashMap<String, String>>,
+}
+
+/// At most this many pages of 200 channels are walked for one name.
+const MAX_LIST_PAGES: usize = 25;
+
+impl SlackRead {
+    async fn channel_id(&self, api: &Rest, name: &str) -> Result<String, ProviderError> {
+        if let Some(id) = self.ids.lock().await.get(name) {
+            return Ok(id.clone());
+        }
+        let mut cursor = String::new();
+        for _ in 0..MAX_LIST_PAGES {
+            let page = method(
+                api,
+                "conversations.list",
+                &json!({"types": "public_channel,private_channel", "exclude_archived": true,
+                        "limit": 200, "cursor": cursor}),
+            )
+            .await?;
+            let found = page["channels"].as_array().and_then(|all| {
+                all.iter()
+                    .find(|c| c["name"].as_str() == Some(name))
+                    .and_then(|c| c["id"].as_str())
+            });
+            if let Some(id) = found {
+                self.ids.lock().await.insert(name.to_owned(), id.to_owned());
+                return Ok(id.to_owned());
+            }
+            cursor = page["response_metadata"]["next_cursor"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if cursor.is_empty() {
+                break;
+            }
+        }
+        Err(ProviderError::Adapter(format!(
+            "chat.read: the bot sees no channel named #{name} (invite it, or give the channel's id)"
+        )))
+    }
+
+    async fn history(
+        &self,
+        api: &Rest,
+        channel: &str,
+        oldest: &str,
+        limit: u64,
+    ) -> Result<(String, Value), ProviderError> {
+        let Some(name) = channel.strip_prefix('#') else {
+            let body = json!({"channel": channel, "oldest": oldest, "limit": limit});
+            return Ok((
+                channel.to_owned(),
+                method(api, "conversations.history", &body).await?,
+            ));
+        };
+        for attempt in 0..2 {
+            let id = self.channel_id(api, name).await?;
+            let body = json!({"channel": id, "oldest": oldest, "limit": limit});
+            match method(api, "conversations.history", &body).await {
+                Ok(history) => return Ok((id, history)),
+                Err(ProviderError::Adapter(m))
+                    if attempt == 0 && m.ends_with("channel_not_found") =>
+                {
+                    self.ids.lock().await.remove(name);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ProviderError::Adapter(format!(
+            "chat.read: #{name} was not found"
+        )))
+    }
+}
 
 #[async_trait]
 impl RestOperation for SlackRead {
@@ -78,22 +158,11 @@ impl RestOperation for SlackRead {
         let channel = p["channel"]
             .as_str()
             .ok_or_else(|| ProviderError::Adapter("chat.read: `channel` is required".into()))?;
-        if channel.starts_with('#') {
-            return Err(ProviderError::Adapter(format!(
-                "chat.read: give the channel's id (C…) rather than {channel}; live reads do not \
-                 look names up"
-            )));
-        }
         let start = window::since(p["since"].as_str().unwrap_or("24h"), call.now)
             .map_err(|why| ProviderError::Adapter(format!("chat.read: {why}")))?;
         let limit = p["limit"].as_u64().unwrap_or(50);
         let oldest = format!("{}.000000", start.unix_timestamp());
-        let history = method(
-            api,
-            "conversations.history",
-            &json!({"channel": channel, "oldest": oldest, "limit": limit}),
-        )
-        .await?;
+        let (id, history) = self.history(api, channel, &oldest, limit).await?;
         let messages: Vec<Value> = history["messages"]
             .as_array()
             .map(|all| {
@@ -110,6 +179,7 @@ impl RestOperation for SlackRead {
             .unwrap_or_default();
         Ok(json!({
             "channel": channel,
+            "channel_id": id,
             "since": timestamp(start),
             "has_more": history["has_more"].as_bool().unwrap_or(false),
             "messages": messages,

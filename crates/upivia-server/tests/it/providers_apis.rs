@@ -627,12 +627,7 @@ async fn slack_reads_a_channels_history_since_a_window() {
     assert_eq!(since.unix_timestamp(), oldest);
     assert_eq!(s.balance().await, 10, "reads are free");
 
-    // A name is not looked up live, and a window past 90 days is refused;
-    // neither reaches Slack.
-    let named = s
-        .request(&agent, "chat", "read", json!({"channel": "#general"}))
-        .await;
-    assert_eq!(named.body["reason_code"], "adapter_error", "{named:?}");
+    // A window past 90 days is refused without asking Slack.
     let old = s
         .request(
             &agent,
@@ -643,6 +638,68 @@ async fn slack_reads_a_channels_history_since_a_window() {
         .await;
     assert_eq!(old.body["reason_code"], "adapter_error", "{old:?}");
     assert_eq!(fake.hits().len(), 1);
+}
+
+#[tokio::test]
+async fn slack_finds_a_channel_by_name_once_and_again_when_it_moved() {
+    let page = |channels: Value, next: &str| json!({"ok": true, "channels": channels, "response_metadata": {"next_cursor": next}});
+    let history = json!({"ok": true, "has_more": false, "messages": [
+        {"type": "message", "ts": "1733216400.000200", "user": "U1", "text": "hi"},
+    ]});
+    let fake = FakeHttp::start(vec![
+        Canned::json(
+            200,
+            page(json!([{"id": "C001", "name": "random"}]), "page2"),
+        ),
+        Canned::json(200, page(json!([{"id": "C002", "name": "general"}]), "")),
+        Canned::json(200, history.clone()),
+        // The second read uses the kept id.
+        Canned::json(200, history.clone()),
+        // Then the channel is gone under that id: looked up again.
+        Canned::json(200, json!({"ok": false, "error": "channel_not_found"})),
+        Canned::json(200, page(json!([{"id": "C009", "name": "general"}]), "")),
+        Canned::json(200, history),
+        // A name no page has.
+        Canned::json(200, page(json!([{"id": "C001", "name": "random"}]), "")),
+    ])
+    .await;
+    let settings = api(&fake, "/api", true);
+    let s = server(move |c| c.providers.slack = Some(settings)).await;
+    let agent = s.funded_agent("chat", 10).await;
+    let read = |channel: &'static str| {
+        let (s, agent) = (&s, &agent);
+        async move {
+            s.request(agent, "chat", "read", json!({"channel": channel}))
+                .await
+        }
+    };
+    let r = read("#general").await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["result"]["channel"], "#general");
+    assert_eq!(r.body["result"]["channel_id"], "C002");
+    let hits = fake.hits();
+    assert_eq!(hits[0].uri, "/api/conversations.list");
+    assert_eq!(hits[0].json()["cursor"], "");
+    assert_eq!(hits[1].json()["cursor"], "page2");
+    assert_eq!(hits[2].uri, "/api/conversations.history");
+    assert_eq!(hits[2].json()["channel"], "C002");
+
+    let r = read("#general").await;
+    assert_eq!(r.body["result"]["channel_id"], "C002", "{r:?}");
+    assert_eq!(fake.hits().len(), 4, "the id was kept");
+
+    let r = read("#general").await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["result"]["channel_id"], "C009");
+    assert_eq!(fake.hits()[6].json()["channel"], "C009");
+
+    let r = read("#nowhere").await;
+    assert_eq!(r.body["reason_code"], "adapter_error", "{r:?}");
+    assert!(
+        r.body["message"].as_str().unwrap().contains("#nowhere"),
+        "{r:?}"
+    );
+    assert_eq!(s.balance().await, 10, "reads are free");
 }
 
 #[tokio::test]
