@@ -18,7 +18,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   echo "interop: creating virtualenv at $VENV" >&2
   "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "upivia==0.2.0" "pytest>=7"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "upivia==0.2.0" "pytest>=7" "aiosmtpd>=1.4"
 # The terminal client's REST adapter and its `init` (upivia_tui.client and
 # upivia_tui.commands need only httpx and the SDK); its UI dependencies are
 # not needed for the calls tested here.
