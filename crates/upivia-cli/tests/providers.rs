@@ -73,7 +73,7 @@ fn serve_logs_which_operations_are_live_without_their_secrets() {
         "operation=\"chat.read\" provider=\"slack\"",
         "operation=\"sms.send\" provider=\"twilio\" upstream=https://api.twilio.com (account AC0123456789abcdef0123456789abcdef)",
         "operation=\"voice_call.create\" provider=\"twilio\"",
-        "live=10",
+        "live=11",
         "operations without a live provider run on the sandbox",
     ] {
         assert!(log.contains(expected), "no {expected:?} in\n{log}");
@@ -82,8 +82,12 @@ fn serve_logs_which_operations_are_live_without_their_secrets() {
         .lines()
         .find(|l| l.contains("run on the sandbox"))
         .unwrap();
-    assert!(sandbox_line.contains("sms.read"), "{sandbox_line}");
+    assert!(
+        sandbox_line.contains("discord.send_message"),
+        "{sandbox_line}"
+    );
     assert!(!sandbox_line.contains("sms.send"), "{sandbox_line}");
+    assert!(!sandbox_line.contains("sms.read"), "{sandbox_line}");
     assert!(!sandbox_line.contains("email.send"), "{sandbox_line}");
     assert_no_secret(&log);
 }

@@ -199,6 +199,7 @@ pub fn register_live(
         let upstream = api.describe();
         for (operation, kind) in [
             ("sms.send", TwilioOperation::Sms),
+            ("sms.read", TwilioOperation::SmsRead),
             ("mms.send", TwilioOperation::Mms),
             ("voice_call.create", TwilioOperation::VoiceCall),
         ] {

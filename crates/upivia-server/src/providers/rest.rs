@@ -223,6 +223,11 @@ pub trait RestOperation: Send + Sync + 'static {
     fn replay_window(&self) -> Option<std::time::Duration> {
         None
     }
+
+    /// See [`Provider::has_side_effects`]; false for a read.
+    fn has_side_effects(&self) -> bool {
+        true
+    }
 }
 
 /// A [`RestOperation`] as a [`Provider`].
@@ -261,5 +266,9 @@ impl Provider for RestProvider {
 
     fn replay_window(&self) -> Option<std::time::Duration> {
         self.operation.replay_window()
+    }
+
+    fn has_side_effects(&self) -> bool {
+        self.operation.has_side_effects()
     }
 }

@@ -20,6 +20,10 @@ impl RestOperation for SearxSearch {
         NAME
     }
 
+    fn has_side_effects(&self) -> bool {
+        false
+    }
+
     async fn run(&self, api: &Rest, call: &ProviderCall<'_>) -> Result<Value, ProviderError> {
         let query = call.payload["query"].as_str().ok_or_else(|| {
             ProviderError::Adapter("web_search.search: `query` is required".into())

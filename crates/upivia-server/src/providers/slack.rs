@@ -153,6 +153,10 @@ impl RestOperation for SlackRead {
         NAME
     }
 
+    fn has_side_effects(&self) -> bool {
+        false
+    }
+
     async fn run(&self, api: &Rest, call: &ProviderCall<'_>) -> Result<Value, ProviderError> {
         let p = call.payload;
         let channel = p["channel"]

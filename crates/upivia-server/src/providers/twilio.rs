@@ -1,5 +1,5 @@
 //! Twilio: `sms.send` and `mms.send` on the Messages API, charged their
-//! list price when Twilio accepts them, and `voice_call.create` on the
+//! list price when Twilio accepts them, `sms.read` (inbound messages, free), and `voice_call.create` on the
 //! Calls API, which runs asynchronously: the call is placed (`running`,
 //! its first minute held as the initial cost) and settled per started
 //! minute of its real length, told either by Twilio's status callback
@@ -142,6 +142,7 @@ impl Twilio {
         )
     }
 
+    /// `path` under the account.
     async fn send(
         &self,
         method: Method,
@@ -149,7 +150,26 @@ impl Twilio {
         form: &[(&str, String)],
     ) -> Result<Value, ProviderError> {
         let path = format!("/2010-04-01/Accounts/{}{path}", self.settings.account_sid);
-        let url = self.settings.api.url(&path).map_err(|e| {
+        self.send_path(method, &path, form).await
+    }
+
+    /// `path` (with its query) under the base URL, as Twilio's
+    /// `next_page_uri` names a page.
+    async fn send_path(
+        &self,
+        method: Method,
+        path: &str,
+        form: &[(&str, String)],
+    ) -> Result<Value, ProviderError> {
+        if !path.starts_with(&format!(
+            "/2010-04-01/Accounts/{}/",
+            self.settings.account_sid
+        )) {
+            return Err(ProviderError::Adapter(format!(
+                "{WHAT} named a page outside the account: {path}"
+            )));
+        }
+        let url = self.settings.api.url(path).map_err(|e| {
             ProviderError::Adapter(format!("{WHAT}: the request path is not valid: {e}"))
         })?;
         // Placing a message or a call is not repeated on a 5xx, which may
@@ -186,9 +206,14 @@ impl Twilio {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TwilioOperation {
     Sms,
+    /// Inbound messages since a point in time, free.
+    SmsRead,
     Mms,
     VoiceCall,
 }
+
+/// At most this many pages of 100 messages are read for one `sms.read`.
+const MAX_READ_PAGES: usize = 5;
 
 /// One operation as a [`Provider`].
 pub struct TwilioProvider {
@@ -299,10 +324,80 @@ impl CallState<'_> {
     }
 }
 
+impl TwilioProvider {
+    /// `sms.read`: the account's inbound messages sent since the window
+    /// opened, newest first (as Twilio lists them), filtered by `from` and
+    /// `to`. Twilio filters by day (`DateSent>=`); the exact instant is
+    /// applied here.
+    async fn read(&self, call: &ProviderCall<'_>) -> Result<Execution, ProviderError> {
+        let p = call.payload;
+        let start = super::window::since(p["since"].as_str().unwrap_or("24h"), call.now)
+            .map_err(|why| ProviderError::Adapter(format!("sms.read: {why}")))?;
+        let limit = usize::try_from(p["limit"].as_u64().unwrap_or(20)).unwrap_or(20);
+        // The serializer is dropped before anything is awaited.
+        let query = {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair("PageSize", "100");
+            let day = timestamp(start);
+            query.append_pair("DateSent>", day.get(..10).unwrap_or(&day));
+            for (field, param) in [("to", "To"), ("from", "From")] {
+                if let Some(value) = p[field].as_str() {
+                    query.append_pair(param, value);
+                }
+            }
+            query.finish()
+        };
+        let mut path = format!(
+            "/2010-04-01/Accounts/{}/Messages.json?{query}",
+            self.api.settings.account_sid,
+        );
+        let mut messages = Vec::new();
+        for _ in 0..MAX_READ_PAGES {
+            let page = self.api.send_path(Method::GET, &path, &[]).await?;
+            for m in page["messages"].as_array().map_or(&[][..], Vec::as_slice) {
+                if m["direction"] != "inbound" {
+                    continue;
+                }
+                let Some(sent) = m["date_sent"]
+                    .as_str()
+                    .and_then(|raw| OffsetDateTime::parse(raw, &Rfc2822).ok())
+                else {
+                    continue;
+                };
+                if sent < start {
+                    continue;
+                }
+                messages.push(json!({
+                    "id": text(m, "sid", WHAT)?,
+                    "from": m["from"].as_str().unwrap_or_default(),
+                    "to": m["to"].as_str().unwrap_or_default(),
+                    "body": m["body"].as_str().unwrap_or_default(),
+                    "received_at": timestamp(sent),
+                }));
+                if messages.len() == limit {
+                    break;
+                }
+            }
+            match page["next_page_uri"].as_str() {
+                Some(next) if messages.len() < limit && !next.is_empty() => path = next.to_owned(),
+                _ => break,
+            }
+        }
+        Ok(Execution::Completed {
+            result: json!({"since": timestamp(start), "messages": messages}),
+            actual_cost: list_price(call.operation),
+        })
+    }
+}
+
 #[async_trait]
 impl Provider for TwilioProvider {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn has_side_effects(&self) -> bool {
+        self.operation != TwilioOperation::SmsRead
     }
 
     fn estimate(&self, operation: &OperationSpec, payload: &Value) -> Cents {
@@ -316,10 +411,14 @@ impl Provider for TwilioProvider {
 
     async fn execute(&self, call: ProviderCall<'_>) -> Result<Execution, ProviderError> {
         let payload = call.payload;
+        if self.operation == TwilioOperation::SmsRead {
+            return self.read(&call).await;
+        }
         let to = payload_text(payload, "to")?;
         let from = payload_text(payload, "from")?;
         let mut form = vec![("To", to.to_owned()), ("From", from.to_owned())];
         match self.operation {
+            TwilioOperation::SmsRead => Err(ProviderError::Adapter("sms.read reads".into())),
             TwilioOperation::Sms | TwilioOperation::Mms => {
                 form.push((
                     "Body",

@@ -348,3 +348,81 @@ async fn without_a_public_url_a_call_is_polled_and_an_unanswered_one_costs_nothi
     assert_eq!(stray, StatusCode::NOT_FOUND);
     s.ledger_ok().await;
 }
+
+#[tokio::test]
+async fn sms_read_lists_inbound_messages_since_the_window_across_pages() {
+    let now = time::OffsetDateTime::now_utc();
+    let rfc2822 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc2822)
+            .unwrap()
+    };
+    let msg = |sid: &str, direction: &str, ago: time::Duration| {
+        json!({"sid": sid, "direction": direction, "from": "+15555550199",
+               "to": "+15555550100", "body": format!("body of {sid}"),
+               "date_sent": rfc2822(now - ago)})
+    };
+    let next =
+        format!("/2010-04-01/Accounts/{SID}/Messages.json?PageSize=100&Page=1&PageToken=PA1");
+    let fake = FakeHttp::start(vec![
+        Canned::json(
+            200,
+            json!({"messages": [
+                msg("SM3", "inbound", time::Duration::minutes(5)),
+                msg("SM2", "outbound-api", time::Duration::minutes(10)),
+            ], "next_page_uri": next}),
+        ),
+        Canned::json(
+            200,
+            json!({"messages": [
+                msg("SM1", "inbound", time::Duration::minutes(50)),
+                // Same day, before the window.
+                msg("SM0", "inbound", time::Duration::minutes(90)),
+            ], "next_page_uri": null}),
+        ),
+        Canned::json(
+            200,
+            json!({"messages": [], "next_page_uri": "/2010-04-01/Accounts/ACother/Messages.json"}),
+        ),
+    ])
+    .await;
+    let twilio = settings(&fake);
+    let s = TestServer::start_with(move |c| c.providers.twilio = Some(twilio)).await;
+    let agent = s.funded_agent("sms", 10).await;
+    let r = s
+        .request(
+            &agent,
+            "sms",
+            "read",
+            json!({"since": "1h", "to": "+15555550100", "limit": 10}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["provider"], "twilio");
+    let ids: Vec<&str> = r.body["result"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["SM3", "SM1"], "{r:?}");
+    assert_eq!(r.body["result"]["messages"][0]["body"], "body of SM3");
+    let hits = fake.hits();
+    assert_eq!(hits[0].method, "GET");
+    assert_eq!(hits[0].header("authorization"), basic());
+    let day = (now - time::Duration::hours(1)).date();
+    assert_eq!(
+        hits[0].uri,
+        format!(
+            "/2010-04-01/Accounts/{SID}/Messages.json?PageSize=100&DateSent%3E={day}&To=%2B15555550100"
+        )
+    );
+    assert_eq!(hits[1].uri, next);
+    assert_eq!(s.balance().await, 10, "reads are free");
+
+    // A page outside the account is not followed.
+    let r = s
+        .request(&agent, "sms", "read", json!({"since": "1h"}))
+        .await;
+    assert_eq!(r.body["reason_code"], "adapter_error", "{r:?}");
+    assert_eq!(fake.hits().len(), 3);
+}
