@@ -340,6 +340,8 @@ async fn run(database: Option<&str>) {
             .to_owned()
     };
     let (settle_id, release_id) = (review_of(&hook1), review_of(&hook2));
+    // Money held under a pending review is no leak to the ledger check.
+    check_ledger(&data, database);
 
     // The operator's CLI shows them, and settles at most what is held.
     let table = cli(&base, &pat, &["approvals", "list"]);
@@ -446,11 +448,15 @@ async fn run(database: Option<&str>) {
         "{inbox}"
     );
     drop(server);
+    check_ledger(&data, database);
+}
 
+/// `upivia admin check-ledger` passes (it only reads: safe beside a server).
+fn check_ledger(data: &Path, database: Option<&str>) {
     let mut check = Command::new(env!("CARGO_BIN_EXE_upivia"));
     check
         .args(["admin", "check-ledger", "--data-dir"])
-        .arg(&data);
+        .arg(data);
     if let Some(url) = database {
         check.args(["--database-url", url]);
     }
