@@ -623,6 +623,7 @@ const UNDO_AFTER_3: &[&str] = &[
     "DROP TABLE org_secrets; DROP TABLE org_data_keys;",
     "DROP TABLE custom_operations;",
     "DROP TABLE outcome_reviews; ALTER TABLE service_requests DROP COLUMN provider_started_at;",
+    "ALTER TABLE custom_operations DROP COLUMN idempotent;",
 ];
 
 #[test]

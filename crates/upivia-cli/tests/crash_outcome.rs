@@ -8,8 +8,9 @@
 //!   with its estimate still held and an outcome review in the approvals
 //!   inbox; one is settled (charged, once, the race's loser gets 409), one
 //!   released (nothing charged), and both decisions are audited;
-//! - the Mastodon post (which honours `Idempotency-Key`) is repeated with
-//!   the same key and settles as executed, charged once;
+//! - the Mastodon post (which honours `Idempotency-Key`), and a private
+//!   service registered as `idempotent`, are repeated with the same key and
+//!   settle as executed, charged once;
 //! - a sandbox request cut at the same moment stays `interrupted`, free.
 //!
 //! On SQLite, and on PostgreSQL when `UPIVIA_TEST_POSTGRES_URL` is set.
@@ -77,6 +78,15 @@ async fn statuses(
     }))
 }
 
+async fn private(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    body: axum::Json<Value>,
+) -> axum::Json<Value> {
+    take(&fake, "/private", &headers, body.0).await;
+    axum::Json(json!({"charged": true}))
+}
+
 async fn fake_upstream() -> (Fake, String) {
     let fake = Fake {
         seen: Arc::default(),
@@ -85,6 +95,7 @@ async fn fake_upstream() -> (Fake, String) {
     let app = Router::new()
         .route("/hook", post(hook))
         .route("/api/v1/statuses", post(statuses))
+        .route("/private", post(private))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -192,7 +203,7 @@ async fn run(database: Option<&str>) {
     .await;
     let agent_id = created["agent"]["id"].as_str().unwrap().to_owned();
     let key = created["api_key"].as_str().unwrap().to_owned();
-    for service in ["notification", "mastodon", "email"] {
+    for service in ["notification", "mastodon", "email", "platform"] {
         let (status, body) = call(
             &http,
             post.clone(),
@@ -204,7 +215,42 @@ async fn run(database: Option<&str>) {
         assert!(status < 300, "{body}");
     }
 
-    // In flight at the kill: two webhooks and a Mastodon post, each taken
+    // The organisation's own API, declared to honour Idempotency-Key.
+    let (status, body) = call(
+        &http,
+        reqwest::Method::PUT,
+        format!("{base}/api/v1/secrets/API_TOKEN"),
+        &pat,
+        Some(json!({"value": "private-api-token-5e"})),
+    )
+    .await;
+    assert!(status < 300, "{body}");
+    let (_, registered) = call(
+        &http,
+        post.clone(),
+        format!("{base}/api/v1/service-requests"),
+        &key,
+        Some(
+            json!({"service": "platform", "operation": "register_service", "payload": {
+            "key": "billing.charge", "endpoint": format!("{upstream}/private"),
+            "auth": {"type": "bearer", "secret_ref": "API_TOKEN"},
+            "request_schema": {"type": "object"}, "cost_estimate_cents": 7, "idempotent": true}}),
+        ),
+    )
+    .await;
+    assert_eq!(registered["status"], "executed", "{registered}");
+    let (status, body) = call(
+        &http,
+        post.clone(),
+        format!("{base}/api/v1/agents/{agent_id}/services"),
+        &pat,
+        Some(json!({"service_id": "billing", "operation": "charge"})),
+    )
+    .await;
+    assert!(status < 300, "{body}");
+
+    // In flight at the kill: two webhooks, a Mastodon post and a private
+    // call, each taken
     // by the fake and never answered, and a slow sandbox email.
     let requests = [
         (webhook(&upstream, 1), "hook-1"),
@@ -213,6 +259,10 @@ async fn run(database: Option<&str>) {
             json!({"service": "mastodon", "operation": "post",
                 "payload": {"status": "deployed", "visibility": "public"}}),
             "toot",
+        ),
+        (
+            json!({"service": "billing", "operation": "charge", "payload": {"amount": 1}}),
+            "charge",
         ),
         (
             json!({"service": "email", "operation": "send",
@@ -238,7 +288,7 @@ async fn run(database: Option<&str>) {
                 .await;
         });
     }
-    wait_seen(&fake, 3).await;
+    wait_seen(&fake, 4).await;
     // The sandbox email is slow for a few seconds: it is executing too.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let held = get(&http, &base, "/api/v1/balance", &pat).await;
@@ -288,6 +338,22 @@ async fn run(database: Option<&str>) {
         .unwrap()
         .iter()
         .filter(|(path, _, _)| path == "/api/v1/statuses")
+        .map(|(_, k, _)| k.clone())
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys[0].is_some() && keys[0] == keys[1], "{keys:?}");
+
+    // So was the private call that declared itself idempotent.
+    let charge = replay("charge").await;
+    assert_eq!(charge["status"], "executed", "{charge}");
+    assert_eq!(charge["result"], json!({"charged": true}));
+    assert_eq!(charge["cost_cents"], 7);
+    let keys: Vec<Option<String>> = fake
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(path, _, _)| path == "/private")
         .map(|(_, k, _)| k.clone())
         .collect();
     assert_eq!(keys.len(), 2, "{keys:?}");
@@ -418,7 +484,7 @@ async fn run(database: Option<&str>) {
     assert_eq!(balance["reserved_cents"], 0, "{balance}");
     assert_eq!(
         balance["amount_cents"].as_i64().unwrap(),
-        10_000 - toot_cost - settled_cost,
+        10_000 - toot_cost - settled_cost - 7,
         "{balance}"
     );
     let audit = get(&http, &base, "/api/v1/audit-logs?limit=200", &pat).await;

@@ -737,6 +737,7 @@ fn service_definition(required: &[&str]) -> Value {
             },
             "request_schema": {"type": "object", "description": "JSON Schema each payload must satisfy."},
             "cost_estimate_cents": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+            "idempotent": {"type": "boolean", "default": false, "description": "The endpoint honours `Idempotency-Key` (the request id) for a day: a call a crash interrupted is repeated to learn its outcome."},
             "description": {"type": "string", "maxLength": 1000},
         },
         "required": required,

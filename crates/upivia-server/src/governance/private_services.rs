@@ -122,6 +122,11 @@ fn apply(
         Some(v) => cost(v)?,
         None => base.map_or(Cents::ZERO, |b| b.cost_estimate),
     };
+    let idempotent = match payload.get("idempotent") {
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("idempotent", "must be true or false")),
+        None => base.is_some_and(|b| b.idempotent),
+    };
     let description = match payload.get("description") {
         Some(Value::String(d)) if d.chars().count() <= MAX_DESCRIPTION => d.clone(),
         Some(_) => {
@@ -141,6 +146,7 @@ fn apply(
         auth,
         request_schema,
         cost_estimate,
+        idempotent,
         registered_by: agent.id.clone(),
         created_at: base.map_or(now, |b| b.created_at),
         updated_at: now,
@@ -348,6 +354,7 @@ pub fn operation_json(op: &CustomOperation) -> Value {
         },
         "request_schema": op.request_schema,
         "cost_estimate_cents": op.cost_estimate.get(),
+        "idempotent": op.idempotent,
         "registered_by": op.registered_by,
         "created_at": rfc3339(op.created_at),
         "updated_at": rfc3339(op.updated_at),

@@ -21,6 +21,10 @@ use crate::store::{CustomAuth, CustomOperation};
 /// The name requests report as their `provider`.
 pub const NAME: &str = "custom";
 
+/// How long a private service that declares itself idempotent is trusted
+/// to recognise a repeated `Idempotency-Key`.
+const IDEMPOTENCY_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 pub struct CustomService {
     op: CustomOperation,
     outbound: Outbound,
@@ -50,6 +54,10 @@ pub fn result_of(body: &Bytes, what: &str) -> Result<Value, ProviderError> {
 impl Provider for CustomService {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn replay_window(&self) -> Option<std::time::Duration> {
+        self.op.idempotent.then_some(IDEMPOTENCY_WINDOW)
     }
 
     fn estimate(&self, _operation: &OperationSpec, _payload: &Value) -> Cents {

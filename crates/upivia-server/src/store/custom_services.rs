@@ -55,6 +55,9 @@ pub struct CustomOperation {
     pub request_schema: Value,
     /// Reserved before the call and charged when it succeeds.
     pub cost_estimate: Cents,
+    /// The endpoint honours `Idempotency-Key`: a call a crash interrupted
+    /// may be repeated (see `governance/recovery.rs`).
+    pub idempotent: bool,
     /// The agent whose request registered (or last updated) it.
     pub registered_by: String,
     pub created_at: OffsetDateTime,

@@ -26,6 +26,7 @@ struct Row {
     secret_ref: String,
     request_schema: String,
     cost_estimate_cents: i64,
+    idempotent: bool,
     registered_by: String,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
@@ -51,6 +52,7 @@ impl Row {
             auth,
             request_schema: rows::json("request_schema", &self.request_schema)?,
             cost_estimate: Cents::new(self.cost_estimate_cents),
+            idempotent: self.idempotent,
             registered_by: self.registered_by,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -60,7 +62,7 @@ impl Row {
 
 const COLUMNS: &str = "org_id, service, operation, description, endpoint, auth_type, \
      auth_header, secret_ref, request_schema, cost_estimate_cents, registered_by, created_at, \
-     updated_at";
+     updated_at, idempotent";
 
 #[async_trait]
 impl CustomServiceStore for PgStore {
@@ -111,13 +113,13 @@ impl CustomServiceStore for PgStore {
         let statement = match mode {
             PutMode::Create => format!(
                 "INSERT INTO custom_operations ({COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
                  ON CONFLICT (org_id, service, operation) DO NOTHING RETURNING {COLUMNS}"
             ),
             PutMode::Update => format!(
                 "UPDATE custom_operations SET description = $4, endpoint = $5, auth_type = $6, \
                  auth_header = $7, secret_ref = $8, request_schema = $9, \
-                 cost_estimate_cents = $10, registered_by = $11, updated_at = $12 \
+                 cost_estimate_cents = $10, registered_by = $11, updated_at = $12, idempotent = $13 \
                  WHERE org_id = $1 AND service = $2 AND operation = $3 RETURNING {COLUMNS}"
             ),
         };
@@ -134,6 +136,7 @@ impl CustomServiceStore for PgStore {
             .bind(op.cost_estimate.get())
             .bind(&op.registered_by)
             .bind(op.updated_at)
+            .bind(op.idempotent)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_error)?;

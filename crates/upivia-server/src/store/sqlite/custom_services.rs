@@ -14,7 +14,7 @@ use crate::store::{
 
 const COLUMNS: &str = "org_id, service, operation, description, endpoint, auth_type, \
      auth_header, secret_ref, request_schema, cost_estimate_cents, registered_by, created_at, \
-     updated_at";
+     updated_at, idempotent";
 
 fn operation(row: &Row<'_>) -> rusqlite::Result<CustomOperation> {
     let secret_ref: String = row.get("secret_ref")?;
@@ -31,6 +31,7 @@ fn operation(row: &Row<'_>) -> rusqlite::Result<CustomOperation> {
         auth,
         request_schema: rows::json_col(row, "request_schema")?,
         cost_estimate: Cents::new(row.get("cost_estimate_cents")?),
+        idempotent: row.get("idempotent")?,
         registered_by: row.get("registered_by")?,
         created_at: rows::time_col(row, "created_at")?,
         updated_at: rows::time_col(row, "updated_at")?,
@@ -106,7 +107,7 @@ impl CustomServiceStore for SqliteStore {
                     .execute(
                         &format!(
                             "INSERT OR REPLACE INTO custom_operations ({COLUMNS}) \
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                         ),
                         params![
                             org,
@@ -122,6 +123,7 @@ impl CustomServiceStore for SqliteStore {
                             op.registered_by,
                             rows::ts(created_at),
                             rows::ts(op.updated_at),
+                            op.idempotent,
                         ],
                     )
                     .map_err(db_error)?;

@@ -81,6 +81,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/sqlite/0043_outcome_reviews.sql"
     )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0044_idempotent_services.sql"
+    )),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,
