@@ -1030,6 +1030,7 @@ fn notification_webhook() -> OperationSpec {
                 "method": {"type": "string", "enum": ["POST", "PUT", "PATCH"]},
                 "status_code": {"type": "integer", "minimum": 100, "maximum": 599},
                 "attempts": {"type": "integer", "minimum": 1},
+                "attempt_log": {"type": "array", "description": "Each request made: `attempt`, `after_ms`, `status_code` (live deliveries)."},
                 "delivered_at": timestamp(),
             }),
             &[

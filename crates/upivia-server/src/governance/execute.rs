@@ -127,6 +127,7 @@ pub(super) async fn settle_reviewed(
         Finish::Running { .. } => RequestStatus::Running,
     };
     match &finish {
+        Finish::Executed { result, .. } => after.result = Some(result.clone()),
         Finish::Failed { reason, message } => {
             after.reason_code = Some(*reason);
             after.message = Some(message.clone());
@@ -135,7 +136,7 @@ pub(super) async fn settle_reviewed(
             after.reason_code = Some(ReasonCode::OutcomeUnknown);
             after.message = Some(message.clone());
         }
-        _ => {}
+        Finish::Running { .. } => {}
     }
     let audit = match event {
         Some(suffix) => trail::named(&after, actor, suffix),

@@ -13,20 +13,25 @@ pub fn decision(req: &ServiceRequest, actor: &str) -> AuditEvent {
 /// `service_request.<suffix>`, e.g. `reconciled`.
 pub fn named(req: &ServiceRequest, actor: &str, suffix: &str) -> AuditEvent {
     let status = wire_status(req.status);
+    let mut details = json!({
+        "reason_code": req.reason_code.map(|r| r.as_str()),
+        "message": req.message,
+        "estimated_cost_cents": req.estimated_cost.get(),
+        "approval_id": req.approval_id,
+        "binding_id": req.binding_id,
+        "payload_digest": req.payload_digest,
+    });
+    // Each request a provider made, where it reports them (webhooks).
+    if let Some(log) = req.result.as_ref().and_then(|r| r.get("attempt_log")) {
+        details["attempts"] = log.clone();
+    }
     AuditEvent::new(&req.org_id, &format!("service_request.{suffix}"), actor)
         .with_agent(&req.agent_id)
         .with_operation(&req.service, &req.operation)
         .with_status(status)
         .with_request(&req.id)
         .with_cost(req.cost)
-        .with_details(json!({
-            "reason_code": req.reason_code.map(|r| r.as_str()),
-            "message": req.message,
-            "estimated_cost_cents": req.estimated_cost.get(),
-            "approval_id": req.approval_id,
-            "binding_id": req.binding_id,
-            "payload_digest": req.payload_digest,
-        }))
+        .with_details(details)
 }
 
 pub fn agent_actor(agent_id: &str) -> String {

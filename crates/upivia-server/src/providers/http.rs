@@ -41,6 +41,29 @@ pub enum Retry {
     RateLimitedAndServerErrors,
 }
 
+/// One request of a call: when it went out (from the call's start) and
+/// what came of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub after_ms: u64,
+    /// The HTTP status, when one came back.
+    pub status: Option<u16>,
+    /// Why no status came back (unreachable, timed out).
+    pub error: Option<String>,
+}
+
+impl Attempt {
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "attempt": self.attempt,
+            "after_ms": self.after_ms,
+            "status_code": self.status,
+            "error": self.error,
+        })
+    }
+}
+
 /// A 2xx answer, its body not read yet: a webhook receiver's is of no
 /// interest, and a large one must not fail a delivery that happened.
 #[derive(Debug)]
@@ -104,7 +127,21 @@ impl HttpClient {
         retry: Retry,
         build: impl Fn(&reqwest::Client, u32) -> reqwest::RequestBuilder,
     ) -> Result<Reply, ProviderError> {
-        let deadline = Instant::now() + self.timeout;
+        self.send_logged(reach, what, retry, build, &mut Vec::new())
+            .await
+    }
+
+    /// [`send`](Self::send), noting every attempt in `log`.
+    pub async fn send_logged(
+        &self,
+        reach: Reach,
+        what: &str,
+        retry: Retry,
+        build: impl Fn(&reqwest::Client, u32) -> reqwest::RequestBuilder,
+        log: &mut Vec<Attempt>,
+    ) -> Result<Reply, ProviderError> {
+        let started = Instant::now();
+        let deadline = started + self.timeout;
         let client = self.client(reach);
         let mut attempt = 0;
         loop {
@@ -113,11 +150,27 @@ impl HttpClient {
             if remaining.is_zero() {
                 return Err(self.timed_out(what));
             }
+            let after_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let response = match build(client, attempt).timeout(remaining).send().await {
                 Ok(response) => response,
-                Err(e) => return Err(self.request_error(what, e)),
+                Err(e) => {
+                    let error = self.request_error(what, e);
+                    log.push(Attempt {
+                        attempt,
+                        after_ms,
+                        status: None,
+                        error: Some(error.to_string()),
+                    });
+                    return Err(error);
+                }
             };
             let status = response.status();
+            log.push(Attempt {
+                attempt,
+                after_ms,
+                status: Some(status.as_u16()),
+                error: None,
+            });
             if status.is_success() {
                 return Ok(Reply {
                     status: status.as_u16(),

@@ -202,9 +202,10 @@ impl Provider for WebhookDelivery {
         let body = request.body.clone().unwrap_or_default();
         let started = Instant::now();
         let start_secs = call.now.unix_timestamp();
-        let reply = self
+        let mut log = Vec::new();
+        let sent = self
             .http
-            .send(
+            .send_logged(
                 request.reach,
                 "the webhook receiver",
                 Retry::RateLimitedAndServerErrors,
@@ -227,8 +228,30 @@ impl Provider for WebhookDelivery {
                         .header("webhook-signature", sign(key.key(), &id, ts, &body))
                         .body(body.clone())
                 },
+                &mut log,
             )
-            .await?;
+            .await;
+        let attempt_log: Vec<Value> = log.iter().map(|a| a.to_json()).collect();
+        // A failed delivery tells every attempt in its message, which the
+        // audit event carries.
+        let reply = sent.map_err(|error| {
+            let tried: Vec<String> = log
+                .iter()
+                .map(|a| match (a.status, &a.error) {
+                    (Some(code), _) => format!("#{} HTTP {code} at {} ms", a.attempt, a.after_ms),
+                    (None, _) => format!("#{} no answer at {} ms", a.attempt, a.after_ms),
+                })
+                .collect();
+            let tried = if tried.is_empty() {
+                String::new()
+            } else {
+                format!(" [attempts: {}]", tried.join(", "))
+            };
+            match error {
+                ProviderError::Unavailable(m) => ProviderError::Unavailable(format!("{m}{tried}")),
+                ProviderError::Adapter(m) => ProviderError::Adapter(format!("{m}{tried}")),
+            }
+        })?;
         Ok(Execution::Completed {
             result: json!({
                 "delivery_id": id,
@@ -236,6 +259,7 @@ impl Provider for WebhookDelivery {
                 "method": request.method,
                 "status_code": reply.status,
                 "attempts": reply.attempts,
+                "attempt_log": attempt_log,
                 "delivered_at": timestamp(call.now + started.elapsed()),
             }),
             actual_cost: list_price(call.operation),

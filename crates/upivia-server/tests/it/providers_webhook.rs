@@ -131,6 +131,28 @@ async fn server_errors_are_retried_with_the_same_id_until_delivered() {
     assert!(hits[1].at - hits[0].at >= Duration::from_millis(90));
     assert!(hits[2].at - hits[1].at >= Duration::from_millis(190));
     assert_eq!(s.balance().await, 99);
+    // Every attempt is in the result and in the audit trail.
+    let statuses = |log: &serde_json::Value| -> Vec<i64> {
+        log.as_array()
+            .unwrap_or_else(|| panic!("{log}"))
+            .iter()
+            .map(|a| a["status_code"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(statuses(&r.body["result"]["attempt_log"]), [503, 500, 200]);
+    let audit = s.get("/api/v1/audit-logs?limit=10", &s.pat).await;
+    let executed = audit.body["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "service_request.executed")
+        .cloned()
+        .expect("the delivery is audited");
+    assert_eq!(
+        statuses(&executed["details"]["attempts"]),
+        [503, 500, 200],
+        "{executed}"
+    );
 }
 
 #[tokio::test]
@@ -155,6 +177,11 @@ async fn a_receiver_that_keeps_failing_is_unavailable_within_the_timeout() {
     let attempts = receiver.hits().len();
     assert!((3..=5).contains(&attempts), "{attempts} attempts");
     assert!(r.body["message"].as_str().unwrap().contains("502"), "{r:?}");
+    // The message, which the audit event carries, tells each attempt.
+    let message = r.body["message"].as_str().unwrap();
+    for n in 1..=attempts {
+        assert!(message.contains(&format!("#{n} HTTP 502")), "{message}");
+    }
     assert_eq!(s.balance().await, 100);
     s.ledger_ok().await;
 }
