@@ -40,39 +40,11 @@ async fn kill_minus_nine_mid_load_loses_no_decision_and_no_money() {
     let port = free_port();
     // Slow requests stay in flight (budget reserved) until the kill.
     let mut server = start(&data, port, 20_000).await;
-    let creds: Value =
-        serde_json::from_slice(&std::fs::read(data.join("initial-credentials.json")).unwrap())
-            .unwrap();
-    let pat = creds["pat"].as_str().unwrap().to_owned();
+    let pat = support::owner_pat(&data);
     let http = reqwest::Client::new();
     let base = server.base.clone();
-    let post = reqwest::Method::POST;
-    call(
-        &http,
-        post.clone(),
-        format!("{base}/api/v1/balance/credits"),
-        &pat,
-        Some(json!({"amount_cents": 100000})),
-    )
-    .await;
-    let (_, created) = call(
-        &http,
-        post.clone(),
-        format!("{base}/api/v1/agents"),
-        &pat,
-        Some(json!({"name": "crash"})),
-    )
-    .await;
-    let agent_id = created["agent"]["id"].as_str().unwrap().to_owned();
-    let key = created["api_key"].as_str().unwrap().to_owned();
-    call(
-        &http,
-        post.clone(),
-        format!("{base}/api/v1/agents/{agent_id}/services"),
-        &pat,
-        Some(json!({"service_id": "email"})),
-    )
-    .await;
+    let (_agent_id, key) =
+        support::funded_agent(&http, &base, &pat, 100_000, "crash", &["email"]).await;
 
     // Load: many fast requests, and every tenth one slow, so some are
     // mid-execution (budget reserved) when the process dies.

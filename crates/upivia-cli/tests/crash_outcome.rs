@@ -178,42 +178,19 @@ async fn run(database: Option<&str>) {
     let data = dir.path().join("data");
     let (fake, upstream) = fake_upstream().await;
     let mut server = start(&data, database, &upstream).await;
-    let creds: Value =
-        serde_json::from_slice(&std::fs::read(data.join("initial-credentials.json")).unwrap())
-            .unwrap();
-    let pat = creds["pat"].as_str().unwrap().to_owned();
+    let pat = support::owner_pat(&data);
     let http = reqwest::Client::new();
     let base = server.base.clone();
     let post = reqwest::Method::POST;
-    call(
+    let (agent_id, key) = support::funded_agent(
         &http,
-        post.clone(),
-        format!("{base}/api/v1/balance/credits"),
+        &base,
         &pat,
-        Some(json!({"amount_cents": 10_000})),
+        10_000,
+        "crash-outcome",
+        &["notification", "mastodon", "email", "platform"],
     )
     .await;
-    let (_, created) = call(
-        &http,
-        post.clone(),
-        format!("{base}/api/v1/agents"),
-        &pat,
-        Some(json!({"name": "crash-outcome"})),
-    )
-    .await;
-    let agent_id = created["agent"]["id"].as_str().unwrap().to_owned();
-    let key = created["api_key"].as_str().unwrap().to_owned();
-    for service in ["notification", "mastodon", "email", "platform"] {
-        let (status, body) = call(
-            &http,
-            post.clone(),
-            format!("{base}/api/v1/agents/{agent_id}/services"),
-            &pat,
-            Some(json!({"service_id": service})),
-        )
-        .await;
-        assert!(status < 300, "{body}");
-    }
 
     // The organisation's own API, declared to honour Idempotency-Key.
     let (status, body) = call(

@@ -117,3 +117,55 @@ pub fn start_up_log(command: &mut std::process::Command) -> String {
     let _ = child.wait();
     log
 }
+
+/// The owner's PAT from the first start's credentials file.
+pub fn owner_pat(data: &std::path::Path) -> String {
+    let creds: Value =
+        serde_json::from_slice(&std::fs::read(data.join("initial-credentials.json")).unwrap())
+            .unwrap();
+    creds["pat"].as_str().unwrap().to_owned()
+}
+
+/// Credits the organisation `cents`, then creates an agent `name` (the
+/// owner's) bound to each of `services`; its id and key.
+pub async fn funded_agent(
+    http: &reqwest::Client,
+    base: &str,
+    pat: &str,
+    cents: i64,
+    name: &str,
+    services: &[&str],
+) -> (String, String) {
+    let post = reqwest::Method::POST;
+    let (status, body) = call(
+        http,
+        post.clone(),
+        format!("{base}/api/v1/balance/credits"),
+        pat,
+        Some(serde_json::json!({"amount_cents": cents})),
+    )
+    .await;
+    assert!(status < 300, "{body}");
+    let (_, created) = call(
+        http,
+        post.clone(),
+        format!("{base}/api/v1/agents"),
+        pat,
+        Some(serde_json::json!({"name": name})),
+    )
+    .await;
+    let agent_id = created["agent"]["id"].as_str().unwrap().to_owned();
+    let key = created["api_key"].as_str().unwrap().to_owned();
+    for service in services {
+        let (status, body) = call(
+            http,
+            post.clone(),
+            format!("{base}/api/v1/agents/{agent_id}/services"),
+            pat,
+            Some(serde_json::json!({"service_id": service})),
+        )
+        .await;
+        assert!(status < 300, "{body}");
+    }
+    (agent_id, key)
+}

@@ -11,7 +11,7 @@ use serde_json::json;
 use upivia_server::providers::twilio::TwilioSettings;
 
 use crate::fakes::{Canned, FakeHttp, Hit};
-use crate::support::TestServer;
+use crate::support::{Reply, TestAgent, TestServer};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "twilio-auth-token-7d1c";
@@ -139,6 +139,15 @@ async fn sms_and_mms_are_sent_with_basic_auth_as_forms_and_charged_their_price()
     s.ledger_ok().await;
 }
 
+/// What the agent reads of its request now.
+async fn read_request(s: &TestServer, agent: &TestAgent, request_id: &str) -> Reply {
+    s.get(
+        &format!("/api/v1/service-requests/{request_id}"),
+        &agent.key,
+    )
+    .await
+}
+
 fn call_payload() -> serde_json::Value {
     json!({"to": "+15555550123", "from": "+15555550100",
            "say": "The checkout service is down <now> & failing.", "max_duration_seconds": 120})
@@ -244,24 +253,14 @@ async fn a_call_is_settled_at_its_real_length_by_twilios_signed_callback() {
         callback(&s, &twilio, &public, &request_id, &other, None).await,
         StatusCode::NOT_FOUND
     );
-    let read = s
-        .get(
-            &format!("/api/v1/service-requests/{request_id}"),
-            &agent.key,
-        )
-        .await;
+    let read = read_request(&s, &agent, &request_id).await;
     assert_eq!(read.body["status"], "running", "{read:?}");
 
     assert_eq!(
         callback(&s, &twilio, &public, &request_id, &done, None).await,
         StatusCode::NO_CONTENT
     );
-    let read = s
-        .get(
-            &format!("/api/v1/service-requests/{request_id}"),
-            &agent.key,
-        )
-        .await;
+    let read = read_request(&s, &agent, &request_id).await;
     assert_eq!(read.body["status"], "executed", "{read:?}");
     // 61 seconds: two started minutes at 5 cents.
     assert_eq!(read.body["cost_cents"], 10);
@@ -314,21 +313,11 @@ async fn without_a_public_url_a_call_is_polled_and_an_unanswered_one_costs_nothi
         format!("/2010-04-01/Accounts/{SID}/Calls/CA7.json")
     );
     assert_eq!(poll.header("authorization"), basic());
-    let read = s
-        .get(
-            &format!("/api/v1/service-requests/{request_id}"),
-            &agent.key,
-        )
-        .await;
+    let read = read_request(&s, &agent, &request_id).await;
     assert_eq!(read.body["status"], "running", "{read:?}");
 
     s.tick_workers().await;
-    let read = s
-        .get(
-            &format!("/api/v1/service-requests/{request_id}"),
-            &agent.key,
-        )
-        .await;
+    let read = read_request(&s, &agent, &request_id).await;
     assert_eq!(read.body["status"], "failed", "{read:?}");
     assert_eq!(read.body["reason_code"], "provider_unavailable");
     assert_eq!(s.balance().await, 100);
