@@ -173,6 +173,20 @@ pub fn synchronous(poll: ProviderPoll<'_>) -> ProviderError {
 }
 
 /// What a flat or free operation costs: its list price.
+/// `units` times the operation's unit price, never negative, saturating
+/// rather than wrapping on absurd inputs.
+pub fn unit_price(op: &OperationSpec, units: u64) -> Cents {
+    let unit = op.base_price_cents.get().max(0);
+    let units = i64::try_from(units).unwrap_or(i64::MAX);
+    Cents::new(unit.saturating_mul(units))
+}
+
+/// The units of a call of `seconds`: `voice_call.create` is priced per
+/// started minute, at least one.
+pub fn call_units(seconds: u64) -> u64 {
+    seconds.div_ceil(60).max(1)
+}
+
 pub fn list_price(op: &OperationSpec) -> Cents {
     match op.pricing {
         PricingType::Free => Cents::ZERO,

@@ -23,8 +23,8 @@ use super::hosts::Reach;
 use super::http::{HttpClient, Retry};
 use super::rest::text;
 use super::{
-    Execution, PollStatus, Provider, ProviderCall, ProviderError, ProviderPoll, list_price,
-    timestamp,
+    Execution, PollStatus, Provider, ProviderCall, ProviderError, ProviderPoll, call_units,
+    list_price, timestamp, unit_price,
 };
 use crate::catalog::OperationSpec;
 use crate::catalog::builtin::MAX_CALL_SECONDS;
@@ -251,15 +251,6 @@ fn message_status(answer: &Value) -> &'static str {
     }
 }
 
-fn started_minutes(seconds: u64) -> u64 {
-    seconds.div_ceil(60).max(1)
-}
-
-fn per_minute(op: &OperationSpec, minutes: u64) -> Cents {
-    let unit = op.base_price_cents.get().max(0);
-    Cents::new(unit.saturating_mul(i64::try_from(minutes).unwrap_or(i64::MAX)))
-}
-
 /// The longest the call may last (Twilio's `TimeLimit`).
 fn max_duration(payload: &Value) -> u64 {
     payload["max_duration_seconds"]
@@ -311,7 +302,7 @@ impl CallState<'_> {
                         "from": self.from,
                         "ended_at": twilio_time(self.ended_at, now),
                     }),
-                    actual_cost: per_minute(operation, started_minutes(duration)),
+                    actual_cost: unit_price(operation, call_units(duration)),
                 }
             }
             // busy, no-answer, canceled, failed: nobody was reached and
@@ -324,7 +315,72 @@ impl CallState<'_> {
     }
 }
 
+/// `To` and `From` of a message or a call.
+fn endpoints(payload: &Value) -> Result<Vec<(&'static str, String)>, ProviderError> {
+    Ok(vec![
+        ("To", payload_text(payload, "to")?.to_owned()),
+        ("From", payload_text(payload, "from")?.to_owned()),
+    ])
+}
+
 impl TwilioProvider {
+    /// `sms.send` / `mms.send`: charged their list price once Twilio
+    /// accepts them.
+    async fn message(&self, call: &ProviderCall<'_>) -> Result<Execution, ProviderError> {
+        let payload = call.payload;
+        let mut form = endpoints(payload)?;
+        form.push((
+            "Body",
+            payload["body"].as_str().unwrap_or_default().to_owned(),
+        ));
+        if self.operation == TwilioOperation::Mms {
+            form.push(("MediaUrl", payload_text(payload, "media_url")?.to_owned()));
+        }
+        let answer = self.api.send(Method::POST, "/Messages.json", &form).await?;
+        let mut result = json!({
+            "id": text(&answer, "sid", WHAT)?,
+            "to": answer["to"].as_str().unwrap_or(&form[0].1),
+            "from": answer["from"].as_str().unwrap_or(&form[1].1),
+            "status": message_status(&answer),
+            "sent_at": twilio_time(answer["date_created"].as_str(), call.now),
+        });
+        if self.operation == TwilioOperation::Sms {
+            let segments = answer["num_segments"]
+                .as_str()
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(1)
+                .max(1);
+            result["segments"] = json!(segments);
+        } else {
+            result["media_url"] = payload["media_url"].clone();
+        }
+        Ok(Execution::Completed {
+            result,
+            actual_cost: list_price(call.operation),
+        })
+    }
+
+    /// `voice_call.create`: placed, its first minute the initial cost;
+    /// settled when the call ends (callback or poll).
+    async fn place_call(&self, call: &ProviderCall<'_>) -> Result<Execution, ProviderError> {
+        let payload = call.payload;
+        let mut form = endpoints(payload)?;
+        form.push(("Twiml", twiml(payload_text(payload, "say")?)));
+        form.push(("TimeLimit", max_duration(payload).to_string()));
+        if let Some(callback) = &self.api.callback {
+            let mut url = callback.clone();
+            url.query_pairs_mut()
+                .append_pair("request_id", call.request_id);
+            form.push(("StatusCallback", url.to_string()));
+            form.push(("StatusCallbackMethod", "POST".to_owned()));
+        }
+        let answer = self.api.send(Method::POST, "/Calls.json", &form).await?;
+        Ok(Execution::Started {
+            external_id: text(&answer, "sid", WHAT)?.to_owned(),
+            initial_cost: unit_price(call.operation, 1),
+        })
+    }
+
     /// `sms.read`: the account's inbound messages sent since the window
     /// opened, newest first (as Twilio lists them), filtered by `from` and
     /// `to`. Twilio filters by day (`DateSent>=`); the exact instant is
@@ -402,70 +458,16 @@ impl Provider for TwilioProvider {
 
     fn estimate(&self, operation: &OperationSpec, payload: &Value) -> Cents {
         match self.operation {
-            TwilioOperation::VoiceCall => {
-                per_minute(operation, started_minutes(max_duration(payload)))
-            }
+            TwilioOperation::VoiceCall => unit_price(operation, call_units(max_duration(payload))),
             _ => list_price(operation),
         }
     }
 
     async fn execute(&self, call: ProviderCall<'_>) -> Result<Execution, ProviderError> {
-        let payload = call.payload;
-        if self.operation == TwilioOperation::SmsRead {
-            return self.read(&call).await;
-        }
-        let to = payload_text(payload, "to")?;
-        let from = payload_text(payload, "from")?;
-        let mut form = vec![("To", to.to_owned()), ("From", from.to_owned())];
         match self.operation {
-            TwilioOperation::SmsRead => Err(ProviderError::Adapter("sms.read reads".into())),
-            TwilioOperation::Sms | TwilioOperation::Mms => {
-                form.push((
-                    "Body",
-                    payload["body"].as_str().unwrap_or_default().to_owned(),
-                ));
-                if self.operation == TwilioOperation::Mms {
-                    form.push(("MediaUrl", payload_text(payload, "media_url")?.to_owned()));
-                }
-                let answer = self.api.send(Method::POST, "/Messages.json", &form).await?;
-                let mut result = json!({
-                    "id": text(&answer, "sid", WHAT)?,
-                    "to": answer["to"].as_str().unwrap_or(to),
-                    "from": answer["from"].as_str().unwrap_or(from),
-                    "status": message_status(&answer),
-                    "sent_at": twilio_time(answer["date_created"].as_str(), call.now),
-                });
-                if self.operation == TwilioOperation::Sms {
-                    let segments = answer["num_segments"]
-                        .as_str()
-                        .and_then(|s| s.parse::<u64>().ok())
-                        .unwrap_or(1)
-                        .max(1);
-                    result["segments"] = json!(segments);
-                } else {
-                    result["media_url"] = payload["media_url"].clone();
-                }
-                Ok(Execution::Completed {
-                    result,
-                    actual_cost: list_price(call.operation),
-                })
-            }
-            TwilioOperation::VoiceCall => {
-                form.push(("Twiml", twiml(payload_text(payload, "say")?)));
-                form.push(("TimeLimit", max_duration(payload).to_string()));
-                if let Some(callback) = &self.api.callback {
-                    let mut url = callback.clone();
-                    url.query_pairs_mut()
-                        .append_pair("request_id", call.request_id);
-                    form.push(("StatusCallback", url.to_string()));
-                    form.push(("StatusCallbackMethod", "POST".to_owned()));
-                }
-                let answer = self.api.send(Method::POST, "/Calls.json", &form).await?;
-                Ok(Execution::Started {
-                    external_id: text(&answer, "sid", WHAT)?.to_owned(),
-                    initial_cost: per_minute(call.operation, 1),
-                })
-            }
+            TwilioOperation::SmsRead => self.read(&call).await,
+            TwilioOperation::Sms | TwilioOperation::Mms => self.message(&call).await,
+            TwilioOperation::VoiceCall => self.place_call(&call).await,
         }
     }
 

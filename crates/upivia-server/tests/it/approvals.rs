@@ -348,3 +348,59 @@ async fn a_decisions_note_is_kept_in_the_audit_trail_and_bounded() {
         .expect("a rejection entry");
     assert_eq!(entry["details"]["note"], "not during the freeze");
 }
+
+/// `amount_cents` settles an outcome review only: on an approval gate it is
+/// refused (nothing decided), and a review id nobody has is not found.
+#[tokio::test]
+async fn an_amount_belongs_to_outcome_reviews_only() {
+    let s = TestServer::start().await;
+    let (_agent, approval, _request) = s.parked().await;
+    for path in ["approve", "reject"] {
+        let r = s
+            .post(
+                &format!("/api/v1/approvals/{approval}/{path}"),
+                &s.pat,
+                json!({"amount_cents": 1}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{r:?}");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("amount_cents")
+        );
+    }
+    let listed = s.get("/api/v1/approvals?status=pending", &s.pat).await;
+    assert_eq!(listed.body["approvals"][0]["id"], approval.as_str());
+    assert_eq!(listed.body["approvals"][0]["kind"], "approval");
+
+    let unknown = "orev_01JZZZZZZZZZZZZZZZZZZZZZZZ";
+    let r = s
+        .post(
+            &format!("/api/v1/approvals/{unknown}/approve"),
+            &s.pat,
+            json!({"amount_cents": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{r:?}");
+    let r = s
+        .post(
+            &format!("/api/v1/approvals/{unknown}/approve"),
+            &s.pat,
+            json!({"amount_cents": -1}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{r:?}");
+    let r = s
+        .post(
+            &format!("/api/v1/approvals/{unknown}/reject"),
+            &s.pat,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{r:?}");
+    // Expired approvals are gates only: no review is ever listed there.
+    let expired = s.get("/api/v1/approvals?status=expired", &s.pat).await;
+    assert_eq!(expired.body["approvals"], json!([]));
+}

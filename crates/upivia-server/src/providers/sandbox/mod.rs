@@ -64,7 +64,7 @@ use crate::catalog::{OperationSpec, ServiceSpec};
 use crate::money::Cents;
 use crate::providers::{
     Execution, PollStatus, Provider, ProviderCall, ProviderError, ProviderPoll, Providers,
-    list_price,
+    call_units, list_price, unit_price,
 };
 
 /// Makes `execute` fail with [`ProviderError::Unavailable`].
@@ -251,14 +251,6 @@ impl Provider for Sandbox {
             ))),
         }
     }
-}
-
-/// `units` times the operation's unit price, never negative, saturating
-/// rather than wrapping on absurd inputs.
-fn unit_price(op: &OperationSpec, units: u64) -> Cents {
-    let unit = op.base_price_cents.get().max(0);
-    let units = i64::try_from(units).unwrap_or(i64::MAX);
-    Cents::new(unit.saturating_mul(units))
 }
 
 /// Depth-first over the payload with an explicit stack: a payload built in

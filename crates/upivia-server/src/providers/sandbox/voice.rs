@@ -10,7 +10,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::messaging::endpoints;
-use super::{Ctx, Input, MARKER_CALL_FAILS, unit_price};
+use super::{Ctx, Input, MARKER_CALL_FAILS, call_units, unit_price};
 use crate::catalog::OperationSpec;
 use crate::catalog::builtin::MAX_CALL_SECONDS;
 use crate::money::Cents;
@@ -41,10 +41,6 @@ fn parse<'a>(input: &Input<'a>) -> Result<CallRequest<'a>, ProviderError> {
     })
 }
 
-fn started_minutes(seconds: u64) -> u64 {
-    seconds.div_ceil(60).max(1)
-}
-
 /// How long the call lasts: ringing, then `say` read aloud, then hang-up,
 /// cut at `max_duration` like Twilio's `timeLimit`.
 fn duration_seconds(call: &CallRequest<'_>, seed: u64) -> u64 {
@@ -57,7 +53,7 @@ fn duration_seconds(call: &CallRequest<'_>, seed: u64) -> u64 {
 /// The longest the call may last, so the hold covers any real duration.
 pub(super) fn estimate(op: &OperationSpec, input: &Input<'_>) -> Cents {
     let max = parse(input).map_or(MAX_CALL_SECONDS, |call| call.max_duration);
-    unit_price(op, started_minutes(max))
+    unit_price(op, call_units(max))
 }
 
 pub(super) fn create(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Execution, ProviderError> {
@@ -105,7 +101,7 @@ pub(super) fn poll(
             "ended_at": ctx.timestamp()?,
             "sandbox": true,
         }),
-        actual_cost: unit_price(ctx.op, started_minutes(duration)),
+        actual_cost: unit_price(ctx.op, call_units(duration)),
     })
 }
 
