@@ -207,6 +207,10 @@ pub struct ServeArgs {
     /// behind a reverse proxy that appends it; otherwise clients can spoof it).
     #[arg(long, env = "UPIVIA_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Let `DELETE /triggers/{id}?purge=true` delete a trigger for good
+    /// (without it, deleting a trigger disables it and a purge is refused).
+    #[arg(long, env = "UPIVIA_ALLOW_TRIGGER_PURGE")]
+    pub allow_trigger_purge: bool,
     /// Longest wait for a request's headers, in milliseconds; also how long
     /// an idle kept-alive connection stays open.
     #[arg(long, env = "UPIVIA_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]

@@ -624,6 +624,7 @@ const UNDO_AFTER_3: &[&str] = &[
     "DROP TABLE custom_operations;",
     "DROP TABLE outcome_reviews; ALTER TABLE service_requests DROP COLUMN provider_started_at;",
     "ALTER TABLE custom_operations DROP COLUMN idempotent;",
+    "DROP TABLE scheduled_task_runs; DROP TABLE scheduled_tasks; DROP TABLE triggers;",
 ];
 
 #[test]

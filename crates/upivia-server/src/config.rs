@@ -60,6 +60,9 @@ pub struct Config {
     /// Take the client address for login throttling from the last
     /// `X-Forwarded-For` entry (set only behind a proxy that appends it).
     pub trust_forwarded_for: bool,
+    /// Whether `DELETE /triggers/{id}?purge=true` may delete a trigger for
+    /// good (otherwise deleting only disables it, and a purge is 403).
+    pub allow_trigger_purge: bool,
     /// Longest wait for a request's headers. The clock starts when the
     /// server starts waiting for a request: on a new connection, and after
     /// each response on a kept-alive one, so this is also the keep-alive
@@ -116,6 +119,7 @@ impl Config {
             audit_checkpoint_interval: Duration::from_secs(10),
             audit_checkpoint_copy: None,
             trust_forwarded_for: false,
+            allow_trigger_purge: false,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 4096,
             max_connections_per_ip: Some(256),

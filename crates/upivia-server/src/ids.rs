@@ -28,6 +28,9 @@ pub const SESSION: &str = "ses";
 pub const TRANSFER: &str = "trf";
 pub const BUDGET_REQUEST: &str = "breq";
 pub const OUTCOME_REVIEW: &str = "orev";
+pub const TRIGGER: &str = "trg";
+pub const SCHEDULED_TASK: &str = "stask";
+pub const TASK_RUN: &str = "srun";
 
 /// A string that is not an id of the expected kind.
 #[derive(Debug, thiserror::Error)]

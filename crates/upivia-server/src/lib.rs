@@ -360,6 +360,11 @@ pub async fn serve(
         config.worker_interval,
         workers_cancel.clone(),
     );
+    let automation = workers::start_automation(
+        platform.clone(),
+        config.worker_interval,
+        workers_cancel.clone(),
+    );
     let sealing = workers::start_sealing(
         platform.clone(),
         sealer.clone(),
@@ -393,6 +398,7 @@ pub async fn serve(
     }
     workers_cancel.cancel();
     let _ = workers.await;
+    let _ = automation.await;
     let _ = sealing.await;
     // A clean stop signs what the last requests wrote.
     let (platform, sealer) = last_seal;

@@ -48,6 +48,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.audit_checkpoint_interval = Duration::from_secs(args.audit_checkpoint_interval_secs);
     config.audit_checkpoint_copy = args.audit_checkpoint_copy;
     config.trust_forwarded_for = args.trust_forwarded_for;
+    config.allow_trigger_purge = args.allow_trigger_purge;
     config.header_read_timeout = Duration::from_millis(args.header_read_timeout_ms);
     config.max_connections = args.max_connections;
     config.max_connections_per_ip = Some(args.max_connections_per_ip).filter(|n| *n > 0);

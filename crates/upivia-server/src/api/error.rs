@@ -19,6 +19,12 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("{0}")]
     MalformedJson(String),
+    /// A request the route refuses as it is, with its own code (400).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// A signature that does not hold (401 `invalid_signature`).
+    #[error("{0}")]
+    BadSignature(String),
     #[error("{0}")]
     Unprocessable(String),
     /// A well-formed value the server cannot take, with its own code.
@@ -68,6 +74,8 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::BadSignature(_) => "invalid_signature",
             ApiError::Unprocessable(_) => "invalid_payload",
             ApiError::OutOfRange { code, .. } => code,
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -90,12 +98,14 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidRequest(_) | ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidRequest(_)
+            | ApiError::MalformedJson(_)
+            | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable(_) | ApiError::OutOfRange { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated(_) | ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_)
             | ApiError::Refused { .. }
             | ApiError::RoleRequired(_)

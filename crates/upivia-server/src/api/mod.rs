@@ -24,6 +24,7 @@ pub use metrics::handle as metrics_handle;
 mod people;
 mod platform;
 mod provider_callbacks;
+mod scheduled_tasks;
 mod secrets;
 mod serde_words;
 mod service_requests;
@@ -33,6 +34,7 @@ mod spawn;
 mod strict_json;
 mod teams;
 mod text;
+mod triggers;
 mod usage;
 
 use std::sync::Arc;
@@ -109,6 +111,8 @@ fn v1() -> Router<AppState> {
         .merge(teams::router())
         .merge(agent_requests::router())
         .merge(delegation::router())
+        .merge(triggers::router())
+        .merge(scheduled_tasks::router())
         .merge(admin::router())
         .route_layer(middleware::from_fn(metrics::track))
         .method_not_allowed_fallback(method_not_allowed)

@@ -16,7 +16,8 @@ pub use csrf::{CSRF_HEADER, csrf_token};
 pub use passwords::{PasswordPool, PasswordRule, PasswordWorkError, check_new_password};
 pub use secrets::{
     AGENT_KEY_PREFIX_LIVE, AGENT_KEY_PREFIX_TEST, PAT_PREFIX, SESSION_COOKIE, hash_password,
-    hash_token, new_agent_key, new_password, new_pat, new_session_token, verify_password,
+    hash_token, new_agent_key, new_password, new_pat, new_session_token, new_trigger_secret,
+    verify_password,
 };
 pub use throttle::{Locked, LoginThrottle};
 

@@ -34,6 +34,11 @@ pub fn new_pat() -> String {
     format!("{PAT_PREFIX}{}", random_token(40))
 }
 
+/// A trigger's signing secret (the HMAC key its sender holds).
+pub fn new_trigger_secret() -> String {
+    format!("trgsec_{}", random_token(40))
+}
+
 pub fn new_session_token() -> String {
     random_token(48)
 }

@@ -5,11 +5,14 @@
 //! path's own domain layer.)
 
 pub mod agents;
+pub mod automation;
 pub mod delegation;
 pub mod identity;
 pub mod inbox;
+pub mod scheduled_tasks;
 pub mod secrets;
 pub mod teams;
+pub mod triggers;
 
 use crate::auth::{Locked, PasswordWorkError};
 use crate::governance::roles::RoleError;

@@ -118,6 +118,31 @@ pub async fn reveal(
         })
 }
 
+/// Seals a value the platform keeps in a row of its own (a trigger's
+/// signing secret) under the organisation's data key, bound to `name`
+/// (so a sealed value moved to another row does not open).
+pub async fn seal_private(
+    platform: &Platform,
+    org: &OrgId,
+    name: &str,
+    value: &SecretString,
+) -> StoreResult<String> {
+    Ok(data_key(platform, org).await?.seal(name, 1, value))
+}
+
+/// Opens what [`seal_private`] sealed under `name`.
+pub async fn open_private(
+    platform: &Platform,
+    org: &OrgId,
+    name: &str,
+    sealed: &str,
+) -> StoreResult<SecretString> {
+    data_key(platform, org)
+        .await?
+        .open(name, 1, sealed)
+        .map_err(|e| StoreError::Corrupt(format!("{name} of {} does not open: {e}", org.as_str())))
+}
+
 /// What providers are handed: the platform's secrets, by organisation.
 pub struct PlatformSecrets<'a>(pub &'a Platform);
 

@@ -18,9 +18,11 @@ pub mod governance;
 pub mod identity;
 pub mod inbox;
 pub(crate) mod ledger_check;
+pub mod scheduled_tasks;
 pub mod secrets;
 pub mod teams;
 pub mod transfer;
+pub mod triggers;
 
 use std::sync::Arc;
 
@@ -32,8 +34,10 @@ pub use delegation::*;
 pub use governance::*;
 pub use identity::*;
 pub use inbox::*;
+pub use scheduled_tasks::*;
 pub use secrets::*;
 pub use teams::*;
+pub use triggers::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -78,6 +82,8 @@ pub struct Stores {
     pub delegation: Arc<dyn DelegationStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub custom_services: Arc<dyn CustomServiceStore>,
+    pub triggers: Arc<dyn TriggerStore>,
+    pub scheduled_tasks: Arc<dyn ScheduledTaskStore>,
 }
 
 impl Stores {
@@ -92,6 +98,8 @@ impl Stores {
             delegation: store.clone(),
             secrets: store.clone(),
             custom_services: store.clone(),
+            triggers: store.clone(),
+            scheduled_tasks: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -109,6 +117,8 @@ impl Stores {
             delegation: store.clone(),
             secrets: store.clone(),
             custom_services: store.clone(),
+            triggers: store.clone(),
+            scheduled_tasks: store.clone(),
             coordination: store,
         }
     }

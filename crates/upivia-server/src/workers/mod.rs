@@ -221,6 +221,42 @@ pub fn start(
     })
 }
 
+/// One pass of automation on this node: due cron triggers and scheduled
+/// tasks. Not leased: every node runs it, and each tick is claimed by a
+/// conditional update, so one node wins it (`domains/triggers/cron.rs`,
+/// `domains/scheduled_tasks/runs.rs`). Returns what this node dispatched.
+pub async fn automation_tick(platform: &Platform) -> usize {
+    let mut dispatched = 0;
+    match crate::domains::triggers::cron::run_due(platform).await {
+        Ok(n) => dispatched += n,
+        Err(e) => tracing::warn!(error = %e, "cron trigger pass failed"),
+    }
+    match crate::domains::scheduled_tasks::runs::run_due(platform).await {
+        Ok(n) => dispatched += n,
+        Err(e) => tracing::warn!(error = %e, "scheduled task pass failed"),
+    }
+    dispatched
+}
+
+/// Automation on its own loop: a dispatch waits for a provider, which
+/// must not hold up reconciliation or approval expiry.
+pub fn start_automation(
+    platform: Platform,
+    interval: Duration,
+    cancel: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = ticker.tick() => { automation_tick(&platform).await; }
+            }
+        }
+    })
+}
+
 /// One sealing pass: signs the audit chain's head if it moved.
 pub async fn seal_audit(platform: &Platform, sealer: &Sealer) {
     match sealer

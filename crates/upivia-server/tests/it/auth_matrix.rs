@@ -20,6 +20,9 @@ use crate::support::TestServer;
 enum Who {
     /// Anyone, with or without credentials.
     Public,
+    /// Authenticated by a signature over the body, which no credential of
+    /// the matrix carries: 401 for everyone.
+    Signed,
     /// Only an agent key.
     Agent,
     /// An agent key or a user credential.
@@ -173,6 +176,38 @@ const ROUTES: &[(&str, &str, Who)] = &[
         Who::AgentOr(Role::Admin),
     ),
     ("GET", "/delegated-tasks/{task}", Who::Either),
+    // `{trigger}` and `{scheduled_task}` act for the matrix's agent (the
+    // owner's): members read them, only who may manage the agent changes
+    // them.
+    ("GET", "/triggers", Who::User(Role::Member)),
+    ("POST", "/triggers", Who::User(Role::Member)),
+    ("GET", "/triggers/{trigger}", Who::User(Role::Member)),
+    ("PATCH", "/triggers/{trigger}", Who::User(Role::Admin)),
+    ("DELETE", "/triggers/{trigger}", Who::User(Role::Admin)),
+    ("POST", "/triggers/{trigger}/fire", Who::Signed),
+    ("GET", "/scheduled-tasks", Who::User(Role::Member)),
+    ("POST", "/scheduled-tasks", Who::User(Role::Member)),
+    (
+        "GET",
+        "/scheduled-tasks/{scheduled_task}",
+        Who::User(Role::Member),
+    ),
+    (
+        "PATCH",
+        "/scheduled-tasks/{scheduled_task}",
+        Who::User(Role::Admin),
+    ),
+    (
+        "GET",
+        "/scheduled-tasks/{scheduled_task}/runs",
+        Who::User(Role::Member),
+    ),
+    // The first allowed DELETE removes it; the rest find nothing (404).
+    (
+        "DELETE",
+        "/scheduled-tasks/{scheduled_task}",
+        Who::User(Role::Admin),
+    ),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -229,6 +264,7 @@ fn expected(who: Who, cred: Cred, path: &str) -> Class {
     use Class::*;
     let class = match (who, cred) {
         (Who::Public, _) => Allowed,
+        (Who::Signed, _) => Unauthenticated,
         (_, Cred::None | Cred::Garbage | Cred::UnknownPat | Cred::UnknownAgentKey) => {
             Unauthenticated
         }
@@ -289,6 +325,8 @@ struct Ids {
     agent_request: String,
     budget_request: String,
     task: String,
+    trigger: String,
+    scheduled_task: String,
     cookie: String,
     member_pat: String,
     admin_pat: String,
@@ -369,6 +407,16 @@ async fn setup(s: &TestServer) -> Ids {
         .as_str()
         .unwrap()
         .to_owned();
+    let trigger = s
+        .post(
+            "/api/v1/triggers",
+            &s.pat,
+            json!({"agent_id": agent.id, "kind": "webhook", "operation": "email.send"}),
+        )
+        .await;
+    assert_eq!(trigger.status, 200, "{trigger:?}");
+    let trigger = trigger.body["trigger"]["id"].as_str().unwrap().to_owned();
+    let scheduled_task = matrix_task(s, &agent.id).await;
     let membership = team.body["membership"]["id"].as_str().unwrap().to_owned();
     let agent_request = agent_request.body["request"]["id"]
         .as_str()
@@ -388,6 +436,8 @@ async fn setup(s: &TestServer) -> Ids {
         budget_request.clone(),
         child.id.clone(),
         task.clone(),
+        trigger.clone(),
+        scheduled_task.clone(),
     ];
     Ids {
         agent: agent.id,
@@ -399,6 +449,8 @@ async fn setup(s: &TestServer) -> Ids {
         agent_request,
         budget_request,
         task,
+        trigger,
+        scheduled_task,
         cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
         admin_pat: s.user_pat(upivia_server::model::Role::Admin).await,
@@ -409,6 +461,20 @@ async fn setup(s: &TestServer) -> Ids {
         doomed: s.agent(json!({"name": "doomed"})).await.id,
         first_org,
     }
+}
+
+/// A scheduled task of the matrix's agent; one per pass, since the pass
+/// deletes it.
+async fn matrix_task(s: &TestServer, agent: &str) -> String {
+    let r = s
+        .post(
+            "/api/v1/scheduled-tasks",
+            &s.pat,
+            json!({"agent_id": agent, "operation": "email.send", "schedule": "0 9 * * *"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    r.body["task"]["id"].as_str().unwrap().to_owned()
 }
 
 /// The first organisation's ids that `body` shows.
@@ -433,6 +499,8 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{agent_request}", &ids.agent_request)
         .replace("{budget_request}", &ids.budget_request)
         .replace("{task}", &ids.task)
+        .replace("{trigger}", &ids.trigger)
+        .replace("{scheduled_task}", &ids.scheduled_task)
 }
 
 async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -> (u16, Value) {
@@ -469,6 +537,8 @@ async fn every_route_answers_every_credential_with_its_class() {
     for prefix in ["/api/v1", "/v1"] {
         ids.doomed = s.agent(json!({"name": "doomed"})).await.id;
         ids.first_org.push(ids.doomed.clone());
+        ids.scheduled_task = matrix_task(&s, &ids.agent).await;
+        ids.first_org.push(ids.scheduled_task.clone());
         for &(method, path, who) in ROUTES {
             // Logging out ends the cookie's session; it goes last.
             if path == "/auth/logout" {

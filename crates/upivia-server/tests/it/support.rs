@@ -204,6 +204,12 @@ impl TestServer {
         workers::tick(&self.platform, &WorkerHealth::new(Duration::from_secs(1))).await;
     }
 
+    /// One automation pass (cron triggers, scheduled tasks): how many
+    /// ticks this pass dispatched.
+    pub async fn tick_automation(&self) -> usize {
+        workers::automation_tick(&self.platform).await
+    }
+
     pub async fn send(
         &self,
         method: Method,

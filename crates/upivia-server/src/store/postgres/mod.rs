@@ -29,9 +29,11 @@ mod outcome_reviews;
 mod people;
 mod requests;
 mod rows;
+mod scheduled_tasks;
 mod secrets;
 mod teams;
 pub mod testing;
+mod triggers;
 mod tx;
 mod usage;
 

@@ -28,9 +28,13 @@ mod people;
 mod query_plans;
 mod requests;
 mod rows;
+mod scheduled_tasks;
+mod scheduled_tasks_store;
 mod secrets;
 mod teams;
 mod teams_store;
+mod triggers;
+mod triggers_store;
 mod usage;
 mod wal;
 mod writer;
@@ -83,6 +87,9 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!(
         "../../../migrations/sqlite/0044_idempotent_services.sql"
+    )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0045_automation.sql"
     )),
 ];
 
