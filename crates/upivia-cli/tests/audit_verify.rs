@@ -625,6 +625,8 @@ const UNDO_AFTER_3: &[&str] = &[
     "DROP TABLE outcome_reviews; ALTER TABLE service_requests DROP COLUMN provider_started_at;",
     "ALTER TABLE custom_operations DROP COLUMN idempotent;",
     "DROP TABLE scheduled_task_runs; DROP TABLE scheduled_tasks; DROP TABLE triggers;",
+    "DROP TABLE workflow_grants; DROP TABLE workflow_runs; DROP TABLE workflow_publish_requests; \
+     DROP TABLE workflow_versions; DROP TABLE workflows;",
 ];
 
 #[test]

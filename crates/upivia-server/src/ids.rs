@@ -31,6 +31,10 @@ pub const OUTCOME_REVIEW: &str = "orev";
 pub const TRIGGER: &str = "trg";
 pub const SCHEDULED_TASK: &str = "stask";
 pub const TASK_RUN: &str = "srun";
+pub const WORKFLOW: &str = "wf";
+pub const WORKFLOW_VERSION: &str = "wfv";
+pub const WORKFLOW_RUN: &str = "wfr";
+pub const PUBLISH_REQUEST: &str = "wpr";
 
 /// A string that is not an id of the expected kind.
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminAuth, Json, Query, UserAuth};
 use crate::clock::rfc3339;
+use crate::domains::workflows::inbox as workflow_inbox;
 use crate::governance::{approvals, outcome_review};
 use crate::model::{Approval, ApprovalStatus, OutcomeReview, ReviewStatus};
 use crate::money::Cents;
@@ -106,6 +107,7 @@ async fn list(
         .iter()
         .map(|a| (a.created_at, row(a)))
         .chain(reviews.iter().map(|r| (r.created_at, review_row(r))))
+        .chain(workflow_inbox::list(&state.platform, &user.0, status).await?)
         .collect();
     rows.sort_by_key(|row| std::cmp::Reverse(row.0));
     Ok(AxumJson(
@@ -159,7 +161,9 @@ async fn approve(
     let review = outcome_review::names_review(&approval_id);
     let amount = body.amount(review)?;
     let note = body.note()?;
-    let mut outcome = if review {
+    let mut outcome = if workflow_inbox::names(&approval_id) {
+        workflow_inbox::decide(&state.platform, &principal, &approval_id, true, note).await?
+    } else if review {
         outcome_review::settle(&state.platform, &principal, &approval_id, amount, note).await?
     } else {
         approvals::approve(&state.platform, &principal, &approval_id, note).await?
@@ -177,7 +181,9 @@ async fn reject(
     let review = outcome_review::names_review(&approval_id);
     body.amount(false)?;
     let note = body.note()?;
-    let mut outcome = if review {
+    let mut outcome = if workflow_inbox::names(&approval_id) {
+        workflow_inbox::decide(&state.platform, &principal, &approval_id, false, note).await?
+    } else if review {
         outcome_review::release(&state.platform, &principal, &approval_id, note).await?
     } else {
         approvals::reject(&state.platform, &principal, &approval_id, note).await?

@@ -36,6 +36,7 @@ mod teams;
 mod text;
 mod triggers;
 mod usage;
+mod workflows;
 
 use std::sync::Arc;
 
@@ -113,6 +114,7 @@ fn v1() -> Router<AppState> {
         .merge(delegation::router())
         .merge(triggers::router())
         .merge(scheduled_tasks::router())
+        .merge(workflows::router())
         .merge(admin::router())
         .route_layer(middleware::from_fn(metrics::track))
         .method_not_allowed_fallback(method_not_allowed)

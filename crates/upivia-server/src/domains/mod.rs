@@ -13,6 +13,7 @@ pub mod scheduled_tasks;
 pub mod secrets;
 pub mod teams;
 pub mod triggers;
+pub mod workflows;
 
 use crate::auth::{Locked, PasswordWorkError};
 use crate::governance::roles::RoleError;

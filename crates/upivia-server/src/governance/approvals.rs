@@ -306,6 +306,10 @@ async fn recheck(
                 Ok(task) => holds.extend(task.as_ref().map(delegation::hold)),
                 Err(block) => return Ok(Err(block)),
             }
+            match super::workflow_budget::admit(platform, &agent, request).await? {
+                Ok(hold) => holds.extend(hold),
+                Err(block) => return Ok(Err(block)),
+            }
             Ok((holds, agent.key_mode))
         }
     })

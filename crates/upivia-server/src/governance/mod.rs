@@ -24,5 +24,6 @@ pub mod roles;
 pub mod secrets;
 pub mod trail;
 pub mod validation;
+pub mod workflow_budget;
 
 pub use error::GovernanceError;

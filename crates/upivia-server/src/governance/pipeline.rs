@@ -23,7 +23,7 @@ use super::policy::{self, PolicyDecision, PolicyInput};
 use super::record::Recorder;
 use super::{
     GovernanceError, approvals, budget, delegation, execute, idempotency, lineage, outcome,
-    private_services, rate_limit, refusals, resolve, trail,
+    private_services, rate_limit, refusals, resolve, trail, workflow_budget,
 };
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
@@ -189,6 +189,12 @@ pub async fn submit(
         Err((reason, message)) => return record.block(request, reason, message).await,
     };
 
+    // 4c. A workflow run the request is a step of.
+    let run_hold = match workflow_budget::admit(platform, agent, &request).await? {
+        Ok(hold) => hold,
+        Err((reason, message)) => return record.block(request, reason, message).await,
+    };
+
     // 5. Approval gate.
     if approvals::required(&allowed.binding, estimate) {
         let parked = approvals::park(&record, request.clone(), allowed.daily_limits).await?;
@@ -203,6 +209,7 @@ pub async fn submit(
     request.status = RequestStatus::Executing;
     let mut holds = budget::holds(agent, Some(&allowed.binding), now);
     holds.extend(task.as_ref().map(delegation::hold));
+    holds.extend(run_hold);
     let opened = platform
         .stores
         .governance

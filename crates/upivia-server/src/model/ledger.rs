@@ -36,6 +36,8 @@ pub enum Account {
     BindingMonth { binding_id: String, month: String },
     /// What was spent under one delegated task (its budget cap, if any).
     Task(String),
+    /// What one workflow run spent (its `budget_cents`, if any).
+    WorkflowRun(String),
 }
 
 impl Account {
@@ -50,6 +52,7 @@ impl Account {
                 format!("binding:{binding_id}:{month}")
             }
             Account::Task(id) => format!("task:{id}"),
+            Account::WorkflowRun(id) => format!("wfrun:{id}"),
         }
     }
 
@@ -63,6 +66,7 @@ impl Account {
             ("team", None) => Some(Account::Team(id)),
             ("allowance", None) => Some(Account::Allowance(id)),
             ("task", None) => Some(Account::Task(id)),
+            ("wfrun", None) => Some(Account::WorkflowRun(id)),
             ("agent", Some(m)) => Some(Account::AgentMonth {
                 agent_id: id,
                 month: m.to_owned(),
@@ -86,6 +90,7 @@ impl Account {
                 format!("service binding monthly budget ({month})")
             }
             Account::Task(id) => format!("budget cap of delegated task {id}"),
+            Account::WorkflowRun(id) => format!("budget of workflow run {id}"),
         }
     }
 }

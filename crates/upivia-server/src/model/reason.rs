@@ -27,6 +27,8 @@ pub enum ReasonCode {
     DelegatedTaskNotOpen,
     /// The operation is not among the delegated task's permissions.
     OperationNotDelegated,
+    /// `metadata.workflow_run_id` names no open run of this agent.
+    WorkflowRunNotFound,
 }
 
 impl ReasonCode {
@@ -50,11 +52,12 @@ impl ReasonCode {
             ReasonCode::DelegatedTaskNotFound => "delegated_task_not_found",
             ReasonCode::DelegatedTaskNotOpen => "delegated_task_not_open",
             ReasonCode::OperationNotDelegated => "operation_not_delegated",
+            ReasonCode::WorkflowRunNotFound => "workflow_run_not_found",
         }
     }
 
     pub fn parse(raw: &str) -> Option<ReasonCode> {
-        const ALL: [ReasonCode; 18] = [
+        const ALL: [ReasonCode; 19] = [
             ReasonCode::AgentPaused,
             ReasonCode::AgentDisabled,
             ReasonCode::KillSwitch,
@@ -73,6 +76,7 @@ impl ReasonCode {
             ReasonCode::DelegatedTaskNotFound,
             ReasonCode::DelegatedTaskNotOpen,
             ReasonCode::OperationNotDelegated,
+            ReasonCode::WorkflowRunNotFound,
         ];
         ALL.into_iter().find(|c| c.as_str() == raw)
     }

@@ -23,6 +23,7 @@ pub mod secrets;
 pub mod teams;
 pub mod transfer;
 pub mod triggers;
+pub mod workflows;
 
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ pub use scheduled_tasks::*;
 pub use secrets::*;
 pub use teams::*;
 pub use triggers::*;
+pub use workflows::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -84,6 +86,7 @@ pub struct Stores {
     pub custom_services: Arc<dyn CustomServiceStore>,
     pub triggers: Arc<dyn TriggerStore>,
     pub scheduled_tasks: Arc<dyn ScheduledTaskStore>,
+    pub workflows: Arc<dyn WorkflowStore>,
 }
 
 impl Stores {
@@ -100,6 +103,7 @@ impl Stores {
             custom_services: store.clone(),
             triggers: store.clone(),
             scheduled_tasks: store.clone(),
+            workflows: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -119,6 +123,7 @@ impl Stores {
             custom_services: store.clone(),
             triggers: store.clone(),
             scheduled_tasks: store.clone(),
+            workflows: store.clone(),
             coordination: store,
         }
     }

@@ -195,6 +195,11 @@ pub async fn recover_at_start(
     if lease.is_none() {
         return Ok(0);
     }
+    // Alone on its data dir, no other node holds a workflow run: the
+    // leases a crash left are this process's predecessor's.
+    if !coordination.shared() {
+        platform.stores.workflows.release_all_runs().await?;
+    }
     recovery::recover(platform).await
 }
 
@@ -234,6 +239,9 @@ pub async fn automation_tick(platform: &Platform) -> usize {
     match crate::domains::scheduled_tasks::runs::run_due(platform).await {
         Ok(n) => dispatched += n,
         Err(e) => tracing::warn!(error = %e, "scheduled task pass failed"),
+    }
+    if let Err(e) = crate::domains::workflows::runner::run_due(platform).await {
+        tracing::warn!(error = %e, "workflow run pass failed");
     }
     dispatched
 }

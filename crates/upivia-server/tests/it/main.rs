@@ -46,3 +46,4 @@ mod spawn;
 mod teams;
 mod triggers;
 mod usage;
+mod workflows;

@@ -39,6 +39,8 @@ pub struct Dispatched {
     /// payload, rate limit, the agent gone).
     pub request_id: Option<String>,
     pub message: Option<String>,
+    /// What an executed request returned.
+    pub result: Option<serde_json::Value>,
 }
 
 impl Dispatched {
@@ -48,6 +50,7 @@ impl Dispatched {
             reason_code: Some(code.into()),
             request_id: None,
             message: Some(message),
+            result: None,
         }
     }
 
@@ -91,6 +94,7 @@ pub async fn dispatch(platform: &Platform, d: Dispatch) -> Result<Dispatched, St
         reason_code: text("reason_code"),
         request_id: text("request_id"),
         message: text("message"),
+        result: answer.body.get("result").cloned(),
     })
 }
 

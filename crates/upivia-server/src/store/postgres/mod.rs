@@ -36,6 +36,7 @@ pub mod testing;
 mod triggers;
 mod tx;
 mod usage;
+mod workflows;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -37,6 +37,8 @@ mod triggers;
 mod triggers_store;
 mod usage;
 mod wal;
+mod workflows;
+mod workflows_store;
 mod writer;
 
 use std::path::Path;
@@ -90,6 +92,9 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!(
         "../../../migrations/sqlite/0045_automation.sql"
+    )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0046_workflows.sql"
     )),
 ];
 
