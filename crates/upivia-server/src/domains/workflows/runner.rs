@@ -9,6 +9,10 @@
 //! request that got through is replayed, not made twice. Completed steps
 //! are never sent again; a retry is a new attempt of one step only.
 //!
+//! A request a crash interrupted before it reached its provider (reason
+//! `interrupted`: it did not happen) gives its step a new attempt, up to
+//! three times, so a restarted server carries the run on by itself.
+//!
 //! Steps waiting on something outside (an asynchronous provider, the
 //! approval gate of their own request) are polled on every pass.
 
@@ -235,6 +239,8 @@ async fn poll(platform: &Platform, steps: &mut [StepState], now: &str) -> Result
                 s.result = request.result.clone();
                 s.finished_at = Some(now.to_owned());
             }
+            RequestStatus::Blocked | RequestStatus::Failed
+                if retry_interrupted(s, request.reason_code.map(|r| r.as_str())) => {}
             RequestStatus::Blocked | RequestStatus::Failed => {
                 s.status = StepStatus::Failed;
                 s.error = Some(format!(
@@ -327,8 +333,28 @@ async fn record(
     )))
 }
 
+/// How many times a step whose request a crash interrupted before it
+/// reached its provider is tried again by itself.
+const INTERRUPTED_RETRIES: u32 = 3;
+
+/// A request cut off by a crash before it reached its provider did not
+/// happen: the step gets a new attempt (a new key) instead of failing.
+fn retry_interrupted(s: &mut StepState, reason: Option<&str>) -> bool {
+    if reason != Some("interrupted") || s.attempt > INTERRUPTED_RETRIES {
+        return false;
+    }
+    s.status = StepStatus::Pending;
+    s.attempt += 1;
+    s.request_id = None;
+    s.started_at = None;
+    true
+}
+
 fn apply(s: &mut StepState, d: &Dispatched, now: &str) {
     s.request_id = d.request_id.clone();
+    if retry_interrupted(s, d.reason_code.as_deref()) {
+        return;
+    }
     match d.status.as_str() {
         "executed" => {
             s.status = StepStatus::Completed;
