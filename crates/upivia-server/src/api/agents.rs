@@ -777,7 +777,7 @@ async fn activity(
     Ok(AxumJson(out))
 }
 
-fn skills_json(agent: &Agent, bindings: &[Binding]) -> Value {
+fn skills_json(agent: &Agent, bindings: &[Binding], granted: &[crate::store::Workflow]) -> Value {
     let mut services: Vec<Value> = Vec::new();
     for b in bindings {
         let op = b.operation.clone();
@@ -801,9 +801,27 @@ fn skills_json(agent: &Agent, bindings: &[Binding]) -> Value {
         "agent_id": agent.id,
         "skills": services,
         "services": services,
-        // Workflows (API.md §2.9) are not built yet: none is granted.
-        "workflows": [],
+        "workflows": granted.iter().map(|w| json!({
+            "type": "workflow",
+            "workflow_id": w.id,
+            "name": w.name,
+            "description": w.description,
+            "skill": "run_workflow",
+        })).collect::<Vec<_>>(),
     })
+}
+
+/// The workflows granted to `agent`.
+async fn granted(state: &AppState, agent: &Agent) -> Result<Vec<crate::store::Workflow>, ApiError> {
+    Ok(state
+        .platform
+        .stores
+        .workflows
+        .granted_workflows(
+            &crate::ids::OrgId::from(&agent.org_id),
+            &AgentId::from(&agent.id),
+        )
+        .await?)
 }
 
 async fn skills(
@@ -813,7 +831,8 @@ async fn skills(
 ) -> Result<AxumJson<Value>, ApiError> {
     let (agent, bindings) =
         service::get(&state.platform, &user.0, &AgentId::from(agent_id)).await?;
-    Ok(AxumJson(skills_json(&agent, &bindings)))
+    let granted = granted(&state, &agent).await?;
+    Ok(AxumJson(skills_json(&agent, &bindings, &granted)))
 }
 
 #[derive(serde::Deserialize)]
@@ -831,9 +850,25 @@ async fn remove_skill(
     let user = user.0;
     let agent = service::manageable(&state.platform, &user, &AgentId::from(agent_id)).await?;
     if let Some(workflow) = q.workflow_id.filter(|w| !w.is_empty()) {
-        // No workflow exists before the workflows issue, so no grant does.
-        let _ = workflow;
-        return Err(ApiError::NotFound("workflow grant"));
+        crate::domains::workflows::service::set_grant(
+            &state.platform,
+            &user,
+            &workflow,
+            &agent.agent().id,
+            false,
+        )
+        .await?;
+        let bindings = state
+            .platform
+            .stores
+            .agents
+            .bindings(&AgentId::from(&agent.agent().id))
+            .await?;
+        let granted = granted(&state, agent.agent()).await?;
+        let mut out = skills_json(agent.agent(), &bindings, &granted);
+        out["ok"] = json!(true);
+        out["removed"] = json!(workflow);
+        return Ok(AxumJson(out));
     }
     let raw = q.service_id.filter(|s| !s.is_empty()).ok_or_else(|| {
         ApiError::InvalidRequest("workflow_id (or service_id) query parameter is required".into())
@@ -847,7 +882,8 @@ async fn remove_skill(
         .agents
         .bindings(&AgentId::from(&agent.agent().id))
         .await?;
-    let mut out = skills_json(agent.agent(), &bindings);
+    let granted = granted(&state, agent.agent()).await?;
+    let mut out = skills_json(agent.agent(), &bindings, &granted);
     out["ok"] = json!(true);
     out["removed"] = json!(removed);
     Ok(AxumJson(out))
