@@ -50,6 +50,15 @@ pub enum Command {
     /// Delegated tasks: delegate and list (a parent's agent key); show,
     /// update and reattach (PAT).
     Tasks(crate::commands::tasks::TasksArgs),
+    /// Webhook and cron triggers: list, create (the signing secret printed
+    /// once), show, update, delete (PAT); fire (the trigger's secret only).
+    Triggers(crate::commands::triggers::TriggersArgs),
+    /// Scheduled tasks, one-time or cron: list, create, show, update,
+    /// delete, runs (PAT).
+    Schedules(crate::commands::schedules::SchedulesArgs),
+    /// Workflows and their runs: list, show, run (--wait), inspect, retry,
+    /// cancel (PAT).
+    Workflows(crate::commands::workflows::WorkflowsArgs),
     /// Change your password (PAT; the passwords are read from stdin).
     Password(crate::commands::password::PasswordArgs),
     /// Operator checks and changes over a data directory.

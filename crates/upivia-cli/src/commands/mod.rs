@@ -15,11 +15,14 @@ mod output;
 pub(crate) mod password;
 pub(crate) mod people;
 pub(crate) mod request;
+pub(crate) mod schedules;
 pub(crate) mod secrets;
 mod serve;
 pub(crate) mod services;
 pub(crate) mod tasks;
 pub(crate) mod teams;
+pub(crate) mod triggers;
+pub(crate) mod workflows;
 
 use std::process::ExitCode;
 
@@ -49,6 +52,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Secrets(args) => secrets::run(args).await,
             Command::Inbox(args) => inbox::run(args).await,
             Command::Tasks(args) => tasks::run(args).await,
+            Command::Triggers(args) => triggers::run(args).await,
+            Command::Schedules(args) => schedules::run(args).await,
+            Command::Workflows(args) => workflows::run(args).await,
             Command::Password(args) => password::run(args).await,
             Command::Tokens(args) => people::tokens(args).await,
             Command::Members(args) => people::members(args).await,

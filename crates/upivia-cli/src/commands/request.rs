@@ -43,7 +43,8 @@ pub struct RequestArgs {
     pub client: ClientArgs,
 }
 
-fn json_object(flag: &str, raw: &str) -> anyhow::Result<Value> {
+/// A flag's value, which must be a JSON object.
+pub(super) fn json_object(flag: &str, raw: &str) -> anyhow::Result<Value> {
     let value: Value =
         serde_json::from_str(raw).with_context(|| format!("{flag} is not valid JSON"))?;
     anyhow::ensure!(value.is_object(), "{flag} must be a JSON object");
@@ -51,7 +52,7 @@ fn json_object(flag: &str, raw: &str) -> anyhow::Result<Value> {
 }
 
 /// A spinner on stderr (drawn only when stderr is a terminal).
-fn spinner(message: String) -> ProgressBar {
+pub(super) fn spinner(message: String) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
         bar.set_style(style);

@@ -280,6 +280,10 @@ async fn fire_route(
             message: e.to_string(),
         },
         FireError::BadPayload => ApiError::InvalidRequest(e.to_string()),
+        FireError::DeliveryMismatch => ApiError::Conflict {
+            code: "idempotency_key_payload_mismatch",
+            message: e.to_string(),
+        },
         FireError::Store(s) => s.into(),
     })?;
     Ok((

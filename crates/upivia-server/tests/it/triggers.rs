@@ -288,6 +288,30 @@ async fn a_redelivered_webhook_dispatches_once() {
     assert_eq!(again.status, 202, "{again:?}");
     assert_eq!(again.body["request_id"], first.body["request_id"]);
     assert_eq!(s.balance().await, after_one, "charged once");
+    assert_eq!(
+        fire_count(&s, &id).await,
+        1,
+        "a redelivery is not another fire"
+    );
+    let other = r#"{"count":9}"#;
+    let r = fire_raw(
+        &s,
+        &id,
+        other.as_bytes(),
+        Some(&sign(&secret, other.as_bytes())),
+        &[("webhook-id", "msg_1")],
+    )
+    .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (409, "idempotency_key_payload_mismatch"),
+        "{r:?}"
+    );
+    let t = s.get(&format!("{PATH}/{id}"), &s.pat).await;
+    assert_eq!(
+        t.body["trigger"]["last_request_id"], first.body["request_id"],
+        "{t:?}"
+    );
     // The Idempotency-Key header works the same; another id is another fire.
     let keyed = fire_raw(
         &s,

@@ -145,3 +145,20 @@ fn typed_rows_keep_unknown_fields() {
     assert_eq!(check.monthly_spent, Some(1.0));
     assert_eq!(check.extra.get("status"), Some(&json!("executed")));
 }
+
+#[test]
+fn a_created_trigger_debugs_without_its_secret() {
+    let created: CreatedTrigger = serde_json::from_value(json!({
+        "trigger": {"id": "trg_1", "kind": "webhook", "disabled": false},
+        "secret": "trgsec_do_not_log",
+        "fire_url": "http://h/api/v1/triggers/trg_1/fire",
+    }))
+    .unwrap();
+    let text = format!("{created:?}");
+    assert!(!text.contains("trgsec_do_not_log"), "{text}");
+    assert!(
+        text.contains("trg_1") && text.contains("redacted"),
+        "{text}"
+    );
+    assert_eq!(created.secret, "trgsec_do_not_log");
+}

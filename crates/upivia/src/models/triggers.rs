@@ -36,8 +36,9 @@ pub struct Trigger {
     pub extra: JsonMap,
 }
 
-/// Reply of `POST /api/v1/triggers`. The signing `secret` appears here only.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Reply of `POST /api/v1/triggers`. The signing `secret` appears here
+/// only; `Debug` leaves it out, so a logged reply does not leak it.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatedTrigger {
     /// The new trigger.
     pub trigger: Trigger,
@@ -49,6 +50,17 @@ pub struct CreatedTrigger {
     /// Keys this SDK does not know.
     #[serde(flatten)]
     pub extra: JsonMap,
+}
+
+impl std::fmt::Debug for CreatedTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedTrigger")
+            .field("trigger", &self.trigger)
+            .field("secret", &"<redacted>")
+            .field("fire_url", &self.fire_url)
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 /// Reply of a trigger fire (always HTTP 202, even when the dispatch that

@@ -161,7 +161,12 @@ async fn the_servers_errors_map_to_the_sdks_kinds() {
     assert_eq!((err.kind(), err.status()), (ErrorKind::Http, Some(404)));
     assert_eq!(err.code(), Some("not_found"));
     assert!(err.request_id().is_some(), "x-request-id is echoed");
-    let err = server.owner().workflows().list(None).await.unwrap_err();
+    let err = server
+        .owner()
+        .workflows()
+        .get("wf_nosuch")
+        .await
+        .unwrap_err();
     assert_eq!((err.kind(), err.status()), (ErrorKind::Http, Some(404)));
 
     // 404 with a code of its own: an operation the catalog lacks.

@@ -9,6 +9,7 @@ mod chat;
 mod e2e_agents;
 mod e2e_approvals;
 mod e2e_audit_logs;
+mod e2e_automation;
 #[cfg(feature = "blocking")]
 mod e2e_blocking;
 mod e2e_delegation;
@@ -21,6 +22,7 @@ mod e2e_support;
 #[cfg(feature = "tools")]
 mod e2e_teams;
 mod e2e_tools;
+mod e2e_workflows;
 mod endpoints_tsv;
 mod env;
 mod errors;

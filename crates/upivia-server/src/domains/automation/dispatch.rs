@@ -41,6 +41,8 @@ pub struct Dispatched {
     pub message: Option<String>,
     /// What an executed request returned.
     pub result: Option<serde_json::Value>,
+    /// The answer was an earlier request's, replayed by its idempotency key.
+    pub replayed: bool,
 }
 
 impl Dispatched {
@@ -51,6 +53,7 @@ impl Dispatched {
             request_id: None,
             message: Some(message),
             result: None,
+            replayed: false,
         }
     }
 
@@ -95,6 +98,7 @@ pub async fn dispatch(platform: &Platform, d: Dispatch) -> Result<Dispatched, St
         request_id: text("request_id"),
         message: text("message"),
         result: answer.body.get("result").cloned(),
+        replayed: answer.replayed,
     })
 }
 

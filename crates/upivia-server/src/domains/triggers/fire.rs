@@ -33,6 +33,8 @@ pub enum FireError {
     Disabled,
     #[error("the fire payload must be a JSON object (or empty)")]
     BadPayload,
+    #[error("this delivery id was already used with another payload")]
+    DeliveryMismatch,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -118,7 +120,13 @@ pub async fn fire(
         },
     )
     .await?;
-    record(platform, &trigger, None, &dispatched).await?;
+    if dispatched.reason_code.as_deref() == Some("idempotency_key_payload_mismatch") {
+        return Err(FireError::DeliveryMismatch);
+    }
+    // A redelivery replays the first answer; the trigger recorded it then.
+    if !dispatched.replayed {
+        record(platform, &trigger, None, &dispatched).await?;
+    }
     Ok(dispatched)
 }
 
