@@ -452,15 +452,20 @@ async fn run(
     Ok(AxumJson(json!({"run": run_json(&r, Some(&w.name), spent)})))
 }
 
+/// What a run action answers: `{ok, run}`.
+fn acted(w: &Workflow, r: &WorkflowRun) -> AxumJson<Value> {
+    AxumJson(json!({"ok": true, "run": run_json(r, Some(&w.name), None)}))
+}
+
 async fn cancel(
     State(state): State<AppState>,
     UserAuth(user): UserAuth,
     Path((id, run_id)): Path<(String, String)>,
 ) -> Result<AxumJson<Value>, ApiError> {
     let w = service::managed(&state.platform, &user, &id).await?;
-    let r = service::cancel_run(&state.platform, &user, &w, &run_id).await?;
-    Ok(AxumJson(
-        json!({"ok": true, "run": run_json(&r, Some(&w.name), None)}),
+    Ok(acted(
+        &w,
+        &service::cancel_run(&state.platform, &user, &w, &run_id).await?,
     ))
 }
 
@@ -470,9 +475,9 @@ async fn rerun_failed(
     Path((id, run_id)): Path<(String, String)>,
 ) -> Result<AxumJson<Value>, ApiError> {
     let w = service::managed(&state.platform, &user, &id).await?;
-    let r = service::rerun_failed(&state.platform, &user, &w, &run_id).await?;
-    Ok(AxumJson(
-        json!({"ok": true, "run": run_json(&r, Some(&w.name), None)}),
+    Ok(acted(
+        &w,
+        &service::rerun_failed(&state.platform, &user, &w, &run_id).await?,
     ))
 }
 
@@ -483,9 +488,7 @@ async fn retry_step(
 ) -> Result<AxumJson<Value>, ApiError> {
     let w = service::managed(&state.platform, &user, &id).await?;
     let r = service::retry_step(&state.platform, &user, &w, &run_id, &step_id).await?;
-    Ok(AxumJson(
-        json!({"ok": true, "run": run_json(&r, Some(&w.name), None)}),
-    ))
+    Ok(acted(&w, &r))
 }
 
 async fn skip_step(
@@ -495,9 +498,7 @@ async fn skip_step(
 ) -> Result<AxumJson<Value>, ApiError> {
     let w = service::managed(&state.platform, &user, &id).await?;
     let r = service::skip_step(&state.platform, &user, &w, &run_id, &step_id).await?;
-    Ok(AxumJson(
-        json!({"ok": true, "run": run_json(&r, Some(&w.name), None)}),
-    ))
+    Ok(acted(&w, &r))
 }
 
 async fn grants(

@@ -972,3 +972,56 @@ async fn a_pass_cut_off_after_sending_resumes_without_sending_twice() {
     s.ledger_ok().await;
     let _ = email();
 }
+
+#[tokio::test]
+async fn racing_decisions_on_a_gate_and_a_publish_request_decide_each_once() {
+    let s = TestServer::start().await;
+    let agent = s.funded_agent("email", 10_000).await;
+    let wf = workflow(&s, &agent).await;
+    let v = version(
+        &s,
+        &wf,
+        json!({"steps": [{"id": "gate", "type": "approval"}, email_step("after", "a@example.com")],
+                                    "edges": [{"from": "gate", "to": "after"}]}),
+    )
+    .await;
+    let run_id = start(&s, &wf, &v, json!({})).await.body["run"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run = until(&s, &wf, &run_id, "waiting_approval").await;
+    let gate = step(&run, "gate")["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let publish = s
+        .post(
+            &format!("{PATH}/{wf}/versions/{v}/publish"),
+            &s.pat,
+            json!({}),
+        )
+        .await;
+    let publish = publish.body["publish_request"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for id in [gate, publish] {
+        let paths: Vec<String> = (0..6)
+            .map(|i| {
+                let verb = if i % 2 == 0 { "approve" } else { "reject" };
+                format!("/api/v1/approvals/{id}/{verb}")
+            })
+            .collect();
+        let decisions: Vec<_> = paths.iter().map(|p| s.post(p, &s.pat, json!({}))).collect();
+        let answers = futures::future::join_all(decisions).await;
+        let won = answers.iter().filter(|r| r.status == 200).count();
+        let refused = answers
+            .iter()
+            .filter(|r| r.code() == "approval_already_decided")
+            .count();
+        assert_eq!((won, refused), (1, 5), "{id}: {answers:?}");
+    }
+    let decided = audit_events(&s, "workflow.step_approved").await.len()
+        + audit_events(&s, "workflow.step_rejected").await.len();
+    assert_eq!(decided, 1, "one decision is in the audit trail");
+}

@@ -84,6 +84,29 @@ pub async fn manageable(
     }
 }
 
+/// Whether the caller may change something that acts for `agent_id` (a
+/// trigger, a scheduled task, a workflow): whoever may manage the agent,
+/// and, once the agent is deleted, admins only. `what` names the thing in
+/// the refusal.
+pub async fn may_act_for(
+    platform: &Platform,
+    user: &UserPrincipal,
+    agent_id: &AgentId,
+    what: &str,
+) -> Result<(), DomainError> {
+    match manageable(platform, user, agent_id).await {
+        Ok(_) => Ok(()),
+        Err(DomainError::NotFound(_)) if user.role >= Role::Admin => Ok(()),
+        Err(DomainError::NotFound(_)) => Err(DomainError::Forbidden(format!(
+            "only an admin may change the {what} of an agent that no longer exists"
+        ))),
+        Err(DomainError::Forbidden(_)) => Err(DomainError::Forbidden(format!(
+            "only an admin or the agent's owner may change its {what}"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
 /// The organisation's agents (of one team, if given).
 pub async fn list(
     platform: &Platform,

@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
 use super::super::DomainError;
-use super::super::agents::service::manageable;
+use super::super::agents::service::{manageable, may_act_for};
 use super::super::automation::schedule::{CronExpr, Zone};
 use super::super::triggers::service::check_operation;
 use crate::governance::trail;
 use crate::ids::{self, AgentId, OrgId};
-use crate::model::{AuditEvent, Role, UserPrincipal};
+use crate::model::{AuditEvent, UserPrincipal};
 use crate::platform::Platform;
 use crate::store::{
     NewScheduledTask, ReplaceScheduledTask, ScheduledTask, ScheduledTaskQuery, ScheduledTaskStatus,
@@ -198,14 +198,14 @@ async fn managed_task(
     id: &str,
 ) -> Result<ScheduledTask, DomainError> {
     let task = get(platform, user, id).await?;
-    match manageable(platform, user, &AgentId::from(&task.agent_id)).await {
-        Ok(_) => Ok(task),
-        Err(DomainError::NotFound(_)) if user.role >= Role::Admin => Ok(task),
-        Err(DomainError::NotFound(_)) => Err(DomainError::Forbidden(
-            "only an admin may change the task of an agent that no longer exists".into(),
-        )),
-        Err(e) => Err(e),
-    }
+    may_act_for(
+        platform,
+        user,
+        &AgentId::from(&task.agent_id),
+        "scheduled task",
+    )
+    .await?;
+    Ok(task)
 }
 
 pub async fn update(

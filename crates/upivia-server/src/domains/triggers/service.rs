@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::super::DomainError;
-use super::super::agents::service::manageable;
+use super::super::agents::service::{manageable, may_act_for};
 use super::super::automation::schedule::{CronExpr, Zone};
 use crate::auth;
 use crate::governance::{resolve, secrets, trail};
@@ -206,14 +206,8 @@ async fn managed_trigger(
     id: &str,
 ) -> Result<Trigger, DomainError> {
     let trigger = get(platform, user, id).await?;
-    match manageable(platform, user, &AgentId::from(&trigger.agent_id)).await {
-        Ok(_) => Ok(trigger),
-        Err(DomainError::NotFound(_)) if user.role >= crate::model::Role::Admin => Ok(trigger),
-        Err(DomainError::NotFound(_)) => Err(DomainError::Forbidden(
-            "only an admin may change the trigger of an agent that no longer exists".into(),
-        )),
-        Err(e) => Err(e),
-    }
+    may_act_for(platform, user, &AgentId::from(&trigger.agent_id), "trigger").await?;
+    Ok(trigger)
 }
 
 pub async fn update(

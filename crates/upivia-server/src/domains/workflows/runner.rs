@@ -377,15 +377,3 @@ fn apply(s: &mut StepState, d: &Dispatched, now: &str) {
         }
     }
 }
-
-/// The run's step list in the order of its definition (for the wire).
-pub fn ordered(steps: &[StepState], def: Option<&Definition>) -> Vec<StepState> {
-    match def {
-        None => steps.to_vec(),
-        Some(def) => def
-            .steps
-            .iter()
-            .filter_map(|d| state::find(steps, &d.id).cloned())
-            .collect(),
-    }
-}

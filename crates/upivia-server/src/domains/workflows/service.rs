@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use super::super::DomainError;
-use super::super::agents::service::manageable;
+use super::super::agents::service::{manageable, may_act_for};
 use super::definition::Definition;
 use super::runner;
 use super::state::{self, StepStatus};
@@ -96,17 +96,8 @@ pub async fn managed(
     id: &str,
 ) -> Result<Workflow, DomainError> {
     let w = get(platform, user, id).await?;
-    match manageable(platform, user, &AgentId::from(&w.agent_id)).await {
-        Ok(_) => Ok(w),
-        Err(DomainError::NotFound(_)) if user.role >= Role::Admin => Ok(w),
-        Err(DomainError::NotFound(_)) => Err(DomainError::Forbidden(
-            "only an admin may change the workflow of an agent that no longer exists".into(),
-        )),
-        Err(DomainError::Forbidden(_)) => Err(DomainError::Forbidden(
-            "only an admin or the owner of the workflow's agent may change it".into(),
-        )),
-        Err(e) => Err(e),
-    }
+    may_act_for(platform, user, &AgentId::from(&w.agent_id), "workflow").await?;
+    Ok(w)
 }
 
 pub async fn list(
