@@ -432,6 +432,7 @@ async fn start(
         input,
         budget_cents,
         test_run,
+        run_id: None,
     };
     let actor = crate::governance::trail::user_actor(&user.user_id);
     let run = service::start_run(&state.platform, &w, start, actor.clone(), actor).await?;

@@ -105,6 +105,12 @@ pub fn builtin() -> Vec<ServiceSpec> {
             ],
         ),
         service(
+            "workflow",
+            "Workflows",
+            "Start a workflow the agent was granted; its steps run governed, as the workflow's agent.",
+            vec![workflow_run()],
+        ),
+        service(
             "voice_call",
             "Voice call",
             "Place outbound phone calls that read a message aloud. Settled at the real call length.",
@@ -199,6 +205,10 @@ pub fn example_payload(service: &str, operation: &str) -> Value {
             json!({"key": "billing.lookup_invoice", "cost_estimate_cents": 2})
         }
         ("platform", "remove_service") => json!({"key": "billing.lookup_invoice"}),
+        ("workflow", "run") => json!({
+            "workflow_id": "wf_01j9z3m4k5n6p7q8r9s0t1v2w3",
+            "input": {"alert": "checkout latency above 2 s"},
+        }),
         ("voice_call", "create") => json!({
             "to": "+15555550123",
             "from": "+15555550100",
@@ -713,6 +723,35 @@ fn platform_check_budget() -> OperationSpec {
     )
 }
 
+fn workflow_run() -> OperationSpec {
+    operation(
+        "workflow",
+        "run",
+        "Start a run of a workflow granted to this agent (its published version) with the given \
+         input; answers at once with the run's id. Free: each step is charged as its own request.",
+        (0, PricingType::Free),
+        json!({
+            "type": "object",
+            "properties": {
+                "workflow_id": {"type": "string", "minLength": 1, "maxLength": 128},
+                "input": {"type": "object", "description": "What the steps' {{input.…}} placeholders read."},
+            },
+            "required": ["workflow_id"],
+            "additionalProperties": false,
+        }),
+        json!({
+            "type": "object",
+            "properties": {
+                "run_id": {"type": "string"},
+                "workflow_id": {"type": "string"},
+                "version_id": {"type": "string"},
+                "status": {"type": "string"},
+            },
+            "required": ["run_id", "workflow_id", "version_id", "status"],
+        }),
+    )
+}
+
 /// The properties of a private service definition; `key` names it.
 fn service_definition(required: &[&str]) -> Value {
     json!({
@@ -1089,6 +1128,7 @@ mod tests {
         "platform.register_service",
         "platform.update_service",
         "platform.remove_service",
+        "workflow.run",
         "voice_call.create",
         "sms.send",
         "sms.read",

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::secrets::PlatformSecrets;
-use super::{GovernanceError, outcome, private_services, resolve, trail};
+use super::{GovernanceError, internal_ops, outcome, resolve, trail};
 use crate::catalog::OperationSpec;
 use crate::ids::{OrgId, RequestId};
 use crate::model::{KeyMode, ReasonCode, RequestStatus, ServiceRequest};
@@ -170,8 +170,8 @@ pub async fn run(
     let platform = platform.clone();
     let task = tokio::spawn(async move {
         let org = OrgId::from(&request.org_id);
-        let finish = if private_services::handles(&request.service, &request.operation) {
-            private_services::execute(&platform, &request).await
+        let finish = if internal_ops::handles(&request.service, &request.operation) {
+            internal_ops::execute(&platform, &request).await
         } else {
             match resolve::resolve(&platform, &org, &request.service, &request.operation).await {
                 Ok(op) => match op.provider(&platform, key_mode) {

@@ -8,6 +8,7 @@ pub mod delegation;
 pub mod error;
 pub mod execute;
 pub mod idempotency;
+pub mod internal_ops;
 pub mod lineage;
 pub mod outcome;
 pub mod outcome_review;

@@ -9,8 +9,9 @@
 //!    agent, or the kill switch, is refused here without a write
 //!    (`refusals`);
 //! 4. policy: binding, cost ceiling, daily and the binding's per-minute
-//!    limits; a change to the private services is checked in full
-//!    (`private_services`);
+//!    limits; an operation the platform carries out itself (a change to
+//!    the private services, a workflow start) is checked in full
+//!    (`internal_ops`);
 //! 5. approval gate: park the request for a human, nothing charged;
 //! 6. budget: reserve the estimate on every account at once, or block;
 //! 7. execute through the provider, then settle or release;
@@ -22,8 +23,8 @@ use time::OffsetDateTime;
 use super::policy::{self, PolicyDecision, PolicyInput};
 use super::record::Recorder;
 use super::{
-    GovernanceError, approvals, budget, delegation, execute, idempotency, lineage, outcome,
-    private_services, rate_limit, refusals, resolve, trail, workflow_budget,
+    GovernanceError, approvals, budget, delegation, execute, idempotency, internal_ops, lineage,
+    outcome, rate_limit, refusals, resolve, trail, workflow_budget,
 };
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
@@ -142,10 +143,10 @@ pub async fn submit(
     if operation.service == "platform" && operation.name == "check_budget" {
         return check_budget(&record, agent, request).await;
     }
-    let platform_op = private_services::handles(&operation.service, &operation.name);
+    let platform_op = internal_ops::handles(&operation.service, &operation.name);
     let provider = resolved.provider(platform, agent.key_mode);
     let provider_name = match &provider {
-        _ if platform_op => private_services::PROVIDER,
+        _ if platform_op => internal_ops::PROVIDER,
         Some(p) => p.name(),
         None => "none",
     };
@@ -176,10 +177,18 @@ pub async fn submit(
         }
     };
     rate_limit::check_binding(platform.stores.coordination.as_ref(), &allowed.binding).await?;
-    // 4a. A change to the organisation's private services is checked in
-    // full before it waits for anyone.
+    // 4a. An operation the platform carries out itself (a change to the
+    // private services, a workflow start) is checked in full before it
+    // waits for anyone.
     if platform_op {
-        private_services::check(platform, agent, &operation.name, &submission.payload).await?;
+        internal_ops::check(
+            platform,
+            agent,
+            &operation.service,
+            &operation.name,
+            &submission.payload,
+        )
+        .await?;
     }
     request.binding_id = Some(allowed.binding.id.clone());
 

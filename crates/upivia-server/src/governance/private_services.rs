@@ -15,16 +15,14 @@ use serde_json::{Map, Value, json};
 use super::GovernanceError;
 use crate::clock::rfc3339;
 use crate::ids::{AgentId, OrgId};
-use crate::model::{Agent, AuditEvent, ReasonCode, Role, ServiceRequest};
+use crate::model::{Agent, AuditEvent, Role, ServiceRequest};
 use crate::money::Cents;
 use crate::platform::Platform;
-use crate::store::{CustomAuth, CustomOperation, Finish, PutMode, StoreError};
+use crate::store::{CustomAuth, CustomOperation, PutMode, StoreError};
 
 pub const REGISTER: &str = "register_service";
 pub const UPDATE: &str = "update_service";
 pub const REMOVE: &str = "remove_service";
-/// The provider name requests report.
-pub const PROVIDER: &str = "platform";
 /// The operation a key without a dot registers.
 pub const DEFAULT_OPERATION: &str = "call";
 /// The most one call may be estimated at: $10,000.
@@ -370,7 +368,7 @@ fn audit(request: &ServiceRequest, event: &str, details: Value) -> AuditEvent {
     .with_details(details)
 }
 
-async fn apply_change(
+pub(super) async fn apply_change(
     platform: &Platform,
     request: &ServiceRequest,
 ) -> Result<Value, GovernanceError> {
@@ -425,20 +423,5 @@ async fn apply_change(
                             "full_name": format!("{service}.{operation}")},
             }))
         }
-    }
-}
-
-/// Carries out a reserved request (free: nothing is charged).
-pub async fn execute(platform: &Platform, request: &ServiceRequest) -> Finish {
-    match apply_change(platform, request).await {
-        Ok(result) => Finish::Executed {
-            result,
-            charge: Cents::ZERO,
-            provider: PROVIDER.to_owned(),
-        },
-        Err(e) => Finish::Failed {
-            reason: ReasonCode::AdapterError,
-            message: e.to_string(),
-        },
     }
 }

@@ -10,11 +10,15 @@
 //!   `outcome_unknown`, the estimate still held, and an outcome review in
 //!   the approvals inbox for an operator to settle or release, once.
 //!
+//! A `workflow.run` is carried out again: its run is named after the
+//! request, so it starts at most once.
+//!
 //! `running` requests need nothing: the reconciler picks them up.
 
 use std::sync::Arc;
 
-use super::{GovernanceError, execute, resolve, trail};
+use super::{GovernanceError, execute, internal_ops, resolve, trail};
+use crate::domains::workflows::skill;
 use crate::ids::{self, OrgId};
 use crate::model::{
     KeyMode, OutcomeReview, ReasonCode, RequestStatus, ReviewStatus, ServiceRequest,
@@ -43,6 +47,13 @@ pub async fn recover(platform: &Platform) -> Result<usize, GovernanceError> {
 }
 
 async fn recover_one(platform: &Platform, request: ServiceRequest) -> Result<(), GovernanceError> {
+    // A workflow start names its run after the request, so carrying it out
+    // again finds the run it may already have started, or starts it once.
+    if skill::handles(&request.service, &request.operation) {
+        let finish = internal_ops::execute(platform, &request).await;
+        execute::settle(platform, request, finish, trail::SYSTEM, Some("reconciled")).await?;
+        return Ok(());
+    }
     let Some(started) = request.provider_started_at else {
         let finish = Finish::Failed {
             reason: ReasonCode::Interrupted,

@@ -1025,3 +1025,231 @@ async fn racing_decisions_on_a_gate_and_a_publish_request_decide_each_once() {
         + audit_events(&s, "workflow.step_rejected").await.len();
     assert_eq!(decided, 1, "one decision is in the audit trail");
 }
+
+/// Saves `def` as a version of `wf` and has it published (asked, then
+/// approved in the inbox).
+async fn published(s: &TestServer, wf: &str, def: Value) -> String {
+    let v = version(s, wf, def).await;
+    let r = s
+        .post(
+            &format!("{PATH}/{wf}/versions/{v}/publish"),
+            &s.pat,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let request = r.body["publish_request"]["id"].as_str().unwrap().to_owned();
+    let r = s
+        .post(
+            &format!("/api/v1/approvals/{request}/approve"),
+            &s.pat,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    v
+}
+
+#[tokio::test]
+async fn a_granted_agent_starts_a_workflow_through_a_governed_workflow_run() {
+    let s = TestServer::start().await;
+    let owner = s.funded_agent("email", 10_000).await;
+    let helper = s.agent(json!({"name": "helper"})).await;
+    s.enable(&helper, json!({"service_id": "workflow"})).await;
+    let wf = workflow(&s, &owner).await;
+    let run_payload = json!({"workflow_id": wf, "input": {"who": "helper"}});
+
+    // Not granted: it reads as not there, and nothing is started.
+    let r = s
+        .request(&helper, "workflow", "run", run_payload.clone())
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (404, "not_found"), "{r:?}");
+
+    s.post(
+        &format!("{PATH}/{wf}/agents"),
+        &s.pat,
+        json!({"agent_id": helper.id}),
+    )
+    .await;
+    // Granted, but only a draft: an agent never starts one.
+    version(
+        &s,
+        &wf,
+        json!({"steps": [email_step("a", "a@example.com")]}),
+    )
+    .await;
+    let r = s
+        .request(&helper, "workflow", "run", run_payload.clone())
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (409, "no_published_version"),
+        "{r:?}"
+    );
+    let v = published(
+        &s,
+        &wf,
+        json!({"steps": [email_step("a", "a@example.com")]}),
+    )
+    .await;
+    let r = s
+        .request(
+            &helper,
+            "workflow",
+            "run",
+            json!({"workflow_id": wf, "input": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "input must be an object: {r:?}");
+
+    let before = s.balance().await;
+    let r = s
+        .request_with_key(
+            &helper,
+            "start-1",
+            json!({"service": "workflow", "operation": "run", "payload": run_payload}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    assert_eq!(r.body["cost_cents"], 0, "starting is free: {r:?}");
+    let run = r.body["result"]["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["result"]["workflow_id"], wf.as_str());
+    assert_eq!(r.body["result"]["version_id"], v.as_str());
+    // The same idempotency key is the same start.
+    let again = s
+        .request_with_key(
+            &helper,
+            "start-1",
+            json!({"service": "workflow", "operation": "run", "payload": run_payload}),
+        )
+        .await;
+    assert_eq!(again.body["result"]["run_id"], run.as_str(), "{again:?}");
+
+    let done = until(&s, &wf, &run, "completed").await;
+    assert_eq!(
+        done["triggered_by"],
+        format!("agent:{}", helper.id),
+        "{done}"
+    );
+    assert_eq!(done["test_run"], false);
+    let sent = step(&done, "a");
+    let step_request = sent["service_request_id"].as_str().unwrap();
+    // The step ran as the workflow's agent, charged as its own request.
+    let r = s
+        .get(&format!("/api/v1/service-requests/{step_request}"), &owner.key)
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    let theirs = s
+        .get(&format!("/api/v1/service-requests/{step_request}"), &helper.key)
+        .await;
+    assert_eq!(theirs.status, 404, "not the starter's request: {theirs:?}");
+    assert!(s.balance().await < before, "the step was charged");
+    let runs = s.get(&format!("{PATH}/{wf}/runs"), &s.pat).await;
+    assert_eq!(runs.body["runs"].as_array().unwrap().len(), 1, "{runs:?}");
+    let started = audit_events(&s, "workflow.run_started").await;
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0]["actor"], format!("agent:{}", helper.id));
+
+    // Revoked: refused again.
+    s.send(
+        Method::DELETE,
+        &format!("{PATH}/{wf}/agents?agent_id={}", helper.id),
+        Some(&s.pat),
+        None,
+    )
+    .await;
+    let r = s
+        .request(&helper, "workflow", "run", json!({"workflow_id": wf}))
+        .await;
+    assert_eq!(r.status, 404, "{r:?}");
+    // Without a binding for workflow.run, policy refuses before anything.
+    let stranger = s.agent(json!({"name": "stranger"})).await;
+    s.post(
+        &format!("{PATH}/{wf}/agents"),
+        &s.pat,
+        json!({"agent_id": stranger.id}),
+    )
+    .await;
+    let r = s
+        .request(&stranger, "workflow", "run", json!({"workflow_id": wf}))
+        .await;
+    assert_eq!(r.body["status"], "blocked", "{r:?}");
+    // The owner agent may start its own workflow when it holds the binding.
+    s.enable(&owner, json!({"service_id": "workflow"})).await;
+    let r = s
+        .request(&owner, "workflow", "run", json!({"workflow_id": wf}))
+        .await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+}
+
+#[tokio::test]
+async fn a_workflow_run_waiting_for_approval_starts_once_approved_and_is_checked_again() {
+    let s = TestServer::start().await;
+    let owner = s.funded_agent("email", 10_000).await;
+    let wf = workflow(&s, &owner).await;
+    published(
+        &s,
+        &wf,
+        json!({"steps": [email_step("a", "a@example.com")]}),
+    )
+    .await;
+    s.enable(
+        &owner,
+        json!({"service_id": "workflow", "require_approval": true}),
+    )
+    .await;
+    let park = || async {
+        let r = s
+            .request(&owner, "workflow", "run", json!({"workflow_id": wf}))
+            .await;
+        assert_eq!(r.body["status"], "approval_required", "{r:?}");
+        (
+            r.body["approval_id"].as_str().unwrap().to_owned(),
+            r.body["request_id"].as_str().unwrap().to_owned(),
+        )
+    };
+    let runs = || async {
+        let r = s.get(&format!("{PATH}/{wf}/runs"), &s.pat).await;
+        r.body["runs"].as_array().unwrap().len()
+    };
+    let (approval, request) = park().await;
+    assert_eq!(runs().await, 0, "nothing starts before the decision");
+    let r = s
+        .post(
+            &format!("/api/v1/approvals/{approval}/approve"),
+            &s.pat,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    s.tick_workers().await;
+    let got = s
+        .get(&format!("/api/v1/service-requests/{request}"), &owner.key)
+        .await;
+    assert_eq!(got.body["status"], "executed", "{got:?}");
+    assert_eq!(runs().await, 1);
+
+    // Archived while the next start waited: it fails when it executes.
+    let (approval, request) = park().await;
+    let r = s
+        .patch(
+            &format!("{PATH}/{wf}"),
+            &s.pat,
+            json!({"status": "archived"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    s.post(
+        &format!("/api/v1/approvals/{approval}/approve"),
+        &s.pat,
+        json!({}),
+    )
+    .await;
+    s.tick_workers().await;
+    let got = s
+        .get(&format!("/api/v1/service-requests/{request}"), &owner.key)
+        .await;
+    assert_eq!(got.body["status"], "failed", "{got:?}");
+    assert_eq!(runs().await, 1, "no second run");
+}

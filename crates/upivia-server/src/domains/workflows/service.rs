@@ -429,6 +429,9 @@ pub struct StartRun {
     pub input: Value,
     pub budget_cents: Option<i64>,
     pub test_run: bool,
+    /// The run's id when the caller fixes it (`workflow.run` derives it
+    /// from its request, so a repeated request finds its run); else fresh.
+    pub run_id: Option<String>,
 }
 
 /// Starts a run (the runner takes it in the background); `by` is who
@@ -470,7 +473,10 @@ pub async fn start_run(
         .map_err(|e| StoreError::Corrupt(format!("version {}: {e}", version.id)))?;
     let now = platform.clock.now();
     let run = WorkflowRun {
-        id: ids::new_id(ids::WORKFLOW_RUN),
+        id: start
+            .run_id
+            .clone()
+            .unwrap_or_else(|| ids::new_id(ids::WORKFLOW_RUN)),
         org_id: w.org_id.clone(),
         workflow_id: w.id.clone(),
         version_id: version.id.clone(),
