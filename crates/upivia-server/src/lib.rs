@@ -33,6 +33,7 @@ pub mod model;
 pub mod money;
 pub mod platform;
 pub mod providers;
+pub mod search;
 pub mod store;
 pub mod vault;
 pub mod workers;

@@ -1137,11 +1137,17 @@ async fn a_granted_agent_starts_a_workflow_through_a_governed_workflow_run() {
     let step_request = sent["service_request_id"].as_str().unwrap();
     // The step ran as the workflow's agent, charged as its own request.
     let r = s
-        .get(&format!("/api/v1/service-requests/{step_request}"), &owner.key)
+        .get(
+            &format!("/api/v1/service-requests/{step_request}"),
+            &owner.key,
+        )
         .await;
     assert_eq!(r.body["status"], "executed", "{r:?}");
     let theirs = s
-        .get(&format!("/api/v1/service-requests/{step_request}"), &helper.key)
+        .get(
+            &format!("/api/v1/service-requests/{step_request}"),
+            &helper.key,
+        )
         .await;
     assert_eq!(theirs.status, 404, "not the starter's request: {theirs:?}");
     assert!(s.balance().await < before, "the step was charged");
