@@ -220,6 +220,19 @@ pub struct ServeArgs {
     /// (without it, deleting a trigger disables it and a purge is refused).
     #[arg(long, env = "UPIVIA_ALLOW_TRIGGER_PURGE")]
     pub allow_trigger_purge: bool,
+    /// Where stored files live: unset for <data-dir>/objects (one node
+    /// only), or s3://bucket[/prefix]?endpoint=https://…&region=… for any
+    /// S3-compatible store (needed with several nodes; credentials from
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "UPIVIA_STORAGE_URL")]
+    pub storage_url: Option<String>,
+    /// Bytes one organisation may keep in storage (soft-deleted files count
+    /// until they are purged, 7 days after deletion).
+    #[arg(long, env = "UPIVIA_STORAGE_QUOTA_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
+    pub storage_quota_bytes: u64,
+    /// Largest file a presigned upload may declare, in bytes.
+    #[arg(long, env = "UPIVIA_STORAGE_PRESIGN_MAX_BYTES", default_value_t = 5 * 1024 * 1024 * 1024)]
+    pub storage_presign_max_bytes: u64,
     /// Longest wait for a request's headers, in milliseconds; also how long
     /// an idle kept-alive connection stays open.
     #[arg(long, env = "UPIVIA_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]

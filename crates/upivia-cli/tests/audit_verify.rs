@@ -627,6 +627,7 @@ const UNDO_AFTER_3: &[&str] = &[
     "DROP TABLE scheduled_task_runs; DROP TABLE scheduled_tasks; DROP TABLE triggers;",
     "DROP TABLE workflow_grants; DROP TABLE workflow_runs; DROP TABLE workflow_publish_requests; \
      DROP TABLE workflow_versions; DROP TABLE workflows;",
+    "DROP TABLE stored_objects;",
 ];
 
 #[test]

@@ -63,6 +63,17 @@ pub struct Config {
     /// Whether `DELETE /triggers/{id}?purge=true` may delete a trigger for
     /// good (otherwise deleting only disables it, and a purge is 403).
     pub allow_trigger_purge: bool,
+    /// Where stored objects' bytes live: `None` for `<data_dir>/objects`,
+    /// or an `s3://bucket[/prefix]?endpoint=…&region=…&allow_http=true`
+    /// URL (credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`).
+    pub storage_url: Option<String>,
+    /// Bytes an organisation may hold in storage (deleted objects count
+    /// until purged).
+    pub storage_quota_bytes: u64,
+    /// Largest object a presigned upload may declare.
+    pub storage_presign_max_bytes: u64,
+    /// Longest a direct upload or a presigned PUT may take.
+    pub upload_timeout: Duration,
     /// Longest wait for a request's headers. The clock starts when the
     /// server starts waiting for a request: on a new connection, and after
     /// each response on a kept-alive one, so this is also the keep-alive
@@ -120,6 +131,10 @@ impl Config {
             audit_checkpoint_copy: None,
             trust_forwarded_for: false,
             allow_trigger_purge: false,
+            storage_url: None,
+            storage_quota_bytes: 10 * 1024 * 1024 * 1024,
+            storage_presign_max_bytes: 5 * 1024 * 1024 * 1024,
+            upload_timeout: Duration::from_secs(3600),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 4096,
             max_connections_per_ip: Some(256),

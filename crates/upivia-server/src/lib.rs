@@ -192,6 +192,8 @@ pub async fn prepare_with_clock(
     )
     .map_err(StartError::Config)?;
     log_providers(&catalog, &live);
+    let vault = vault::Vault::new(master);
+    let storage = open_storage(&config, &vault)?;
     let platform = Platform::new(
         stores,
         catalog,
@@ -203,8 +205,11 @@ pub async fn prepare_with_clock(
             idempotency_retention: config.idempotency_retention,
             key_rate_limit_per_minute: config.key_rate_limit_per_minute,
         },
-        vault::Vault::new(master),
-        outbound,
+        platform::Outside {
+            vault,
+            outbound,
+            storage,
+        },
     );
     let base_url = config.base_url(bound);
     let bootstrap = bootstrap::ensure_org(&platform, &config.data_dir, &base_url).await?;
@@ -240,6 +245,33 @@ pub async fn prepare_with_clock(
         recovered,
         sealer,
         data_dir_lock,
+    })
+}
+
+/// The blob backend and storage limits. Files on the local disk are this
+/// node's alone: with several nodes (PostgreSQL) S3 is the shared backend.
+fn open_storage(
+    config: &Config,
+    vault: &vault::Vault,
+) -> Result<domains::storage::Storage, StartError> {
+    use domains::storage::{Storage, StorageSettings, blobs::Blobs, signing::UrlSigner};
+    let blobs =
+        Blobs::open(config.storage_url.as_deref(), &config.data_dir).map_err(StartError::Config)?;
+    tracing::info!(backend = blobs.describe(), "storage: file bytes live here");
+    if config.database_url.is_some() && !blobs.is_shared() {
+        tracing::warn!(
+            "storage is on this node's disk while the database is shared: other nodes will not \
+             find these files; set UPIVIA_STORAGE_URL to an s3:// bucket"
+        );
+    }
+    Ok(Storage {
+        blobs,
+        signer: UrlSigner::new(vault.derive_key("storage url v1")),
+        settings: StorageSettings {
+            quota_bytes: i64::try_from(config.storage_quota_bytes).unwrap_or(i64::MAX),
+            presign_max_bytes: config.storage_presign_max_bytes,
+            ..StorageSettings::default()
+        },
     })
 }
 

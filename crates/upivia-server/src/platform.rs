@@ -38,6 +38,16 @@ pub struct Platform {
     pub vault: crate::vault::Vault,
     /// The HTTP client and host list of calls to organisations' endpoints.
     pub outbound: crate::providers::Outbound,
+    /// Stored objects' bytes, signed URLs and limits.
+    pub storage: Arc<crate::domains::storage::Storage>,
+}
+
+/// What the platform reaches beyond its database: the secrets vault, the
+/// outbound HTTP client and the blob store.
+pub struct Outside {
+    pub vault: crate::vault::Vault,
+    pub outbound: crate::providers::Outbound,
+    pub storage: crate::domains::storage::Storage,
 }
 
 impl Platform {
@@ -47,9 +57,13 @@ impl Platform {
         providers: Providers,
         clock: Arc<dyn Clock>,
         settings: GovernanceSettings,
-        vault: crate::vault::Vault,
-        outbound: crate::providers::Outbound,
+        outside: Outside,
     ) -> Platform {
+        let Outside {
+            vault,
+            outbound,
+            storage,
+        } = outside;
         let validators = Arc::new(Validators::for_catalog(&catalog));
         Platform {
             stores,
@@ -61,6 +75,7 @@ impl Platform {
             settings,
             vault,
             outbound,
+            storage: Arc::new(storage),
         }
     }
 }

@@ -49,6 +49,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.audit_checkpoint_copy = args.audit_checkpoint_copy;
     config.trust_forwarded_for = args.trust_forwarded_for;
     config.allow_trigger_purge = args.allow_trigger_purge;
+    config.storage_url = args.storage_url;
+    config.storage_quota_bytes = args.storage_quota_bytes;
+    config.storage_presign_max_bytes = args.storage_presign_max_bytes;
     config.header_read_timeout = Duration::from_millis(args.header_read_timeout_ms);
     config.max_connections = args.max_connections;
     config.max_connections_per_ip = Some(args.max_connections_per_ip).filter(|n| *n > 0);

@@ -58,6 +58,12 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("{0}")]
     Gone(String),
+    /// No longer possible, with its own code (410).
+    #[error("{message}")]
+    Expired { code: &'static str, message: String },
+    /// Past a size or quota, with its own code (413).
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
     #[error("{message}")]
     RateLimited {
         message: String,
@@ -90,6 +96,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict { code, .. } => code,
             ApiError::Gone(_) => "gone",
+            ApiError::Expired { code, .. } | ApiError::TooLarge { code, .. } => code,
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -115,7 +122,8 @@ impl ApiError {
             }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Gone(_) | ApiError::Expired { .. } => StatusCode::GONE,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -200,6 +208,8 @@ impl From<DomainError> for ApiError {
             DomainError::Refused { code, message } => ApiError::Refused { code, message },
             DomainError::Role(e) => e.into(),
             DomainError::Conflict { code, message } => ApiError::Conflict { code, message },
+            DomainError::TooLarge { code, message } => ApiError::TooLarge { code, message },
+            DomainError::Gone { code, message } => ApiError::Expired { code, message },
             DomainError::Store(e) => e.into(),
         }
     }

@@ -31,6 +31,7 @@ mod service_requests;
 mod services;
 mod sessions;
 mod spawn;
+mod storage;
 mod strict_json;
 mod teams;
 mod text;
@@ -115,9 +116,18 @@ fn v1() -> Router<AppState> {
         .merge(triggers::router())
         .merge(scheduled_tasks::router())
         .merge(workflows::router())
+        .merge(storage::router())
         .merge(admin::router())
         .route_layer(middleware::from_fn(metrics::track))
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// The routes whose bodies stream (uploads, downloads): they skip the
+/// API's body limit and request timeout for limits of their own.
+fn v1_streaming(upload_max: u64, presign_max: u64) -> Router<AppState> {
+    Router::new()
+        .merge(storage::streaming_router(upload_max, presign_max))
+        .route_layer(middleware::from_fn(metrics::track))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -131,17 +141,32 @@ pub fn router(state: AppState) -> Router {
     if state.config.metrics_listen.is_none() {
         routes = routes.merge(metrics::router());
     }
+    let routes = routes
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        // axum's own extractor limit (2 MiB by default) follows the setting.
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit));
+    let settings = &state.platform.storage.settings;
+    let (upload_max, presign_max) = (settings.upload_max_bytes, settings.presign_max_bytes);
+    let streaming = Router::new()
+        .nest("/api/v1", v1_streaming(upload_max, presign_max))
+        .nest("/v1", v1_streaming(upload_max, presign_max))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.config.upload_timeout,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::disable());
     routes
+        .merge(streaming)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(log_internal_errors))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("a handler panicked".into()).into_response()
         }))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        // axum's own extractor limit (2 MiB by default) follows the setting.
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(move |req, next| {
             envelope_for_bare_errors(body_limit, req, next)
         }))

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod inbox;
 pub mod scheduled_tasks;
 pub mod secrets;
+pub mod storage;
 pub mod teams;
 pub mod triggers;
 pub mod workflows;
@@ -50,6 +51,13 @@ pub enum DomainError {
     /// The state refuses the change; `code` is the wire's error code.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// Past a size or quota (413 with `code`).
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
+    /// Once possible, no longer (410 with `code`): a restore after its
+    /// window.
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

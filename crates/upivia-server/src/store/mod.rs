@@ -20,6 +20,7 @@ pub mod inbox;
 pub(crate) mod ledger_check;
 pub mod scheduled_tasks;
 pub mod secrets;
+pub mod storage;
 pub mod teams;
 pub mod transfer;
 pub mod triggers;
@@ -37,6 +38,7 @@ pub use identity::*;
 pub use inbox::*;
 pub use scheduled_tasks::*;
 pub use secrets::*;
+pub use storage::*;
 pub use teams::*;
 pub use triggers::*;
 pub use workflows::*;
@@ -87,6 +89,7 @@ pub struct Stores {
     pub triggers: Arc<dyn TriggerStore>,
     pub scheduled_tasks: Arc<dyn ScheduledTaskStore>,
     pub workflows: Arc<dyn WorkflowStore>,
+    pub storage: Arc<dyn StorageStore>,
 }
 
 impl Stores {
@@ -104,6 +107,7 @@ impl Stores {
             triggers: store.clone(),
             scheduled_tasks: store.clone(),
             workflows: store.clone(),
+            storage: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -124,6 +128,7 @@ impl Stores {
             triggers: store.clone(),
             scheduled_tasks: store.clone(),
             workflows: store.clone(),
+            storage: store.clone(),
             coordination: store,
         }
     }

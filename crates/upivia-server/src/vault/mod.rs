@@ -177,6 +177,18 @@ impl Vault {
         Vault { master }
     }
 
+    /// A key for one purpose (signing storage URLs, say), derived from the
+    /// master key: every node with the same master key derives the same,
+    /// and no derived key reveals the master or another purpose's key.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.master.0)
+            .expect("HMAC takes a key of any length");
+        mac.update(b"upivia derived key\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// A new data key for `org_id`, and its wrapped form to store.
     pub fn new_data_key(&self, org_id: &str) -> (DataKey, String) {
         let mut bytes = [0u8; 32];

@@ -166,6 +166,13 @@ pub async fn tick(platform: &Platform, health: &WorkerHealth) {
             Err(e) => tracing::warn!(error = %e, "rate bucket purge failed"),
         }
     }
+    // Not leased: each purge is a conditional update, so of two nodes one
+    // purges an object.
+    match crate::domains::storage::purge::tick(platform).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(purged = n, "purged the bytes of expired deletions"),
+        Err(e) => tracing::warn!(error = %e, "storage purge failed"),
+    }
     // This node's own refusal counts: never leased.
     match refusals::flush(platform, false).await {
         Ok(0) => {}

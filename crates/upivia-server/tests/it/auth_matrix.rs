@@ -291,6 +291,34 @@ const ROUTES: &[(&str, &str, Who)] = &[
         Who::User(Role::Admin),
     ),
     ("GET", "/ops/runs", Who::User(Role::Member)),
+    // `{object}` is a file the owner uploaded: members read it; deleting
+    // and restoring is for admins (or its uploader).
+    ("GET", "/storage/objects", Who::User(Role::Member)),
+    ("POST", "/storage/objects", Who::User(Role::Member)),
+    ("GET", "/storage/objects/{object}", Who::User(Role::Member)),
+    (
+        "DELETE",
+        "/storage/objects/{object}",
+        Who::User(Role::Admin),
+    ),
+    (
+        "POST",
+        "/storage/objects/{object}/restore",
+        Who::User(Role::Admin),
+    ),
+    (
+        "POST",
+        "/storage/objects/{object}/confirm",
+        Who::User(Role::Member),
+    ),
+    (
+        "GET",
+        "/storage/objects/{object}/download",
+        Who::User(Role::Member),
+    ),
+    // Credential-free, authorised by the URL's signature.
+    ("PUT", "/storage/uploads/{object}", Who::Signed),
+    ("GET", "/storage/blobs/{object}", Who::Signed),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -414,6 +442,7 @@ struct Ids {
     workflow_version: String,
     workflow_run: String,
     doomed_workflow: String,
+    object: String,
     cookie: String,
     member_pat: String,
     admin_pat: String,
@@ -506,6 +535,7 @@ async fn setup(s: &TestServer) -> Ids {
     let scheduled_task = matrix_task(s, &agent.id).await;
     let (workflow, workflow_version, workflow_run) = matrix_workflow(s, &agent.id).await;
     let doomed_workflow = matrix_workflow(s, &agent.id).await.0;
+    let object = matrix_object(s).await;
     let membership = team.body["membership"]["id"].as_str().unwrap().to_owned();
     let agent_request = agent_request.body["request"]["id"]
         .as_str()
@@ -530,6 +560,7 @@ async fn setup(s: &TestServer) -> Ids {
         workflow.clone(),
         workflow_version.clone(),
         workflow_run.clone(),
+        object.clone(),
     ];
     Ids {
         agent: agent.id,
@@ -547,6 +578,7 @@ async fn setup(s: &TestServer) -> Ids {
         workflow,
         workflow_version,
         workflow_run,
+        object,
         cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
         admin_pat: s.user_pat(upivia_server::model::Role::Admin).await,
@@ -557,6 +589,25 @@ async fn setup(s: &TestServer) -> Ids {
         doomed: s.agent(json!({"name": "doomed"})).await.id,
         first_org,
     }
+}
+
+/// A small file the owner uploads.
+async fn matrix_object(s: &TestServer) -> String {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"matrix".to_vec()).file_name("matrix.txt"),
+    );
+    let r = s
+        .http
+        .post(format!("{}/api/v1/storage/objects", s.base))
+        .bearer_auth(&s.pat)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let r = crate::support::reply(r).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body["object"]["id"].as_str().unwrap().to_owned()
 }
 
 /// A scheduled task of the matrix's agent; one per pass, since the pass
@@ -643,6 +694,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{workflow_version}", &ids.workflow_version)
         .replace("{workflow_run}", &ids.workflow_run)
         .replace("{workflow}", &ids.workflow)
+        .replace("{object}", &ids.object)
 }
 
 async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -> (u16, Value) {

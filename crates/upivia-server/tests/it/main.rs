@@ -43,6 +43,7 @@ mod scheduled_tasks;
 mod secrets;
 mod sessions;
 mod spawn;
+mod storage;
 mod teams;
 mod triggers;
 mod usage;

@@ -31,6 +31,7 @@ mod requests;
 mod rows;
 mod scheduled_tasks;
 mod secrets;
+mod storage;
 mod teams;
 pub mod testing;
 mod triggers;

@@ -31,6 +31,8 @@ mod rows;
 mod scheduled_tasks;
 mod scheduled_tasks_store;
 mod secrets;
+mod storage;
+mod storage_store;
 mod teams;
 mod teams_store;
 mod triggers;
@@ -96,6 +98,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/sqlite/0046_workflows.sql"
     )),
+    M::up(include_str!("../../../migrations/sqlite/0047_storage.sql")),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,

@@ -62,6 +62,7 @@ pub const TABLES: &[&str] = &[
     "workflow_publish_requests",
     "workflow_runs",
     "workflow_grants",
+    "stored_objects",
     "audit_log",
     "audit_chains",
     "worker_heartbeats",
