@@ -323,6 +323,20 @@ pub struct ProviderArgs {
     /// Price of one completion token in microcents (1e-6 cent).
     #[arg(long, env = "UPIVIA_OPENAI_PRICE_OUTPUT_MICROCENTS_PER_TOKEN")]
     pub openai_price_output_microcents_per_token: Option<u64>,
+    /// OpenAI-compatible API for knowledge embeddings, up to the version
+    /// (https://api.openai.com/v1); without it retrieval is full-text only.
+    #[arg(long, env = "UPIVIA_EMBEDDINGS_BASE_URL")]
+    pub embeddings_base_url: Option<String>,
+    /// The embeddings model, e.g. text-embedding-3-small.
+    #[arg(
+        long,
+        env = "UPIVIA_EMBEDDINGS_MODEL",
+        requires = "embeddings_base_url"
+    )]
+    pub embeddings_model: Option<String>,
+    /// Sent as `Authorization: Bearer` to the embeddings endpoint.
+    #[arg(long, env = "UPIVIA_EMBEDDINGS_API_KEY", hide_env_values = true, value_parser = secret)]
+    pub embeddings_api_key: Option<SecretString>,
     /// Standard Webhooks signing secret, whsec_<base64 of 24-64 bytes>, for
     /// organisations that have not made their own (POST
     /// /api/v1/webhooks/signing-secret); needs --webhook-hosts.

@@ -628,6 +628,8 @@ const UNDO_AFTER_3: &[&str] = &[
     "DROP TABLE workflow_grants; DROP TABLE workflow_runs; DROP TABLE workflow_publish_requests; \
      DROP TABLE workflow_versions; DROP TABLE workflows;",
     "DROP TABLE stored_objects;",
+    "DROP TABLE knowledge_chunks_fts; DROP TABLE knowledge_chunks; DROP TABLE knowledge_documents; \
+     DROP TABLE knowledge_collections;",
 ];
 
 #[test]

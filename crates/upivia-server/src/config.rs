@@ -232,6 +232,9 @@ pub struct ProviderSettings {
     pub smtp: Option<SmtpSettings>,
     /// `text_generation.generate` on an OpenAI-compatible endpoint.
     pub openai: Option<OpenAiSettings>,
+    /// Vectors for knowledge retrieval, from an OpenAI-compatible
+    /// embeddings endpoint (none: retrieval is lexical).
+    pub embeddings: Option<crate::providers::embeddings::EmbeddingsSettings>,
     /// Signs real `notification.webhook` deliveries of organisations that
     /// have no signing secret of their own (delivery is on whenever
     /// `webhook_allowed_hosts` lists any).

@@ -194,6 +194,25 @@ pub async fn prepare_with_clock(
     log_providers(&catalog, &live);
     let vault = vault::Vault::new(master);
     let storage = open_storage(&config, &vault)?;
+    let embedder = match &config.providers.embeddings {
+        Some(settings) => {
+            let embedder =
+                providers::embeddings::Embedder::new(settings.clone(), outbound.http.clone())
+                    .map_err(StartError::Config)?;
+            tracing::info!(
+                endpoint = %embedder.endpoint(),
+                model = embedder.model(),
+                "knowledge retrieval: hybrid (full-text and vectors)"
+            );
+            Some(embedder)
+        }
+        None => {
+            tracing::info!(
+                "knowledge retrieval: full-text only (set UPIVIA_EMBEDDINGS_BASE_URL for vectors)"
+            );
+            None
+        }
+    };
     let platform = Platform::new(
         stores,
         catalog,
@@ -209,6 +228,7 @@ pub async fn prepare_with_clock(
             vault,
             outbound,
             storage,
+            embedder,
         },
     );
     let base_url = config.base_url(bound);

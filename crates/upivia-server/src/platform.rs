@@ -40,6 +40,8 @@ pub struct Platform {
     pub outbound: crate::providers::Outbound,
     /// Stored objects' bytes, signed URLs and limits.
     pub storage: Arc<crate::domains::storage::Storage>,
+    /// Makes vectors for knowledge retrieval, when configured.
+    pub embedder: Option<Arc<crate::providers::embeddings::Embedder>>,
 }
 
 /// What the platform reaches beyond its database: the secrets vault, the
@@ -48,6 +50,7 @@ pub struct Outside {
     pub vault: crate::vault::Vault,
     pub outbound: crate::providers::Outbound,
     pub storage: crate::domains::storage::Storage,
+    pub embedder: Option<crate::providers::embeddings::Embedder>,
 }
 
 impl Platform {
@@ -63,6 +66,7 @@ impl Platform {
             vault,
             outbound,
             storage,
+            embedder,
         } = outside;
         let validators = Arc::new(Validators::for_catalog(&catalog));
         Platform {
@@ -76,6 +80,7 @@ impl Platform {
             vault,
             outbound,
             storage: Arc::new(storage),
+            embedder: embedder.map(Arc::new),
         }
     }
 }

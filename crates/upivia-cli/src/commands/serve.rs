@@ -203,9 +203,21 @@ fn provider_settings(args: ProviderArgs) -> anyhow::Result<ProviderSettings> {
         }
         _ => None,
     };
+    let embeddings = match &args.embeddings_base_url {
+        None => None,
+        Some(base) => Some(
+            upivia_server::providers::embeddings::EmbeddingsSettings::new(
+                base,
+                args.embeddings_model.as_deref(),
+                args.embeddings_api_key,
+            )
+            .map_err(|e| anyhow!(e))?,
+        ),
+    };
     Ok(ProviderSettings {
         smtp,
         openai,
+        embeddings,
         webhook_signing_secret,
         searxng,
         github,

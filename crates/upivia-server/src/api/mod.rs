@@ -18,6 +18,7 @@ mod balance;
 mod budget_requests;
 mod delegation;
 mod fields;
+mod knowledge;
 mod metrics;
 
 pub use metrics::handle as metrics_handle;
@@ -117,6 +118,7 @@ fn v1() -> Router<AppState> {
         .merge(scheduled_tasks::router())
         .merge(workflows::router())
         .merge(storage::router())
+        .merge(knowledge::router())
         .merge(admin::router())
         .route_layer(middleware::from_fn(metrics::track))
         .method_not_allowed_fallback(method_not_allowed)
@@ -127,6 +129,7 @@ fn v1() -> Router<AppState> {
 fn v1_streaming(upload_max: u64, presign_max: u64) -> Router<AppState> {
     Router::new()
         .merge(storage::streaming_router(upload_max, presign_max))
+        .merge(knowledge::streaming_router(upload_max))
         .route_layer(middleware::from_fn(metrics::track))
 }
 

@@ -49,7 +49,11 @@ pub(super) fn catalog_json(catalog: &Catalog, providers: &Providers, mode: KeyMo
                 .iter()
                 .map(|op| {
                     let provider = match op.service.as_ref() {
-                        "platform" => "platform",
+                        _ if crate::governance::internal_ops::handles(&op.service, &op.name)
+                            || op.service == "platform" =>
+                        {
+                            crate::governance::internal_ops::PROVIDER
+                        }
                         _ => providers
                             .for_operation(op, mode)
                             .map_or("none", |p| p.name()),

@@ -192,7 +192,7 @@ async fn download(
         .into_response())
 }
 
-fn is_content_type(headers: &HeaderMap, want: &str) -> bool {
+pub(super) fn is_content_type(headers: &HeaderMap, want: &str) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -209,7 +209,8 @@ async fn upload_or_presign(
         let multipart = Multipart::from_request(req, &state)
             .await
             .map_err(|e| ApiError::InvalidRequest(format!("malformed multipart body: {e}")))?;
-        return upload(&state, &user, multipart).await;
+        let o = receive_upload(&state, &user, multipart).await?;
+        return Ok(AxumJson(json!({"object": object_json(&o)})));
     }
     if !is_content_type(req.headers(), "application/json") {
         return Err(ApiError::BadRequest {
@@ -262,11 +263,13 @@ async fn presign(
     })))
 }
 
-async fn upload(
+/// Streams a form's `file` part into storage as a live object (the
+/// knowledge documents route takes uploads this way too).
+pub(super) async fn receive_upload(
     state: &AppState,
     user: &crate::model::UserPrincipal,
     mut multipart: Multipart,
-) -> Result<AxumJson<Value>, ApiError> {
+) -> Result<StoredObject, ApiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         ApiError::InvalidRequest(format!("malformed multipart body: {e}"))
     };
@@ -329,8 +332,7 @@ async fn upload(
     // when the caller named one).
     let content_type =
         service::content_type(content_type_field.as_deref().or(part_type.as_deref()))?;
-    let o = service::finish_upload(&state.platform, user, up, filename, content_type).await?;
-    Ok(AxumJson(json!({"object": object_json(&o)})))
+    Ok(service::finish_upload(&state.platform, user, up, filename, content_type).await?)
 }
 
 #[derive(serde::Deserialize)]

@@ -105,6 +105,12 @@ pub fn builtin() -> Vec<ServiceSpec> {
             ],
         ),
         service(
+            "knowledge",
+            "Knowledge",
+            "Search the organisation's knowledge collections (runbooks, policies, product docs).",
+            vec![knowledge_search()],
+        ),
+        service(
             "workflow",
             "Workflows",
             "Start a workflow the agent was granted; its steps run governed, as the workflow's agent.",
@@ -205,6 +211,11 @@ pub fn example_payload(service: &str, operation: &str) -> Value {
             json!({"key": "billing.lookup_invoice", "cost_estimate_cents": 2})
         }
         ("platform", "remove_service") => json!({"key": "billing.lookup_invoice"}),
+        ("knowledge", "search") => json!({
+            "collection_id": "kcol_01j9z3m4k5n6p7q8r9s0t1v2w3",
+            "query": "how do I fail over the billing database?",
+            "top_k": 5,
+        }),
         ("workflow", "run") => json!({
             "workflow_id": "wf_01j9z3m4k5n6p7q8r9s0t1v2w3",
             "input": {"alert": "checkout latency above 2 s"},
@@ -723,6 +734,47 @@ fn platform_check_budget() -> OperationSpec {
     )
 }
 
+fn knowledge_search() -> OperationSpec {
+    operation(
+        "knowledge",
+        "search",
+        "Find the passages of a knowledge collection that best answer a question: full-text \
+         ranking (BM25) over any of its words, fused with vector similarity when the server has \
+         an embeddings endpoint (`semantic` says which). One cent per search.",
+        (1, PricingType::Flat),
+        json!({
+            "type": "object",
+            "properties": {
+                "collection_id": {"type": "string", "minLength": 1, "maxLength": 128},
+                "query": {"type": "string", "minLength": 1, "maxLength": 2000},
+                "top_k": {"type": "integer", "minimum": 1, "maximum": 50},
+            },
+            "required": ["collection_id", "query"],
+            "additionalProperties": false,
+        }),
+        json!({
+            "type": "object",
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "document_id": {"type": "string"},
+                            "chunk_id": {"type": "string"},
+                            "text": {"type": "string"},
+                            "score": {"type": "number"},
+                        },
+                        "required": ["document_id", "chunk_id", "text", "score"],
+                    },
+                },
+                "semantic": {"type": "boolean"},
+            },
+            "required": ["results", "semantic"],
+        }),
+    )
+}
+
 fn workflow_run() -> OperationSpec {
     operation(
         "workflow",
@@ -1129,6 +1181,7 @@ mod tests {
         "platform.update_service",
         "platform.remove_service",
         "workflow.run",
+        "knowledge.search",
         "voice_call.create",
         "sms.send",
         "sms.read",

@@ -9,6 +9,7 @@ pub mod automation;
 pub mod delegation;
 pub mod identity;
 pub mod inbox;
+pub mod knowledge;
 pub mod scheduled_tasks;
 pub mod secrets;
 pub mod storage;

@@ -150,9 +150,13 @@ pub async fn submit(
         Some(p) => p.name(),
         None => "none",
     };
-    let estimate = provider
-        .as_ref()
-        .map_or(Cents::ZERO, |p| p.estimate(operation, &submission.payload));
+    let estimate = if platform_op {
+        internal_ops::estimate(operation)
+    } else {
+        provider
+            .as_ref()
+            .map_or(Cents::ZERO, |p| p.estimate(operation, &submission.payload))
+    };
     request.estimated_cost = estimate;
 
     // 4. Policy.

@@ -9,6 +9,7 @@ pub mod bluesky;
 pub mod custom;
 pub mod discord;
 pub mod email;
+pub mod embeddings;
 pub mod github;
 pub mod hosts;
 pub mod http;

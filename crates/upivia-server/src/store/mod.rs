@@ -17,6 +17,7 @@ pub mod delegation;
 pub mod governance;
 pub mod identity;
 pub mod inbox;
+pub mod knowledge;
 pub(crate) mod ledger_check;
 pub mod scheduled_tasks;
 pub mod secrets;
@@ -36,6 +37,7 @@ pub use delegation::*;
 pub use governance::*;
 pub use identity::*;
 pub use inbox::*;
+pub use knowledge::*;
 pub use scheduled_tasks::*;
 pub use secrets::*;
 pub use storage::*;
@@ -90,6 +92,7 @@ pub struct Stores {
     pub scheduled_tasks: Arc<dyn ScheduledTaskStore>,
     pub workflows: Arc<dyn WorkflowStore>,
     pub storage: Arc<dyn StorageStore>,
+    pub knowledge: Arc<dyn KnowledgeStore>,
 }
 
 impl Stores {
@@ -108,6 +111,7 @@ impl Stores {
             scheduled_tasks: store.clone(),
             workflows: store.clone(),
             storage: store.clone(),
+            knowledge: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -129,6 +133,7 @@ impl Stores {
             scheduled_tasks: store.clone(),
             workflows: store.clone(),
             storage: store.clone(),
+            knowledge: store.clone(),
             coordination: store,
         }
     }

@@ -206,6 +206,7 @@ pub async fn recover_at_start(
     // leases a crash left are this process's predecessor's.
     if !coordination.shared() {
         platform.stores.workflows.release_all_runs().await?;
+        platform.stores.knowledge.release_ingestion_leases().await?;
     }
     recovery::recover(platform).await
 }
@@ -249,6 +250,10 @@ pub async fn automation_tick(platform: &Platform) -> usize {
     }
     if let Err(e) = crate::domains::workflows::runner::run_due(platform).await {
         tracing::warn!(error = %e, "workflow run pass failed");
+    }
+    // Documents left waiting (a node restarted, or a claim ran out).
+    if let Err(e) = crate::domains::knowledge::ingest::tick(platform).await {
+        tracing::warn!(error = %e, "knowledge ingestion pass failed");
     }
     dispatched
 }

@@ -316,6 +316,34 @@ const ROUTES: &[(&str, &str, Who)] = &[
         "/storage/objects/{object}/download",
         Who::User(Role::Member),
     ),
+    // `{collection}` holds `{document}`, both the owner's.
+    ("GET", "/knowledge/collections", Who::User(Role::Member)),
+    ("POST", "/knowledge/collections", Who::User(Role::Member)),
+    (
+        "GET",
+        "/knowledge/collections/{collection}",
+        Who::User(Role::Member),
+    ),
+    (
+        "POST",
+        "/knowledge/collections/{collection}/documents",
+        Who::User(Role::Member),
+    ),
+    (
+        "GET",
+        "/knowledge/collections/{collection}/documents/{document}",
+        Who::User(Role::Member),
+    ),
+    (
+        "DELETE",
+        "/knowledge/collections/{collection}/documents/{document}",
+        Who::User(Role::Admin),
+    ),
+    (
+        "DELETE",
+        "/knowledge/collections/{doomed_collection}",
+        Who::User(Role::Admin),
+    ),
     // Credential-free, authorised by the URL's signature.
     ("PUT", "/storage/uploads/{object}", Who::Signed),
     ("GET", "/storage/blobs/{object}", Who::Signed),
@@ -443,6 +471,9 @@ struct Ids {
     workflow_run: String,
     doomed_workflow: String,
     object: String,
+    collection: String,
+    document: String,
+    doomed_collection: String,
     cookie: String,
     member_pat: String,
     admin_pat: String,
@@ -536,6 +567,8 @@ async fn setup(s: &TestServer) -> Ids {
     let (workflow, workflow_version, workflow_run) = matrix_workflow(s, &agent.id).await;
     let doomed_workflow = matrix_workflow(s, &agent.id).await.0;
     let object = matrix_object(s).await;
+    let collection = matrix_collection(s).await;
+    let document = matrix_document(s, &collection, &object).await;
     let membership = team.body["membership"]["id"].as_str().unwrap().to_owned();
     let agent_request = agent_request.body["request"]["id"]
         .as_str()
@@ -561,6 +594,8 @@ async fn setup(s: &TestServer) -> Ids {
         workflow_version.clone(),
         workflow_run.clone(),
         object.clone(),
+        collection.clone(),
+        document.clone(),
     ];
     Ids {
         agent: agent.id,
@@ -579,6 +614,9 @@ async fn setup(s: &TestServer) -> Ids {
         workflow_version,
         workflow_run,
         object,
+        collection,
+        document,
+        doomed_collection: matrix_collection(s).await,
         cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
         admin_pat: s.user_pat(upivia_server::model::Role::Admin).await,
@@ -589,6 +627,32 @@ async fn setup(s: &TestServer) -> Ids {
         doomed: s.agent(json!({"name": "doomed"})).await.id,
         first_org,
     }
+}
+
+/// A document of `collection`; one per pass, since the pass deletes it.
+async fn matrix_document(s: &TestServer, collection: &str, object: &str) -> String {
+    let r = s
+        .post(
+            &format!("/api/v1/knowledge/collections/{collection}/documents"),
+            &s.pat,
+            json!({"stored_object_id": object}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{r:?}");
+    r.body["document"]["id"].as_str().unwrap().to_owned()
+}
+
+/// A knowledge collection of the owner's.
+async fn matrix_collection(s: &TestServer) -> String {
+    let r = s
+        .post(
+            "/api/v1/knowledge/collections",
+            &s.pat,
+            json!({"name": "matrix"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body["collection"]["id"].as_str().unwrap().to_owned()
 }
 
 /// A small file the owner uploads.
@@ -695,6 +759,9 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{workflow_run}", &ids.workflow_run)
         .replace("{workflow}", &ids.workflow)
         .replace("{object}", &ids.object)
+        .replace("{doomed_collection}", &ids.doomed_collection)
+        .replace("{collection}", &ids.collection)
+        .replace("{document}", &ids.document)
 }
 
 async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -> (u16, Value) {
@@ -735,6 +802,17 @@ async fn every_route_answers_every_credential_with_its_class() {
         ids.first_org.push(ids.scheduled_task.clone());
         ids.doomed_workflow = matrix_workflow(&s, &ids.agent).await.0;
         ids.first_org.push(ids.doomed_workflow.clone());
+        ids.doomed_collection = matrix_collection(&s).await;
+        ids.first_org.push(ids.doomed_collection.clone());
+        // The storage routes may have deleted the object; restore it first.
+        s.post(
+            &format!("/api/v1/storage/objects/{}/restore", ids.object),
+            &s.pat,
+            json!({}),
+        )
+        .await;
+        ids.document = matrix_document(&s, &ids.collection, &ids.object).await;
+        ids.first_org.push(ids.document.clone());
         for &(method, path, who) in ROUTES {
             // Logging out ends the cookie's session; it goes last.
             if path == "/auth/logout" {

@@ -297,3 +297,69 @@ fn address(line: &str) -> String {
     let end = line.find('>').unwrap_or(line.len());
     line[start..end].to_owned()
 }
+
+/// An OpenAI-compatible embeddings endpoint for tests: a deterministic
+/// vector per text, from its words cut to five letters and hashed into 256
+/// dimensions (so texts sharing word stems are close). A fake, standing in
+/// for a real model's endpoint; `requests()` counts what it answered.
+pub struct FakeEmbeddings {
+    pub base_url: String,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FakeEmbeddings {
+    pub async fn start() -> FakeEmbeddings {
+        use axum::routing::post;
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = requests.clone();
+        let app = axum::Router::new().route(
+            "/v1/embeddings",
+            post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let inputs: Vec<String> = body["input"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let data: Vec<serde_json::Value> = inputs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| serde_json::json!({"index": i, "embedding": fake_vector(t)}))
+                        .collect();
+                    axum::Json(serde_json::json!({"object": "list", "data": data}))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeEmbeddings {
+            base_url: format!("http://{addr}/v1"),
+            requests,
+        }
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+fn fake_vector(text: &str) -> Vec<f32> {
+    use std::hash::{Hash, Hasher};
+    let mut v = vec![0f32; 256];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 2)
+    {
+        let stem: String = word.to_lowercase().chars().take(5).collect();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        stem.hash(&mut h);
+        v[(h.finish() % 256) as usize] += 1.0;
+    }
+    v
+}

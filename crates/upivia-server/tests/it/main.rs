@@ -20,6 +20,7 @@ mod http_hygiene;
 mod hygiene;
 mod idempotency;
 mod inbox;
+mod knowledge;
 mod people;
 mod pipeline;
 mod platform;

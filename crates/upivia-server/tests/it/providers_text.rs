@@ -309,7 +309,9 @@ async fn the_catalog_names_each_operations_provider() {
     // The platform's own operations are carried out by the server.
     assert_eq!(providers["platform.check_budget"], "platform");
     assert_eq!(providers["platform.register_service"], "platform");
-    assert_eq!(providers.len(), 21);
+    assert_eq!(providers["workflow.run"], "platform");
+    assert_eq!(providers["knowledge.search"], "platform");
+    assert_eq!(providers.len(), 23);
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ mod governance_store;
 mod identity;
 pub mod import;
 mod inbox;
+mod knowledge;
 mod ledger;
 mod nodes;
 mod outcome_reviews;

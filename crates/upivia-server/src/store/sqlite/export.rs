@@ -101,11 +101,17 @@ fn line(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io::Result<(
 
 /// Every table of the database: the known ones in insert order, then any
 /// other (an importer that does not know it refuses the dump, rather than
-/// a row going missing).
+/// a row going missing). Full-text indexes (FTS5 virtual tables and their
+/// shadow tables) are derived from rows exported anyway, and PostgreSQL
+/// indexes its own copy, so they are left out.
 fn tables(conn: &Connection) -> Result<Vec<String>, TransferError> {
     let mut stmt = conn
         .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+            "SELECT name FROM sqlite_master AS t WHERE type = 'table' \
+               AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' \
+               AND NOT EXISTS (SELECT 1 FROM sqlite_master AS v \
+                   WHERE v.type = 'table' AND v.sql LIKE 'CREATE VIRTUAL TABLE%' \
+                     AND t.name LIKE v.name || '\\_%' ESCAPE '\\') \
              ORDER BY name",
         )
         .map_err(db_error)?;

@@ -20,6 +20,7 @@ mod identity;
 mod identity_store;
 mod inbox;
 mod inbox_store;
+mod knowledge;
 mod ledger;
 pub mod lock;
 mod outcome_reviews;
@@ -99,6 +100,9 @@ const MIGRATIONS: &[M<'static>] = &[
         "../../../migrations/sqlite/0046_workflows.sql"
     )),
     M::up(include_str!("../../../migrations/sqlite/0047_storage.sql")),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0048_knowledge.sql"
+    )),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,
