@@ -233,6 +233,15 @@ pub struct ServeArgs {
     /// Largest file a presigned upload may declare, in bytes.
     #[arg(long, env = "UPIVIA_STORAGE_PRESIGN_MAX_BYTES", default_value_t = 5 * 1024 * 1024 * 1024)]
     pub storage_presign_max_bytes: u64,
+    /// Most memories one agent may hold, archived ones included; a write
+    /// past it is refused (409 memory_quota_exceeded).
+    #[arg(
+        long,
+        env = "UPIVIA_MEMORY_QUOTA_PER_AGENT",
+        default_value_t = upivia_server::config::DEFAULT_MEMORY_QUOTA_PER_AGENT,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub memory_quota_per_agent: u32,
     /// Longest wait for a request's headers, in milliseconds; also how long
     /// an idle kept-alive connection stays open.
     #[arg(long, env = "UPIVIA_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]

@@ -9,6 +9,8 @@ use std::time::Duration;
 /// The default per-key ceiling: 100 requests a second sustained, bursts
 /// of 6000.
 pub const DEFAULT_KEY_RATE_LIMIT_PER_MINUTE: u32 = 6000;
+/// The default number of memories one agent may hold.
+pub const DEFAULT_MEMORY_QUOTA_PER_AGENT: u32 = 10_000;
 use crate::audit::AuditKey;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
@@ -74,6 +76,9 @@ pub struct Config {
     pub storage_presign_max_bytes: u64,
     /// Longest a direct upload or a presigned PUT may take.
     pub upload_timeout: Duration,
+    /// Most memories one agent may hold (archived ones included); a write
+    /// past it is refused 409 `memory_quota_exceeded`.
+    pub memory_quota_per_agent: u32,
     /// Longest wait for a request's headers. The clock starts when the
     /// server starts waiting for a request: on a new connection, and after
     /// each response on a kept-alive one, so this is also the keep-alive
@@ -135,6 +140,7 @@ impl Config {
             storage_quota_bytes: 10 * 1024 * 1024 * 1024,
             storage_presign_max_bytes: 5 * 1024 * 1024 * 1024,
             upload_timeout: Duration::from_secs(3600),
+            memory_quota_per_agent: DEFAULT_MEMORY_QUOTA_PER_AGENT,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 4096,
             max_connections_per_ip: Some(256),
@@ -194,6 +200,9 @@ impl Config {
             || self.audit_checkpoint_interval.is_zero()
         {
             return Err("timeouts and intervals must be positive".into());
+        }
+        if self.memory_quota_per_agent == 0 {
+            return Err("the memory quota must be at least 1 per agent".into());
         }
         if self.header_read_timeout.is_zero() {
             return Err("the header read timeout must be positive".into());

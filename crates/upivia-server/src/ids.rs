@@ -35,6 +35,7 @@ pub const WORKFLOW: &str = "wf";
 pub const WORKFLOW_VERSION: &str = "wfv";
 pub const WORKFLOW_RUN: &str = "wfr";
 pub const PUBLISH_REQUEST: &str = "wpr";
+pub const MEMORY: &str = "mem";
 
 /// A string that is not an id of the expected kind.
 #[derive(Debug, thiserror::Error)]

@@ -223,6 +223,7 @@ pub async fn prepare_with_clock(
             provider_timeout: config.provider_timeout,
             idempotency_retention: config.idempotency_retention,
             key_rate_limit_per_minute: config.key_rate_limit_per_minute,
+            memory_quota_per_agent: config.memory_quota_per_agent,
         },
         platform::Outside {
             vault,

@@ -23,6 +23,8 @@ pub struct GovernanceSettings {
     /// Requests per minute an agent key may send when the agent has no
     /// limit of its own; `None`: no such ceiling.
     pub key_rate_limit_per_minute: Option<u32>,
+    /// Most memories one agent may hold (`domains::memory`).
+    pub memory_quota_per_agent: u32,
 }
 
 #[derive(Clone)]

@@ -52,6 +52,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.storage_url = args.storage_url;
     config.storage_quota_bytes = args.storage_quota_bytes;
     config.storage_presign_max_bytes = args.storage_presign_max_bytes;
+    config.memory_quota_per_agent = args.memory_quota_per_agent;
     config.header_read_timeout = Duration::from_millis(args.header_read_timeout_ms);
     config.max_connections = args.max_connections;
     config.max_connections_per_ip = Some(args.max_connections_per_ip).filter(|n| *n > 0);

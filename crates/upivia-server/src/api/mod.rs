@@ -19,6 +19,7 @@ mod budget_requests;
 mod delegation;
 mod fields;
 mod knowledge;
+mod memories;
 mod metrics;
 
 pub use metrics::handle as metrics_handle;
@@ -114,6 +115,7 @@ fn v1() -> Router<AppState> {
         .merge(teams::router())
         .merge(agent_requests::router())
         .merge(delegation::router())
+        .merge(memories::router())
         .merge(triggers::router())
         .merge(scheduled_tasks::router())
         .merge(workflows::router())

@@ -10,6 +10,7 @@ pub mod delegation;
 pub mod identity;
 pub mod inbox;
 pub mod knowledge;
+pub mod memory;
 pub mod scheduled_tasks;
 pub mod secrets;
 pub mod storage;

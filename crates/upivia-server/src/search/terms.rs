@@ -42,6 +42,12 @@ pub fn terms(query: &str) -> Vec<String> {
     out
 }
 
+/// Whether `word` (lowercase) is one of the English stop words a query
+/// drops; the memory graph drops them too at the head of a name.
+pub fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.contains(&word)
+}
+
 /// An FTS5 `MATCH` expression for any of `terms`: each quoted (a quoted
 /// string is one token sequence, never an operator).
 pub fn fts5_match(terms: &[String]) -> String {

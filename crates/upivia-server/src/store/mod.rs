@@ -19,6 +19,7 @@ pub mod identity;
 pub mod inbox;
 pub mod knowledge;
 pub(crate) mod ledger_check;
+pub mod memories;
 pub mod scheduled_tasks;
 pub mod secrets;
 pub mod storage;
@@ -38,6 +39,7 @@ pub use governance::*;
 pub use identity::*;
 pub use inbox::*;
 pub use knowledge::*;
+pub use memories::*;
 pub use scheduled_tasks::*;
 pub use secrets::*;
 pub use storage::*;
@@ -93,6 +95,7 @@ pub struct Stores {
     pub workflows: Arc<dyn WorkflowStore>,
     pub storage: Arc<dyn StorageStore>,
     pub knowledge: Arc<dyn KnowledgeStore>,
+    pub memories: Arc<dyn MemoryStore>,
 }
 
 impl Stores {
@@ -112,6 +115,7 @@ impl Stores {
             workflows: store.clone(),
             storage: store.clone(),
             knowledge: store.clone(),
+            memories: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -134,6 +138,7 @@ impl Stores {
             workflows: store.clone(),
             storage: store.clone(),
             knowledge: store.clone(),
+            memories: store.clone(),
             coordination: store,
         }
     }

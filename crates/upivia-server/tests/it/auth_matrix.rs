@@ -176,6 +176,27 @@ const ROUTES: &[(&str, &str, Who)] = &[
         Who::AgentOr(Role::Admin),
     ),
     ("GET", "/delegated-tasks/{task}", Who::Either),
+    // `{memory}` is one the matrix's agent wrote: the agent and members
+    // read its memories, only the agent writes them, only who may manage
+    // the agent (here an admin: the owner's agent) changes one; the first
+    // allowed DELETE removes it, the rest find nothing (404).
+    ("GET", "/agents/{agent}/memories", Who::Either),
+    ("POST", "/agents/{agent}/memories", Who::Agent),
+    (
+        "GET",
+        "/agents/{agent}/memories/graph",
+        Who::User(Role::Member),
+    ),
+    (
+        "PATCH",
+        "/agents/{agent}/memories/{memory}",
+        Who::User(Role::Admin),
+    ),
+    (
+        "DELETE",
+        "/agents/{agent}/memories/{memory}",
+        Who::User(Role::Admin),
+    ),
     // `{trigger}` and `{scheduled_task}` act for the matrix's agent (the
     // owner's): members read them, only who may manage the agent changes
     // them.
@@ -464,6 +485,7 @@ struct Ids {
     agent_request: String,
     budget_request: String,
     task: String,
+    memory: String,
     trigger: String,
     scheduled_task: String,
     workflow: String,
@@ -541,6 +563,15 @@ async fn setup(s: &TestServer) -> Ids {
         .await;
     assert_eq!(task.status, 200, "{task:?}");
     let task = task.body["task"]["id"].as_str().unwrap().to_owned();
+    let memory = s
+        .post(
+            &format!("/api/v1/agents/{}/memories", agent.id),
+            &agent.key,
+            json!({"content": "matrix memory", "tags": ["matrix"]}),
+        )
+        .await;
+    assert_eq!(memory.status, 200, "{memory:?}");
+    let memory = memory.body["memory"]["id"].as_str().unwrap().to_owned();
     let team_id = team.body["team"]["id"].as_str().unwrap().to_owned();
     let budget_request = s
         .post(
@@ -588,6 +619,7 @@ async fn setup(s: &TestServer) -> Ids {
         budget_request.clone(),
         child.id.clone(),
         task.clone(),
+        memory.clone(),
         trigger.clone(),
         scheduled_task.clone(),
         workflow.clone(),
@@ -607,6 +639,7 @@ async fn setup(s: &TestServer) -> Ids {
         agent_request,
         budget_request,
         task,
+        memory,
         trigger,
         scheduled_task,
         doomed_workflow,
@@ -751,6 +784,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{agent_request}", &ids.agent_request)
         .replace("{budget_request}", &ids.budget_request)
         .replace("{task}", &ids.task)
+        .replace("{memory}", &ids.memory)
         .replace("{trigger}", &ids.trigger)
         .replace("{scheduled_task}", &ids.scheduled_task)
         .replace("{doomed_workflow}", &ids.doomed_workflow)

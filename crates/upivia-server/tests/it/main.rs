@@ -21,6 +21,7 @@ mod hygiene;
 mod idempotency;
 mod inbox;
 mod knowledge;
+mod memories;
 mod people;
 mod pipeline;
 mod platform;

@@ -4,7 +4,8 @@
 //! what PostgreSQL keeps beside them is derived from them: balance rows
 //! from the ledger entries, daily counters from the requests, the chain's
 //! head from the audit rows, the bootstrap claim from the first
-//! organisation, and the id sequences from the highest ids.
+//! organisation, the id sequences from the highest ids, and the memories'
+//! search vectors (a generated column) from their text.
 
 use std::collections::{HashMap, HashSet};
 
@@ -553,7 +554,7 @@ async fn derive(conn: &mut PgConnection) -> Result<(), TransferError> {
              check-ledger` on the SQLite data directory"
         )));
     }
-    let steps: [&'static str; 6] = [
+    let steps: [&'static str; 7] = [
         "INSERT INTO account_balances (account, credits_cents, settled_cents, reserved_cents) \
          SELECT account, \
                 SUM(CASE WHEN kind = 'credit' THEN amount_cents \
@@ -584,6 +585,8 @@ async fn derive(conn: &mut PgConnection) -> Result<(), TransferError> {
                        COALESCE(MAX(seq), 0) + 1, false) FROM ledger_entries",
         "SELECT setval(pg_get_serial_sequence('audit_log', 'seq'), \
                        COALESCE(MAX(seq), 0) + 1, false) FROM audit_log",
+        "SELECT setval(pg_get_serial_sequence('memories', 'seq'), \
+                       COALESCE(MAX(seq), 0) + 1, false) FROM memories",
     ];
     for sql in steps {
         sqlx::query(sql)

@@ -25,6 +25,7 @@ pub mod import;
 mod inbox;
 mod knowledge;
 mod ledger;
+mod memories;
 mod nodes;
 mod outcome_reviews;
 mod people;

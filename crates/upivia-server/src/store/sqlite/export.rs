@@ -101,18 +101,14 @@ fn line(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io::Result<(
 
 /// Every table of the database: the known ones in insert order, then any
 /// other (an importer that does not know it refuses the dump, rather than
-/// a row going missing). Full-text indexes (FTS5 virtual tables and their
-/// shadow tables) are derived from rows exported anyway, and PostgreSQL
-/// indexes its own copy, so they are left out.
+/// a row going missing). Full-text indexes (virtual tables, and the shadow
+/// tables they keep their data in) are derived from other tables' rows and
+/// left out: the importing side indexes the rows itself.
 fn tables(conn: &Connection) -> Result<Vec<String>, TransferError> {
     let mut stmt = conn
         .prepare(
-            "SELECT name FROM sqlite_master AS t WHERE type = 'table' \
-               AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' \
-               AND NOT EXISTS (SELECT 1 FROM sqlite_master AS v \
-                   WHERE v.type = 'table' AND v.sql LIKE 'CREATE VIRTUAL TABLE%' \
-                     AND t.name LIKE v.name || '\\_%' ESCAPE '\\') \
-             ORDER BY name",
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name",
         )
         .map_err(db_error)?;
     let present: Vec<String> = stmt

@@ -23,6 +23,8 @@ mod inbox_store;
 mod knowledge;
 mod ledger;
 pub mod lock;
+mod memories;
+mod memories_store;
 mod outcome_reviews;
 mod people;
 #[cfg(test)]
@@ -103,6 +105,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/sqlite/0048_knowledge.sql"
     )),
+    M::up(include_str!("../../../migrations/sqlite/0049_memories.sql")),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,

@@ -66,6 +66,9 @@ pub const TABLES: &[&str] = &[
     "knowledge_collections",
     "knowledge_documents",
     "knowledge_chunks",
+    // Its FTS5 index (`memories_fts` and the tables FTS5 keeps it in) is
+    // derived data and not exported: PostgreSQL derives its own `tsv`.
+    "memories",
     "audit_log",
     "audit_chains",
     "worker_heartbeats",
