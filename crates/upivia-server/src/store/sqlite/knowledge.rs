@@ -365,13 +365,16 @@ impl KnowledgeStore for SqliteStore {
     }
 
     async fn release_ingestion_leases(&self) -> StoreResult<u64> {
+        // Expired, not cleared: the claim takes a processing document only
+        // past its lease, and counts the attempt the crash cut off.
+        let expired = rows::ts(OffsetDateTime::UNIX_EPOCH);
         self.writer
-            .write(|ctx| {
+            .write(move |ctx| {
                 ctx.conn
                     .execute(
-                        "UPDATE knowledge_documents SET lease_until = NULL \
+                        "UPDATE knowledge_documents SET lease_until = ?1 \
                          WHERE status = 'processing' AND lease_until IS NOT NULL",
-                        [],
+                        params![expired],
                     )
                     .map(|n| n as u64)
                     .map_err(db_error)
