@@ -32,10 +32,16 @@ async fn collection(s: &TestServer, name: &str) -> String {
     r.body["collection"]["id"].as_str().unwrap().to_owned()
 }
 
-async fn upload_doc(s: &TestServer, col: &str, name: &str, body: &str, ct: &str) -> Reply {
+async fn upload_doc(
+    s: &TestServer,
+    col: &str,
+    name: &str,
+    body: impl AsRef<[u8]>,
+    ct: &str,
+) -> Reply {
     let form = Form::new().text("filename", name.to_owned()).part(
         "file",
-        Part::bytes(body.as_bytes().to_vec())
+        Part::bytes(body.as_ref().to_vec())
             .file_name(name.to_owned())
             .mime_str(ct)
             .unwrap(),
@@ -223,7 +229,28 @@ async fn documents_come_from_stored_objects_and_bad_ones_fail_with_a_reason() {
     let d = ingested(&s, &col, &bad).await;
     assert_eq!(d["status"], "failed");
     assert!(
-        d["error"].as_str().unwrap().contains("application/pdf"),
+        d["error"]
+            .as_str()
+            .unwrap()
+            .contains("PDF could not be read"),
+        "{d}"
+    );
+    let r = upload_doc(
+        &s,
+        &col,
+        "sheet.xlsx",
+        "PK binary",
+        "application/vnd.ms-excel",
+    )
+    .await;
+    let office = r.body["document"]["id"].as_str().unwrap().to_owned();
+    let d = ingested(&s, &col, &office).await;
+    assert_eq!(d["status"], "failed");
+    assert!(
+        d["error"]
+            .as_str()
+            .unwrap()
+            .contains("application/vnd.ms-excel"),
         "{d}"
     );
     let r = upload_doc(&s, &col, "empty.txt", "   \n", "text/plain").await;
@@ -267,6 +294,77 @@ async fn documents_come_from_stored_objects_and_bad_ones_fail_with_a_reason() {
     assert_eq!(
         (r.status.as_u16(), r.code()),
         (409, "object_not_live"),
+        "{r:?}"
+    );
+}
+
+/// A one-page PDF whose text layer holds `lines` (Helvetica, one per line).
+fn pdf(lines: &[&str]) -> Vec<u8> {
+    let mut content = String::from("BT /F1 12 Tf 14 TL 72 720 Td\n");
+    for line in lines {
+        let escaped = line
+            .replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)");
+        content.push_str(&format!("({escaped}) Tj T*\n"));
+    }
+    content.push_str("ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_owned(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_owned(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for offset in offsets {
+        out.extend(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+#[tokio::test]
+async fn a_pdf_is_read_through_its_text_layer() {
+    let s = TestServer::start().await;
+    let col = collection(&s, "Policies").await;
+    let file = pdf(&[
+        "Travel policy",
+        "Hotel stays are booked through the travel desk at least 14 days ahead.",
+        "Economy class is the default for flights under six hours.",
+    ]);
+    let r = upload_doc(&s, &col, "travel.pdf", &file, "application/pdf").await;
+    assert_eq!(r.status, 202, "{r:?}");
+    let doc = r.body["document"]["id"].as_str().unwrap().to_owned();
+    let d = ingested(&s, &col, &doc).await;
+    assert_eq!(d["status"], "ready", "{d}");
+
+    let agent = searcher(&s).await;
+    let r = search(&s, &agent, &col, "who books hotel stays?").await;
+    assert_eq!(r.body["status"], "executed", "{r:?}");
+    let hit = &r.body["result"]["results"][0];
+    assert_eq!(hit["document_id"], doc.as_str(), "{r:?}");
+    assert!(
+        hit["text"].as_str().unwrap().contains("travel desk"),
         "{r:?}"
     );
 }

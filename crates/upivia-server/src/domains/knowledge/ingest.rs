@@ -92,11 +92,16 @@ async fn ingest(platform: &Platform, doc: &Document) -> Ingested {
             Ok((_, bytes)) => bytes,
             Err(e) => return failed(format!("reading the stored object: {e}")),
         };
-    let chunks = match text::extract(&bytes, &doc.content_type, &doc.filename)
-        .and_then(|t| text::chunks(&t))
-    {
-        Ok(chunks) => chunks,
-        Err(e) => return failed(e.to_string()),
+    // Parsing a large PDF or HTML file is CPU work; off the async workers.
+    let (content_type, filename) = (doc.content_type.clone(), doc.filename.clone());
+    let extracted = tokio::task::spawn_blocking(move || {
+        text::extract(&bytes, &content_type, &filename).and_then(|t| text::chunks(&t))
+    })
+    .await;
+    let chunks = match extracted {
+        Ok(Ok(chunks)) => chunks,
+        Ok(Err(e)) => return failed(e.to_string()),
+        Err(e) => return failed(format!("extracting the text: {e}")),
     };
     let vectors = match &platform.embedder {
         Some(embedder) => match embedder.embed(&chunks).await {

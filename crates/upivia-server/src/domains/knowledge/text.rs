@@ -1,7 +1,8 @@
 //! A document's text, and its chunks. Plain text and Markdown are taken
 //! as they are (Markdown's marks are punctuation to the tokenizer), HTML
-//! is rendered to text (`html2text`), anything else is refused with a
-//! message saying so (PDF and office formats are not extracted). Chunks
+//! is rendered to text (`html2text`), PDF's text layer is read
+//! (`pdf-extract`; a scanned page has none), anything else is refused with
+//! a message saying so (office formats are not extracted). Chunks
 //! are paragraphs packed up to [`CHUNK_CHARS`]; a paragraph longer than
 //! that is cut at sentence ends, else at spaces.
 
@@ -13,8 +14,10 @@ pub const MAX_CHUNKS: usize = 5000;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ExtractError {
-    #[error("{0} files are not extracted; upload text, Markdown or HTML")]
+    #[error("{0} files are not extracted; upload text, Markdown, HTML or PDF")]
     Unsupported(String),
+    #[error("the PDF could not be read: {0}")]
+    BadPdf(String),
     #[error("the file is not UTF-8 text")]
     NotText,
     #[error("the document holds no text")]
@@ -27,6 +30,7 @@ pub enum ExtractError {
 enum Kind {
     Text,
     Html,
+    Pdf,
 }
 
 fn kind(content_type: &str, filename: &str) -> Result<Kind, ExtractError> {
@@ -42,6 +46,7 @@ fn kind(content_type: &str, filename: &str) -> Result<Kind, ExtractError> {
         .unwrap_or_default();
     match essence.as_str() {
         "text/html" | "application/xhtml+xml" => return Ok(Kind::Html),
+        "application/pdf" => return Ok(Kind::Pdf),
         e if e.starts_with("text/") => return Ok(Kind::Text),
         "application/json" | "application/x-ndjson" | "application/xml" => {
             return Ok(Kind::Text);
@@ -50,6 +55,7 @@ fn kind(content_type: &str, filename: &str) -> Result<Kind, ExtractError> {
     }
     match ext.as_str() {
         "html" | "htm" | "xhtml" => Ok(Kind::Html),
+        "pdf" => Ok(Kind::Pdf),
         "txt" | "md" | "markdown" | "rst" | "csv" | "log" | "json" | "yaml" | "yml" | "toml" => {
             Ok(Kind::Text)
         }
@@ -61,17 +67,28 @@ fn kind(content_type: &str, filename: &str) -> Result<Kind, ExtractError> {
     }
 }
 
+/// The text layer of a PDF. The parser is known to panic on some fonts
+/// and malformed files; such a file fails, it does not take the worker
+/// down.
+fn pdf(bytes: &[u8]) -> Result<String, ExtractError> {
+    std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(bytes))
+        .map_err(|_| ExtractError::BadPdf("its structure is not supported".into()))?
+        .map_err(|e| ExtractError::BadPdf(e.to_string()))
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, ExtractError> {
+    let raw = std::str::from_utf8(bytes).map_err(|_| ExtractError::NotText)?;
+    Ok(raw.strip_prefix('\u{feff}').unwrap_or(raw))
+}
+
 /// The text of a document.
 pub fn extract(bytes: &[u8], content_type: &str, filename: &str) -> Result<String, ExtractError> {
-    let kind = kind(content_type, filename)?;
-    let raw = std::str::from_utf8(bytes).map_err(|_| ExtractError::NotText)?;
-    let raw = raw.strip_prefix('\u{feff}').unwrap_or(raw);
-    let text = match kind {
-        Kind::Text => raw.replace("\r\n", "\n"),
+    let text = match kind(content_type, filename)? {
+        Kind::Text => utf8(bytes)?.replace("\r\n", "\n"),
         // Wide enough that lines are not wrapped mid-paragraph.
-        Kind::Html => {
-            html2text::from_read(raw.as_bytes(), 10_000).map_err(|_| ExtractError::NotText)?
-        }
+        Kind::Html => html2text::from_read(utf8(bytes)?.as_bytes(), 10_000)
+            .map_err(|_| ExtractError::NotText)?,
+        Kind::Pdf => pdf(bytes)?,
     };
     if text.trim().is_empty() {
         return Err(ExtractError::Empty);
@@ -166,6 +183,10 @@ mod tests {
         assert!(!html.contains("<b>"), "{html}");
         assert!(matches!(
             extract(b"%PDF-1.7", "application/pdf", "a.pdf"),
+            Err(ExtractError::BadPdf(_))
+        ));
+        assert!(matches!(
+            extract(b"PK\x03\x04", "application/vnd.ms-excel", "a.xls"),
             Err(ExtractError::Unsupported(_))
         ));
         assert_eq!(
