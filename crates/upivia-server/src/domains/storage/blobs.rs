@@ -140,8 +140,10 @@ impl Blobs {
     }
 
     fn path(&self, key: &str) -> ObjectPath {
+        // `Path::child` would take `key` as one segment and escape its
+        // slashes; keys are `org/object/upload`, nested under the prefix.
         match &self.prefix {
-            Some(prefix) => prefix.child(key),
+            Some(prefix) => ObjectPath::from(format!("{prefix}/{key}")),
             None => ObjectPath::from(key),
         }
     }
@@ -188,6 +190,18 @@ impl Blobs {
             out.extend_from_slice(&chunk);
         }
         Ok(out)
+    }
+
+    /// How many blobs the store holds (under the prefix): what a purge or
+    /// a refused upload must leave behind, whichever backend holds them.
+    pub async fn count(&self) -> Result<usize, BlobError> {
+        let mut listing = self.store.list(self.prefix.as_ref());
+        let mut n = 0;
+        while let Some(meta) = listing.next().await {
+            meta?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Deletes `key`; one already gone is not an error.
