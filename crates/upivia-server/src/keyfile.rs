@@ -1,4 +1,5 @@
-//! Key files in the data directory: created 0600, never rewritten.
+//! Key files in the data directory: created 0600, never rewritten; and
+//! the owner-only directories that hold them and users' files.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,5 +37,38 @@ pub fn create_private(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// Creates `dir` 0700 (parents as the umask says) and takes group and
+/// other access off it when an earlier run or a copy left it open, with a
+/// warning naming `what` it is: no other local user walks into it.
+pub fn private_dir(dir: &Path, what: &str) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %dir.display(),
+                mode = format!("{mode:o}"),
+                "the {what} was open to other users; setting it to 0700"
+            );
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = what;
+        std::fs::create_dir_all(dir)
     }
 }

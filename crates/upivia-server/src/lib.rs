@@ -328,33 +328,11 @@ async fn open_stores(config: &Config, audit_key: &AuditKey) -> Result<Stores, St
 /// file in it: no local user but the server's reads the database or the
 /// owner's credentials. Each tightening is warned about.
 fn secure_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                path = %dir.display(),
-                mode = format!("{mode:o}"),
-                "the data directory was open to other users; setting it to 0700"
-            );
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-        for entry in std::fs::read_dir(dir)? {
-            store::sqlite::files::restrict(&entry?.path())?;
-        }
-        Ok(())
+    keyfile::private_dir(dir, "data directory")?;
+    for entry in std::fs::read_dir(dir)? {
+        store::sqlite::files::restrict(&entry?.path())?;
     }
-    #[cfg(not(unix))]
-    std::fs::create_dir_all(dir)
+    Ok(())
 }
 
 /// Serves the API on `listener` (and `/metrics` on `metrics_listen` when

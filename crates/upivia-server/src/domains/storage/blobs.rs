@@ -74,7 +74,7 @@ impl Blobs {
     }
 
     fn local(dir: &Path) -> Result<Blobs, String> {
-        private_dir(dir)
+        crate::keyfile::private_dir(dir, "storage directory")
             .map_err(|e| format!("cannot create the storage directory {}: {e}", dir.display()))?;
         let store = LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| format!("storage directory {}: {e}", dir.display()))?;
@@ -284,34 +284,4 @@ impl Drop for BlobWriter {
             }
         }
     }
-}
-
-/// The objects directory holds users' files: created 0700 (parents as the
-/// umask says) and tightened when an earlier run or a copy left it open,
-/// so no other local user can walk into it.
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                path = %dir.display(),
-                mode = format!("{mode:o}"),
-                "the storage directory was open to other users; setting it to 0700"
-            );
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-        Ok(())
-    }
-    #[cfg(not(unix))]
-    std::fs::create_dir_all(dir)
 }
