@@ -54,6 +54,10 @@ async fn a_data_dir_left_open_to_others_is_tightened_at_start() {
         let db = c.data_dir.join("upivia.db");
         std::fs::write(&db, b"").unwrap();
         set_mode(&db, 0o644);
+        // The storage directory holds users' files: tightened as well.
+        let objects = c.data_dir.join("objects");
+        std::fs::create_dir(&objects).unwrap();
+        set_mode(&objects, 0o755);
         let stray = c.data_dir.join("notes.json");
         std::fs::write(&stray, b"{}").unwrap();
         set_mode(&stray, 0o664);
@@ -61,4 +65,5 @@ async fn a_data_dir_left_open_to_others_is_tightened_at_start() {
     .await;
     assert_private(&s).await;
     assert_eq!(mode(&s.dir.path().join("data/notes.json")), 0o600);
+    assert_eq!(mode(&s.dir.path().join("data/objects")), 0o700);
 }

@@ -466,11 +466,13 @@ async fn a_delete_is_restorable_for_seven_days_then_the_bytes_are_purged() {
         (410, "restore_window_closed"),
         "{r:?}"
     );
-    let objects_dir = s.dir.path().join("data/objects");
-    let files = |dir: &std::path::Path| walk(dir).into_iter().filter(|p| p.is_file()).count();
-    assert_eq!(files(&objects_dir), 1);
+    assert_eq!(s.blob_count().await, 1);
     s.tick_workers().await;
-    assert_eq!(files(&objects_dir), 0, "the purge worker deleted the bytes");
+    assert_eq!(
+        s.blob_count().await,
+        0,
+        "the purge worker deleted the bytes"
+    );
     let r = s.get(&path, &s.pat).await;
     assert_eq!(r.status, 404, "{r:?}");
     let r = s.post(&format!("{path}/restore"), &s.pat, json!({})).await;
@@ -481,21 +483,6 @@ async fn a_delete_is_restorable_for_seven_days_then_the_bytes_are_purged() {
     );
     let purged = crate::teams::audit_events(&s, "storage.object_purged").await;
     assert_eq!(purged.len(), 1);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -534,12 +521,7 @@ async fn the_quota_counts_every_byte_held_until_it_is_purged() {
             .len(),
         2
     );
-    let objects_dir = s.dir.path().join("data/objects");
-    assert_eq!(
-        walk(&objects_dir).len(),
-        2,
-        "refused uploads leave no bytes"
-    );
+    assert_eq!(s.blob_count().await, 2, "refused uploads leave no bytes");
 
     // Deleted still counts; purged frees it.
     s.send(

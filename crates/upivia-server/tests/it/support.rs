@@ -136,6 +136,16 @@ impl TestServer {
         }
     }
 
+    /// How many blobs the storage backend holds, on disk or in S3.
+    pub async fn blob_count(&self) -> usize {
+        self.platform
+            .storage
+            .blobs
+            .count()
+            .await
+            .expect("list blobs")
+    }
+
     /// One sealing pass: signs the audit chain's head if it moved.
     pub async fn seal_audit(&self) {
         workers::seal_audit(&self.platform, &self.sealer).await;
