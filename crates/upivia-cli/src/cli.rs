@@ -44,6 +44,12 @@ pub enum Command {
     /// Organisation secrets: set (the value on stdin), list, delete (an
     /// admin's PAT).
     Secrets(crate::commands::secrets::SecretsArgs),
+    /// Stored objects: put (streamed, with progress), get, ls, show, rm,
+    /// restore (PAT).
+    Storage(crate::commands::storage::StorageArgs),
+    /// Knowledge collections and documents (PAT); search, a governed
+    /// knowledge.search request (an agent key).
+    Knowledge(crate::commands::knowledge::KnowledgeArgs),
     /// The agent-requests inbox: list, show, ask, resolve, reject (PAT, or
     /// an agent key for the agent's own requests).
     Inbox(crate::commands::inbox::InboxArgs),

@@ -4,7 +4,7 @@
 //! server's worker runs. On SQLite, and on PostgreSQL when
 //! `UPIVIA_TEST_POSTGRES_URL` is set.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -12,21 +12,7 @@ use upivia_server::clock::{Clock, SystemClock, rfc3339};
 use upivia_server::store::postgres::testing::{TestDatabase, server_url};
 
 mod support;
-use support::{Server, free_port};
-
-const BIN: &str = env!("CARGO_BIN_EXE_upivia");
-
-/// A command with no `UPIVIA_*` variable inherited from the caller.
-fn upivia() -> Command {
-    let mut cmd = Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("UPIVIA_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("UPIVIA_LOG", "warn").env("NO_COLOR", "1");
-    cmd
-}
+use support::{Server, exit, free_port, json_of, stderr, stdout, upivia};
 
 /// A server with its owner's PAT.
 struct Cli {
@@ -86,30 +72,6 @@ impl Cli {
             support::funded_agent(&http, &self.server.base, &self.pat, 1_000, name, services).await;
         id
     }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout(out),
-        stderr(out)
-    );
-}
-
-/// The JSON a command printed, after checking its exit code.
-fn json_of(out: &Output, code: i32) -> Value {
-    exit(out, code);
-    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
 }
 
 /// The `key: value` line of a text block.

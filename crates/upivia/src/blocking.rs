@@ -33,7 +33,9 @@ use tokio::runtime::Runtime;
 use crate::client::BuildError;
 use crate::error::Result;
 use crate::models::*;
-use crate::resources::{ChatStream, CreateDocument, ItemStream, UploadObject, WaitOptions};
+use crate::resources::{
+    ByteRange, ChatStream, CreateDocument, ItemStream, UploadObject, WaitOptions,
+};
 
 /// The blocking Upivia client. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -450,9 +452,23 @@ blocking_handle!(StorageObjects {
     fn presign(&self, request: PresignObject) -> Value;
     fn confirm(&self, object_id: &str, sha256: Option<&str>) -> Value;
     fn download(&self, object_id: &str, expires_in: Option<u64>) -> DownloadInfo;
+    fn upload_presigned(&self, file: UploadObject) -> Value;
+    fn put_presigned(&self, upload_url: &str, file: &UploadObject) -> String;
 });
 
 impl StorageObjects<'_> {
+    /// Blocking download into `path`: the async
+    /// [`open`](crate::resources::StorageObjects::open) then
+    /// [`save`](crate::resources::ObjectDownload::save) (temporary file,
+    /// length and SHA-256 checked, renamed into place). Returns the bytes
+    /// written.
+    pub fn save(&self, object_id: &str, path: &std::path::Path) -> Result<u64> {
+        self.rt.block_on(async {
+            let download = self.inner.open(object_id, ByteRange::All).await?;
+            download.save(path, None).await
+        })
+    }
+
     /// Blocking form of [`StorageObjects::list_all`](crate::resources::StorageObjects::list_all).
     pub fn list_all(&self, query: PageQuery) -> Iter<StoredObject> {
         Iter {

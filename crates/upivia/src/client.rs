@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::endpoints::{AuthMode, Endpoint, HttpMethod};
 use crate::error::{self, Error, NonJsonErrors, Result};
 use crate::retry::{AttemptResult, Outcome, Retry, RetryPolicy};
+use crate::transfer::{Observer, Payload, Progress};
 
 /// `user-agent` of every request: `upivia-sdk-rs/<version>`.
 pub const USER_AGENT: &str = concat!("upivia-sdk-rs/", env!("CARGO_PKG_VERSION"));
@@ -268,11 +269,13 @@ pub(crate) struct Inner {
     base_url: String,
     api_key: Option<Secret>,
     pat: Option<Secret>,
-    timeout: Duration,
+    pub(crate) timeout: Duration,
     retry: RetryPolicy,
     default_headers: HeaderMap,
     key_generator: KeyGenerator,
-    http: reqwest::Client,
+    // Signed storage URLs are fetched through it directly: they carry
+    // their own credentials and must not get the client's.
+    pub(crate) http: reqwest::Client,
 }
 
 impl fmt::Debug for Client {
@@ -423,7 +426,12 @@ impl Client {
         if !spec.query.is_empty() {
             request = request.query(&spec.query);
         }
-        if !spec.stream {
+        // A file streamed from disk may rightly take longer than any fixed
+        // total; the connect timeout still applies, and the server bounds
+        // an upload's duration itself.
+        let file_upload =
+            matches!(&spec.body, Body::Multipart(m) if matches!(m.content, Payload::File(_)));
+        if !spec.stream && !file_upload {
             request = request.timeout(self.inner.timeout);
         }
         request = match &spec.body {
@@ -619,7 +627,7 @@ pub enum Body {
 }
 
 /// A multipart upload: text fields plus one file part named `file`. Kept as
-/// plain data so every attempt can rebuild the form.
+/// plain data so every attempt can rebuild the form (and reopen a file).
 #[derive(Clone, Debug)]
 pub struct MultipartBody {
     /// Text fields, in order.
@@ -628,8 +636,10 @@ pub struct MultipartBody {
     pub filename: String,
     /// The file part's content type.
     pub content_type: String,
-    /// The file's bytes.
-    pub content: Bytes,
+    /// The file's bytes, in memory or streamed from disk.
+    pub content: Payload,
+    /// Told how many of the file's bytes have been sent.
+    pub progress: Option<Progress>,
 }
 
 impl MultipartBody {
@@ -638,19 +648,20 @@ impl MultipartBody {
         for (name, value) in &self.fields {
             form = form.text(name.clone(), value.clone());
         }
-        let length = u64::try_from(self.content.len()).unwrap_or(u64::MAX);
-        let part = reqwest::multipart::Part::stream_with_length(
-            reqwest::Body::from(self.content.clone()),
-            length,
-        )
-        .file_name(self.filename.clone())
-        .mime_str(&self.content_type)
-        .map_err(|_| {
-            Error::InvalidArgument(format!(
-                "content type {:?} is not a MIME type",
-                self.content_type
-            ))
-        })?;
+        let observer = Observer {
+            progress: self.progress.clone(),
+            hasher: None,
+        };
+        let (body, length) = self.content.open(observer)?;
+        let part = reqwest::multipart::Part::stream_with_length(body, length)
+            .file_name(self.filename.clone())
+            .mime_str(&self.content_type)
+            .map_err(|_| {
+                Error::InvalidArgument(format!(
+                    "content type {:?} is not a MIME type",
+                    self.content_type
+                ))
+            })?;
         Ok(form.part("file", part))
     }
 }

@@ -33,6 +33,8 @@ pub enum ErrorKind {
     /// 409 `idempotency_key_payload_mismatch`: the key was used for a
     /// different request.
     IdempotencyConflict,
+    /// A local file could not be read or written (uploads, downloads).
+    Io,
 }
 
 impl ErrorKind {
@@ -45,6 +47,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::IdempotencyConflict => "idempotency_conflict",
+            ErrorKind::Io => "io",
         }
     }
 }
@@ -137,9 +140,25 @@ pub enum Error {
     /// (kind `InvalidResponse`, as the reference SDK reports bad arguments).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A local file or stream failed (kind `Io`).
+    #[error("{path}: {source}")]
+    Io {
+        /// The file, or what was being read or written.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
+    pub(crate) fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -148,6 +167,7 @@ impl Error {
             Error::InvalidResponse { .. } | Error::InvalidArgument(_) => ErrorKind::InvalidResponse,
             Error::MissingApiKey { .. } => ErrorKind::Unauthorized,
             Error::WaitTimeout { .. } | Error::NoPublishedVersion { .. } => ErrorKind::Http,
+            Error::Io { .. } => ErrorKind::Io,
         }
     }
 

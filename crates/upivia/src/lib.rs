@@ -78,6 +78,8 @@ mod pagination;
 pub mod resources;
 #[cfg(feature = "client")]
 pub mod retry;
+#[cfg(feature = "client")]
+pub mod transfer;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;

@@ -9,16 +9,19 @@ mod bench;
 mod bench_echo;
 mod client;
 pub(crate) mod inbox;
+pub(crate) mod knowledge;
 pub(crate) mod migrate;
 pub(crate) mod orgs;
 mod output;
 pub(crate) mod password;
 pub(crate) mod people;
+mod progress;
 pub(crate) mod request;
 pub(crate) mod schedules;
 pub(crate) mod secrets;
 mod serve;
 pub(crate) mod services;
+pub(crate) mod storage;
 pub(crate) mod tasks;
 pub(crate) mod teams;
 pub(crate) mod triggers;
@@ -50,6 +53,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Balance(args) => balance::run(args).await,
             Command::Teams(args) => teams::run(args).await,
             Command::Secrets(args) => secrets::run(args).await,
+            Command::Storage(args) => storage::run(args).await,
+            Command::Knowledge(args) => knowledge::run(args).await,
             Command::Inbox(args) => inbox::run(args).await,
             Command::Tasks(args) => tasks::run(args).await,
             Command::Triggers(args) => triggers::run(args).await,

@@ -169,3 +169,41 @@ pub async fn funded_agent(
     }
     (agent_id, key)
 }
+
+/// The `upivia` binary with no `UPIVIA_*` variable inherited from the
+/// caller, quiet logs and no colour.
+pub fn upivia() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_upivia"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("UPIVIA_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("UPIVIA_LOG", "warn").env("NO_COLOR", "1");
+    cmd
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts a command's exit code, showing its output when it differs.
+pub fn exit(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// The JSON a command printed, after checking its exit code.
+pub fn json_of(out: &std::process::Output, code: i32) -> Value {
+    exit(out, code);
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+}

@@ -49,6 +49,25 @@ pub fn on_postgres() -> bool {
     std::env::var("UPIVIA_TEST_BACKEND").is_ok_and(|b| b == "postgres")
 }
 
+/// Where a test server keeps stored objects' bytes: with
+/// `UPIVIA_TEST_S3_URL` set (an `s3://bucket[/prefix]?endpoint=…` URL, as
+/// `tests/s3/run.sh` sets it), in that bucket under a prefix of this
+/// server's own (`<prefix>/test-<ulid>`), so that no test sees another's
+/// blobs; otherwise `None`, the data dir's `objects` directory. Tests that
+/// look at that directory itself (`data_at_rest`) need the default.
+fn s3_storage_url() -> Option<String> {
+    let raw = std::env::var("UPIVIA_TEST_S3_URL").ok()?;
+    let mut url = url::Url::parse(&raw).expect("UPIVIA_TEST_S3_URL is a URL");
+    assert_eq!(url.scheme(), "s3", "UPIVIA_TEST_S3_URL is an s3:// URL");
+    let prefix = format!(
+        "{}/test-{}",
+        url.path().trim_end_matches('/'),
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    url.set_path(&prefix);
+    Some(url.into())
+}
+
 /// A fresh PostgreSQL database for a test that needs one whatever the
 /// suite's backend; `None` (the test is skipped) when no server is
 /// configured outside CI.
@@ -99,6 +118,7 @@ impl TestServer {
         } else {
             None
         };
+        config.storage_url = s3_storage_url();
         configure(&mut config);
         let clock = Arc::new(OffsetClock::default());
         let prepared = upivia_server::prepare_with_clock(config, addr, clock.clone())

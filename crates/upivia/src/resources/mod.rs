@@ -58,7 +58,7 @@ pub use scheduled_tasks::ScheduledTasks;
 pub use service_requests::ServiceRequests;
 pub use services::Services;
 pub use spawn::Spawn;
-pub use storage::{Storage, StorageObjects, UploadObject};
+pub use storage::{ByteRange, ObjectDownload, Storage, StorageObjects, UploadObject};
 pub use teams::{TeamMembers, Teams};
 pub use triggers::{Triggers, sign_fire_body};
 pub use usage::Usage;

@@ -18,6 +18,7 @@ mod e2e_platform;
 mod e2e_races;
 mod e2e_secrets;
 mod e2e_service_requests;
+mod e2e_storage;
 mod e2e_support;
 #[cfg(feature = "tools")]
 mod e2e_teams;

@@ -219,3 +219,106 @@ async fn download_errors_are_mapped_and_an_empty_redirect_is_invalid() {
     assert_eq!(err.kind(), ErrorKind::InvalidResponse);
     assert_eq!(err.status(), Some(302));
 }
+
+/// A download route answering with a signed URL on the same mock server
+/// that serves `body` with `etag` (and, if given, a lying `content-length`).
+async fn signed_blob(server: &MockServer, body: &'static [u8], etag: &str) {
+    let signed = format!("{}/blob/obj_9?sig=secret-signature", server.uri());
+    Mock::given(path("/api/v1/storage/objects/obj_9/download"))
+        .respond_with(
+            json_reply(302, json!({"url": signed})).insert_header("location", signed.as_str()),
+        )
+        .mount(server)
+        .await;
+    Mock::given(path("/blob/obj_9"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(body)
+                .insert_header("etag", etag),
+        )
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_signed_download_is_fetched_without_credentials_and_checked_against_its_sha256() {
+    use sha2::Digest;
+    let server = MockServer::start().await;
+    let sha = hex::encode(sha2::Sha256::digest(b"the real bytes"));
+    signed_blob(&server, b"the real bytes", &format!("\"{sha}\"")).await;
+    let mut out = Vec::new();
+    let download = client(&server)
+        .storage()
+        .objects()
+        .open("obj_9", upivia::resources::ByteRange::All)
+        .await
+        .unwrap();
+    assert_eq!(download.sha256(), Some(sha.as_str()));
+    assert_eq!(download.write_to(&mut out, None).await.unwrap(), 14);
+    assert_eq!(out, b"the real bytes");
+    let sent = requests(&server).await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].url.path(), "/blob/obj_9");
+    assert_eq!(
+        header(&sent[1], "authorization"),
+        None,
+        "a credential leaked to the signed URL"
+    );
+}
+
+#[tokio::test]
+async fn bytes_that_do_not_match_the_announced_sha256_are_an_error_and_no_file() {
+    let server = MockServer::start().await;
+    signed_blob(
+        &server,
+        b"tampered bytes",
+        &format!("\"{}\"", "a".repeat(64)),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out.bin");
+    let err = client(&server)
+        .storage()
+        .objects()
+        .open("obj_9", upivia::resources::ByteRange::All)
+        .await
+        .unwrap()
+        .save(&target, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err:?}");
+    assert!(err.to_string().contains("sha256"), "{err}");
+    // The signature stays out of the message.
+    assert!(!err.to_string().contains("secret-signature"), "{err}");
+    assert!(!target.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "a temp file was left"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_signed_url_maps_to_the_servers_error() {
+    let server = MockServer::start().await;
+    let signed = format!("{}/blob/obj_9?sig=x", server.uri());
+    Mock::given(path("/api/v1/storage/objects/obj_9/download"))
+        .respond_with(json_reply(200, json!({"url": signed})))
+        .mount(&server)
+        .await;
+    Mock::given(path("/blob/obj_9"))
+        .respond_with(json_reply(
+            410,
+            json!({"error": {"code": "url_expired", "message": "the download URL has expired"}}),
+        ))
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .storage()
+        .objects()
+        .open("obj_9", upivia::resources::ByteRange::All)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(410));
+    assert_eq!(err.code(), Some("url_expired"));
+}

@@ -1,15 +1,24 @@
 //! `storage.objects` (API.md §1.13, §1.14, §2.14).
+//!
+//! Uploads and downloads stream: [`UploadObject::from_path`] sends a file
+//! from disk chunk by chunk, and [`ObjectDownload`] reads the signed URL's
+//! body as a stream or into a file.
 
-use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::client::{MultipartBody, RequestSpec};
+use crate::client::RequestSpec;
 use crate::endpoints as ep;
 use crate::error::{self, Error, Result};
 use crate::models::{DownloadInfo, JsonMap, Page, PageQuery, PresignObject, StoredObject};
 
 use super::audit_logs::fetch_page;
 use super::{ItemStream, handle};
+
+mod download;
+mod upload;
+
+pub use download::{ByteRange, ObjectDownload};
+pub use upload::UploadObject;
 
 handle!(
     /// Storage; objects live under [`objects`](Storage::objects).
@@ -19,51 +28,6 @@ handle!(
     /// Stored objects.
     StorageObjects
 );
-
-/// A file for a direct multipart upload.
-#[derive(Clone, Debug)]
-pub struct UploadObject {
-    filename: String,
-    content: Bytes,
-    content_type: Option<String>,
-}
-
-impl UploadObject {
-    /// `content` under `filename`.
-    pub fn new(filename: impl Into<String>, content: impl Into<Bytes>) -> Self {
-        UploadObject {
-            filename: filename.into(),
-            content: content.into(),
-            content_type: None,
-        }
-    }
-
-    /// Sets the content type; also sent as the `contentType` text field.
-    /// Without it the file part is `application/octet-stream`.
-    pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
-        self.content_type = Some(content_type.into());
-        self
-    }
-
-    /// The multipart body with these text `fields` before the `file` part.
-    pub(crate) fn into_multipart(self, mut fields: Vec<(String, String)>) -> MultipartBody {
-        if let Some(ct) = &self.content_type {
-            fields.push(("contentType".to_owned(), ct.clone()));
-        }
-        MultipartBody {
-            fields,
-            filename: self.filename,
-            content_type: self
-                .content_type
-                .unwrap_or_else(|| "application/octet-stream".to_owned()),
-            content: self.content,
-        }
-    }
-
-    pub(crate) fn filename(&self) -> &str {
-        &self.filename
-    }
-}
 
 impl<'a> Storage<'a> {
     /// `storage.objects`.
@@ -151,6 +115,65 @@ impl StorageObjects<'_> {
         }
         let spec = RequestSpec::endpoint(&ep::STORAGE_OBJECTS_CONFIRM, &[object_id]).json(&body)?;
         self.client.send_json(spec).await
+    }
+
+    /// The presigned flow in one call: presign (`POST
+    /// /api/v1/storage/objects` as JSON), PUT the bytes to the signed
+    /// `upload_url` (no credentials), then confirm with the SHA-256 computed
+    /// while sending, so the server seals only what was sent. Returns the
+    /// confirm reply, `{object}` with `status: "live"`.
+    ///
+    /// Use it for large files: the upload goes to a URL of its own, outside
+    /// the API's request limits, and a failed PUT can be retried against the
+    /// same object until its URL expires.
+    pub async fn upload_presigned(self, file: UploadObject) -> Result<Value> {
+        let presign = self
+            .client
+            .storage()
+            .objects()
+            .presign(file.presign_request()?);
+        let presigned = upload::Presigned::from_reply(&presign.await?)?;
+        if presigned.size_bytes != file.len()? {
+            return Err(Error::InvalidArgument(format!(
+                "{} changed size while it was being uploaded",
+                file.filename()
+            )));
+        }
+        let sha256 = upload::put_presigned(self.client, &presigned.upload_url, &file).await?;
+        self.client
+            .storage()
+            .objects()
+            .confirm(&presigned.object_id, Some(&sha256))
+            .await
+    }
+
+    /// PUTs `file` to a presigned `upload_url` (from
+    /// [`presign`](Self::presign)) without credentials, and returns the hex
+    /// SHA-256 of what was sent, for [`confirm`](Self::confirm). One attempt;
+    /// the URL accepts another PUT until the object is confirmed.
+    pub async fn put_presigned(self, upload_url: &str, file: &UploadObject) -> Result<String> {
+        upload::put_presigned(self.client, upload_url, file).await
+    }
+
+    /// Opens the object's bytes: asks for a signed URL, then GETs it
+    /// without credentials. Read the body with
+    /// [`ObjectDownload::into_stream`], [`ObjectDownload::write_to`] or
+    /// [`ObjectDownload::save`].
+    pub async fn open(self, object_id: &str, range: ByteRange) -> Result<ObjectDownload> {
+        let info = self
+            .client
+            .storage()
+            .objects()
+            .download(object_id, None)
+            .await?;
+        download::open(self.client, info, range).await
+    }
+
+    /// Opens a signed download URL already in hand (from
+    /// [`download`](Self::download)), e.g. one handed over by another
+    /// process; no credentials are sent.
+    pub async fn open_url(self, info: DownloadInfo, range: ByteRange) -> Result<ObjectDownload> {
+        download::open(self.client, info, range).await
     }
 
     /// `GET /api/v1/storage/objects/{object_id}/download` (auth
