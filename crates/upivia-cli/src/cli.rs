@@ -44,6 +44,9 @@ pub enum Command {
     /// Organisation secrets: set (the value on stdin), list, delete (an
     /// admin's PAT).
     Secrets(crate::commands::secrets::SecretsArgs),
+    /// One chat turn with an agent, streamed (PAT): every tool call the
+    /// agent makes is a governed request.
+    Chat(Box<crate::commands::chat::ChatArgs>),
     /// Stored objects: put (streamed, with progress), get, ls, show, rm,
     /// restore (PAT).
     Storage(crate::commands::storage::StorageArgs),
@@ -65,6 +68,9 @@ pub enum Command {
     /// Workflows and their runs: list, show, run (--wait), inspect, retry,
     /// cancel (PAT).
     Workflows(crate::commands::workflows::WorkflowsArgs),
+    /// The stdio bridge to the server's MCP endpoint, for MCP clients that
+    /// launch a local process (agent key).
+    Mcp(crate::commands::mcp::McpArgs),
     /// Change your password (PAT; the passwords are read from stdin).
     Password(crate::commands::password::PasswordArgs),
     /// Operator checks and changes over a data directory.

@@ -635,6 +635,7 @@ const UNDO_AFTER_3: &[&str] = &[
     "DROP TABLE knowledge_chunks_fts; DROP TABLE knowledge_chunks; DROP TABLE knowledge_documents; \
      DROP TABLE knowledge_collections;",
     "DROP TABLE memories_fts; DROP TABLE memories;",
+    "DROP TABLE chat_pauses; DROP TABLE chat_messages; DROP TABLE chat_sessions;",
 ];
 
 #[test]

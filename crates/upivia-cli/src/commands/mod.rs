@@ -7,9 +7,11 @@ pub(crate) mod audit;
 pub(crate) mod balance;
 mod bench;
 mod bench_echo;
+pub(crate) mod chat;
 mod client;
 pub(crate) mod inbox;
 pub(crate) mod knowledge;
+pub(crate) mod mcp;
 pub(crate) mod migrate;
 pub(crate) mod orgs;
 mod output;
@@ -54,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Teams(args) => teams::run(args).await,
             Command::Secrets(args) => secrets::run(args).await,
             Command::Storage(args) => storage::run(args).await,
+            Command::Chat(args) => chat::run(*args).await,
             Command::Knowledge(args) => knowledge::run(args).await,
             Command::Inbox(args) => inbox::run(args).await,
             Command::Tasks(args) => tasks::run(args).await,
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Schedules(args) => schedules::run(args).await,
             Command::Workflows(args) => workflows::run(args).await,
             Command::Password(args) => password::run(args).await,
+            Command::Mcp(args) => mcp::run(args).await,
             Command::Tokens(args) => people::tokens(args).await,
             Command::Members(args) => people::members(args).await,
             Command::Bench(args) => bench::run(args).await,

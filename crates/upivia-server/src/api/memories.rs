@@ -40,7 +40,7 @@ const LIST_MAX: u32 = 1_000;
 const SEARCH_DEFAULT: u32 = 20;
 const SEARCH_MAX: u32 = 100;
 
-fn memory_json(m: &Memory) -> Value {
+pub(super) fn memory_json(m: &Memory) -> Value {
     json!({
         "id": m.id,
         "agent_id": m.agent_id,
@@ -153,7 +153,7 @@ fn tags(value: &Value) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
-fn create_memory(body: &Map<String, Value>) -> Result<CreateMemory, ApiError> {
+pub(super) fn create_memory(body: &Map<String, Value>) -> Result<CreateMemory, ApiError> {
     only(body, &["content", "tags"])?;
     let content = field(body, "content")
         .map(content)

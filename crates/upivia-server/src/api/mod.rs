@@ -16,11 +16,14 @@ mod approvals;
 mod audit_logs;
 mod balance;
 mod budget_requests;
+mod chat;
 mod delegation;
 mod fields;
 mod knowledge;
+mod mcp;
 mod memories;
 mod metrics;
+mod ops;
 
 pub use metrics::handle as metrics_handle;
 mod people;
@@ -32,6 +35,7 @@ mod serde_words;
 mod service_requests;
 mod services;
 mod sessions;
+mod simulations;
 mod spawn;
 mod storage;
 mod strict_json;
@@ -116,12 +120,15 @@ fn v1() -> Router<AppState> {
         .merge(agent_requests::router())
         .merge(delegation::router())
         .merge(memories::router())
+        .merge(chat::router())
         .merge(triggers::router())
         .merge(scheduled_tasks::router())
         .merge(workflows::router())
         .merge(storage::router())
         .merge(knowledge::router())
         .merge(admin::router())
+        .merge(simulations::router())
+        .merge(ops::router())
         .route_layer(middleware::from_fn(metrics::track))
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -140,7 +147,10 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let timeout = state.config.request_timeout;
     let auth_failures = state.config.auth_failures_per_minute;
-    let mut routes = Router::new().nest("/api/v1", v1()).nest("/v1", v1());
+    let mut routes = Router::new()
+        .nest("/api/v1", v1())
+        .nest("/v1", v1())
+        .merge(mcp::router(&state).route_layer(middleware::from_fn(metrics::track)));
     // With a metrics address of its own, the API's listener does not
     // serve /metrics at all.
     if state.config.metrics_listen.is_none() {

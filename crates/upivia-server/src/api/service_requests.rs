@@ -88,6 +88,7 @@ async fn create(
             payload,
             metadata: body.metadata,
             idempotency_key,
+            require_approval: false,
         },
     )
     .await?;

@@ -1,7 +1,7 @@
 //! Workflows (API.md §2.9): the workflow, its versions (publishing goes
 //! through the approvals inbox), runs and their step actions, agent
-//! grants, sharing, export and the templates catalogue; and the terminal
-//! client's list of recent runs (`GET /ops/runs`).
+//! grants, sharing, export and the templates catalogue. The terminal
+//! client's list of recent runs (`GET /ops/runs`) is `api/ops.rs`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -20,7 +20,7 @@ use crate::domains::workflows::service::{self, SHARE_SCOPES, STATUSES, StartRun,
 use crate::domains::workflows::{state, templates};
 use crate::ids::OrgId;
 use crate::model::Account;
-use crate::store::{RunStatus, Workflow, WorkflowGrant, WorkflowRun, WorkflowVersion};
+use crate::store::{Workflow, WorkflowGrant, WorkflowRun, WorkflowVersion};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -66,7 +66,6 @@ pub(super) fn router() -> Router<AppState> {
             "/workflows/{workflow_id}/agents",
             get(grants).post(grant).delete(revoke),
         )
-        .route("/ops/runs", get(ops_runs))
 }
 
 const DESCRIPTION_MAX: usize = 4096;
@@ -103,7 +102,7 @@ fn version_json(v: &WorkflowVersion) -> Value {
     })
 }
 
-fn run_json(r: &WorkflowRun, workflow_name: Option<&str>, spent: Option<i64>) -> Value {
+pub(super) fn run_json(r: &WorkflowRun, workflow_name: Option<&str>, spent: Option<i64>) -> Value {
     let steps = state::parse(&r.steps).unwrap_or_default();
     let triggered_by_type = r.triggered_by.split(':').next().unwrap_or("user");
     json!({
@@ -587,50 +586,4 @@ async fn from_template(
         "version": version_json(&v),
         "template_id": t.id,
     })))
-}
-
-#[derive(serde::Deserialize)]
-struct OpsQuery {
-    status: Option<String>,
-    limit: Option<String>,
-}
-
-/// Recent runs of the organisation (the terminal client's run list).
-async fn ops_runs(
-    State(state): State<AppState>,
-    UserAuth(user): UserAuth,
-    Query(q): Query<OpsQuery>,
-) -> Result<AxumJson<Value>, ApiError> {
-    let status = match q.status.as_deref() {
-        None | Some("") | Some("all") => None,
-        Some(raw) => Some(
-            RunStatus::parse(raw)
-                .ok_or_else(|| ApiError::InvalidRequest(format!("unknown run status {raw:?}")))?,
-        ),
-    };
-    let limit = match q.limit.as_deref() {
-        None => 25,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| {
-                ApiError::InvalidRequest(format!("limit must be 1 to 200, got {raw:?}"))
-            })?,
-    };
-    let visible = service::list(&state.platform, &user, None).await?;
-    let runs = state
-        .platform
-        .stores
-        .workflows
-        .runs(&OrgId::from(&user.org_id), None, status, limit)
-        .await?;
-    let rows: Vec<Value> = runs
-        .iter()
-        .filter_map(|r| {
-            let w = visible.iter().find(|w| w.id == r.workflow_id)?;
-            Some(run_json(r, Some(&w.name), None))
-        })
-        .collect();
-    Ok(AxumJson(json!({"runs": rows})))
 }

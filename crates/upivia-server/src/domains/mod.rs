@@ -6,13 +6,16 @@
 
 pub mod agents;
 pub mod automation;
+pub mod chat;
 pub mod delegation;
 pub mod identity;
 pub mod inbox;
 pub mod knowledge;
 pub mod memory;
+pub mod ops;
 pub mod scheduled_tasks;
 pub mod secrets;
+pub mod simulation;
 pub mod storage;
 pub mod teams;
 pub mod triggers;

@@ -36,14 +36,43 @@ pub async fn admit(
     request: &ServiceRequest,
     operation: &OperationSpec,
 ) -> Result<Result<Option<DelegatedTask>, Block>, GovernanceError> {
-    let Some(raw) = task_id_of(request.metadata.as_ref()) else {
-        return Ok(Ok(None));
+    match judge(platform, agent, request.metadata.as_ref(), operation).await? {
+        Judged::Admitted(task) => Ok(Ok(task)),
+        Judged::Blocked(task, (reason, message)) => {
+            if let Some(task) = &task {
+                append(platform, task, request, "blocked", Some(reason)).await;
+            }
+            Ok(Err((reason, message)))
+        }
+    }
+}
+
+/// What a request with `metadata` meets under its task, read and judged
+/// without a write (the policy simulation asks this too).
+pub enum Judged {
+    /// Under this open task, or under none.
+    Admitted(Option<DelegatedTask>),
+    /// Refused; the task when the id named one of this agent's.
+    Blocked(Option<DelegatedTask>, Block),
+}
+
+pub async fn judge(
+    platform: &Platform,
+    agent: &Agent,
+    metadata: Option<&Value>,
+    operation: &OperationSpec,
+) -> Result<Judged, GovernanceError> {
+    let Some(raw) = task_id_of(metadata) else {
+        return Ok(Judged::Admitted(None));
     };
     let Some(task_id) = raw.as_str() else {
-        return Ok(Err((
-            ReasonCode::DelegatedTaskNotFound,
-            format!("metadata.{METADATA_KEY} must be a delegated task id (a string)"),
-        )));
+        return Ok(Judged::Blocked(
+            None,
+            (
+                ReasonCode::DelegatedTaskNotFound,
+                format!("metadata.{METADATA_KEY} must be a delegated task id (a string)"),
+            ),
+        ));
     };
     // A lookup by an id no row can hold (a NUL on PostgreSQL) finds nothing.
     let task = match platform
@@ -57,10 +86,13 @@ pub async fn admit(
         Err(e) => return Err(e.into()),
     };
     let Some(task) = task else {
-        return Ok(Err((
-            ReasonCode::DelegatedTaskNotFound,
-            format!("no delegated task {task_id} was given to this agent"),
-        )));
+        return Ok(Judged::Blocked(
+            None,
+            (
+                ReasonCode::DelegatedTaskNotFound,
+                format!("no delegated task {task_id} was given to this agent"),
+            ),
+        ));
     };
     let name = format!("{}.{}", operation.service, operation.name);
     let block = if !matches!(task.status, TaskStatus::Accepted | TaskStatus::InProgress) {
@@ -84,13 +116,10 @@ pub async fn admit(
     } else {
         None
     };
-    match block {
-        Some((reason, message)) => {
-            append(platform, &task, request, "blocked", Some(reason)).await;
-            Ok(Err((reason, message)))
-        }
-        None => Ok(Ok(Some(task))),
-    }
+    Ok(match block {
+        Some(block) => Judged::Blocked(Some(task), block),
+        None => Judged::Admitted(Some(task)),
+    })
 }
 
 /// The hold a request under `task` takes on the task's account.

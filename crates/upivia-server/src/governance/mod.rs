@@ -23,6 +23,7 @@ pub mod refusals;
 pub mod resolve;
 pub mod roles;
 pub mod secrets;
+pub mod simulate;
 pub mod trail;
 pub mod validation;
 pub mod workflow_budget;

@@ -17,11 +17,14 @@
 //! 7. execute through the provider, then settle or release;
 //! 8. usage and audit are written by the same store transaction as 6 and 7.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::policy::{self, PolicyDecision, PolicyInput};
 use super::record::Recorder;
+use super::resolve::Resolved;
 use super::{
     GovernanceError, approvals, budget, delegation, execute, idempotency, internal_ops, lineage,
     outcome, rate_limit, refusals, resolve, trail, workflow_budget,
@@ -30,6 +33,7 @@ use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
 use crate::money::Cents;
 use crate::platform::Platform;
+use crate::providers::Provider;
 use crate::store::{Disposition, IdempotencyClaim, OpenRequest, Opened, StoredResponse};
 
 /// A service request as the agent sent it.
@@ -40,6 +44,9 @@ pub struct Submission {
     pub payload: Value,
     pub metadata: Option<Value>,
     pub idempotency_key: Option<String>,
+    /// Park it for a human whatever the binding says (a chat turn with
+    /// `require_approval_all`).
+    pub require_approval: bool,
 }
 
 /// The HTTP answer: status and body, fresh or replayed.
@@ -143,20 +150,8 @@ pub async fn submit(
     if operation.service == "platform" && operation.name == "check_budget" {
         return check_budget(&record, agent, request).await;
     }
-    let platform_op = internal_ops::handles(&operation.service, &operation.name);
-    let provider = resolved.provider(platform, agent.key_mode);
-    let provider_name = match &provider {
-        _ if platform_op => internal_ops::PROVIDER,
-        Some(p) => p.name(),
-        None => "none",
-    };
-    let estimate = if platform_op {
-        internal_ops::estimate(operation)
-    } else {
-        provider
-            .as_ref()
-            .map_or(Cents::ZERO, |p| p.estimate(operation, &submission.payload))
-    };
+    let quote = Quote::of(platform, &resolved, agent, &submission.payload);
+    let (platform_op, estimate) = (quote.platform_op, quote.estimate);
     request.estimated_cost = estimate;
 
     // 4. Policy.
@@ -170,7 +165,7 @@ pub async fn submit(
         agent,
         bindings: &bindings,
         operation,
-        provider: provider_name,
+        provider: quote.provider_name(),
         estimate,
         now,
     });
@@ -209,7 +204,7 @@ pub async fn submit(
     };
 
     // 5. Approval gate.
-    if approvals::required(&allowed.binding, estimate) {
+    if submission.require_approval || approvals::required(&allowed.binding, estimate) {
         let parked = approvals::park(&record, request.clone(), allowed.daily_limits).await?;
         if parked.body["status"] == "approval_required" {
             request.status = RequestStatus::AwaitingApproval;
@@ -259,6 +254,50 @@ pub async fn submit(
     let finished = execute::run(platform, request, agent.key_mode, record.actor).await?;
     delegation::note(platform, task.as_ref(), &finished).await;
     Ok(Answer::fresh(outcome::response(&finished)))
+}
+
+/// Who carries an operation out for this agent's key, and what it is
+/// estimated to cost: the same choice gives the estimate, the policy's
+/// provider name and the execution.
+pub struct Quote {
+    /// The platform carries it out itself (`internal_ops`).
+    pub platform_op: bool,
+    pub provider: Option<Arc<dyn Provider>>,
+    pub estimate: Cents,
+}
+
+impl Quote {
+    pub fn of(
+        platform: &Platform,
+        resolved: &Resolved<'_>,
+        agent: &Agent,
+        payload: &Value,
+    ) -> Quote {
+        let operation = &*resolved.spec;
+        let platform_op = internal_ops::handles(&operation.service, &operation.name);
+        let provider = resolved.provider(platform, agent.key_mode);
+        let estimate = if platform_op {
+            internal_ops::estimate(operation)
+        } else {
+            provider
+                .as_ref()
+                .map_or(Cents::ZERO, |p| p.estimate(operation, payload))
+        };
+        Quote {
+            platform_op,
+            provider,
+            estimate,
+        }
+    }
+
+    /// The provider's name as policy sees it.
+    pub fn provider_name(&self) -> &str {
+        match &self.provider {
+            _ if self.platform_op => internal_ops::PROVIDER,
+            Some(p) => p.name(),
+            None => "none",
+        }
+    }
 }
 
 fn new_request(agent: &Agent, submission: &Submission, now: OffsetDateTime) -> ServiceRequest {

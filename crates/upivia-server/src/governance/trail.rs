@@ -21,6 +21,10 @@ pub fn named(req: &ServiceRequest, actor: &str, suffix: &str) -> AuditEvent {
         "binding_id": req.binding_id,
         "payload_digest": req.payload_digest,
     });
+    // The MCP client a request came through (`api/mcp`), as it named itself.
+    if let Some(client) = req.metadata.as_ref().and_then(|m| m.get("mcp_client")) {
+        details["mcp_client"] = client.clone();
+    }
     // Each request a provider made, where it reports them (webhooks).
     if let Some(log) = req.result.as_ref().and_then(|r| r.get("attempt_log")) {
         details["attempts"] = log.clone();

@@ -127,6 +127,15 @@ pub trait CoordinationStore: Send + Sync + 'static {
     /// limit's tokens.
     async fn take_rate_token(&self, key: &RateKey, limit: u32) -> StoreResult<RateAnswer>;
 
+    /// What [`take_rate_token`](Self::take_rate_token) would answer now,
+    /// taking nothing and refilling nothing: the policy simulation reads
+    /// the bucket without spending it.
+    async fn peek_rate_token(&self, key: &RateKey, limit: u32) -> StoreResult<RateAnswer>;
+
+    /// Every job's lease as last claimed (held or expired); a job never
+    /// claimed has none.
+    async fn leases(&self) -> StoreResult<Vec<Lease>>;
+
     /// Forgets buckets unused for `idle` (at least a minute: a bucket left
     /// that long is full again, the same as no bucket); returns how many.
     async fn forget_idle_rate_buckets(&self, idle: Duration) -> StoreResult<usize>;

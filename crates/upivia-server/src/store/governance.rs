@@ -65,6 +65,13 @@ pub struct DailyLimit {
     pub day_start: OffsetDateTime,
 }
 
+impl DailyLimit {
+    /// Whether `used` requests leave no room for one more.
+    pub fn is_reached(&self, used: u32) -> bool {
+        used >= self.limit
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LimitScope {
     Agent(String),
@@ -377,6 +384,9 @@ pub trait GovernanceStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<usize>;
     async fn open_request(&self, open: OpenRequest) -> StoreResult<Opened>;
+    /// How many requests `limit` has counted today, as `open_request`
+    /// would find them; a read that counts nothing (the policy simulation).
+    async fn daily_count(&self, limit: &DailyLimit) -> StoreResult<u32>;
     async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest>;
     /// Notes that `request_id` (still `executing`) is about to call
     /// `provider`, which acts on the world: after a crash its outcome is

@@ -11,6 +11,7 @@ pub mod sqlite;
 
 pub mod agents;
 pub mod budget_requests;
+pub mod chat;
 pub mod coordination;
 pub mod custom_services;
 pub mod delegation;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 pub use agents::*;
 pub use budget_requests::*;
+pub use chat::*;
 pub use coordination::*;
 pub use custom_services::*;
 pub use delegation::*;
@@ -96,6 +98,7 @@ pub struct Stores {
     pub storage: Arc<dyn StorageStore>,
     pub knowledge: Arc<dyn KnowledgeStore>,
     pub memories: Arc<dyn MemoryStore>,
+    pub chat: Arc<dyn ChatStore>,
 }
 
 impl Stores {
@@ -116,6 +119,7 @@ impl Stores {
             storage: store.clone(),
             knowledge: store.clone(),
             memories: store.clone(),
+            chat: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -139,6 +143,7 @@ impl Stores {
             storage: store.clone(),
             knowledge: store.clone(),
             memories: store.clone(),
+            chat: store.clone(),
             coordination: store,
         }
     }

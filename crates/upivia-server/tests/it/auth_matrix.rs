@@ -64,6 +64,7 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ("GET", "/audit-logs/public-key", Who::User(Role::Member)),
     ("POST", "/service-requests", Who::Agent),
     ("GET", "/service-requests/{request}", Who::Agent),
+    ("POST", "/mcp", Who::Agent),
     ("GET", "/balance", Who::User(Role::Member)),
     ("POST", "/balance/credits", Who::User(Role::Owner)),
     ("GET", "/usage", Who::User(Role::Member)),
@@ -312,6 +313,9 @@ const ROUTES: &[(&str, &str, Who)] = &[
         Who::User(Role::Admin),
     ),
     ("GET", "/ops/runs", Who::User(Role::Member)),
+    ("GET", "/ops/snapshot", Who::User(Role::Admin)),
+    // Whoever may manage the named agent; the matrix's `{}` names none.
+    ("POST", "/simulations/policy-check", Who::User(Role::Member)),
     // `{object}` is a file the owner uploaded: members read it; deleting
     // and restoring is for admins (or its uploader).
     ("GET", "/storage/objects", Who::User(Role::Member)),
@@ -365,6 +369,17 @@ const ROUTES: &[(&str, &str, Who)] = &[
         "/knowledge/collections/{doomed_collection}",
         Who::User(Role::Admin),
     ),
+    // `{chat_session}` is the owner's; nobody else sees it (404).
+    ("GET", "/chat/sessions", Who::User(Role::Member)),
+    ("POST", "/chat/sessions", Who::User(Role::Member)),
+    ("DELETE", "/chat/sessions", Who::User(Role::Member)),
+    (
+        "GET",
+        "/chat/sessions/{chat_session}",
+        Who::User(Role::Member),
+    ),
+    ("POST", "/chat/turn", Who::User(Role::Member)),
+    ("POST", "/chat/approvals/{approval}", Who::User(Role::Admin)),
     // Credential-free, authorised by the URL's signature.
     ("PUT", "/storage/uploads/{object}", Who::Signed),
     ("GET", "/storage/blobs/{object}", Who::Signed),
@@ -495,6 +510,7 @@ struct Ids {
     object: String,
     collection: String,
     document: String,
+    chat_session: String,
     doomed_collection: String,
     cookie: String,
     member_pat: String,
@@ -600,6 +616,15 @@ async fn setup(s: &TestServer) -> Ids {
     let object = matrix_object(s).await;
     let collection = matrix_collection(s).await;
     let document = matrix_document(s, &collection, &object).await;
+    let chat_session = s
+        .post(
+            "/api/v1/chat/sessions",
+            &s.pat,
+            json!({"agent_id": agent.id}),
+        )
+        .await;
+    assert_eq!(chat_session.status, 200, "{chat_session:?}");
+    let chat_session = chat_session.body["id"].as_str().unwrap().to_owned();
     let membership = team.body["membership"]["id"].as_str().unwrap().to_owned();
     let agent_request = agent_request.body["request"]["id"]
         .as_str()
@@ -628,6 +653,7 @@ async fn setup(s: &TestServer) -> Ids {
         object.clone(),
         collection.clone(),
         document.clone(),
+        chat_session.clone(),
     ];
     Ids {
         agent: agent.id,
@@ -649,6 +675,7 @@ async fn setup(s: &TestServer) -> Ids {
         object,
         collection,
         document,
+        chat_session,
         doomed_collection: matrix_collection(s).await,
         cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
@@ -796,6 +823,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{doomed_collection}", &ids.doomed_collection)
         .replace("{collection}", &ids.collection)
         .replace("{document}", &ids.document)
+        .replace("{chat_session}", &ids.chat_session)
 }
 
 async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -> (u16, Value) {

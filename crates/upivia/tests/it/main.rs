@@ -12,6 +12,7 @@ mod e2e_audit_logs;
 mod e2e_automation;
 #[cfg(feature = "blocking")]
 mod e2e_blocking;
+mod e2e_chat;
 mod e2e_delegation;
 mod e2e_money;
 mod e2e_platform;

@@ -43,6 +43,10 @@ pub struct Dispatched {
     pub result: Option<serde_json::Value>,
     /// The answer was an earlier request's, replayed by its idempotency key.
     pub replayed: bool,
+    /// The pipeline's whole answer (`approval_id`, `expires_at`,
+    /// `estimated_cost_cents`, ...); `null` for a refusal before any
+    /// request existed.
+    pub body: Value,
 }
 
 impl Dispatched {
@@ -54,6 +58,7 @@ impl Dispatched {
             message: Some(message),
             result: None,
             replayed: false,
+            body: Value::Null,
         }
     }
 
@@ -68,6 +73,16 @@ impl Dispatched {
 /// caller retries later with the same idempotency key); every refusal is
 /// an outcome.
 pub async fn dispatch(platform: &Platform, d: Dispatch) -> Result<Dispatched, StoreError> {
+    dispatch_gated(platform, d, false).await
+}
+
+/// [`dispatch`], parked for a human approval whatever the agent's binding
+/// says when `require_approval` is set.
+pub async fn dispatch_gated(
+    platform: &Platform,
+    d: Dispatch,
+    require_approval: bool,
+) -> Result<Dispatched, StoreError> {
     let Some(agent) = platform.stores.agents.agent(&d.org_id, &d.agent_id).await? else {
         return Ok(Dispatched::refused(
             "blocked",
@@ -84,6 +99,7 @@ pub async fn dispatch(platform: &Platform, d: Dispatch) -> Result<Dispatched, St
             payload: d.payload,
             metadata: Some(d.metadata),
             idempotency_key: d.idempotency_key,
+            require_approval,
         },
     )
     .await;
@@ -99,6 +115,7 @@ pub async fn dispatch(platform: &Platform, d: Dispatch) -> Result<Dispatched, St
         message: text("message"),
         result: answer.body.get("result").cloned(),
         replayed: answer.replayed,
+        body: answer.body,
     })
 }
 

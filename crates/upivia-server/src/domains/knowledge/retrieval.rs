@@ -1,8 +1,11 @@
 //! Retrieval for `knowledge.search`: BM25-style full-text ranking over any
-//! of the query's terms (the store's index), fused by reciprocal rank with
-//! cosine similarity to the query's vector when the collection's chunks
-//! have vectors and the embeddings endpoint answers. `semantic` says which
+//! of the query's terms (the store's index), fused with cosine similarity
+//! to the query's vector (`search::fuse::hybrid`: a weighted sum of the two
+//! scores, each normalised per query) when the collection's chunks have
+//! vectors and the embeddings endpoint answers. `semantic` says which
 //! happened; nothing is presented as semantic that was not.
+
+use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
@@ -14,7 +17,8 @@ use crate::store::ChunkHit;
 
 pub const DEFAULT_TOP_K: u32 = 5;
 pub const MAX_TOP_K: u32 = 50;
-/// How deep each list is before fusion.
+/// How deep the lexical list is, and how many of the most similar chunks
+/// join it, before fusion.
 const CANDIDATES: u32 = 50;
 const MAX_QUERY: usize = 2000;
 
@@ -50,7 +54,7 @@ pub async fn search(
             semantic: false,
         });
     };
-    let vectors = platform
+    let mut vectors = platform
         .stores
         .knowledge
         .chunk_vectors(org, collection_id)
@@ -74,44 +78,43 @@ pub async fn search(
             });
         }
     };
-    let mut by_similarity: Vec<(f64, ChunkHit)> = vectors
-        .into_iter()
-        .map(|v| {
-            (
-                fuse::cosine(&q, &v.embedding),
-                ChunkHit {
-                    chunk_id: v.chunk_id,
-                    document_id: v.document_id,
-                    text: v.text,
-                    score: 0.0,
-                },
-            )
-        })
+    // Every chunk's similarity: the fusion normalises against the whole
+    // collection and takes the most similar itself. Sorted by id so that
+    // equal similarities fall the same way whatever order the store
+    // returned the vectors in.
+    vectors.sort_by(|a, b| a.chunk_id.cmp(&b.chunk_id));
+    let similarity: Vec<(&str, f64)> = vectors
+        .iter()
+        .map(|v| (v.chunk_id.as_str(), fuse::cosine(&q, &v.embedding)))
         .collect();
-    by_similarity.sort_by(|a, b| b.0.total_cmp(&a.0));
-    by_similarity.truncate(CANDIDATES as usize);
-    let mut texts = std::collections::HashMap::new();
-    for hit in lexical.iter().chain(by_similarity.iter().map(|(_, h)| h)) {
+    let full_text: Vec<(&str, f64)> = lexical
+        .iter()
+        .map(|h| (h.chunk_id.as_str(), h.score))
+        .collect();
+    let fused = fuse::hybrid(&full_text, &similarity, CANDIDATES as usize);
+    let mut texts: HashMap<&str, (&str, &str)> = HashMap::new();
+    for (id, document_id, text) in lexical
+        .iter()
+        .map(|h| (&h.chunk_id, &h.document_id, &h.text))
+        .chain(
+            vectors
+                .iter()
+                .map(|v| (&v.chunk_id, &v.document_id, &v.text)),
+        )
+    {
         texts
-            .entry(hit.chunk_id.clone())
-            .or_insert_with(|| (hit.document_id.clone(), hit.text.clone()));
+            .entry(id.as_str())
+            .or_insert((document_id.as_str(), text.as_str()));
     }
-    let fused = fuse::rrf(&[
-        lexical.iter().map(|h| h.chunk_id.clone()).collect(),
-        by_similarity
-            .iter()
-            .map(|(_, h)| h.chunk_id.clone())
-            .collect(),
-    ]);
     let hits = fused
         .into_iter()
         .take(top_k as usize)
         .filter_map(|(id, score)| {
-            let (document_id, text) = texts.remove(&id)?;
+            let (document_id, text) = texts.get(id)?;
             Some(ChunkHit {
-                chunk_id: id,
-                document_id,
-                text,
+                chunk_id: id.to_owned(),
+                document_id: (*document_id).to_owned(),
+                text: (*text).to_owned(),
                 score,
             })
         })

@@ -69,6 +69,15 @@ const TAKE: &str = concat!(
      RETURNING admitted, tokens"
 );
 
+/// The refilled tokens of a bucket, as [`TAKE`] computes them, read
+/// without taking one.
+const PEEK: &str = "\
+SELECT LEAST($2::float8, LEAST(tokens, $2::float8) \
+    + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at))::float8 * $2::float8 / 60.0) AS tokens \
+FROM rate_buckets WHERE key = $1";
+
+const LEASES: &str = "SELECT job, holder, fence, expires_at FROM job_leases";
+
 const FORGET_IDLE: &str = "\
 DELETE FROM rate_buckets WHERE updated_at < now() - make_interval(secs => $1)";
 
@@ -140,6 +149,49 @@ impl CoordinationStore for PgStore {
         Ok(RateAnswer::Limited {
             retry_after: wait_for_token(tokens, limit),
         })
+    }
+
+    async fn peek_rate_token(&self, key: &RateKey, limit: u32) -> StoreResult<RateAnswer> {
+        if limit == 0 {
+            return Ok(RateAnswer::Limited {
+                retry_after: wait_for_token(0.0, 0),
+            });
+        }
+        let tokens: Option<f64> = sqlx::query_scalar(PEEK)
+            .bind(key.key())
+            .bind(i64::from(limit))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        // No row: a new bucket starts full.
+        match tokens {
+            Some(tokens) if tokens < 1.0 => Ok(RateAnswer::Limited {
+                retry_after: wait_for_token(tokens, limit),
+            }),
+            _ => Ok(RateAnswer::Admitted),
+        }
+    }
+
+    async fn leases(&self) -> StoreResult<Vec<Lease>> {
+        let rows = sqlx::query(LEASES)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let mut leases = Vec::with_capacity(rows.len());
+        for row in rows {
+            let name: String = row.try_get("job").map_err(db_error)?;
+            // A job this version does not run (an older or newer node's).
+            let Some(job) = Job::ALL.into_iter().find(|j| j.as_str() == name) else {
+                continue;
+            };
+            leases.push(Lease {
+                job,
+                holder: row.try_get("holder").map_err(db_error)?,
+                fence: row.try_get("fence").map_err(db_error)?,
+                expires_at: row.try_get("expires_at").map_err(db_error)?,
+            });
+        }
+        Ok(leases)
     }
 
     async fn forget_idle_rate_buckets(&self, idle: Duration) -> StoreResult<usize> {

@@ -43,6 +43,16 @@ impl GovernanceStore for PgStore {
         tx::run(&self.pool, &arg, requests::open).await
     }
 
+    async fn daily_count(&self, limit: &DailyLimit) -> StoreResult<u32> {
+        let count: Option<i64> =
+            sqlx::query_scalar("SELECT count FROM daily_counts WHERE key = $1")
+                .bind(requests::limit_key(limit))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        Ok(count.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+
     async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest> {
         tx::run(&self.pool, &finish, requests::finish).await
     }

@@ -15,6 +15,7 @@ mod agents;
 mod approvals;
 mod audit;
 mod budget_requests;
+mod chat;
 mod coordination;
 mod custom_services;
 mod delegation;

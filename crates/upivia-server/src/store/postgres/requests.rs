@@ -106,7 +106,7 @@ pub(super) async fn purge_idempotency(
 }
 
 /// `agent:<id>:<YYYY-MM-DD>` or `binding:<id>:<YYYY-MM-DD>`, the UTC day.
-fn limit_key(limit: &DailyLimit) -> String {
+pub(super) fn limit_key(limit: &DailyLimit) -> String {
     let stamp = crate::clock::rfc3339(limit.day_start);
     let day = stamp.get(..10).unwrap_or(&stamp);
     match &limit.scope {

@@ -60,6 +60,23 @@ impl LocalCoordination {
         RateAnswer::Admitted
     }
 
+    /// [`take_at`](Self::take_at)'s answer on a copy of the bucket.
+    fn peek_at(&self, key: &str, limit: u32, now: Instant) -> RateAnswer {
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut bucket = buckets.get(key).copied().unwrap_or(Bucket {
+            tokens: f64::from(limit),
+            limit,
+            last: now,
+        });
+        refill(&mut bucket, limit, now);
+        if bucket.tokens < 1.0 {
+            return RateAnswer::Limited {
+                retry_after: wait_for_token(bucket.tokens, limit),
+            };
+        }
+        RateAnswer::Admitted
+    }
+
     fn forget_idle_at(&self, idle: Duration, now: Instant) -> usize {
         let idle = idle.max(Duration::from_secs(60));
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
@@ -136,6 +153,15 @@ impl CoordinationStore for LocalCoordination {
 
     async fn take_rate_token(&self, key: &RateKey, limit: u32) -> StoreResult<RateAnswer> {
         Ok(self.take_at(&key.key(), limit, Instant::now()))
+    }
+
+    async fn peek_rate_token(&self, key: &RateKey, limit: u32) -> StoreResult<RateAnswer> {
+        Ok(self.peek_at(&key.key(), limit, Instant::now()))
+    }
+
+    async fn leases(&self) -> StoreResult<Vec<Lease>> {
+        let leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(leases.values().cloned().collect())
     }
 
     async fn forget_idle_rate_buckets(&self, idle: Duration) -> StoreResult<usize> {

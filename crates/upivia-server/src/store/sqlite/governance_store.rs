@@ -53,6 +53,11 @@ impl GovernanceStore for SqliteStore {
             .await
     }
 
+    async fn daily_count(&self, limit: &DailyLimit) -> StoreResult<u32> {
+        let limit = limit.clone();
+        self.read(move |c| requests::count_today(c, &limit)).await
+    }
+
     async fn finish_request(&self, finish: FinishRequest) -> StoreResult<ServiceRequest> {
         self.writer
             .write_repeatable(move |ctx| requests::finish(ctx, finish.clone()))

@@ -9,6 +9,8 @@ mod agents_store;
 mod approvals;
 mod audit;
 mod budget_requests;
+mod chat;
+mod chat_store;
 mod coordination_store;
 mod custom_services;
 mod delegation;
@@ -106,6 +108,7 @@ const MIGRATIONS: &[M<'static>] = &[
         "../../../migrations/sqlite/0048_knowledge.sql"
     )),
     M::up(include_str!("../../../migrations/sqlite/0049_memories.sql")),
+    M::up(include_str!("../../../migrations/sqlite/0050_chat.sql")),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,

@@ -92,7 +92,7 @@ pub(super) const BINDING_DAY_COUNT: &str = "SELECT COUNT(*) FROM service_request
      WHERE agent_id = (SELECT agent_id FROM bindings WHERE id = ?1) \
      AND binding_id = ?1 AND created_at >= ?2 AND counts_toward_limits = 1";
 
-fn count_today(conn: &Connection, limit: &DailyLimit) -> StoreResult<u32> {
+pub(super) fn count_today(conn: &Connection, limit: &DailyLimit) -> StoreResult<u32> {
     let (sql, id) = match &limit.scope {
         LimitScope::Agent(id) => (AGENT_DAY_COUNT, id),
         LimitScope::Binding(id) => (BINDING_DAY_COUNT, id),
@@ -122,7 +122,7 @@ pub(super) fn open(ctx: &mut WriteCtx<'_>, open: &OpenRequest) -> StoreResult<Op
     for limit in limits {
         let key = limit_key(limit);
         let used = ctx.daily_count(&key, |conn| count_today(conn, limit))?;
-        if used >= limit.limit {
+        if limit.is_reached(used) {
             return Ok(Opened::LimitReached {
                 scope: limit.scope.clone(),
                 limit: limit.limit,

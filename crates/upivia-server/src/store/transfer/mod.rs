@@ -69,6 +69,9 @@ pub const TABLES: &[&str] = &[
     // Its FTS5 index (`memories_fts` and the tables FTS5 keeps it in) is
     // derived data and not exported: PostgreSQL derives its own `tsv`.
     "memories",
+    "chat_sessions",
+    "chat_messages",
+    "chat_pauses",
     "audit_log",
     "audit_chains",
     "worker_heartbeats",
