@@ -24,11 +24,16 @@ fn main() -> ExitCode {
         }
     };
     let cli = cli::Cli::parse_from(argv);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UPIVIA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // rmcp logs whole JSON-RPC messages (tool arguments, which may hold
+    // secrets) at debug and trace: never below info, whatever UPIVIA_LOG says.
+    let filter = match "rmcp=info".parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("UPIVIA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     for warning in warnings {
