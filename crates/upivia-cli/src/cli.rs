@@ -94,7 +94,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub base_url: Option<String>,
     /// Owner PAT of that server (defaults to the data dir's initial credentials).
-    #[arg(long, env = "UPIVIA_PAT")]
+    #[arg(long, env = "UPIVIA_PAT", hide_env_values = true)]
     pub pat: Option<String>,
     /// Read the PAT from `<data-dir>/initial-credentials.json`.
     #[arg(long)]

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod config_file;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -32,18 +33,75 @@ fn main() -> ExitCode {
         Ok(cap) => filter.add_directive(cap),
         Err(_) => filter,
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    // Colour only for a person at a terminal: log files and collectors
+    // get plain text, or one JSON object a line with UPIVIA_LOG_FORMAT=json.
+    let ansi = std::io::stderr().is_terminal();
+    match std::env::var("UPIVIA_LOG_FORMAT").as_deref() {
+        Ok("json") => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+        _ => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     for warning in warnings {
         tracing::warn!("{warning}");
     }
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The error and its causes on one line, each said once: errors that
+/// already print their source (the SDK's network error does) are not
+/// followed by it again.
+fn describe(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    /// Prints its source in its own message, as the SDK's network error.
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "outer: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_the_message_already_holds_is_not_repeated() {
+        let err =
+            anyhow::Error::new(Outer(std::io::Error::other("inner"))).context("could not list");
+        assert_eq!(describe(&err), "could not list: outer: inner");
     }
 }

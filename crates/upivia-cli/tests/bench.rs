@@ -200,3 +200,15 @@ fn the_load_refuses_servers_off_loopback_and_an_echo_that_does_not_echo() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(report["outcomes"], serde_json::json!({"http_404": 5}));
 }
+
+#[test]
+fn the_help_never_prints_the_pat_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_upivia"))
+        .args(["bench", "--help"])
+        .env("UPIVIA_PAT", "upivia_pat_live_do_not_show")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--pat"), "{help}");
+    assert!(!help.contains("do_not_show"), "{help}");
+}

@@ -2,7 +2,7 @@
 //! calls in flight, and a cursor list consumed as a stream.
 //!
 //! ```text
-//! UPIVIA_BASE_URL=http://localhost:8080 UPIVIA_PAT=upivia_pat_... \
+//! UPIVIA_BASE_URL=http://localhost:3000 UPIVIA_PAT=upivia_pat_... \
 //!     cargo run -p upivia --example async
 //! ```
 

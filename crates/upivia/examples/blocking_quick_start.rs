@@ -1,7 +1,7 @@
 //! The blocking client: no async runtime in sight.
 //!
 //! ```text
-//! UPIVIA_BASE_URL=http://localhost:8080 UPIVIA_PAT=upivia_pat_... \
+//! UPIVIA_BASE_URL=http://localhost:3000 UPIVIA_PAT=upivia_pat_... \
 //!     cargo run -p upivia --features blocking --example blocking_quick_start
 //! ```
 

@@ -1,7 +1,7 @@
 //! Stream one chat turn and print the assistant's text as it arrives.
 //!
 //! ```text
-//! UPIVIA_BASE_URL=http://localhost:8080 UPIVIA_PAT=upivia_pat_... \
+//! UPIVIA_BASE_URL=http://localhost:3000 UPIVIA_PAT=upivia_pat_... \
 //!     cargo run -p upivia --example chat_streaming -- "What is my balance?"
 //! ```
 

@@ -1,7 +1,7 @@
 //! Dispatch one governed service request and react to its outcome.
 //!
 //! ```text
-//! UPIVIA_BASE_URL=http://localhost:8080 UPIVIA_API_KEY=agent_key_... \
+//! UPIVIA_BASE_URL=http://localhost:3000 UPIVIA_API_KEY=agent_key_... \
 //!     cargo run -p upivia --example quick_start
 //! ```
 

@@ -2,7 +2,7 @@
 //! (HMAC-SHA256 over the exact body), and no API credential is needed.
 //!
 //! ```text
-//! UPIVIA_BASE_URL=http://localhost:8080 \
+//! UPIVIA_BASE_URL=http://localhost:3000 \
 //!     cargo run -p upivia --example trigger_fire -- trg_... whsec_...
 //! ```
 

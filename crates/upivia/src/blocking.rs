@@ -14,7 +14,7 @@
 //! ```no_run
 //! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = upivia::blocking::Client::builder()
-//!     .base_url("http://localhost:8080")
+//!     .base_url("http://localhost:3000")
 //!     .pat("upivia_pat_...")
 //!     .build()?;
 //! let client = upivia::blocking::Client::new(client)?;

@@ -128,7 +128,7 @@ impl Default for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The server's base URL, e.g. `http://localhost:8080`. A trailing `/` is
+    /// The server's base URL, e.g. `http://localhost:3000`. A trailing `/` is
     /// stripped. Required.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
@@ -254,7 +254,7 @@ impl ClientBuilder {
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = upivia::Client::builder()
-///     .base_url("http://localhost:8080")
+///     .base_url("http://localhost:3000")
 ///     .api_key("agent_key_...")
 ///     .build()?;
 /// let services = client.services().list().await?;

@@ -14,7 +14,7 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! // Or `upivia::Client::from_env()` (UPIVIA_BASE_URL, UPIVIA_API_KEY, UPIVIA_PAT).
 //! let client = upivia::Client::builder()
-//!     .base_url("http://localhost:8080")
+//!     .base_url("http://localhost:3000")
 //!     .api_key("agent_key_...")
 //!     .build()?;
 //!

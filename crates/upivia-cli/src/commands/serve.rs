@@ -78,6 +78,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("  export UPIVIA_API_KEY={}", dev.api_key);
         println!("  export UPIVIA_BASE_URL={}", prepared.base_url);
     }
+    if bound.ip().is_unspecified() && advertises_bound_address(&prepared.base_url, bound) {
+        // Links the server hands out (fire URLs, signed downloads, upload
+        // URLs) would name 0.0.0.0, which no other machine can reach.
+        tracing::warn!(
+            base_url = %prepared.base_url,
+            "listening on a wildcard address without --public-url: the links this \
+             server hands out name {}; set --public-url to the address clients use",
+            prepared.base_url
+        );
+    }
     tracing::info!(address = %bound, base_url = %prepared.base_url, "upivia is serving");
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
@@ -254,4 +264,10 @@ async fn wait_for_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Whether the advertised base URL is only the bound address (no public
+/// URL was configured).
+fn advertises_bound_address(base_url: &str, bound: std::net::SocketAddr) -> bool {
+    base_url == format!("http://{bound}")
 }

@@ -711,14 +711,14 @@ fn platform_check_budget() -> OperationSpec {
     operation(
         "platform",
         "check_budget",
-        "Report an agent's remaining budget, in dollars. Free.",
+        "Report the calling agent's remaining budget, in dollars (`agent_id`, when \
+         given, must be its own). Free.",
         (0, PricingType::Free),
         json!({
             "type": "object",
             "properties": {
                 "agent_id": {"type": "string", "minLength": 1, "maxLength": 128},
             },
-            "required": ["agent_id"],
             "additionalProperties": false,
         }),
         json!({

@@ -340,6 +340,18 @@ async fn the_budget_check_is_free_and_reports_dollars_and_cents() {
     assert_eq!(r.body["org_balance"], 12.33);
     assert_eq!(r.body["result"]["remaining_cents"], 599);
     assert_eq!(s.balance().await, 1233);
+    // Without `agent_id` it is the calling agent's (the toolkits call it
+    // with no arguments).
+    let own = s
+        .post(
+            "/api/v1/service-requests",
+            &agent.key,
+            json!({"service": "platform", "operation": "check_budget", "payload": {}}),
+        )
+        .await;
+    assert_eq!(own.status, 200, "{own:?}");
+    assert_eq!(own.body["agent_id"], agent.id.as_str());
+    assert_eq!(own.body["remaining_dollars"], 5.99);
 
     let other = s.agent(json!({})).await;
     let r = s
