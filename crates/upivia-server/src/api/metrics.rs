@@ -45,12 +45,50 @@ pub fn handle() -> PrometheusHandle {
                     // Another recorder may exist when embedded; then ours
                     // renders empty, which is harmless.
                     let _ = metrics::set_global_recorder(recorder);
+                    describe();
                     handle
                 }
                 Err(_) => PrometheusBuilder::new().build_recorder().handle(),
             }
         })
         .clone()
+}
+
+/// `# HELP` text for every metric the server records.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "upivia_http_requests_total",
+        "HTTP requests answered, by method, matched route and status."
+    );
+    describe_histogram!(
+        "upivia_http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, by method and matched route."
+    );
+    describe_gauge!("upivia_http_connections_open", "HTTP connections open now.");
+    describe_counter!(
+        "upivia_http_connections_refused_total",
+        "Connections refused at accept, by reason (the server's cap, one address's cap)."
+    );
+    describe_counter!(
+        "upivia_http_accept_errors_total",
+        "Errors accepting a connection (the listener goes on)."
+    );
+    describe_counter!(
+        "upivia_decisions_total",
+        "Governed requests by their outcome (executed, blocked, approval_required, failed, \
+         running)."
+    );
+    describe_counter!(
+        "upivia_refused_requests_total",
+        "Requests of a paused or disabled agent, or under the kill switch, refused without a \
+         write, by reason code."
+    );
+    describe_counter!(
+        "upivia_mcp_tool_calls_total",
+        "MCP tool calls, by tool and outcome (private services count as tool=\"private\")."
+    );
 }
 
 async fn render(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

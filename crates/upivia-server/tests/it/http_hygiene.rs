@@ -73,6 +73,19 @@ async fn every_response_says_nosniff_and_no_store_secrets_above_all() {
         .await
         .unwrap();
     assert_hygiene("metrics", metrics.headers());
+    // Every metric says what it counts.
+    let text = metrics.text().await.unwrap();
+    for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let name = line.split_whitespace().nth(2).unwrap();
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "{name} has no # HELP line:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("# HELP upivia_http_requests_total "),
+        "{text}"
+    );
 }
 
 #[tokio::test]
