@@ -88,3 +88,76 @@ fn raw_start_up_log(command: &mut Command) -> String {
     let _ = child.wait();
     log
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_decision_is_one_info_line() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = serve(&dir.path().join("data"), &format!("127.0.0.1:{port}"))
+        .arg("--dev")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drained to the end: a closed stdout would fail the server's prints.
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (key_tx, key_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(key) = line.trim().strip_prefix("export UPIVIA_API_KEY=") {
+                let _ = key_tx.send(key.to_owned());
+            }
+        }
+    });
+    let key = key_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the demo agent's key");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let answer: Value = loop {
+        let sent = http
+            .post(format!("{base}/api/v1/service-requests"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"service": "email", "operation": "send",
+                "payload": {"to": "ops@example.com", "subject": "Hi", "body": "x"}}))
+            .send()
+            .await;
+        if let Ok(r) = sent {
+            break r.json().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "the server did not answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let request_id = answer["request_id"].as_str().unwrap().to_owned();
+    let line = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).expect("a decision line");
+        if line.contains("decision") && line.contains(&request_id) {
+            break line;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    for field in [
+        "INFO",
+        "agent_id=agt_",
+        "operation=email.send",
+        "outcome=\"executed\"",
+        "cost_cents=",
+        "duration_ms=",
+    ] {
+        assert!(line.contains(field), "{field} missing from {line}");
+    }
+}

@@ -74,8 +74,7 @@ pub(super) async fn park(
         .await?;
     match opened {
         Opened::Recorded => {
-            metrics::counter!("upivia_decisions_total", "status" => "approval_required")
-                .increment(1);
+            outcome::decided(platform, &request);
             Ok(Answer::fresh(response))
         }
         Opened::Existing(existing) => record.replay(existing),
@@ -342,7 +341,7 @@ async fn approve_blocked(
     .await?;
     match decided {
         Ok(Decided::Closed(request) | Decided::Reserved(request)) => {
-            metrics::counter!("upivia_decisions_total", "status" => "blocked").increment(1);
+            outcome::decided(platform, &request);
             Ok(outcome::render(&request))
         }
         Err(DecideRefusal::Expired) => {
@@ -377,7 +376,7 @@ pub async fn reject(
     .await?;
     match decided {
         Ok(Decided::Closed(request) | Decided::Reserved(request)) => {
-            metrics::counter!("upivia_decisions_total", "status" => "blocked").increment(1);
+            outcome::decided(platform, &request);
             Ok(outcome::render(&request))
         }
         Err(other) => Err(refused(other)),

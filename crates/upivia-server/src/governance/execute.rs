@@ -154,8 +154,7 @@ pub(super) async fn settle_reviewed(
             review,
         })
         .await?;
-    metrics::counter!("upivia_decisions_total", "status" => outcome::wire_status(finished.status))
-        .increment(1);
+    outcome::decided(platform, &finished);
     Ok(finished)
 }
 

@@ -98,3 +98,21 @@ pub fn response(req: &ServiceRequest) -> StoredResponse {
         body: render(req),
     }
 }
+
+/// Counts a decision in `upivia_decisions_total` and logs it: one `info`
+/// line per decided request, with what an operator needs to find it.
+pub fn decided(platform: &crate::platform::Platform, req: &ServiceRequest) {
+    let status = wire_status(req.status);
+    metrics::counter!("upivia_decisions_total", "status" => status).increment(1);
+    let took = platform.clock.now() - req.created_at;
+    tracing::info!(
+        request_id = %req.id,
+        agent_id = %req.agent_id,
+        operation = %format_args!("{}.{}", req.service, req.operation),
+        outcome = status,
+        reason = req.reason_code.map(|r| r.as_str()),
+        cost_cents = req.cost.get(),
+        duration_ms = took.whole_milliseconds() as i64,
+        "decision"
+    );
+}

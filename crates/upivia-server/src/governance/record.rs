@@ -63,8 +63,7 @@ impl Recorder<'_> {
         match opened {
             Opened::Existing(existing) => self.replay(existing),
             _ => {
-                metrics::counter!("upivia_decisions_total", "status" => outcome::wire_status(request.status))
-                    .increment(1);
+                outcome::decided(self.platform, &request);
                 Ok(Answer::fresh(response))
             }
         }
