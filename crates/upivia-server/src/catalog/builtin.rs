@@ -13,10 +13,10 @@ use crate::catalog::{OperationSpec, PricingType, ServiceSpec};
 use crate::money::Cents;
 
 /// E.164 phone number, as Twilio accepts it.
-const E164: &str = r"^\+[1-9][0-9]{6,14}$";
+pub(crate) const E164: &str = r"^\+[1-9][0-9]{6,14}$";
 /// Deliberately loose: the full address grammar is the mail provider's job;
 /// this only catches obvious mistakes before a charge is reserved.
-const EMAIL: &str = r"^[^@\s]+@[^@\s]+\.[^@\s]+$";
+pub(crate) const EMAIL: &str = r"^[^@\s]+@[^@\s]+\.[^@\s]+$";
 /// A relative window (`30m`, `24h`, `7d`) or an RFC 3339 timestamp.
 const SINCE: &str = r"^([1-9][0-9]{0,5}[smhd]|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))$";
 

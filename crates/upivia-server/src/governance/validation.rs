@@ -63,7 +63,7 @@ pub fn validate(
             message: format!("{} has no usable input schema", op.full_name()),
         });
     };
-    check(validator, payload)
+    check(validator, &op.input_schema, payload)
 }
 
 /// Against a schema known only now (a private service's, which was checked
@@ -78,10 +78,10 @@ pub fn validate_against(
             field: "payload".into(),
             message: format!("{full_name} has no usable request schema: {e}"),
         })?;
-    check(&validator, payload)
+    check(&validator, schema, payload)
 }
 
-fn check(validator: &Validator, payload: &Value) -> Result<(), GovernanceError> {
+fn check(validator: &Validator, schema: &Value, payload: &Value) -> Result<(), GovernanceError> {
     if let Some(error) = validator.iter_errors(payload).next() {
         let pointer = error.instance_path.to_string();
         let field = if pointer.is_empty() {
@@ -91,8 +91,37 @@ fn check(validator: &Validator, payload: &Value) -> Result<(), GovernanceError> 
         };
         return Err(GovernanceError::InvalidPayload {
             field,
-            message: error.to_string(),
+            message: in_words(&error, schema),
         });
     }
     Ok(())
+}
+
+/// What is wrong, said for a person: the catalog's patterns by what they
+/// mean, never as the regular expression (which reads as noise, and whose
+/// `\s` prints as invisible characters).
+fn in_words(error: &jsonschema::ValidationError<'_>, schema: &Value) -> String {
+    use crate::catalog::builtin::{E164, EMAIL};
+    use jsonschema::error::ValidationErrorKind;
+    // The error carries the compiled pattern, rewritten for the regex
+    // engine; the schema has it as written.
+    let written = || {
+        schema
+            .pointer(&error.schema_path.to_string())
+            .and_then(Value::as_str)
+    };
+    match &error.kind {
+        ValidationErrorKind::Pattern { .. } => match written() {
+            Some(p) if p == EMAIL => format!("{} is not an email address", error.instance),
+            Some(p) if p == E164 => format!(
+                "{} is not a phone number in E.164 form, such as +15551234567",
+                error.instance
+            ),
+            _ => format!("{} is not in the form this field takes", error.instance),
+        },
+        ValidationErrorKind::Format { format } if format == "email" => {
+            format!("{} is not an email address", error.instance)
+        }
+        _ => error.to_string(),
+    }
 }

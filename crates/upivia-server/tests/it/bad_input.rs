@@ -271,3 +271,34 @@ async fn a_nul_character_is_refused_in_text_and_finds_nothing_in_an_id() {
     assert_eq!(r.status, 422, "{r:?}");
     assert_eq!(s.balance().await, 0, "nothing credited");
 }
+
+#[tokio::test]
+async fn a_pattern_error_says_what_the_field_must_be_not_the_regex() {
+    let s = TestServer::start().await;
+    let agent = s.funded_agent("email", 100).await;
+    let r = s
+        .request(
+            &agent,
+            "email",
+            "send",
+            json!({"to": "not-an-address", "subject": "Hi", "body": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{r:?}");
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("payload.to"), "{message}");
+    assert!(
+        message.contains("\"not-an-address\" is not an email address"),
+        "{message}"
+    );
+    assert!(
+        !message.contains('^') && !message.contains('\t'),
+        "{message}"
+    );
+    let sms = s.funded_agent("sms", 100).await;
+    let r = s
+        .request(&sms, "sms", "send", json!({"to": "555-1234", "body": "x"}))
+        .await;
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("E.164"), "{r:?}");
+}
