@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use upivia::WaitOptions;
-use upivia::models::CreateServiceRequest;
+use upivia::models::{CreateServiceRequest, ServiceRequestOutcome};
 
 use super::client::ClientArgs;
 use super::output;
@@ -33,7 +33,8 @@ pub struct RequestArgs {
     /// Idempotency key; a repeat with the same key replays the first answer.
     #[arg(long)]
     pub idempotency_key: Option<String>,
-    /// Poll a running request until it is executed, failed or blocked.
+    /// Follow the request to its final state: through a human's approval
+    /// when it needs one, and while a running request completes.
     #[arg(long)]
     pub wait: bool,
     /// Give up waiting after this many seconds.
@@ -92,6 +93,49 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
         requests.create(request).await
     };
     bar.finish_and_clear();
-    let outcome = result.with_context(|| format!("{name} failed"))?;
+    let mut outcome = result.with_context(|| format!("{name} failed"))?;
+    if args.wait
+        && let ServiceRequestOutcome::ApprovalRequired(gate) = &outcome
+    {
+        let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout_secs);
+        let request_id = outcome
+            .request_id()
+            .context("an approval_required answer without a request_id")?
+            .to_owned();
+        let bar = spinner(format!(
+            "{name}: waiting for a human to decide {} (upivia approvals approve {0})",
+            gate.approval_id
+        ));
+        let decided = await_decision(&requests, &request_id, deadline).await;
+        bar.finish_and_clear();
+        outcome = decided?;
+    }
     output::report_outcome(&outcome, args.client.json)
+}
+
+/// Polls until the request leaves `approval_required` (and, once approved,
+/// `running`), or the deadline passes.
+async fn await_decision(
+    requests: &upivia::resources::ServiceRequests<'_>,
+    request_id: &str,
+    deadline: std::time::Instant,
+) -> anyhow::Result<ServiceRequestOutcome> {
+    let mut interval = Duration::from_millis(500);
+    loop {
+        let now = requests.get(request_id).await?;
+        let settled = !matches!(
+            now,
+            ServiceRequestOutcome::ApprovalRequired(_) | ServiceRequestOutcome::Running(_)
+        );
+        if settled {
+            return Ok(now);
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "{request_id} is still {} after --timeout-secs",
+            now.status().unwrap_or("pending")
+        );
+        tokio::time::sleep(interval).await;
+        interval = (interval * 3 / 2).min(Duration::from_secs(5));
+    }
 }
