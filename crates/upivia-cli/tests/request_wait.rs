@@ -100,3 +100,55 @@ async fn wait_follows_an_approval_to_the_outcome() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_is_announced_and_no_retry_fails_at_once() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut cmd = upivia();
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--key-rate-limit-per-minute", "1"])
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let server = support::healthy(cmd.spawn().unwrap(), port).await;
+    let pat = support::owner_pat(&data);
+    let http = reqwest::Client::new();
+    let (_, key) =
+        support::funded_agent(&http, &server.base, &pat, 1_000, "busy", &["email"]).await;
+    let payload = json!({"to": "ops@example.com", "subject": "Hi", "body": "x"}).to_string();
+    let request = |extra: &[&str]| {
+        let mut cmd = upivia();
+        cmd.args(["request", "email", "send", "--payload", &payload])
+            .args(extra)
+            .env("UPIVIA_BASE_URL", &server.base)
+            .env("UPIVIA_API_KEY", &key);
+        cmd
+    };
+    exit(&request(&[]).output().unwrap(), 0);
+    let started = Instant::now();
+    let fast = request(&["--no-retry"]).output().unwrap();
+    exit(&fast, 2);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        String::from_utf8_lossy(&fast.stderr).contains("rate"),
+        "{}",
+        String::from_utf8_lossy(&fast.stderr)
+    );
+    // Without it, the wait is announced before it starts.
+    let mut waiting = request(&[]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    BufReader::new(waiting.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _ = waiting.kill();
+    let _ = waiting.wait();
+    assert!(
+        first.starts_with("rate limited: retrying POST /api/v1/service-requests in "),
+        "{first}"
+    );
+    assert!(first.contains("--no-retry"), "{first}");
+}

@@ -45,6 +45,24 @@ impl fmt::Debug for Secret {
 }
 
 type KeyGenerator = Arc<dyn Fn() -> String + Send + Sync>;
+type RetryHook = Arc<dyn Fn(&RetryNotice) + Send + Sync>;
+
+/// What [`ClientBuilder::on_retry`] is told before the client waits to
+/// send a request again.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RetryNotice {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Request path.
+    pub path: String,
+    /// The retry about to be made (1 for the first retry).
+    pub attempt: u32,
+    /// How long the client waits first.
+    pub delay: Duration,
+    /// The status that caused it (429, 503, …); `None` for a network error.
+    pub status: Option<u16>,
+}
 
 fn default_idempotency_key() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -89,6 +107,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     default_headers: Vec<(String, String)>,
     key_generator: Option<KeyGenerator>,
+    on_retry: Option<RetryHook>,
     http: Option<reqwest::Client>,
 }
 
@@ -122,6 +141,7 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             default_headers: Vec::new(),
             key_generator: None,
+            on_retry: None,
             http: None,
         }
     }
@@ -187,6 +207,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Called before each retry's wait (a rate limit's `Retry-After` may be
+    /// long), so a program can tell its user why nothing happens.
+    pub fn on_retry(mut self, notify: impl Fn(&RetryNotice) + Send + Sync + 'static) -> Self {
+        self.on_retry = Some(Arc::new(notify));
+        self
+    }
+
     /// Sends through this `reqwest::Client` instead of one the SDK builds.
     ///
     /// Its own settings then apply: build it with
@@ -242,6 +269,7 @@ impl ClientBuilder {
                 key_generator: self
                     .key_generator
                     .unwrap_or_else(|| Arc::new(default_idempotency_key)),
+                on_retry: self.on_retry,
                 http,
             }),
         })
@@ -273,6 +301,7 @@ pub(crate) struct Inner {
     retry: RetryPolicy,
     default_headers: HeaderMap,
     key_generator: KeyGenerator,
+    on_retry: Option<RetryHook>,
     // Signed storage URLs are fetched through it directly: they carry
     // their own credentials and must not get the client's.
     pub(crate) http: reqwest::Client,
@@ -474,6 +503,15 @@ impl Client {
                 .decide(attempt, &Outcome { replayable, result });
             if let Retry::After(delay) = decision {
                 tracing::debug!(method, path = %spec.path, attempt, ?delay, "retrying request");
+                if let Some(notify) = &self.inner.on_retry {
+                    notify(&RetryNotice {
+                        method,
+                        path: spec.path.clone(),
+                        attempt: attempt + 1,
+                        delay,
+                        status: sent.as_ref().ok().map(|r| r.status.as_u16()),
+                    });
+                }
                 tokio::time::sleep(delay).await;
                 attempt += 1;
                 continue;

@@ -89,7 +89,7 @@ pub mod tools;
 #[cfg(feature = "client")]
 pub use client::{
     Body, BuildError, Client, ClientBuilder, DEFAULT_TIMEOUT, MultipartBody, Reply, RequestSpec,
-    USER_AGENT,
+    RetryNotice, USER_AGENT,
 };
 pub use endpoints::{AuthMode, Endpoint, HttpMethod};
 #[cfg(feature = "client")]

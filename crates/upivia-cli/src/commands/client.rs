@@ -26,12 +26,36 @@ pub struct ClientArgs {
     /// of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Fail at once on a rate limit or an unavailable server instead of
+    /// waiting and retrying.
+    #[arg(long, global = true)]
+    pub no_retry: bool,
 }
 
 impl ClientArgs {
     /// The SDK client for these flags.
     pub fn client(&self) -> anyhow::Result<upivia::Client> {
-        let mut builder = upivia::Client::builder().base_url(&self.base_url);
+        let mut builder = upivia::Client::builder()
+            .base_url(&self.base_url)
+            // A rate limit's Retry-After can be a minute: say so instead
+            // of waiting in silence.
+            .on_retry(|n| {
+                let why = match n.status {
+                    Some(429) => "rate limited".to_owned(),
+                    Some(status) => format!("the server answered {status}"),
+                    None => "the server could not be reached".to_owned(),
+                };
+                eprintln!(
+                    "{why}: retrying {} {} in {} s (attempt {}; --no-retry fails at once)",
+                    n.method,
+                    n.path,
+                    n.delay.as_secs_f64().ceil(),
+                    n.attempt
+                );
+            });
+        if self.no_retry {
+            builder = builder.max_retries(0);
+        }
         if let Some(key) = self.api_key.as_deref().filter(|k| !k.is_empty()) {
             builder = builder.api_key(key);
         }

@@ -180,3 +180,31 @@ async fn network_errors_are_retried_for_gets_only() {
     // POST is not replayable, but the pool may have opened one connection only.
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn on_retry_is_told_each_wait_before_it_happens() {
+    let server = MockServer::start().await;
+    reply_all(&server, failing(429)).await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let client = Client::builder()
+        .base_url(server.uri())
+        .pat(PAT)
+        .retry_policy(fast_retries(2))
+        .on_retry(move |n| {
+            sink.lock()
+                .unwrap()
+                .push((n.method, n.path.clone(), n.attempt, n.status))
+        })
+        .build()
+        .unwrap();
+    client.platform().health().await.unwrap_err();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            ("GET", "/api/v1/healthz".to_owned(), 1, Some(429)),
+            ("GET", "/api/v1/healthz".to_owned(), 2, Some(429)),
+        ]
+    );
+}
