@@ -9,7 +9,7 @@ EXPECTED_OPERATIONS = {
     "email.send": {"to", "subject", "body"},
     "sms.send": {"to", "from", "body"},
     "voice_call.create": {"to", "from", "say"},
-    "platform.check_budget": {"agent_id"},
+    "platform.check_budget": set(),  # defaults to the calling agent
     "text_generation.generate": set(),
     "web_search.search": {"query"},
     "discord.send_message": {"channel_id", "content"},

@@ -636,6 +636,7 @@ const UNDO_AFTER_3: &[&str] = &[
      DROP TABLE knowledge_collections;",
     "DROP TABLE memories_fts; DROP TABLE memories;",
     "DROP TABLE chat_pauses; DROP TABLE chat_messages; DROP TABLE chat_sessions;",
+    "DROP TABLE device_commands; DROP TABLE device_sessions;",
 ];
 
 #[test]

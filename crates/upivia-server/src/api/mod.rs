@@ -18,6 +18,7 @@ mod balance;
 mod budget_requests;
 mod chat;
 mod delegation;
+mod devices;
 mod fields;
 mod knowledge;
 mod mcp;
@@ -121,6 +122,7 @@ fn v1() -> Router<AppState> {
         .merge(delegation::router())
         .merge(memories::router())
         .merge(chat::router())
+        .merge(devices::router())
         .merge(triggers::router())
         .merge(scheduled_tasks::router())
         .merge(workflows::router())

@@ -719,6 +719,7 @@ fn platform_check_budget() -> OperationSpec {
             "properties": {
                 "agent_id": {"type": "string", "minLength": 1, "maxLength": 128},
             },
+            "required": [],
             "additionalProperties": false,
         }),
         json!({
@@ -1408,7 +1409,8 @@ mod tests {
                 "create_page",
                 json!({"parent_id": "not-an-id", "title": "t"}),
             ),
-            ("platform", "check_budget", json!({})),
+            ("platform", "check_budget", json!({"agent_id": ""})),
+            ("platform", "check_budget", json!({"agent": "agt_1"})),
             (
                 "voice_call",
                 "create",

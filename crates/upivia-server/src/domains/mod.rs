@@ -8,6 +8,7 @@ pub mod agents;
 pub mod automation;
 pub mod chat;
 pub mod delegation;
+pub mod devices;
 pub mod identity;
 pub mod inbox;
 pub mod knowledge;

@@ -15,6 +15,7 @@ pub mod chat;
 pub mod coordination;
 pub mod custom_services;
 pub mod delegation;
+pub mod devices;
 pub mod governance;
 pub mod identity;
 pub mod inbox;
@@ -37,6 +38,7 @@ pub use chat::*;
 pub use coordination::*;
 pub use custom_services::*;
 pub use delegation::*;
+pub use devices::*;
 pub use governance::*;
 pub use identity::*;
 pub use inbox::*;
@@ -99,6 +101,7 @@ pub struct Stores {
     pub knowledge: Arc<dyn KnowledgeStore>,
     pub memories: Arc<dyn MemoryStore>,
     pub chat: Arc<dyn ChatStore>,
+    pub devices: Arc<dyn DeviceStore>,
 }
 
 impl Stores {
@@ -120,6 +123,7 @@ impl Stores {
             knowledge: store.clone(),
             memories: store.clone(),
             chat: store.clone(),
+            devices: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -144,6 +148,7 @@ impl Stores {
             knowledge: store.clone(),
             memories: store.clone(),
             chat: store.clone(),
+            devices: store.clone(),
             coordination: store,
         }
     }

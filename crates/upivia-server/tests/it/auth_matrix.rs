@@ -380,6 +380,36 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ),
     ("POST", "/chat/turn", Who::User(Role::Member)),
     ("POST", "/chat/approvals/{approval}", Who::User(Role::Admin)),
+    // `{device_session}` is a chat session of the owner's made for each
+    // pass, `{device_command}` a command queued on it; nobody else sees
+    // either (404), and the owner's DELETE, last, removes both.
+    ("POST", "/devices/heartbeat", Who::User(Role::Member)),
+    ("GET", "/devices/sessions", Who::User(Role::Member)),
+    (
+        "PATCH",
+        "/devices/sessions/{device_session}",
+        Who::User(Role::Member),
+    ),
+    (
+        "POST",
+        "/devices/sessions/{device_session}",
+        Who::User(Role::Member),
+    ),
+    (
+        "POST",
+        "/devices/sessions/{device_session}/cwd",
+        Who::User(Role::Member),
+    ),
+    (
+        "PATCH",
+        "/devices/commands/{device_command}",
+        Who::User(Role::Member),
+    ),
+    (
+        "DELETE",
+        "/devices/sessions/{device_session}",
+        Who::User(Role::Member),
+    ),
     // Credential-free, authorised by the URL's signature.
     ("PUT", "/storage/uploads/{object}", Who::Signed),
     ("GET", "/storage/blobs/{object}", Who::Signed),
@@ -511,6 +541,8 @@ struct Ids {
     collection: String,
     document: String,
     chat_session: String,
+    device_session: String,
+    device_command: String,
     doomed_collection: String,
     cookie: String,
     member_pat: String,
@@ -655,6 +687,9 @@ async fn setup(s: &TestServer) -> Ids {
         document.clone(),
         chat_session.clone(),
     ];
+    let (device_session, device_command) = matrix_device(s, &agent.id).await;
+    let mut first_org = first_org;
+    first_org.extend([device_session.clone(), device_command.clone()]);
     Ids {
         agent: agent.id,
         agent_key: agent.key,
@@ -676,6 +711,8 @@ async fn setup(s: &TestServer) -> Ids {
         collection,
         document,
         chat_session,
+        device_session,
+        device_command,
         doomed_collection: matrix_collection(s).await,
         cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
@@ -687,6 +724,31 @@ async fn setup(s: &TestServer) -> Ids {
         doomed: s.agent(json!({"name": "doomed"})).await.id,
         first_org,
     }
+}
+
+/// A chat session of the owner's with a command queued on it; one per
+/// pass, since the pass deletes it. Its model is its own, so that opening
+/// it does not hand back the matrix's `{chat_session}`.
+async fn matrix_device(s: &TestServer, agent: &str) -> (String, String) {
+    let r = s
+        .post(
+            "/api/v1/chat/sessions",
+            &s.pat,
+            json!({"agent_id": agent, "model_id": format!("matrix-{}", ulid::Ulid::new())}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let session = r.body["id"].as_str().unwrap().to_owned();
+    let r = s
+        .post(
+            &format!("/api/v1/devices/sessions/{session}"),
+            &s.pat,
+            json!({"content": "matrix"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let command = r.body["command"]["id"].as_str().unwrap().to_owned();
+    (session, command)
 }
 
 /// A document of `collection`; one per pass, since the pass deletes it.
@@ -824,6 +886,8 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{collection}", &ids.collection)
         .replace("{document}", &ids.document)
         .replace("{chat_session}", &ids.chat_session)
+        .replace("{device_session}", &ids.device_session)
+        .replace("{device_command}", &ids.device_command)
 }
 
 async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -> (u16, Value) {
@@ -875,6 +939,9 @@ async fn every_route_answers_every_credential_with_its_class() {
         .await;
         ids.document = matrix_document(&s, &ids.collection, &ids.object).await;
         ids.first_org.push(ids.document.clone());
+        (ids.device_session, ids.device_command) = matrix_device(&s, &ids.agent).await;
+        ids.first_org
+            .extend([ids.device_session.clone(), ids.device_command.clone()]);
         for &(method, path, who) in ROUTES {
             // Logging out ends the cookie's session; it goes last.
             if path == "/auth/logout" {

@@ -17,6 +17,7 @@ mod coordination;
 #[cfg(unix)]
 mod data_at_rest;
 mod delegation;
+mod devices;
 mod http_hygiene;
 mod hygiene;
 mod idempotency;

@@ -19,6 +19,7 @@ mod chat;
 mod coordination;
 mod custom_services;
 mod delegation;
+mod devices;
 mod error;
 mod governance_store;
 mod identity;

@@ -15,6 +15,8 @@ mod coordination_store;
 mod custom_services;
 mod delegation;
 mod delegation_store;
+mod devices;
+mod devices_store;
 pub mod export;
 pub mod files;
 mod governance_store;
@@ -109,6 +111,7 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!("../../../migrations/sqlite/0049_memories.sql")),
     M::up(include_str!("../../../migrations/sqlite/0050_chat.sql")),
+    M::up(include_str!("../../../migrations/sqlite/0051_devices.sql")),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,

@@ -72,6 +72,8 @@ pub const TABLES: &[&str] = &[
     "chat_sessions",
     "chat_messages",
     "chat_pauses",
+    "device_sessions",
+    "device_commands",
     "audit_log",
     "audit_chains",
     "worker_heartbeats",
