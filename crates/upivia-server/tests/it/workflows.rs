@@ -926,6 +926,9 @@ async fn a_pass_cut_off_after_sending_resumes_without_sending_twice() {
     until(&s, &wf, &run_id, "waiting_approval").await;
     // The state a pass leaves when it dies after sending `send`: the gate
     // approved, `send` running with nothing recorded, its request made.
+    // Read before the run moves on: once it is `running`, a worker pass may
+    // make the send (the same request) before this test does.
+    let before = s.balance().await;
     let store = s.platform.stores.workflows.clone();
     let run = store.run_by_id(&run_id).await.unwrap().unwrap();
     let mut steps: Vec<Value> = serde_json::from_value(run.steps.clone()).unwrap();
@@ -943,7 +946,6 @@ async fn a_pass_cut_off_after_sending_resumes_without_sending_twice() {
         })
         .await
         .unwrap();
-    let before = s.balance().await;
     let sent = dispatch::dispatch(
         &s.platform,
         Dispatch {
@@ -960,8 +962,10 @@ async fn a_pass_cut_off_after_sending_resumes_without_sending_twice() {
     .await
     .unwrap();
     assert_eq!(sent.status, "executed", "{sent:?}");
-    let one = before - s.balance().await;
     let run = until(&s, &wf, &run_id, "completed").await;
+    // What one email costs: the send's own charge (the same whether this
+    // dispatch made it or replayed a worker's).
+    let one = sent.body["cost_cents"].as_i64().unwrap();
     assert_eq!(
         step(&run, "send")["service_request_id"],
         sent.request_id.unwrap().as_str(),
