@@ -49,8 +49,9 @@ impl From<SessionRow> for ChatSession {
     }
 }
 
+/// A `chat_messages` row (the devices store reads them too).
 #[derive(sqlx::FromRow)]
-struct MessageRow {
+pub(super) struct MessageRow {
     id: String,
     session_id: String,
     role: String,
@@ -62,7 +63,7 @@ struct MessageRow {
 }
 
 impl MessageRow {
-    fn into_message(self) -> StoreResult<ChatMessage> {
+    pub(super) fn into_message(self) -> StoreResult<ChatMessage> {
         let tool_calls = match self.tool_calls {
             Some(raw) => Some(
                 serde_json::from_str::<Value>(&raw)

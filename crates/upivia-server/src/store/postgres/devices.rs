@@ -5,11 +5,10 @@
 //! once.
 
 use async_trait::async_trait;
-use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection};
 use time::OffsetDateTime;
 
-use super::error::corrupt;
+use super::chat::MessageRow;
 use super::{PgStore, db_error};
 use crate::ids::OrgId;
 use crate::store::*;
@@ -78,40 +77,6 @@ struct LiveRow {
     last_heartbeat_at: Option<OffsetDateTime>,
     paused: bool,
     cwd: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct MessageRow {
-    id: String,
-    session_id: String,
-    role: String,
-    content: String,
-    tool_calls: Option<String>,
-    tool_call_id: Option<String>,
-    tool_name: Option<String>,
-    created_at: OffsetDateTime,
-}
-
-impl MessageRow {
-    fn into_message(self) -> StoreResult<ChatMessage> {
-        let tool_calls = match self.tool_calls {
-            Some(raw) => Some(
-                serde_json::from_str::<Value>(&raw)
-                    .map_err(|_| corrupt(format!("chat message {} tool_calls", self.id)))?,
-            ),
-            None => None,
-        };
-        Ok(ChatMessage {
-            id: self.id,
-            session_id: self.session_id,
-            role: self.role,
-            content: self.content,
-            tool_calls,
-            tool_call_id: self.tool_call_id,
-            tool_name: self.tool_name,
-            created_at: self.created_at,
-        })
-    }
 }
 
 /// Locks the chat session's row; `NotFound` without it.
