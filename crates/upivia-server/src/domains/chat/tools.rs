@@ -3,12 +3,11 @@
 //! its catalog description and input schema; then the client's local
 //! tools, which the server never runs.
 
-use std::collections::BTreeSet;
-
 use serde_json::{Value, json};
 
 use super::model::ModelTool;
 use crate::governance::GovernanceError;
+use crate::governance::policy::binding_for;
 use crate::governance::resolve;
 use crate::ids::{AgentId, OrgId};
 use crate::model::Agent;
@@ -59,42 +58,38 @@ pub fn tool_name(service: &str, operation: &str) -> String {
     format!("{service}_{operation}").replace('.', "_")
 }
 
-/// The operations `agent` may call through its enabled bindings (one
-/// operation, or every operation of the bound service), built-in or
-/// private, each once, in binding order.
+/// The operations `agent` may call: each catalog or private operation
+/// that `policy::binding_for` (the rule the pipeline itself applies) finds
+/// a binding for, in catalog order, then the private services'.
 pub async fn enabled_operations(
     platform: &Platform,
     agent: &Agent,
 ) -> Result<Vec<crate::catalog::OperationSpec>, GovernanceError> {
-    let org = OrgId::from(&agent.org_id);
     let bindings = platform
         .stores
         .agents
         .bindings(&AgentId::from(&agent.id))
         .await?;
-    let mut seen = BTreeSet::new();
-    let mut specs = Vec::new();
-    for b in bindings.iter().filter(|b| b.enabled) {
-        let names = match &b.operation {
-            Some(op) => vec![op.clone()],
-            None => resolve::operations_of(platform, &org, &b.service_id)
-                .await?
-                .unwrap_or_default(),
-        };
-        for name in names {
-            if !seen.insert((b.service_id.clone(), name.clone())) {
-                continue;
-            }
-            match resolve::resolve(platform, &org, &b.service_id, &name).await {
-                Ok(resolved) => specs.push(resolved.spec.into_owned()),
-                // A binding to something no longer in the catalog offers nothing.
-                Err(
-                    GovernanceError::UnknownService(_) | GovernanceError::UnknownOperation { .. },
-                ) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
+    let bound = |op: &crate::catalog::OperationSpec| binding_for(&bindings, op).is_some();
+    let mut specs: Vec<_> = platform
+        .catalog
+        .services()
+        .iter()
+        .flat_map(|s| s.operations.iter())
+        .filter(|op| bound(op))
+        .cloned()
+        .collect();
+    let custom = platform
+        .stores
+        .custom_services
+        .custom_operations(&OrgId::from(&agent.org_id))
+        .await?;
+    specs.extend(
+        custom
+            .iter()
+            .map(resolve::custom_spec)
+            .filter(|op| bound(op)),
+    );
     Ok(specs)
 }
 
