@@ -543,3 +543,34 @@ async fn a_new_message_moves_on_from_an_abandoned_pause() {
             .contains("sandbox model")
     );
 }
+
+#[tokio::test]
+async fn of_two_resumes_racing_for_one_pause_exactly_one_goes_on() {
+    let s = TestServer::start().await;
+    let (id, t) = paused_on_approval(&s).await;
+    let pending = t.first("tool_pending").clone();
+    let r = s
+        .post(
+            &format!(
+                "/api/v1/chat/approvals/{}",
+                pending["approval_id"].as_str().unwrap()
+            ),
+            &s.pat,
+            json!({"action": "approve"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let body = json!({"sessionId": id, "continue_from": {"request_id": pending["request_id"]}});
+    let (a, b) = tokio::join!(turn(&s, &s.pat, body.clone()), turn(&s, &s.pat, body));
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{}\n{}", a.raw, b.raw);
+    let shown = s.get(&format!("/api/v1/chat/sessions/{id}"), &s.pat).await;
+    let tools = shown.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .count();
+    assert_eq!(tools, 1, "the call was answered once: {}", shown.body);
+}

@@ -119,6 +119,24 @@ async fn get(conn: &mut PgConnection, org_id: &str, id: &str) -> StoreResult<Opt
         .map(ChatSession::from))
 }
 
+/// Locks the chat session's row; `NotFound` without it.
+pub(super) async fn lock_session(
+    conn: &mut PgConnection,
+    org_id: &str,
+    session_id: &str,
+) -> StoreResult<()> {
+    sqlx::query_scalar::<_, String>(
+        "SELECT id FROM chat_sessions WHERE id = $1 AND org_id = $2 FOR NO KEY UPDATE",
+    )
+    .bind(session_id)
+    .bind(org_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_error)?
+    .map(|_| ())
+    .ok_or(StoreError::NotFound)
+}
+
 #[async_trait]
 impl ChatStore for PgStore {
     async fn open_chat_session(&self, n: NewChatSession) -> StoreResult<ChatSession> {
@@ -238,18 +256,8 @@ impl ChatStore for PgStore {
 
     async fn append_chat(&self, a: AppendChat) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // Locks the session row: two turns of one session append in turn.
-        let found: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM chat_sessions WHERE id = $1 AND org_id = $2 FOR NO KEY UPDATE",
-        )
-        .bind(&a.session_id)
-        .bind(a.org_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if found.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        // Two turns of one session append in turn.
+        lock_session(&mut tx, a.org_id.as_str(), &a.session_id).await?;
         for m in &a.messages {
             sqlx::query(
                 "INSERT INTO chat_messages (id, session_id, role, content, tool_calls, \

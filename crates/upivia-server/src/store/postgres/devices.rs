@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, PgConnection};
 use time::OffsetDateTime;
 
-use super::chat::MessageRow;
+use super::chat::{MessageRow, lock_session};
 use super::{PgStore, db_error};
 use crate::ids::OrgId;
 use crate::store::*;
@@ -77,20 +77,6 @@ struct LiveRow {
     last_heartbeat_at: Option<OffsetDateTime>,
     paused: bool,
     cwd: Option<String>,
-}
-
-/// Locks the chat session's row; `NotFound` without it.
-async fn lock_session(conn: &mut PgConnection, org_id: &str, session_id: &str) -> StoreResult<()> {
-    sqlx::query_scalar::<_, String>(
-        "SELECT id FROM chat_sessions WHERE id = $1 AND org_id = $2 FOR NO KEY UPDATE",
-    )
-    .bind(session_id)
-    .bind(org_id)
-    .fetch_optional(conn)
-    .await
-    .map_err(db_error)?
-    .map(|_| ())
-    .ok_or(StoreError::NotFound)
 }
 
 async fn get_command(
