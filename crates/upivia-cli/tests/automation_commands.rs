@@ -4,47 +4,14 @@
 //! server's worker runs. On SQLite, and on PostgreSQL when
 //! `UPIVIA_TEST_POSTGRES_URL` is set.
 
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use upivia_server::clock::{Clock, SystemClock, rfc3339};
-use upivia_server::store::postgres::testing::{TestDatabase, server_url};
 
 mod support;
-use support::{Server, exit, free_port, json_of, stderr, stdout, upivia};
-
-/// A server with its owner's PAT.
-struct Cli {
-    server: Server,
-    pat: String,
-    _dir: tempfile::TempDir,
-}
-
-/// Starts `upivia serve` (on `database`, else SQLite in a temp dir) with
-/// the `extra` flags.
-async fn start(database: Option<&str>, extra: &[&str]) -> Cli {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let port = free_port();
-    let mut cmd = upivia();
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--worker-interval-ms", "100"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(url) = database {
-        cmd.args(["--database-url", url]);
-    }
-    let server = support::healthy(cmd.spawn().expect("server starts"), port).await;
-    Cli {
-        pat: support::owner_pat(&data),
-        server,
-        _dir: dir,
-    }
-}
+use support::{Cli, cli_on_postgres, exit, json_of, start_cli, stderr, stdout, upivia};
 
 impl Cli {
     /// `upivia <args>` as the owner (PAT and URL from the environment).
@@ -538,23 +505,15 @@ async fn scheduled_tasks_are_managed_and_run(cli: &Cli) {
     exit(&cli.anonymous(&["schedules", "list"]), 2);
 }
 
-/// A server on a fresh PostgreSQL database, or `None` (skip) without one.
-async fn on_postgres(extra: &[&str]) -> Option<(TestDatabase, Cli)> {
-    let url = server_url()?;
-    let db = TestDatabase::create(&url).await.unwrap();
-    let cli = start(Some(db.url()), extra).await;
-    Some((db, cli))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triggers_through_the_cli_on_sqlite() {
-    triggers_are_managed_and_fired(&start(None, &[]).await).await;
+    triggers_are_managed_and_fired(&start_cli(None, &[]).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triggers_through_the_cli_on_postgres() {
     // The database outlives the server: `cli` drops first.
-    let Some((_db, cli)) = on_postgres(&[]).await else {
+    let Some((_db, cli)) = cli_on_postgres(&[]).await else {
         return;
     };
     triggers_are_managed_and_fired(&cli).await;
@@ -562,12 +521,13 @@ async fn triggers_through_the_cli_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purge_through_the_cli_on_sqlite() {
-    a_purge_deletes_a_trigger_where_allowed(&start(None, &["--allow-trigger-purge"]).await).await;
+    a_purge_deletes_a_trigger_where_allowed(&start_cli(None, &["--allow-trigger-purge"]).await)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purge_through_the_cli_on_postgres() {
-    let Some((_db, cli)) = on_postgres(&["--allow-trigger-purge"]).await else {
+    let Some((_db, cli)) = cli_on_postgres(&["--allow-trigger-purge"]).await else {
         return;
     };
     a_purge_deletes_a_trigger_where_allowed(&cli).await;
@@ -575,12 +535,12 @@ async fn a_purge_through_the_cli_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedules_through_the_cli_on_sqlite() {
-    scheduled_tasks_are_managed_and_run(&start(None, &[]).await).await;
+    scheduled_tasks_are_managed_and_run(&start_cli(None, &[]).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedules_through_the_cli_on_postgres() {
-    let Some((_db, cli)) = on_postgres(&[]).await else {
+    let Some((_db, cli)) = cli_on_postgres(&[]).await else {
         return;
     };
     scheduled_tasks_are_managed_and_run(&cli).await;
@@ -725,5 +685,5 @@ async fn workflows_run_and_wait(cli: &Cli) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workflows_through_the_cli_on_sqlite() {
-    workflows_run_and_wait(&start(None, &[]).await).await;
+    workflows_run_and_wait(&start_cli(None, &[]).await).await;
 }

@@ -5,42 +5,13 @@
 //! PostgreSQL when `UPIVIA_TEST_POSTGRES_URL` is set.
 
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use upivia_server::store::postgres::testing::{TestDatabase, server_url};
 
 mod support;
-use support::{Server, exit, free_port, json_of, stderr, stdout, upivia};
-
-struct Cli {
-    server: Server,
-    pat: String,
-    dir: tempfile::TempDir,
-}
-
-async fn start(database: Option<&str>) -> Cli {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let port = free_port();
-    let mut cmd = upivia();
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--worker-interval-ms", "100"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(url) = database {
-        cmd.args(["--database-url", url]);
-    }
-    let server = support::healthy(cmd.spawn().expect("server starts"), port).await;
-    Cli {
-        pat: support::owner_pat(&data),
-        server,
-        dir,
-    }
-}
+use support::{Cli, cli_on_postgres, exit, json_of, start_cli, stderr, stdout, upivia};
 
 impl Cli {
     /// `upivia <args>` as the owner, run in `cwd`.
@@ -355,22 +326,15 @@ async fn knowledge_is_ingested_and_searched_by_an_agent(cli: &Cli) {
     assert_eq!(listed["collections"], serde_json::json!([]), "{listed}");
 }
 
-async fn on_postgres() -> Option<(TestDatabase, Cli)> {
-    let url = server_url()?;
-    let db = TestDatabase::create(&url).await.unwrap();
-    let cli = start(Some(db.url())).await;
-    Some((db, cli))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_through_the_cli_on_sqlite() {
-    storage_is_put_listed_fetched_deleted_and_restored(&start(None).await).await;
+    storage_is_put_listed_fetched_deleted_and_restored(&start_cli(None, &[]).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_through_the_cli_on_postgres() {
     // The database outlives the server: `cli` drops first.
-    let Some((_db, cli)) = on_postgres().await else {
+    let Some((_db, cli)) = cli_on_postgres(&[]).await else {
         return;
     };
     storage_is_put_listed_fetched_deleted_and_restored(&cli).await;
@@ -378,12 +342,12 @@ async fn storage_through_the_cli_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn knowledge_through_the_cli_on_sqlite() {
-    knowledge_is_ingested_and_searched_by_an_agent(&start(None).await).await;
+    knowledge_is_ingested_and_searched_by_an_agent(&start_cli(None, &[]).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn knowledge_through_the_cli_on_postgres() {
-    let Some((_db, cli)) = on_postgres().await else {
+    let Some((_db, cli)) = cli_on_postgres(&[]).await else {
         return;
     };
     knowledge_is_ingested_and_searched_by_an_agent(&cli).await;

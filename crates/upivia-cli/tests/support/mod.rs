@@ -207,3 +207,49 @@ pub fn json_of(out: &std::process::Output, code: i32) -> Value {
     exit(out, code);
     serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
 }
+
+/// A `upivia serve` child with its owner's PAT and its temp dir; each test
+/// file adds the commands it runs against it in an `impl Cli` of its own.
+pub struct Cli {
+    pub server: Server,
+    pub pat: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// Starts `upivia serve` (on `database`, else SQLite in a temp dir) with
+/// the `extra` flags.
+pub async fn start_cli(database: Option<&str>, extra: &[&str]) -> Cli {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut cmd = upivia();
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--worker-interval-ms", "100"])
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(url) = database {
+        cmd.args(["--database-url", url]);
+    }
+    let server = healthy(cmd.spawn().expect("server starts"), port).await;
+    Cli {
+        pat: owner_pat(&data),
+        server,
+        dir,
+    }
+}
+
+/// A server on a fresh PostgreSQL database, or `None` (skip) without one.
+/// The database outlives the server: drop the `Cli` first.
+pub async fn cli_on_postgres(
+    extra: &[&str],
+) -> Option<(upivia_server::store::postgres::testing::TestDatabase, Cli)> {
+    let url = upivia_server::store::postgres::testing::server_url()?;
+    let db = upivia_server::store::postgres::testing::TestDatabase::create(&url)
+        .await
+        .unwrap();
+    let cli = start_cli(Some(db.url()), extra).await;
+    Some((db, cli))
+}
