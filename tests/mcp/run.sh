@@ -24,7 +24,7 @@ fi
 
 if [[ -z "${UPIVIA_BIN:-}" ]]; then
   echo "mcp: building upivia-cli" >&2
-  (cd "$REPO" && cargo build --quiet -p upivia-cli)
+  (cd "$REPO" && cargo build --quiet --workspace --all-features --bins)
   UPIVIA_BIN="${CARGO_TARGET_DIR:-$REPO/target}/debug/upivia"
 fi
 if [[ ! -x "$UPIVIA_BIN" ]]; then

@@ -94,7 +94,7 @@ if [[ $# -eq 0 ]]; then
 fi
 cd "$REPO"
 set +e
-cargo test -p upivia-server --all-features --test it -- "$@"
+cargo test --workspace --all-features --test it -- "$@"
 rc=$?
 set -e
 if [[ $rc -ne 0 ]]; then
@@ -126,7 +126,7 @@ fi
 if [[ $rc -eq 0 && $DEFAULT_FILTERS == true ]]; then
   set +e
   UPIVIA_STORAGE_URL="s3://$BUCKET/process?endpoint=$ENDPOINT&region=$REGION&allow_http=true" \
-    cargo test -p upivia-cli --all-features --test content_process
+    cargo test --workspace --all-features --test content_process
   rc=$?
   set -e
   if [[ $rc -ne 0 ]]; then
