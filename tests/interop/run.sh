@@ -18,10 +18,10 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   echo "interop: creating virtualenv at $VENV" >&2
   "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "upivia==0.2.0" "pytest>=7" "aiosmtpd>=1.4"
-# The terminal client's REST adapter and its `init` (upivia_tui.client and
-# upivia_tui.commands need only httpx and the SDK); its UI dependencies are
-# not needed for the calls tested here.
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "upivia==0.2.0" "pytest>=7" "aiosmtpd>=1.4" "websockets>=12,<16"
+# The terminal client's REST adapter, its `init` and its socket transport
+# (upivia_tui.client, .commands and .wsclient need only httpx, the SDK and
+# websockets); its UI dependencies are not needed for the calls tested here.
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "upivia-tui==0.3.0"
 
 if [[ -z "${UPIVIA_BIN:-}" ]]; then

@@ -17,7 +17,9 @@
 //!   the loop, doubling from 10 ms to 1 s, instead of retrying at once
 //!   (the pending socket keeps the listener ready, so a retry spins).
 //! - On shutdown the listener closes at once, idle connections are closed
-//!   and in-flight requests finish (hyper-util's `GracefulShutdown`).
+//!   and in-flight requests finish. (hyper-util's `GracefulShutdown` does
+//!   this for plain connections only; a connection that may upgrade to a
+//!   WebSocket, `/ws`, is drained here by hand.)
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -33,10 +35,10 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::api::error::ApiError;
@@ -135,7 +137,10 @@ pub async fn run(listener: TcpListener, app: Router, limits: Limits, shutdown: C
         .keep_alive(false)
         .header_read_timeout(limits.header_read_timeout.min(REFUSAL_TIME));
     let refusing = Arc::new(refusing);
-    let graceful = GracefulShutdown::new();
+    // Fires when the listener closes: every connection then finishes its
+    // request in flight and closes.
+    let closing = CancellationToken::new();
+    let connections = TaskTracker::new();
     let mut pause = FIRST_PAUSE;
     loop {
         let accepted = tokio::select! {
@@ -152,7 +157,7 @@ pub async fn run(listener: TcpListener, app: Router, limits: Limits, shutdown: C
                         peer,
                         app.clone(),
                         serving.clone(),
-                        graceful.watcher(),
+                        (&connections, &closing),
                         admitted,
                     ),
                     Err(refusal) => refuse(
@@ -160,7 +165,7 @@ pub async fn run(listener: TcpListener, app: Router, limits: Limits, shutdown: C
                         refusal,
                         &refusals,
                         refusing.clone(),
-                        graceful.watcher(),
+                        (&connections, &closing),
                     ),
                 }
             }
@@ -177,7 +182,9 @@ pub async fn run(listener: TcpListener, app: Router, limits: Limits, shutdown: C
         }
     }
     drop(listener);
-    graceful.shutdown().await;
+    closing.cancel();
+    connections.close();
+    connections.wait().await;
 }
 
 fn is_connection_error(e: &std::io::Error) -> bool {
@@ -194,17 +201,30 @@ fn spawn_connection(
     peer: SocketAddr,
     app: Router,
     builder: Arc<http1::Builder>,
-    watcher: Watcher,
+    (connections, closing): (&TaskTracker, &CancellationToken),
     admitted: Admitted,
 ) {
-    tokio::spawn(async move {
+    let closing = closing.clone();
+    connections.spawn(async move {
         metrics::gauge!("upivia_http_connections_open").increment(1.0);
         let service = service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(req)
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        if let Err(e) = watcher.watch(conn).await {
+        // An upgraded connection (`/ws`) leaves hyper here and lives on in
+        // the socket's own task, which watches the shutdown itself.
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        let served = tokio::select! {
+            served = conn.as_mut() => served,
+            () = closing.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = served {
             // Timeouts and resets: the client's doing, not ours.
             tracing::debug!(error = %e, "connection closed with an error");
         }
@@ -257,7 +277,7 @@ fn refuse(
     refusal: Refusal,
     refusals: &Arc<Semaphore>,
     builder: Arc<http1::Builder>,
-    watcher: Watcher,
+    (connections, closing): (&TaskTracker, &CancellationToken),
 ) {
     metrics::counter!("upivia_http_connections_refused_total", "reason" => refusal.label())
         .increment(1);
@@ -267,12 +287,23 @@ fn refuse(
         drop(stream);
         return;
     };
-    tokio::spawn(async move {
+    let closing = closing.clone();
+    connections.spawn(async move {
         let service = service_fn(move |_req: hyper::Request<Incoming>| async move {
             Ok::<_, Infallible>(refusal.response())
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let _ = tokio::time::timeout(REFUSAL_TIME, watcher.watch(conn)).await;
+        tokio::pin!(conn);
+        let answered = async {
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = closing.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(REFUSAL_TIME, answered).await;
         drop(permit);
     });
 }

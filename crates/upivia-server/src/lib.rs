@@ -404,6 +404,7 @@ pub async fn serve(
         workers_cancel.clone(),
     );
     let last_seal = (platform.clone(), sealer.clone());
+    let sockets = Arc::new(api::ws::Hub::new(shutdown.child_token()));
     let state = AppState::new(api::Shared {
         platform,
         config: config.clone(),
@@ -411,6 +412,7 @@ pub async fn serve(
         metrics: api::metrics_handle(),
         workers: health,
         sealer,
+        ws: sockets.clone(),
     });
     let metrics_server = metrics_listener.map(|metrics_listener| {
         tokio::spawn(http_server::run(
@@ -425,6 +427,9 @@ pub async fn serve(
     // The accept loop attaches each request's peer address (`ConnectInfo`),
     // which login throttling and the per-address limits count by.
     http_server::run(listener, api::router(state), limits, shutdown).await;
+    // Sockets outlive their HTTP connection: close them, and let the turns
+    // they started stop at their next step.
+    sockets.drain().await;
     if let Some(metrics_server) = metrics_server {
         let _ = metrics_server.await;
     }

@@ -34,7 +34,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Events a slow client may fall behind by before the turn waits for it.
 const EVENT_BUFFER: usize = 256;
 /// Most local tools one turn may declare.
-const LOCAL_TOOLS_MAX: usize = 64;
+pub(super) const LOCAL_TOOLS_MAX: usize = 64;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -217,7 +217,7 @@ struct TurnBody {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ContinueBody {
+pub(super) struct ContinueBody {
     #[serde(default)]
     request_id: Option<String>,
     #[serde(default)]
@@ -226,7 +226,7 @@ struct ContinueBody {
     results: Option<Vec<LocalResult>>,
 }
 
-fn continue_from(c: ContinueBody) -> Result<ContinueFrom, ApiError> {
+pub(super) fn continue_from(c: ContinueBody) -> Result<ContinueFrom, ApiError> {
     match (c.action.as_deref(), c.request_id, c.results) {
         (Some("local_results"), None, Some(results)) => Ok(ContinueFrom::LocalResults(results)),
         (action, Some(request_id), None) => {
@@ -252,7 +252,10 @@ fn continue_from(c: ContinueBody) -> Result<ContinueFrom, ApiError> {
 }
 
 /// The text of the message and of any `{type: "text", text}` parts.
-fn message_text(message: Option<String>, content: Option<Vec<Value>>) -> Result<String, ApiError> {
+pub(super) fn message_text(
+    message: Option<String>,
+    content: Option<Vec<Value>>,
+) -> Result<String, ApiError> {
     let mut text = message.unwrap_or_default();
     for (i, part) in content.unwrap_or_default().iter().enumerate() {
         match (part.get("type").and_then(Value::as_str), part.get("text")) {
@@ -296,13 +299,12 @@ async fn turn(
     };
     let prepared = turn::prepare(&state.platform, &user, request)
         .await
-        .map_err(|e| match e {
-            TurnError::Domain(d) => ApiError::from(d),
-            TurnError::Governance(g) => ApiError::from(g),
-        })?;
+        .map_err(turn_error)?
+        // Shutdown stops the turn at its next step and waits for it.
+        .cancel_on(state.ws.closing().child_token());
     let (tx, rx) = mpsc::channel(EVENT_BUFFER);
     let platform = state.platform.clone();
-    tokio::spawn(turn::run(platform, prepared, tx));
+    state.ws.spawn_turn(turn::run(platform, prepared, tx));
     let events = futures::stream::unfold(rx, |mut rx| async move {
         let event = rx.recv().await?;
         let frame = SseEvent::default()
@@ -311,6 +313,13 @@ async fn turn(
         Some((Ok(frame), rx))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+pub(super) fn turn_error(e: TurnError) -> ApiError {
+    match e {
+        TurnError::Domain(d) => ApiError::from(d),
+        TurnError::Governance(g) => ApiError::from(g),
+    }
 }
 
 #[derive(Deserialize)]

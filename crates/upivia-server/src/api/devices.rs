@@ -125,6 +125,9 @@ async fn update(
         target_session_id: body.target_session_id,
     };
     let updated = service::update(&state.platform, &user, &session_id, body).await?;
+    if updated.command.is_some() {
+        state.ws.commands_queued(&session_id);
+    }
     let mut out = json!({
         "ok": true,
         "session": session_json(&state, &updated.session, updated.device.as_ref()),
@@ -148,6 +151,8 @@ async fn command(
     Json(body): Json<CommandBody>,
 ) -> Result<AxumJson<Value>, ApiError> {
     let queued = service::command(&state.platform, &user, &session_id, body.content).await?;
+    // A device on a socket here takes it now; elsewhere, at its next beat.
+    state.ws.commands_queued(&session_id);
     Ok(AxumJson(json!({ "command": command_json(&queued) })))
 }
 
@@ -180,6 +185,7 @@ async fn cwd(
         path: body.path,
     };
     let (queued, cwd) = service::cwd(&state.platform, &user, &session_id, body).await?;
+    state.ws.commands_queued(&session_id);
     Ok(AxumJson(json!({
         "status": "queued",
         "command": command_json(&queued),

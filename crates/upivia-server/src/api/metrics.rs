@@ -67,6 +67,10 @@ fn describe() {
         "Time to answer an HTTP request, by method and matched route."
     );
     describe_gauge!("upivia_http_connections_open", "HTTP connections open now.");
+    describe_gauge!(
+        "upivia_ws_connections_open",
+        "Authenticated /ws sockets open now."
+    );
     describe_counter!(
         "upivia_http_connections_refused_total",
         "Connections refused at accept, by reason (the server's cap, one address's cap)."

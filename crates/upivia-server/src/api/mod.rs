@@ -45,6 +45,7 @@ mod text;
 mod triggers;
 mod usage;
 mod workflows;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -99,6 +100,8 @@ pub struct Shared {
     pub workers: WorkerHealth,
     /// The audit trail's signing side: checkpoints and verification.
     pub sealer: Arc<crate::audit::Sealer>,
+    /// The sockets of `/ws`, by chat session.
+    pub ws: Arc<ws::Hub>,
 }
 
 fn v1() -> Router<AppState> {
@@ -178,6 +181,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::disable());
     routes
         .merge(streaming)
+        // The upgrade answers at once; the socket then watches its own time.
+        .merge(ws::router().route_layer(middleware::from_fn(metrics::track)))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(log_internal_errors))

@@ -55,3 +55,4 @@ mod teams;
 mod triggers;
 mod usage;
 mod workflows;
+mod ws;

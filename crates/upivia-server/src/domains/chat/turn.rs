@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::model::{ChatModel, ModelMessage, ModelRequest, ToolCall, Usage};
 use super::sandbox::SandboxModel;
@@ -130,11 +131,21 @@ pub struct Prepared {
     /// Tool answers the resume brings (approval outcome, local results).
     answers: Vec<ChatMessage>,
     model: Arc<dyn ChatModel>,
+    cancel: CancellationToken,
 }
 
 impl Prepared {
     pub fn model_id(&self) -> &str {
         self.model.id()
+    }
+
+    /// Stops the turn at its next step once `token` fires: before a model
+    /// call or a tool call, never inside one, so nothing is left half
+    /// made or half billed. What the turn said so far stays in the
+    /// history.
+    pub fn cancel_on(mut self, token: CancellationToken) -> Prepared {
+        self.cancel = token;
+        self
     }
 }
 
@@ -221,6 +232,7 @@ pub async fn prepare(
         state,
         answers,
         model: Arc::new(SandboxModel),
+        cancel: CancellationToken::new(),
     })
 }
 
@@ -460,6 +472,9 @@ async fn drive(turn: &mut Turn<'_>) -> Option<String> {
         return None;
     }
     loop {
+        if turn.p.cancel.is_cancelled() {
+            return None;
+        }
         if turn.p.state.model_calls >= MAX_MODEL_CALLS {
             turn.emit(
                 "error",
@@ -534,6 +549,10 @@ async fn stream_reply(
 async fn run_calls(turn: &mut Turn<'_>, governed: Vec<ToolCall>, local: Vec<ToolCall>) -> bool {
     let mut queue = governed.into_iter();
     while let Some(call) = queue.next() {
+        // Calls not made read as abandoned to the model next time.
+        if turn.p.cancel.is_cancelled() {
+            return false;
+        }
         turn.emit(
             "tool_planned",
             json!({"tool_name": call.name, "tool_call_id": call.id}),
@@ -578,6 +597,9 @@ async fn run_calls(turn: &mut Turn<'_>, governed: Vec<ToolCall>, local: Vec<Tool
     }
     if local.is_empty() {
         return true;
+    }
+    if turn.p.cancel.is_cancelled() {
+        return false;
     }
     let listed: Vec<Value> = local
         .iter()
