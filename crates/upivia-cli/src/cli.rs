@@ -22,7 +22,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the platform (HTTP API and background workers).
     Serve(Box<ServeArgs>),
-    /// Submit a governed service request (agent key) and print its outcome.
+    /// Check a server URL and a personal access token, then store them for
+    /// the client commands (below --base-url/--pat and their variables).
+    Login(crate::commands::login::LoginArgs),
+    /// Forget the server URL and token `upivia login` stored.
+    Logout(crate::commands::login::LogoutArgs),
+    /// Submit a governed service request (agent key) and print its outcome;
+    /// `get <request_id>` reads one back.
     ///
     /// Exit code 0: executed, running or approval_required; 1: blocked or
     /// failed; 2: an error.
@@ -31,10 +37,15 @@ pub enum Command {
     Services(crate::commands::services::ServicesArgs),
     /// Pending approvals: list, approve, reject (PAT).
     Approvals(crate::commands::approvals::ApprovalsArgs),
-    /// Agents: list, create, enable a service (PAT).
+    /// Agents: list, create, show, pause, resume, rotate-key, budget,
+    /// enable a service, clone, delete, health (PAT).
     Agents(crate::commands::agents::AgentsArgs),
-    /// The organisation's balance (PAT).
+    /// The organisation's balance; credit adds to it (PAT; credit: the
+    /// owner's).
     Balance(crate::commands::balance::BalanceArgs),
+    /// What agents spent: totals per agent or per day, or each request
+    /// (PAT).
+    Usage(crate::commands::usage::UsageArgs),
     /// Your personal access tokens: create, list, revoke (PAT).
     Tokens(crate::commands::people::TokensArgs),
     /// The organisation's members: list, add, set-role, remove (PAT).

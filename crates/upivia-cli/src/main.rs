@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod config_file;
+mod credentials;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

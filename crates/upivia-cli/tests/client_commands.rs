@@ -36,7 +36,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A command with no `UPIVIA_*` variable inherited from the caller.
+/// A command with no `UPIVIA_*` variable inherited from the caller, and
+/// no login stored on this machine.
 fn upivia() -> Command {
     let mut cmd = Command::new(BIN);
     for (key, _) in std::env::vars() {
@@ -44,7 +45,10 @@ fn upivia() -> Command {
             cmd.env_remove(key);
         }
     }
-    cmd.env("UPIVIA_LOG", "warn");
+    cmd.env("UPIVIA_LOG", "warn").env(
+        "UPIVIA_CONFIG_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("upivia-cli-tests-no-config"),
+    );
     cmd
 }
 

@@ -1,17 +1,20 @@
-//! `upivia agents list|create <name>|enable <agent_id> <service>|clone
-//! <agent_id>|delete <agent_id>|health [<agent_id>]`: agent management
-//! (needs a PAT); `spawn <name> <operation>…`: a child of the agent whose
-//! key is given (needs that key).
+//! `upivia agents list|create <name>|show|pause|resume|rotate-key|budget
+//! <agent_id>|enable <agent_id> <service>|clone <agent_id>|delete
+//! <agent_id>|health [<agent_id>]`: agent management (needs a PAT);
+//! `spawn <name> <operation>…`: a child of the agent whose key is given
+//! (needs that key).
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
+use super::amount;
 use super::client::ClientArgs;
 use super::output::{self, Table};
 
-/// Agents: list, create, enable a service, clone, delete, health.
+/// Agents: list, create, show, pause, resume, rotate-key, budget, enable a
+/// service, clone, delete, health.
 #[derive(Args, Debug)]
 pub struct AgentsArgs {
     #[command(subcommand)]
@@ -37,6 +40,45 @@ pub enum AgentsCommand {
         /// A sandbox-only key (agent_key_test_…).
         #[arg(long)]
         test_key: bool,
+    },
+    /// One agent: status, limits, service bindings and health.
+    Show {
+        /// The agent id (agt_…).
+        agent_id: String,
+    },
+    /// Pause an agent: its service requests are refused (agent_paused)
+    /// until it is resumed.
+    Pause {
+        /// The agent id (agt_…).
+        agent_id: String,
+    },
+    /// Resume a paused agent: its service requests are governed again.
+    Resume {
+        /// The agent id (agt_…).
+        agent_id: String,
+    },
+    /// Replace an agent's API key: the old key stops at once and the new
+    /// one is printed once.
+    RotateKey {
+        /// The agent id (agt_…).
+        agent_id: String,
+    },
+    /// Show an agent's monthly spending cap, or set it with a flag.
+    Budget {
+        /// The agent id (agt_…).
+        agent_id: String,
+        /// Set the monthly cap in dollars (25, 12.50).
+        #[arg(long, value_name = "DOLLARS", value_parser = amount::parse_dollars,
+              conflicts_with_all = ["monthly_cents", "no_cap"])]
+        monthly: Option<i64>,
+        /// Set the monthly cap in integer cents.
+        #[arg(long, value_name = "CENTS", value_parser = clap::value_parser!(i64).range(0..),
+              conflicts_with = "no_cap")]
+        monthly_cents: Option<i64>,
+        /// Remove the monthly cap (the organisation's balance still bounds
+        /// spending).
+        #[arg(long)]
+        no_cap: bool,
     },
     /// Enable a service (or some of its operations) for an agent.
     Enable {
@@ -115,6 +157,95 @@ fn health_row(h: &Value) -> Vec<String> {
         ms(&h["p95_latency_ms"]),
         h["last_activity_at"].as_str().unwrap_or("never").to_owned(),
     ]
+}
+
+/// An agent's limits, money in dollars.
+fn limits_text(agent: &Value) -> String {
+    let cap = if agent["monthly_budget_cents"].is_null() {
+        "none".to_owned()
+    } else {
+        output::dollars_of(&agent["monthly_budget_cents"])
+    };
+    let count = |v: &Value| {
+        if v.is_null() {
+            "none".to_owned()
+        } else {
+            output::text(v)
+        }
+    };
+    [
+        format!("agent: {}", output::text(&agent["id"])),
+        format!("monthly budget: {cap}"),
+        format!(
+            "daily request limit: {}",
+            count(&agent["daily_request_limit"])
+        ),
+        format!(
+            "rate limit per minute: {}",
+            count(&agent["rate_limit_per_minute"])
+        ),
+    ]
+    .join("\n")
+}
+
+/// `agents show`: the agent, its limits, bindings and health.
+fn agent_text(shown: &Value, health: Option<&Value>) -> String {
+    let agent = &shown["agent"];
+    let mut lines = vec![
+        format!("name: {}", output::text(&agent["name"])),
+        format!("status: {}", output::text(&agent["status"])),
+        format!("mode: {}", output::text(&agent["key_mode"])),
+        limits_text(agent),
+    ];
+    if let Some(h) = health {
+        lines.push(format!("health: {}", output::text(&h["health"])));
+    }
+    let bindings = shown["services"].as_array().map_or(&[][..], Vec::as_slice);
+    if bindings.is_empty() {
+        lines.push("services: none (upivia agents enable <agent_id> <service>)".to_owned());
+    } else {
+        let mut table = Table::new(["SERVICE", "OPERATION", "APPROVAL", "MAX COST"]);
+        for b in bindings {
+            table.row(binding_row(b));
+        }
+        lines.push(String::new());
+        lines.push(table.render());
+    }
+    lines.join("\n")
+}
+
+/// A service binding as a table row, money in dollars.
+fn binding_row(b: &Value) -> Vec<String> {
+    let approval = if b["require_approval"] == true {
+        "always".to_owned()
+    } else if b["approval_threshold_cents"].is_i64() {
+        format!(
+            "above {}",
+            output::dollars_of(&b["approval_threshold_cents"])
+        )
+    } else {
+        "never".to_owned()
+    };
+    vec![
+        output::text(&b["service_id"]),
+        b["operation"].as_str().unwrap_or("*").to_owned(),
+        approval,
+        output::dollars_of(&b["max_cost_cents"]),
+    ]
+}
+
+/// The answer of a status change: JSON, or the agent's new status and
+/// what it means.
+fn print_status(answer: &Value, json: bool, note: Option<&str>) -> anyhow::Result<()> {
+    if json {
+        return output::print_json(answer);
+    }
+    let mut lines = vec![
+        format!("agent: {}", output::text(&answer["agent"]["id"])),
+        format!("status: {}", output::text(&answer["agent"]["status"])),
+    ];
+    lines.extend(note.map(str::to_owned));
+    output::print(&lines.join("\n"))
 }
 
 pub async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
@@ -223,22 +354,7 @@ pub async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
                     .map_or(&[][..], Vec::as_slice);
                 let mut table = Table::new(["SERVICE", "OPERATION", "APPROVAL", "MAX COST"]);
                 for b in bindings {
-                    let approval = if b["require_approval"] == true {
-                        "always".to_owned()
-                    } else if b["approval_threshold_cents"].is_i64() {
-                        format!(
-                            "above {}",
-                            output::dollars_of(&b["approval_threshold_cents"])
-                        )
-                    } else {
-                        "never".to_owned()
-                    };
-                    table.row(vec![
-                        output::text(&b["service_id"]),
-                        b["operation"].as_str().unwrap_or("*").to_owned(),
-                        approval,
-                        output::dollars_of(&b["max_cost_cents"]),
-                    ]);
+                    table.row(binding_row(b));
                 }
                 output::print(&table.render())?;
             }
@@ -278,6 +394,64 @@ pub async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
                     output::text(&spawned["agent"]["parent_agent_id"]),
                     output::text(&spawned["api_key"]),
                 ))?;
+            }
+        }
+        AgentsCommand::Show { agent_id } => {
+            let shown = agents.get(&agent_id).await?;
+            if json {
+                output::print_json(&shown)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            // Health is a second call: left out when it fails.
+            let health = agents.health(&agent_id).await.ok();
+            output::print(&agent_text(&shown, health.as_ref()))?;
+        }
+        AgentsCommand::Pause { agent_id } => {
+            let paused = agents
+                .update(&agent_id, &json!({"status": "paused"}))
+                .await?;
+            let note = format!(
+                "its service requests are refused (agent_paused) until upivia agents resume {agent_id}"
+            );
+            print_status(&paused, json, Some(&note))?;
+        }
+        AgentsCommand::Resume { agent_id } => {
+            let resumed = agents
+                .update(&agent_id, &json!({"status": "active"}))
+                .await?;
+            print_status(&resumed, json, None)?;
+        }
+        AgentsCommand::RotateKey { agent_id } => {
+            let rotated = agents.reset_key(&agent_id).await?;
+            if json {
+                output::print_json(&rotated)?;
+            } else {
+                output::print(&format!(
+                    "agent: {}\napi_key: {}\nthe old key no longer works; this key will not be shown again: store it now",
+                    output::text(&rotated["agent"]["id"]),
+                    output::text(&rotated["api_key"]),
+                ))?;
+            }
+        }
+        AgentsCommand::Budget {
+            agent_id,
+            monthly,
+            monthly_cents,
+            no_cap,
+        } => {
+            let cap = monthly.or(monthly_cents).map(Value::from);
+            let answer = if cap.is_some() || no_cap {
+                let cap = cap.unwrap_or(Value::Null);
+                agents
+                    .set_budget(&agent_id, &json!({"monthly_budget_cents": cap}))
+                    .await?
+            } else {
+                agents.get(&agent_id).await?
+            };
+            if json {
+                output::print_json(&answer)?;
+            } else {
+                output::print(&limits_text(&answer["agent"]))?;
             }
         }
         AgentsCommand::Delete { agent_id } => {

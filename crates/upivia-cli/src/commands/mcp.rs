@@ -54,7 +54,7 @@ struct Bridge {
 pub async fn run(args: McpArgs) -> anyhow::Result<ExitCode> {
     args.client.require_api_key()?;
     let key = args.client.api_key.clone().unwrap_or_default();
-    let url = format!("{}/mcp", args.client.base_url.trim_end_matches('/'));
+    let url = format!("{}/mcp", args.client.base_url()?.trim_end_matches('/'));
     let http = reqwest::Client::builder()
         .user_agent(concat!("upivia-mcp-bridge/", env!("CARGO_PKG_VERSION")))
         .build()

@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod agents;
+mod amount;
 pub(crate) mod approvals;
 pub(crate) mod audit;
 pub(crate) mod balance;
@@ -11,6 +12,7 @@ pub(crate) mod chat;
 mod client;
 pub(crate) mod inbox;
 pub(crate) mod knowledge;
+pub(crate) mod login;
 pub(crate) mod mcp;
 pub(crate) mod migrate;
 pub(crate) mod orgs;
@@ -27,6 +29,7 @@ pub(crate) mod storage;
 pub(crate) mod tasks;
 pub(crate) mod teams;
 pub(crate) mod triggers;
+pub(crate) mod usage;
 pub(crate) mod workflows;
 
 use std::process::ExitCode;
@@ -53,6 +56,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Approvals(args) => approvals::run(args).await,
             Command::Agents(args) => agents::run(args).await,
             Command::Balance(args) => balance::run(args).await,
+            Command::Usage(args) => usage::run(args).await,
+            Command::Login(args) => login::login(args).await,
+            Command::Logout(args) => login::logout(args),
             Command::Teams(args) => teams::run(args).await,
             Command::Secrets(args) => secrets::run(args).await,
             Command::Storage(args) => storage::run(args).await,

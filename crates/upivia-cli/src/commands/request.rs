@@ -1,29 +1,36 @@
 //! `upivia request <service> <operation> --payload JSON`: one governed
-//! service request, optionally followed to its final state (`--wait`).
+//! service request, optionally followed to its final state (`--wait`);
+//! `upivia request get <request_id>`: where one stands now.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use upivia::WaitOptions;
 use upivia::models::{CreateServiceRequest, ServiceRequestOutcome};
 
 use super::client::ClientArgs;
-use super::output;
+use super::{output, progress};
 
-/// Submit a governed service request as an agent (needs --api-key).
+/// Submit a governed service request as an agent (needs --api-key), or
+/// read one back with `get`.
 ///
 /// Exit code 0 when the request executed, is running or awaits approval;
 /// 1 when it was blocked or failed; 2 on an error.
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct RequestArgs {
+    #[command(subcommand)]
+    pub command: Option<RequestCommand>,
     /// Catalog service id, e.g. `email`.
-    pub service: String,
+    #[arg(required = true)]
+    pub service: Option<String>,
     /// Operation within the service, e.g. `send`.
-    pub operation: String,
+    #[arg(required = true)]
+    pub operation: Option<String>,
     /// The operation's input, a JSON object.
     #[arg(long, default_value = "{}")]
     pub payload: String,
@@ -44,6 +51,16 @@ pub struct RequestArgs {
     pub client: ClientArgs,
 }
 
+#[derive(Subcommand, Debug)]
+pub enum RequestCommand {
+    /// One of the agent's requests as it stands now (the agent's key:
+    /// agents see only their own), with the same exit codes.
+    Get {
+        /// The request id (req_…, or rfs_… for a refusal).
+        request_id: String,
+    },
+}
+
 /// A flag's value, which must be a JSON object.
 pub(super) fn json_object(flag: &str, raw: &str) -> anyhow::Result<Value> {
     let value: Value =
@@ -54,7 +71,7 @@ pub(super) fn json_object(flag: &str, raw: &str) -> anyhow::Result<Value> {
 
 /// A spinner on stderr (drawn only when stderr is a terminal).
 pub(super) fn spinner(message: String) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
+    let bar = progress::shown(ProgressBar::new_spinner());
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
         bar.set_style(style);
     }
@@ -65,11 +82,20 @@ pub(super) fn spinner(message: String) -> ProgressBar {
 
 pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
     args.client.require_api_key()?;
-    let mut request = CreateServiceRequest::new(
-        &args.service,
-        &args.operation,
-        json_object("--payload", &args.payload)?,
-    );
+    if let Some(RequestCommand::Get { request_id }) = &args.command {
+        let client = args.client.client()?;
+        let outcome = client
+            .service_requests()
+            .get(request_id)
+            .await
+            .with_context(|| format!("could not read {request_id}"))?;
+        return output::report_outcome(&outcome, args.client.json);
+    }
+    let (Some(service), Some(operation)) = (&args.service, &args.operation) else {
+        anyhow::bail!("name the service and the operation: upivia request <service> <operation>");
+    };
+    let mut request =
+        CreateServiceRequest::new(service, operation, json_object("--payload", &args.payload)?);
     if let Some(raw) = &args.metadata {
         request = request.with_metadata(json_object("--metadata", raw)?);
     }
@@ -78,7 +104,7 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
     }
     let client = args.client.client()?;
     let requests = client.service_requests();
-    let name = format!("{}.{}", args.service, args.operation);
+    let name = format!("{service}.{operation}");
     let bar = spinner(if args.wait {
         format!("{name}: waiting for the final state")
     } else {

@@ -171,7 +171,8 @@ pub async fn funded_agent(
 }
 
 /// The `upivia` binary with no `UPIVIA_*` variable inherited from the
-/// caller, quiet logs and no colour.
+/// caller, quiet logs, no colour, and a config directory that does not
+/// exist (so no login stored on this machine stands in for `--pat`).
 pub fn upivia() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_upivia"));
     for (key, _) in std::env::vars() {
@@ -179,8 +180,15 @@ pub fn upivia() -> std::process::Command {
             cmd.env_remove(key);
         }
     }
-    cmd.env("UPIVIA_LOG", "warn").env("NO_COLOR", "1");
+    cmd.env("UPIVIA_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .env("UPIVIA_CONFIG_DIR", no_config_dir());
     cmd
+}
+
+/// A config directory no test creates.
+pub fn no_config_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("upivia-cli-tests-no-config")
 }
 
 pub fn stdout(out: &std::process::Output) -> String {

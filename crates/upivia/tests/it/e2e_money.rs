@@ -174,3 +174,29 @@ async fn a_parent_spawns_a_child_that_spends_only_its_carve() {
     };
     assert_eq!(check.result["remaining_cents"], 40 - 2);
 }
+
+#[tokio::test]
+async fn an_owner_credits_the_balance_and_a_non_positive_credit_is_refused() {
+    let server = Server::start();
+    let owner = server.owner();
+    let before = owner.balance().get(None).await.unwrap().amount_cents;
+    let credited = owner
+        .balance()
+        .credit(Cents::new(1_250), Some("top-up"))
+        .await
+        .unwrap();
+    assert_eq!(credited.amount_cents.get(), before.get() + 1_250);
+    assert_eq!(credited.extra["credited_cents"], 1_250);
+    let now = owner.balance().get(None).await.unwrap();
+    assert_eq!(now.amount_cents, credited.amount_cents);
+    assert_eq!(now.extra["credits_cents"], before.get() + 1_250);
+
+    let refused = owner
+        .balance()
+        .credit(Cents::new(0), None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(422), "{refused}");
+    let unchanged = owner.balance().get(None).await.unwrap();
+    assert_eq!(unchanged.amount_cents, credited.amount_cents);
+}
