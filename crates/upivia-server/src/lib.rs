@@ -213,6 +213,19 @@ pub async fn prepare_with_clock(
             None
         }
     };
+    let chat_model = match &config.providers.openai {
+        Some(settings) => {
+            let model =
+                domains::chat::openai_model::OpenAiModel::new(settings, outbound.http.clone())
+                    .map_err(StartError::Config)?;
+            tracing::info!(
+                model = settings.model,
+                "chat turns of live agents: the OpenAI-compatible model"
+            );
+            Some(Arc::new(model) as Arc<dyn domains::chat::model::ChatModel>)
+        }
+        None => None,
+    };
     let platform = Platform::new(
         stores,
         catalog,
@@ -230,6 +243,7 @@ pub async fn prepare_with_clock(
             outbound,
             storage,
             embedder,
+            chat_model,
         },
     );
     let base_url = config.base_url(bound);

@@ -44,6 +44,9 @@ pub struct Platform {
     pub storage: Arc<crate::domains::storage::Storage>,
     /// Makes vectors for knowledge retrieval, when configured.
     pub embedder: Option<Arc<crate::providers::embeddings::Embedder>>,
+    /// Answers chat turns of live agents, when configured (the sandbox
+    /// model otherwise).
+    pub chat_model: Option<Arc<dyn crate::domains::chat::model::ChatModel>>,
 }
 
 /// What the platform reaches beyond its database: the secrets vault, the
@@ -53,6 +56,7 @@ pub struct Outside {
     pub outbound: crate::providers::Outbound,
     pub storage: crate::domains::storage::Storage,
     pub embedder: Option<crate::providers::embeddings::Embedder>,
+    pub chat_model: Option<Arc<dyn crate::domains::chat::model::ChatModel>>,
 }
 
 impl Platform {
@@ -69,6 +73,7 @@ impl Platform {
             outbound,
             storage,
             embedder,
+            chat_model,
         } = outside;
         let validators = Arc::new(Validators::for_catalog(&catalog));
         Platform {
@@ -83,6 +88,7 @@ impl Platform {
             outbound,
             storage: Arc::new(storage),
             embedder: embedder.map(Arc::new),
+            chat_model,
         }
     }
 }

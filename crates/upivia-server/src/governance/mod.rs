@@ -10,6 +10,7 @@ pub mod execute;
 pub mod idempotency;
 pub mod internal_ops;
 pub mod lineage;
+pub mod metered;
 pub mod outcome;
 pub mod outcome_review;
 pub mod pipeline;

@@ -28,9 +28,9 @@ use crate::money::Cents;
 /// The name requests report as their `provider`.
 pub const NAME: &str = "openai_compatible";
 /// Chat templates wrap each message in role markers the upstream bills.
-const TOKENS_PER_MESSAGE: u64 = 8;
+pub const TOKENS_PER_MESSAGE: u64 = 8;
 /// Template text around the whole conversation (BOS, the reply's header).
-const TOKENS_PER_REQUEST: u64 = 32;
+pub const TOKENS_PER_REQUEST: u64 = 32;
 const MICROCENTS_PER_CENT: u128 = 1_000_000;
 /// Sampling parameters passed through as given. Others (`n`, `stream`,
 /// `tools`, ...) are not: they would change what a call costs or how its
@@ -215,6 +215,11 @@ impl OpenAiClient {
         &self.model
     }
 
+    /// How long one call may wait for an answer (the provider timeout).
+    pub fn timeout(&self) -> std::time::Duration {
+        self.http.timeout()
+    }
+
     /// The upstream request body; `stream` asks for server-sent events.
     pub fn body(&self, request: &ChatRequest, stream: bool) -> Value {
         let mut body = request.extra.clone();
@@ -325,6 +330,14 @@ pub struct Prices {
 }
 
 impl Prices {
+    /// The configured prices of the endpoint's model.
+    pub fn of(settings: &OpenAiSettings) -> Prices {
+        Prices {
+            input_microcents_per_token: settings.price_input_microcents_per_token,
+            output_microcents_per_token: settings.price_output_microcents_per_token,
+        }
+    }
+
     /// Whole cents, rounded up; saturates rather than wraps.
     pub fn cost(&self, prompt_tokens: u64, completion_tokens: u64) -> Cents {
         // Each product fits in u128; their sum may not.

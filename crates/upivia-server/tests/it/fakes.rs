@@ -1,6 +1,7 @@
 //! Local fakes of the upstreams real providers call, on 127.0.0.1:0: an
 //! HTTP server that answers from a script and records every request (an
-//! OpenAI-compatible API, a webhook receiver), and an SMTP sink that speaks
+//! OpenAI-compatible API, streamed answers included; a webhook receiver),
+//! and an SMTP sink that speaks
 //! just enough SMTP for lettre (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, RSET,
 //! NOOP, QUIT) and records each transaction.
 
@@ -13,6 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -22,6 +24,10 @@ pub struct Canned {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// When set, the body is these pieces, written one after the other.
+    pub pieces: Vec<String>,
+    /// After its pieces the body never ends (an upstream that stalls).
+    pub stalls: bool,
 }
 
 impl Canned {
@@ -30,7 +36,31 @@ impl Canned {
             status,
             headers: vec![("content-type", "application/json".into())],
             body: body.to_string(),
+            pieces: Vec::new(),
+            stalls: false,
         }
+    }
+
+    /// A streamed chat completion: each chunk a `data:` event written on
+    /// its own, then `data: [DONE]`.
+    pub fn sse(chunks: &[serde_json::Value]) -> Canned {
+        let mut pieces: Vec<String> = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+        pieces.push("data: [DONE]\n\n".into());
+        Canned {
+            status: 200,
+            headers: vec![("content-type", "text/event-stream".into())],
+            body: String::new(),
+            pieces,
+            stalls: false,
+        }
+    }
+
+    /// [`Canned::sse`] without its end: the chunks, then nothing, forever.
+    pub fn sse_stalled(chunks: &[serde_json::Value]) -> Canned {
+        let mut canned = Canned::sse(chunks);
+        canned.pieces.pop();
+        canned.stalls = true;
+        canned
     }
 
     pub fn text(status: u16, body: &str) -> Canned {
@@ -38,6 +68,8 @@ impl Canned {
             status,
             headers: vec![],
             body: body.into(),
+            pieces: Vec::new(),
+            stalls: false,
         }
     }
 
@@ -138,7 +170,22 @@ async fn answer(State(state): State<Arc<HttpState>>, request: Request) -> Respon
         }
         last.clone().unwrap_or_else(|| Canned::text(200, "ok"))
     };
-    let mut response = (StatusCode::from_u16(canned.status).unwrap(), canned.body).into_response();
+    let status = StatusCode::from_u16(canned.status).unwrap();
+    let mut response = if canned.pieces.is_empty() {
+        (status, canned.body).into_response()
+    } else {
+        let pieces = futures::stream::iter(canned.pieces).then(|piece| async move {
+            // Apart in time, so the client reads them as separate chunks.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            Ok::<_, std::convert::Infallible>(Bytes::from(piece))
+        });
+        let rest = if canned.stalls {
+            futures::stream::pending().boxed()
+        } else {
+            futures::stream::empty().boxed()
+        };
+        (status, axum::body::Body::from_stream(pieces.chain(rest))).into_response()
+    };
     for (name, value) in canned.headers {
         response.headers_mut().insert(
             HeaderName::from_static(name),

@@ -11,6 +11,7 @@ mod auth_matrix;
 mod bad_input;
 mod budget;
 mod chat;
+mod chat_openai;
 mod concurrency;
 mod connections;
 mod coordination;

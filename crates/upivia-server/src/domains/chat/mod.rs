@@ -3,6 +3,7 @@
 //! §2.12).
 
 pub mod model;
+pub mod openai_model;
 pub mod sandbox;
 pub mod service;
 pub mod tools;

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::money::Cents;
+
 /// A tool the model may call: a governed operation (`email_send`) or one
 /// the client runs itself (`local_read_file`).
 #[derive(Clone, Debug, PartialEq)]
@@ -51,12 +53,18 @@ pub struct ModelRequest {
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// The counts are the model's own estimate, not what an endpoint
+    /// reported.
+    pub estimated: bool,
 }
 
 impl Usage {
     pub fn add(&mut self, other: Usage) {
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(other.completion_tokens);
+        self.estimated |= other.estimated;
     }
 }
 
@@ -65,20 +73,56 @@ pub struct ModelReply {
     pub text: String,
     pub tool_calls: Vec<ToolCall>,
     pub usage: Usage,
+    /// What the call cost: never above its quote's estimate (the estimate
+    /// itself when the endpoint reported no usage); zero for a free model.
+    pub cost: Cents,
+}
+
+/// What a call of a priced model may cost, known before it is made: the
+/// turn reserves `estimate` and records the call as a service request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelQuote {
+    /// The provider name the request reports.
+    pub provider: &'static str,
+    pub estimate: Cents,
+    pub prompt_token_bound: u64,
+    pub max_tokens: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// The endpoint failed or answered something unusable; the message is
+    /// The endpoint failed, timed out or refused the call; the message is
     /// shown to the user (no secrets in it).
     #[error("the model failed: {0}")]
     Upstream(String),
+    /// The endpoint answered something the turn cannot use (malformed
+    /// chunks, tool-call arguments that are not a JSON object).
+    #[error("the model answered something unusable: {0}")]
+    Malformed(String),
 }
 
 #[async_trait]
 pub trait ChatModel: Send + Sync {
     /// The id `model` events report.
     fn id(&self) -> &str;
+
+    /// Whether a turn's `modelId` names this model: its id, or its id
+    /// behind an OpenRouter-style vendor prefix (`openai/gpt-4.1-mini` for
+    /// `gpt-4.1-mini`). What goes upstream is always this model, so its
+    /// prices hold.
+    fn serves(&self, model_id: &str) -> bool {
+        let id = self.id();
+        model_id == id
+            || model_id
+                .rsplit_once('/')
+                .is_some_and(|(_, name)| name == id)
+    }
+
+    /// What answering `request` may cost; `None` for a free model whose
+    /// calls are not recorded (the sandbox).
+    fn quote(&self, _request: &ModelRequest) -> Option<ModelQuote> {
+        None
+    }
 
     /// Answers `request`, sending text to `deltas` as it is produced (a
     /// closed receiver is not an error: the turn goes on without its

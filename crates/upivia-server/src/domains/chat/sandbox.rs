@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use super::model::{
     ChatModel, ModelError, ModelMessage, ModelReply, ModelRequest, ModelTool, ToolCall, Usage,
 };
+use crate::money::Cents;
 
 pub const ID: &str = "sandbox";
 const PREFIX: usize = 5;
@@ -64,7 +65,9 @@ impl ChatModel for SandboxModel {
             usage: Usage {
                 prompt_tokens: (prompt_bytes as u64).div_ceil(4),
                 completion_tokens: (text.len() as u64).div_ceil(4),
+                estimated: true,
             },
+            cost: Cents::ZERO,
             text,
             tool_calls,
         })

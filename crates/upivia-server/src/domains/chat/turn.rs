@@ -17,16 +17,21 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::model::{ChatModel, ModelMessage, ModelRequest, ToolCall, Usage};
+use super::model::{
+    ChatModel, ModelError, ModelMessage, ModelReply, ModelRequest, ToolCall, Usage,
+};
 use super::sandbox::SandboxModel;
 use super::service;
 use super::tools::{self, LocalTool, Target, Toolset};
 use crate::domains::DomainError;
 use crate::domains::automation::dispatch::{Dispatch, dispatch_gated};
+use crate::governance::metered::{self, MeteredCall, Metering};
 use crate::governance::{GovernanceError, approvals, outcome};
 use crate::ids::{self, AgentId, OrgId, RequestId};
-use crate::model::{Account, Agent, HoldLimit, RequestStatus, Role, UserPrincipal};
+use crate::model::{Account, Agent, HoldLimit, KeyMode, RequestStatus, Role, UserPrincipal};
+use crate::money::Cents;
 use crate::platform::Platform;
+use crate::providers::ProviderError;
 use crate::store::{AppendChat, ChatMessage, ChatPause, ChatSession, PauseChange};
 
 /// Most model calls in one turn (a model that keeps calling tools stops
@@ -162,6 +167,7 @@ pub async fn prepare(
         .into());
     }
     let (session, agent) = service::open_for_turn(platform, user, &request.session_id).await?;
+    let model = model_for(platform, &agent, request.model_id.as_deref())?;
     let org = OrgId::from(&user.org_id);
     let mut state = PausedTurn {
         instructions: request.instructions.clone(),
@@ -231,9 +237,39 @@ pub async fn prepare(
         message: request.message,
         state,
         answers,
-        model: Arc::new(SandboxModel),
+        model,
         cancel: CancellationToken::new(),
     })
+}
+
+/// The configured model for a live agent, the sandbox otherwise (a test
+/// agent spends nothing real, as with its providers). A turn's `modelId`
+/// must name the configured model: its prices are the only ones known, so
+/// another model would be billed at the wrong rate.
+fn model_for(
+    platform: &Platform,
+    agent: &Agent,
+    model_id: Option<&str>,
+) -> Result<Arc<dyn ChatModel>, TurnError> {
+    let Some(model) = platform
+        .chat_model
+        .as_ref()
+        .filter(|_| agent.key_mode == KeyMode::Live)
+    else {
+        return Ok(Arc::new(SandboxModel));
+    };
+    if let Some(asked) = model_id.filter(|m| !m.trim().is_empty())
+        && !model.serves(asked)
+    {
+        return Err(DomainError::Invalid(format!(
+            "invalid field modelId: this server's chat model is {:?}, priced as configured; \
+             {asked:?} is not available (leave modelId out or name {:?})",
+            model.id(),
+            model.id()
+        ))
+        .into());
+    }
+    Ok(model.clone())
 }
 
 async fn restore_pause(
@@ -378,6 +414,10 @@ struct Turn<'a> {
     events: mpsc::Sender<Event>,
     org: OrgId,
     usage: Usage,
+    /// What the turn's model calls cost, settled.
+    cost: Cents,
+    /// The service requests of its model calls.
+    model_requests: Vec<String>,
     tools: Toolset,
 }
 
@@ -436,6 +476,8 @@ pub async fn run(platform: Platform, prepared: Prepared, events: mpsc::Sender<Ev
         events,
         org,
         usage: Usage::default(),
+        cost: Cents::ZERO,
+        model_requests: Vec::new(),
         tools,
     };
     let final_text = drive(&mut turn).await;
@@ -490,10 +532,10 @@ async fn drive(turn: &mut Turn<'_>) -> Option<String> {
             Some(r) => r,
             None => return None,
         };
-        let reply = match stream_reply(turn, &request).await {
+        let reply = match metered_reply(turn, &request).await {
             Ok(reply) => reply,
-            Err(message) => {
-                turn.emit("error", json!({"message": message})).await;
+            Err(error) => {
+                turn.emit("error", error).await;
                 return None;
             }
         };
@@ -524,11 +566,94 @@ async fn drive(turn: &mut Turn<'_>) -> Option<String> {
     }
 }
 
+/// One model call. A priced model's call is a service request of the
+/// agent (`governance::metered`): its quote is held before anything is
+/// sent, or the turn stops with the budget's reason; its cost is settled
+/// after, or the hold released when it failed. The error is the `error`
+/// event's data.
+async fn metered_reply(turn: &mut Turn<'_>, request: &ModelRequest) -> Result<ModelReply, Value> {
+    let Some(quote) = turn.p.model.quote(request) else {
+        return stream_reply(turn, request)
+            .await
+            .map_err(|e| json!({"message": e.to_string()}));
+    };
+    let session_id = turn.p.session.id.clone();
+    let unrecorded = |e: GovernanceError| {
+        tracing::error!(error = %e, session = %session_id, "a chat model call could not be recorded");
+        json!({"message": "the model call could not be recorded; try again"})
+    };
+    let call = MeteredCall {
+        service: "text_generation",
+        operation: "generate",
+        provider: quote.provider,
+        payload: json!({
+            "model": turn.p.model.id(),
+            "max_tokens": quote.max_tokens,
+            "prompt_token_bound": quote.prompt_token_bound,
+            "messages": request.messages.len(),
+            "tools": request.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        }),
+        metadata: json!({
+            "chat_session_id": turn.p.session.id,
+            "user_id": turn.p.user.user_id,
+            "model_call": turn.p.state.model_calls,
+        }),
+        estimate: quote.estimate,
+    };
+    let reservation = match metered::reserve(turn.platform, &turn.p.agent, call).await {
+        Ok(Metering::Reserved(r)) => r,
+        Ok(Metering::Refused {
+            reason,
+            message,
+            request_id,
+        }) => {
+            return Err(json!({
+                "message": format!("the model was not called: {message}"),
+                "code": reason.as_str(),
+                "request_id": request_id,
+                "estimated_cost_cents": quote.estimate.get(),
+            }));
+        }
+        Err(e) => return Err(unrecorded(e)),
+    };
+    let request_id = reservation.request_id().to_owned();
+    turn.model_requests.push(request_id.clone());
+    if let Err(e) = reservation.start(turn.platform).await {
+        let nothing_sent = ProviderError::Unavailable(
+            "the call could not be recorded before it was made; nothing was sent".into(),
+        );
+        // Released: the model was not called.
+        let _ = reservation.settle(turn.platform, Err(nothing_sent)).await;
+        return Err(unrecorded(e));
+    }
+    let answered = stream_reply(turn, request).await;
+    let settled = match &answered {
+        Ok(reply) => Ok((
+            json!({
+                "model": turn.p.model.id(),
+                "text_chars": reply.text.chars().count(),
+                "tool_calls": reply.tool_calls.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+                "usage": {
+                    "prompt_tokens": reply.usage.prompt_tokens,
+                    "completion_tokens": reply.usage.completion_tokens,
+                    "estimated": reply.usage.estimated,
+                },
+            }),
+            reply.cost,
+        )),
+        Err(ModelError::Malformed(m)) => Err(ProviderError::Adapter(m.clone())),
+        Err(e) => Err(ProviderError::Unavailable(e.to_string())),
+    };
+    match reservation.settle(turn.platform, settled).await {
+        Ok(finished) => turn.cost = turn.cost.checked_add(finished.cost).unwrap_or(turn.cost),
+        // The request stays `executing`; recovery settles it.
+        Err(e) => tracing::error!(error = %e, request_id, "a chat model call could not be settled"),
+    }
+    answered.map_err(|e| json!({"message": e.to_string(), "request_id": request_id}))
+}
+
 /// Streams one model reply; its text deltas go out as `message_delta`.
-async fn stream_reply(
-    turn: &Turn<'_>,
-    request: &ModelRequest,
-) -> Result<super::model::ModelReply, String> {
+async fn stream_reply(turn: &Turn<'_>, request: &ModelRequest) -> Result<ModelReply, ModelError> {
     let (tx, mut rx) = mpsc::channel::<String>(64);
     let model = turn.p.model.clone();
     let request = request.clone();
@@ -538,9 +663,10 @@ async fn stream_reply(
             .await;
     }
     match call.await {
-        Ok(Ok(reply)) => Ok(reply),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("the model call stopped unexpectedly".into()),
+        Ok(result) => result,
+        Err(_) => Err(ModelError::Upstream(
+            "the model call stopped unexpectedly".into(),
+        )),
     }
 }
 
@@ -872,11 +998,15 @@ async fn finish(turn: &Turn<'_>, final_text: Option<String>) {
     turn.emit(
         "usage",
         json!({
+            "model": turn.p.model.id(),
             "prompt_tokens": turn.usage.prompt_tokens,
             "completion_tokens": turn.usage.completion_tokens,
-            // The sandbox model is free, and its counts are estimates.
-            "cost_cents": 0,
-            "estimated": true,
+            // The model calls' settled cost; tool calls report their own.
+            "cost_cents": turn.cost.get(),
+            // Counts the model estimated (the sandbox's, or an endpoint
+            // that reported none, charged its quote).
+            "estimated": turn.usage.estimated || turn.model_requests.is_empty(),
+            "model_request_ids": turn.model_requests,
         }),
     )
     .await;
