@@ -17,6 +17,7 @@ mod audit_logs;
 mod balance;
 mod budget_requests;
 mod chat;
+mod console;
 mod delegation;
 mod devices;
 mod fields;
@@ -183,6 +184,7 @@ pub fn router(state: AppState) -> Router {
         .merge(streaming)
         // The upgrade answers at once; the socket then watches its own time.
         .merge(ws::router().route_layer(middleware::from_fn(metrics::track)))
+        .merge(console::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(log_internal_errors))

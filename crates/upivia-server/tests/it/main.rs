@@ -14,6 +14,7 @@ mod chat;
 mod chat_openai;
 mod concurrency;
 mod connections;
+mod console;
 mod coordination;
 #[cfg(unix)]
 mod data_at_rest;
