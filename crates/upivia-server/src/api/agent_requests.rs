@@ -1,7 +1,9 @@
 //! The agent-requests inbox (API.md §2.11): list, raise, read one, and
 //! resolve or reject (`PATCH /agent-requests` with the id in the body,
 //! `request_id` first, then `id`). Agents use their key to raise and to
-//! read their own requests and the responses; humans decide them.
+//! read their own requests and the responses; humans decide them. A
+//! person's list also holds the pending approval gates of chat turns
+//! (`domains::inbox::chat_gates`), decided through the same PATCH.
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -14,6 +16,7 @@ use super::extract::{Caller, Json, Query, UserAuth};
 use super::fields::string;
 use super::text;
 use crate::clock::rfc3339;
+use crate::domains::inbox::chat_gates::{self, GateError};
 use crate::domains::inbox::service::{self, InboxCaller, RaiseRequest};
 use crate::store::{AgentRequest, InboxStatus, REQUEST_TYPES, StatusFilter};
 
@@ -112,10 +115,31 @@ async fn list(
                 ))
             })?,
     };
+    let gates_too = matches!(status, StatusFilter::Pending | StatusFilter::All)
+        && kind.as_deref().is_none_or(|k| k == "approval");
     let rows = service::list(&state.platform, caller(&who), status, kind, limit).await?;
+    let mut listed: Vec<(time::OffsetDateTime, Value)> = rows
+        .iter()
+        .map(|r| (r.created_at, request_json(r)))
+        .collect();
+    if let (true, Caller::User(user)) = (gates_too, &who) {
+        let gates = chat_gates::pending(&state.platform, user)
+            .await
+            .map_err(gate_error)?;
+        listed.extend(gates.iter().map(|g| (g.created_at(), g.json())));
+        listed.sort_by(|a, b| b.0.cmp(&a.0));
+        listed.truncate(limit as usize);
+    }
     Ok(AxumJson(
-        json!({"requests": rows.iter().map(request_json).collect::<Vec<_>>()}),
+        json!({"requests": listed.into_iter().map(|(_, row)| row).collect::<Vec<_>>()}),
     ))
+}
+
+fn gate_error(e: GateError) -> ApiError {
+    match e {
+        GateError::Domain(d) => d.into(),
+        GateError::Governance(g) => g.into(),
+    }
 }
 
 async fn create(
@@ -189,6 +213,12 @@ async fn resolve(
         }
     };
     let response = string(&body, "response", TEXT_MAX_BYTES)?;
+    if chat_gates::names(&id) {
+        let row = chat_gates::decide(&state.platform, &user.0, &id, status, response.as_deref())
+            .await
+            .map_err(gate_error)?;
+        return Ok(AxumJson(json!({"ok": true, "request": row})));
+    }
     let request = service::decide(&state.platform, &user.0, &id, status, response).await?;
     Ok(AxumJson(
         json!({"ok": true, "request": request_json(&request)}),

@@ -574,3 +574,151 @@ async fn of_two_resumes_racing_for_one_pause_exactly_one_goes_on() {
         .count();
     assert_eq!(tools, 1, "the call was answered once: {}", shown.body);
 }
+
+#[tokio::test]
+async fn a_paused_call_is_in_the_agent_requests_inbox_and_deciding_it_there_answers_the_call() {
+    let s = TestServer::start().await;
+    let (id, t) = paused_on_approval(&s).await;
+    let pending = t.first("tool_pending").clone();
+    let approval = pending["approval_id"].as_str().unwrap().to_owned();
+    let request = pending["request_id"].as_str().unwrap().to_owned();
+
+    // The terminal client's pending view: GET /agent-requests?status=pending.
+    let r = s.get("/api/v1/agent-requests?status=pending", &s.pat).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let rows = r.body["requests"].as_array().unwrap();
+    let row = rows
+        .iter()
+        .find(|row| row["id"] == approval.as_str())
+        .unwrap_or_else(|| panic!("no gate in {rows:?}"));
+    assert_eq!(row["request_type"], "approval");
+    assert_eq!(row["status"], "pending");
+    assert_eq!(row["service_request_id"], request.as_str());
+    assert_eq!(row["chat_session_id"], id.as_str());
+    assert!(
+        row["title"].as_str().unwrap().contains("email.send"),
+        "{row}"
+    );
+    assert!(row["agent_name"].is_string(), "{row}");
+    // Filtered out by another type, and absent from the resolved list.
+    let r = s
+        .get(
+            "/api/v1/agent-requests?status=pending&type=clarification",
+            &s.pat,
+        )
+        .await;
+    assert!(!r.body.to_string().contains(&approval), "{r:?}");
+    let r = s
+        .get("/api/v1/agent-requests?status=resolved", &s.pat)
+        .await;
+    assert!(!r.body.to_string().contains(&approval), "{r:?}");
+    // A member who did not start the turn does not see it, nor decide it.
+    let member = s.user_pat(Role::Member).await;
+    let r = s.get("/api/v1/agent-requests", &member).await;
+    assert!(!r.body.to_string().contains(&approval), "{r:?}");
+    let r = s
+        .patch(
+            "/api/v1/agent-requests",
+            &member,
+            json!({"request_id": approval, "action": "resolve"}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{r:?}");
+
+    // Resolving approves it: the request executes, once.
+    let r = s
+        .patch(
+            "/api/v1/agent-requests",
+            &s.pat,
+            json!({"request_id": approval, "action": "resolve", "response": "ok"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["ok"], true);
+    assert_eq!(r.body["request"]["status"], "resolved", "{r:?}");
+    assert_eq!(r.body["request"]["outcome"]["status"], "executed", "{r:?}");
+    let again = s
+        .patch(
+            "/api/v1/agent-requests",
+            &s.pat,
+            json!({"id": approval, "action": "reject"}),
+        )
+        .await;
+    assert_eq!(again.status, 409, "{again:?}");
+    assert_eq!(again.body["error"]["code"], "request_already_resolved");
+    let r = s.get("/api/v1/agent-requests?status=pending", &s.pat).await;
+    assert!(!r.body.to_string().contains(&approval), "{r:?}");
+
+    // The next message of the session: the call is answered with what
+    // happened, not as abandoned.
+    let next = turn(&s, &s.pat, json!({"sessionId": id, "message": "thanks"})).await;
+    assert_eq!(next.status, 200, "{}", next.raw);
+    let r = s.get(&format!("/api/v1/chat/sessions/{id}"), &s.pat).await;
+    let messages = r.body["messages"].as_array().unwrap();
+    let tool = messages
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap_or_else(|| panic!("no tool message in {messages:?}"));
+    assert!(
+        tool["content"].as_str().unwrap().contains("executed"),
+        "{tool}"
+    );
+    let roles: Vec<&str> = messages.iter().filter_map(|m| m["role"].as_str()).collect();
+    let tool_at = roles.iter().position(|r| *r == "tool").unwrap();
+    assert_eq!(
+        roles[tool_at + 1],
+        "user",
+        "the answer precedes the next message: {roles:?}"
+    );
+    s.ledger_ok().await;
+}
+
+#[tokio::test]
+async fn a_member_sees_the_gate_of_their_own_turn_but_only_an_admin_decides_it() {
+    let s = TestServer::start().await;
+    s.credit(100).await;
+    let member = s.user_pat(Role::Member).await;
+    // The member's own agent: members chat with the agents they own.
+    let r = s
+        .post("/api/v1/agents", &member, json!({"name": "member agent"}))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let agent_id = r.body["agent"]["id"].as_str().unwrap().to_owned();
+    let r = s
+        .post(
+            &format!("/api/v1/agents/{agent_id}/services"),
+            &s.pat,
+            json!({"service_id": "email", "require_approval": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = s
+        .post(
+            "/api/v1/chat/sessions",
+            &member,
+            json!({"agent_id": agent_id, "model_id": null, "title": null}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let t = turn(
+        &s,
+        &member,
+        json!({"sessionId": id, "message": send_email_message()}),
+    )
+    .await;
+    let approval = t.first("tool_pending")["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s.get("/api/v1/agent-requests", &member).await;
+    assert!(r.body.to_string().contains(&approval), "{r:?}");
+    let r = s
+        .patch(
+            "/api/v1/agent-requests",
+            &member,
+            json!({"request_id": approval, "action": "resolve"}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{r:?}");
+}

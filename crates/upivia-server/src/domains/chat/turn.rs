@@ -136,6 +136,8 @@ pub struct Prepared {
     /// Tool answers the resume brings (approval outcome, local results).
     answers: Vec<ChatMessage>,
     model: Arc<dyn ChatModel>,
+    /// The `modelId` asked for, when the turn runs on another model.
+    substituted: Option<String>,
     cancel: CancellationToken,
 }
 
@@ -167,7 +169,7 @@ pub async fn prepare(
         .into());
     }
     let (session, agent) = service::open_for_turn(platform, user, &request.session_id).await?;
-    let model = model_for(platform, &agent, request.model_id.as_deref())?;
+    let (model, substituted) = model_for(platform, &agent, request.model_id.as_deref());
     let org = OrgId::from(&user.org_id);
     let mut state = PausedTurn {
         instructions: request.instructions.clone(),
@@ -186,12 +188,17 @@ pub async fn prepare(
             }
             // A new message moves on from a paused turn: its unanswered
             // calls read as abandoned to the model (`conversation`); a
-            // parked request stays in the approvals inbox on its own.
-            platform
+            // parked request stays in the approvals inbox on its own. One
+            // decided meanwhile (from the inbox, without continue_from)
+            // answers its call with the outcome instead.
+            let pause = platform
                 .stores
                 .chat
                 .take_chat_pause(&org, &session.id)
                 .await?;
+            if let Some(pause) = pause {
+                answers = decided_meanwhile(platform, &session, &pause).await?;
+            }
         }
         Some(cont) => {
             let pause = platform
@@ -238,38 +245,37 @@ pub async fn prepare(
         state,
         answers,
         model,
+        substituted,
         cancel: CancellationToken::new(),
     })
 }
 
 /// The configured model for a live agent, the sandbox otherwise (a test
-/// agent spends nothing real, as with its providers). A turn's `modelId`
-/// must name the configured model: its prices are the only ones known, so
-/// another model would be billed at the wrong rate.
+/// agent spends nothing real, as with its providers), and the `modelId`
+/// the turn asked for when it is not that model. Only the configured
+/// model's prices are known, so another would be billed at the wrong
+/// rate: the turn runs on the configured one and its `model` event says
+/// so (the terminal client offers a catalogue of models this server does
+/// not have, and refusing its turns would leave it unusable).
 fn model_for(
     platform: &Platform,
     agent: &Agent,
     model_id: Option<&str>,
-) -> Result<Arc<dyn ChatModel>, TurnError> {
-    let Some(model) = platform
+) -> (Arc<dyn ChatModel>, Option<String>) {
+    let asked = model_id
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned);
+    let model: Arc<dyn ChatModel> = match platform
         .chat_model
         .as_ref()
         .filter(|_| agent.key_mode == KeyMode::Live)
-    else {
-        return Ok(Arc::new(SandboxModel));
-    };
-    if let Some(asked) = model_id.filter(|m| !m.trim().is_empty())
-        && !model.serves(asked)
     {
-        return Err(DomainError::Invalid(format!(
-            "invalid field modelId: this server's chat model is {:?}, priced as configured; \
-             {asked:?} is not available (leave modelId out or name {:?})",
-            model.id(),
-            model.id()
-        ))
-        .into());
-    }
-    Ok(model.clone())
+        Some(model) => model.clone(),
+        None => Arc::new(SandboxModel),
+    };
+    let substituted = asked.filter(|m| !model.serves(m));
+    (model, substituted)
 }
 
 async fn restore_pause(
@@ -345,6 +351,40 @@ async fn resume(
         }
         .into()),
     }
+}
+
+/// The answer of an approval pause's call when its request was decided
+/// since the turn paused; nothing otherwise.
+async fn decided_meanwhile(
+    platform: &Platform,
+    session: &ChatSession,
+    pause: &ChatPause,
+) -> Result<Vec<ChatMessage>, TurnError> {
+    let Some(request_id) = pause
+        .request_id
+        .as_deref()
+        .filter(|_| pause.kind == "approval")
+    else {
+        return Ok(Vec::new());
+    };
+    let Ok(paused) = serde_json::from_value::<PausedTurn>(pause.state.clone()) else {
+        return Ok(Vec::new());
+    };
+    let Some(call) = paused.awaiting.first() else {
+        return Ok(Vec::new());
+    };
+    let decided = platform
+        .stores
+        .governance
+        .request(&RequestId::from(request_id))
+        .await?
+        .filter(|r| r.org_id == session.org_id && r.status != RequestStatus::AwaitingApproval);
+    Ok(decided
+        .map(|r| {
+            let outcome = outcome::render(&r);
+            vec![tool_message(session, call, &outcome, platform.clock.now())]
+        })
+        .unwrap_or_default())
 }
 
 /// Where the paused request stands; decides it first when it is still
@@ -488,9 +528,15 @@ pub async fn run(platform: Platform, prepared: Prepared, events: mpsc::Sender<Ev
 /// or the turn pauses or fails (`None`).
 async fn drive(turn: &mut Turn<'_>) -> Option<String> {
     let model_id = turn.p.model.id().to_owned();
-    turn.emit("model", json!({"id": model_id, "model": model_id}))
-        .await;
-    let mut first = Vec::new();
+    let mut announced = json!({"id": model_id, "model": model_id});
+    if let Some(asked) = &turn.p.substituted {
+        announced["requested"] = json!(asked);
+        announced["substituted"] = json!(true);
+    }
+    turn.emit("model", announced).await;
+    // Answers of calls first (a resume's, or a pause decided meanwhile),
+    // so each follows its call and precedes the new message.
+    let mut first = std::mem::take(&mut turn.p.answers);
     if !turn.p.message.trim().is_empty() {
         first.push(ChatMessage {
             id: ids::new_id(service::MESSAGE_PREFIX),
@@ -503,7 +549,6 @@ async fn drive(turn: &mut Turn<'_>) -> Option<String> {
             created_at: turn.platform.clock.now(),
         });
     }
-    first.append(&mut turn.p.answers);
     if !first.is_empty() && !turn.save(first, PauseChange::Keep).await {
         return None;
     }
