@@ -637,6 +637,9 @@ const UNDO_AFTER_3: &[&str] = &[
     "DROP TABLE memories_fts; DROP TABLE memories;",
     "DROP TABLE chat_pauses; DROP TABLE chat_messages; DROP TABLE chat_sessions;",
     "DROP TABLE device_commands; DROP TABLE device_sessions;",
+    "DROP TABLE room_turns; DROP TABLE room_messages; DROP TABLE room_participants; \
+     DROP TABLE rooms; ALTER TABLE chat_sessions DROP COLUMN room_id;",
+    "DROP TABLE human_inputs;",
 ];
 
 #[test]

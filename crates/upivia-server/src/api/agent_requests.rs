@@ -127,7 +127,7 @@ async fn list(
             .await
             .map_err(gate_error)?;
         listed.extend(gates.iter().map(|g| (g.created_at(), g.json())));
-        listed.sort_by(|a, b| b.0.cmp(&a.0));
+        listed.sort_by_key(|row| std::cmp::Reverse(row.0));
         listed.truncate(limit as usize);
     }
     Ok(AxumJson(

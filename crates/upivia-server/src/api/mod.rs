@@ -21,6 +21,7 @@ mod console;
 mod delegation;
 mod devices;
 mod fields;
+mod human_input;
 mod knowledge;
 mod mcp;
 mod memories;
@@ -135,6 +136,7 @@ fn v1() -> Router<AppState> {
         .merge(admin::router())
         .merge(simulations::router())
         .merge(ops::router())
+        .merge(human_input::router())
         .route_layer(middleware::from_fn(metrics::track))
         .method_not_allowed_fallback(method_not_allowed)
 }

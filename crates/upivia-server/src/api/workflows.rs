@@ -129,6 +129,7 @@ pub(super) fn run_json(r: &WorkflowRun, workflow_name: Option<&str>, spent: Opti
             "result": s.result,
             "service_request_id": s.request_id,
             "approval_id": s.gate_id,
+            "human_input_id": s.human_input_id,
             "skip_reason": s.skip_reason,
             "started_at": s.started_at,
             "finished_at": s.finished_at,

@@ -9,6 +9,7 @@ pub mod automation;
 pub mod chat;
 pub mod delegation;
 pub mod devices;
+pub mod human_input;
 pub mod identity;
 pub mod inbox;
 pub mod knowledge;

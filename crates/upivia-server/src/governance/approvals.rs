@@ -309,6 +309,10 @@ async fn recheck(
                 Ok(hold) => holds.extend(hold),
                 Err(block) => return Ok(Err(block)),
             }
+            match super::room_budget::admit(platform, &agent, request).await? {
+                Ok(hold) => holds.extend(hold),
+                Err(block) => return Ok(Err(block)),
+            }
             Ok((holds, agent.key_mode))
         }
     })

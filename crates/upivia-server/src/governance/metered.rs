@@ -16,7 +16,7 @@
 use serde_json::Value;
 
 use super::record::Recorder;
-use super::{GovernanceError, budget, execute, lineage, policy, trail};
+use super::{GovernanceError, budget, execute, lineage, policy, room_budget, trail};
 use crate::ids::{self, OrgId, RequestId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
 use crate::money::Cents;
@@ -83,6 +83,20 @@ pub async fn reserve(
             request_id: None,
         });
     }
+    // A call made in a room spends from the room's cap too.
+    let mut holds = budget::holds(agent, None, now);
+    if let Some(room) = call.metadata.get(room_budget::ROOM_KEY) {
+        match room_budget::hold(platform, agent, room.as_str()).await? {
+            Ok(hold) => holds.extend(hold),
+            Err((reason, message)) => {
+                return Ok(Metering::Refused {
+                    reason,
+                    message,
+                    request_id: None,
+                });
+            }
+        }
+    }
     let mut request = ServiceRequest {
         id: ids::new_id(ids::REQUEST),
         org_id: agent.org_id.clone(),
@@ -126,7 +140,7 @@ pub async fn reserve(
             request: request.clone(),
             idempotency: None,
             disposition: Disposition::Reserve {
-                holds: budget::holds(agent, None, now),
+                holds,
                 amount: call.estimate,
                 limits: Vec::new(),
             },

@@ -23,6 +23,7 @@ pub mod recovery;
 pub mod refusals;
 pub mod resolve;
 pub mod roles;
+pub mod room_budget;
 pub mod secrets;
 pub mod simulate;
 pub mod trail;

@@ -27,7 +27,7 @@ use super::record::Recorder;
 use super::resolve::Resolved;
 use super::{
     GovernanceError, approvals, budget, delegation, execute, idempotency, internal_ops, lineage,
-    outcome, rate_limit, refusals, resolve, trail, workflow_budget,
+    outcome, rate_limit, refusals, resolve, room_budget, trail, workflow_budget,
 };
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
@@ -203,6 +203,12 @@ pub async fn submit(
         Err((reason, message)) => return record.block(request, reason, message).await,
     };
 
+    // 4d. A room the request is a reply in.
+    let room_hold = match room_budget::admit(platform, agent, &request).await? {
+        Ok(hold) => hold,
+        Err((reason, message)) => return record.block(request, reason, message).await,
+    };
+
     // 5. Approval gate.
     if submission.require_approval || approvals::required(&allowed.binding, estimate) {
         let parked = approvals::park(&record, request.clone(), allowed.daily_limits).await?;
@@ -218,6 +224,7 @@ pub async fn submit(
     let mut holds = budget::holds(agent, Some(&allowed.binding), now);
     holds.extend(task.as_ref().map(delegation::hold));
     holds.extend(run_hold);
+    holds.extend(room_hold);
     let opened = platform
         .stores
         .governance

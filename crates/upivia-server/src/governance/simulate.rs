@@ -23,7 +23,8 @@ use super::delegation::{self, Judged};
 use super::pipeline::Quote;
 use super::policy::{self, PolicyDecision, PolicyInput};
 use super::{
-    GovernanceError, approvals, budget, internal_ops, lineage, rate_limit, resolve, workflow_budget,
+    GovernanceError, approvals, budget, internal_ops, lineage, rate_limit, resolve, room_budget,
+    workflow_budget,
 };
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{
@@ -436,6 +437,24 @@ pub async fn simulate(
         }
     };
 
+    // 4d. A room the request is a reply in.
+    let room_hold = match room_budget::admit(platform, agent, &request).await? {
+        Ok(None) => None,
+        Ok(Some(hold)) => {
+            j.pass(
+                "room",
+                "the request is made in an active room this agent takes part in",
+            );
+            Some(hold)
+        }
+        Err((reason, message)) => {
+            let fix =
+                "name an active room this agent takes part in, in metadata.room_id".to_owned();
+            j.block("room", reason, message, fix);
+            None
+        }
+    };
+
     // 5. The approval gate.
     let gated = approvals::required(binding, estimate);
     if gated {
@@ -496,6 +515,7 @@ pub async fn simulate(
     let mut holds = budget::holds(agent, Some(binding), now);
     holds.extend(task.as_ref().map(delegation::hold));
     holds.extend(run_hold);
+    holds.extend(room_hold);
     for hold in &holds {
         let name = account_check(&hold.account);
         if hold.limit == HoldLimit::Unlimited {
@@ -549,6 +569,7 @@ fn account_check(account: &Account) -> &'static str {
         Account::BindingMonth { .. } => "budget.binding_month",
         Account::Task(_) => "budget.delegated_task",
         Account::WorkflowRun(_) => "budget.workflow_run",
+        Account::Room(_) => "budget.room",
     }
 }
 
@@ -581,6 +602,10 @@ fn budget_fix(account: &Account, short: Cents, agent_path: &str) -> String {
         Account::WorkflowRun(run) => {
             format!("workflow run {run}'s budget is {more} short: start a run with a larger budget")
         }
+        Account::Room(room) => format!(
+            "room {room}'s budget cap is {more} short: start a room or swarm with a larger \
+             budget_cap_cents"
+        ),
     }
 }
 

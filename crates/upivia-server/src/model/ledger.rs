@@ -38,6 +38,9 @@ pub enum Account {
     Task(String),
     /// What one workflow run spent (its `budget_cents`, if any).
     WorkflowRun(String),
+    /// What the agents' replies in one room spent (its
+    /// `budget_cap_cents`, if any).
+    Room(String),
 }
 
 impl Account {
@@ -53,6 +56,7 @@ impl Account {
             }
             Account::Task(id) => format!("task:{id}"),
             Account::WorkflowRun(id) => format!("wfrun:{id}"),
+            Account::Room(id) => format!("room:{id}"),
         }
     }
 
@@ -67,6 +71,7 @@ impl Account {
             ("allowance", None) => Some(Account::Allowance(id)),
             ("task", None) => Some(Account::Task(id)),
             ("wfrun", None) => Some(Account::WorkflowRun(id)),
+            ("room", None) => Some(Account::Room(id)),
             ("agent", Some(m)) => Some(Account::AgentMonth {
                 agent_id: id,
                 month: m.to_owned(),
@@ -91,6 +96,7 @@ impl Account {
             }
             Account::Task(id) => format!("budget cap of delegated task {id}"),
             Account::WorkflowRun(id) => format!("budget of workflow run {id}"),
+            Account::Room(id) => format!("budget cap of room {id}"),
         }
     }
 }

@@ -29,6 +29,7 @@ pub enum ReasonCode {
     OperationNotDelegated,
     /// `metadata.workflow_run_id` names no open run of this agent.
     WorkflowRunNotFound,
+    RoomNotOpen,
 }
 
 impl ReasonCode {
@@ -53,11 +54,12 @@ impl ReasonCode {
             ReasonCode::DelegatedTaskNotOpen => "delegated_task_not_open",
             ReasonCode::OperationNotDelegated => "operation_not_delegated",
             ReasonCode::WorkflowRunNotFound => "workflow_run_not_found",
+            ReasonCode::RoomNotOpen => "room_not_open",
         }
     }
 
     pub fn parse(raw: &str) -> Option<ReasonCode> {
-        const ALL: [ReasonCode; 19] = [
+        const ALL: [ReasonCode; 20] = [
             ReasonCode::AgentPaused,
             ReasonCode::AgentDisabled,
             ReasonCode::KillSwitch,
@@ -77,6 +79,7 @@ impl ReasonCode {
             ReasonCode::DelegatedTaskNotOpen,
             ReasonCode::OperationNotDelegated,
             ReasonCode::WorkflowRunNotFound,
+            ReasonCode::RoomNotOpen,
         ];
         ALL.into_iter().find(|c| c.as_str() == raw)
     }

@@ -33,6 +33,9 @@ pub struct NewChatSession {
     pub agent_id: String,
     pub model_id: Option<String>,
     pub title: Option<String>,
+    /// The room whose agent this session is (`domains::rooms`): never
+    /// reused, listed or closed as a person's own chat.
+    pub room_id: Option<String>,
     pub now: OffsetDateTime,
 }
 

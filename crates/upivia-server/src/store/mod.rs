@@ -17,11 +17,13 @@ pub mod custom_services;
 pub mod delegation;
 pub mod devices;
 pub mod governance;
+pub mod human_input;
 pub mod identity;
 pub mod inbox;
 pub mod knowledge;
 pub(crate) mod ledger_check;
 pub mod memories;
+pub mod rooms;
 pub mod scheduled_tasks;
 pub mod secrets;
 pub mod storage;
@@ -40,10 +42,12 @@ pub use custom_services::*;
 pub use delegation::*;
 pub use devices::*;
 pub use governance::*;
+pub use human_input::*;
 pub use identity::*;
 pub use inbox::*;
 pub use knowledge::*;
 pub use memories::*;
+pub use rooms::*;
 pub use scheduled_tasks::*;
 pub use secrets::*;
 pub use storage::*;
@@ -102,6 +106,8 @@ pub struct Stores {
     pub memories: Arc<dyn MemoryStore>,
     pub chat: Arc<dyn ChatStore>,
     pub devices: Arc<dyn DeviceStore>,
+    pub human_input: Arc<dyn HumanInputStore>,
+    pub rooms: Arc<dyn RoomStore>,
 }
 
 impl Stores {
@@ -124,6 +130,8 @@ impl Stores {
             memories: store.clone(),
             chat: store.clone(),
             devices: store.clone(),
+            human_input: store.clone(),
+            rooms: store.clone(),
             inbox: store,
             coordination: Arc::new(sqlite::LocalCoordination::default()),
         }
@@ -149,6 +157,8 @@ impl Stores {
             memories: store.clone(),
             chat: store.clone(),
             devices: store.clone(),
+            human_input: store.clone(),
+            rooms: store.clone(),
             coordination: store,
         }
     }

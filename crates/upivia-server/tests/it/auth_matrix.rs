@@ -314,6 +314,14 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ),
     ("GET", "/ops/runs", Who::User(Role::Member)),
     ("GET", "/ops/snapshot", Who::User(Role::Admin)),
+    // `{human_input}` is a pending, unassigned request of the first
+    // organisation: every member may answer it (the matrix's `{}` is 422).
+    ("GET", "/human-input", Who::User(Role::Member)),
+    (
+        "POST",
+        "/human-input/{human_input}",
+        Who::User(Role::Member),
+    ),
     // Whoever may manage the named agent; the matrix's `{}` names none.
     ("POST", "/simulations/policy-check", Who::User(Role::Member)),
     // `{object}` is a file the owner uploaded: members read it; deleting
@@ -543,6 +551,7 @@ struct Ids {
     chat_session: String,
     device_session: String,
     device_command: String,
+    human_input: String,
     doomed_collection: String,
     cookie: String,
     member_pat: String,
@@ -688,8 +697,13 @@ async fn setup(s: &TestServer) -> Ids {
         chat_session.clone(),
     ];
     let (device_session, device_command) = matrix_device(s, &agent.id).await;
+    let human_input = matrix_human_input(s, &agent.id).await;
     let mut first_org = first_org;
-    first_org.extend([device_session.clone(), device_command.clone()]);
+    first_org.extend([
+        device_session.clone(),
+        device_command.clone(),
+        human_input.clone(),
+    ]);
     Ids {
         agent: agent.id,
         agent_key: agent.key,
@@ -713,6 +727,7 @@ async fn setup(s: &TestServer) -> Ids {
         chat_session,
         device_session,
         device_command,
+        human_input,
         doomed_collection: matrix_collection(s).await,
         cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
@@ -724,6 +739,33 @@ async fn setup(s: &TestServer) -> Ids {
         doomed: s.agent(json!({"name": "doomed"})).await.id,
         first_org,
     }
+}
+
+/// A pending, unassigned human-input request, asked as a room asks.
+async fn matrix_human_input(s: &TestServer, agent: &str) -> String {
+    use upivia_server::domains::human_input::service::{self, Ask, Source};
+    let org = s
+        .platform
+        .stores
+        .identity
+        .primary_org()
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let ask = Ask {
+        org_id: upivia_server::ids::OrgId::from(&org),
+        title: "matrix".into(),
+        prompt_text: "matrix?".into(),
+        assignee_email: None,
+        source: Source::Room {
+            room_id: "room_matrix".into(),
+            agent_id: Some(agent.to_owned()),
+        },
+        dedupe_key: None,
+        actor: format!("agent:{agent}"),
+    };
+    service::ask(&s.platform, ask).await.unwrap().id
 }
 
 /// A chat session of the owner's with a command queued on it; one per
@@ -888,6 +930,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{chat_session}", &ids.chat_session)
         .replace("{device_session}", &ids.device_session)
         .replace("{device_command}", &ids.device_command)
+        .replace("{human_input}", &ids.human_input)
 }
 
 async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -> (u16, Value) {

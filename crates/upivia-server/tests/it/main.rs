@@ -21,6 +21,7 @@ mod data_at_rest;
 mod delegation;
 mod devices;
 mod http_hygiene;
+mod human_input;
 mod hygiene;
 mod idempotency;
 mod inbox;

@@ -56,6 +56,7 @@ pub async fn open(
             agent_id: agent.id,
             model_id,
             title,
+            room_id: None,
             now: platform.clock.now(),
         })
         .await?)

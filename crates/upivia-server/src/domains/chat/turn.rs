@@ -138,6 +138,8 @@ pub struct Prepared {
     model: Arc<dyn ChatModel>,
     /// The `modelId` asked for, when the turn runs on another model.
     substituted: Option<String>,
+    /// Metadata every request of the turn carries (a room's id).
+    scope: serde_json::Map<String, Value>,
     cancel: CancellationToken,
 }
 
@@ -154,6 +156,24 @@ impl Prepared {
         self.cancel = token;
         self
     }
+
+    /// Adds `metadata` to every service request the turn makes (its model
+    /// calls and tool calls): a room's reply names the room, whose budget
+    /// it spends from (`governance::room_budget`).
+    pub fn scoped(mut self, metadata: serde_json::Map<String, Value>) -> Prepared {
+        self.scope = metadata;
+        self
+    }
+}
+
+/// `base` with the turn's scope added.
+fn with_scope(mut base: Value, scope: &serde_json::Map<String, Value>) -> Value {
+    if let Value::Object(map) = &mut base {
+        for (k, v) in scope {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    base
 }
 
 /// Checks and loads a turn. Every refusal happens here, before any event.
@@ -246,6 +266,7 @@ pub async fn prepare(
         answers,
         model,
         substituted,
+        scope: serde_json::Map::new(),
         cancel: CancellationToken::new(),
     })
 }
@@ -638,11 +659,14 @@ async fn metered_reply(turn: &mut Turn<'_>, request: &ModelRequest) -> Result<Mo
             "messages": request.messages.len(),
             "tools": request.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
         }),
-        metadata: json!({
-            "chat_session_id": turn.p.session.id,
-            "user_id": turn.p.user.user_id,
-            "model_call": turn.p.state.model_calls,
-        }),
+        metadata: with_scope(
+            json!({
+                "chat_session_id": turn.p.session.id,
+                "user_id": turn.p.user.user_id,
+                "model_call": turn.p.state.model_calls,
+            }),
+            &turn.p.scope,
+        ),
         estimate: quote.estimate,
     };
     let reservation = match metered::reserve(turn.platform, &turn.p.agent, call).await {
@@ -806,11 +830,14 @@ async fn governed_call(
         // The same call of the same session is the same request, even when
         // a resumed or repeated turn makes it again.
         idempotency_key: Some(format!("chat:{}:{}", turn.p.session.id, call.id)),
-        metadata: json!({
-            "chat_session_id": turn.p.session.id,
-            "tool_call_id": call.id,
-            "user_id": turn.p.user.user_id,
-        }),
+        metadata: with_scope(
+            json!({
+                "chat_session_id": turn.p.session.id,
+                "tool_call_id": call.id,
+                "user_id": turn.p.user.user_id,
+            }),
+            &turn.p.scope,
+        ),
     };
     match dispatch_gated(turn.platform, dispatch, turn.p.state.require_approval_all).await {
         Ok(d) if d.body.is_object() => Ok(d.body),

@@ -122,7 +122,7 @@ pub async fn pending(platform: &Platform, user: &UserPrincipal) -> Result<Vec<Ga
             });
         }
     }
-    gates.sort_by(|a, b| b.created_at().cmp(&a.created_at()));
+    gates.sort_by_key(|g| std::cmp::Reverse(g.created_at()));
     Ok(gates)
 }
 

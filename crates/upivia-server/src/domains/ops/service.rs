@@ -147,9 +147,10 @@ async fn blockers(platform: &Platform, user: &UserPrincipal) -> Result<Blockers,
         .iter()
         .filter(|(_, h)| h.class == HealthClass::Failing)
         .count();
+    let human_inputs = crate::domains::human_input::service::pending_count(platform, &org).await?;
     Ok(Blockers {
         pending_approvals: approvals + reviews + gates,
-        pending_human_inputs: 0,
+        pending_human_inputs: usize::try_from(human_inputs).unwrap_or(usize::MAX),
         active_incidents: failing,
     })
 }

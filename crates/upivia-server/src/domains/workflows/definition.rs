@@ -5,9 +5,15 @@
 //! Steps (`id` unique, letters, digits, `_` and `-`; `label` optional):
 //! - `service_request`: `service`, `operation`, `payload`, whose strings
 //!   may use `{{input.<path>}}` (the run's input) and
-//!   `{{steps.<id>.result.<path>}}` (the result of a step upstream);
+//!   `{{steps.<id>.result.<path>}}` (the result of a step upstream;
+//!   `output` is the same as `result`);
 //! - `approval`: `message`; a person approves or rejects it in the
 //!   approvals inbox;
+//! - `human_input`: `prompt` (required), `title` (the label by default)
+//!   and `assignee_email` (anyone of the organisation when left out); the
+//!   run waits until a person answers in `/human-input`, and the answer
+//!   is the step's result `{text, answered_by}`; `prompt` and `title` may
+//!   use the templates of a service request;
 //! - `condition`: `if`, an object `{path, <test>}` where `path` is rooted
 //!   at `input` or `steps.<id>.result` and `<test>` is exactly one of
 //!   `equals`, `not_equals` (any JSON value), `gt`, `gte`, `lt`, `lte`
@@ -34,6 +40,11 @@ pub enum StepKind {
         message: String,
     },
     Condition(Condition),
+    HumanInput {
+        prompt: String,
+        title: String,
+        assignee_email: Option<String>,
+    },
 }
 
 impl StepKind {
@@ -42,6 +53,19 @@ impl StepKind {
             StepKind::ServiceRequest { .. } => "service_request",
             StepKind::Approval { .. } => "approval",
             StepKind::Condition(_) => "condition",
+            StepKind::HumanInput { .. } => "human_input",
+        }
+    }
+
+    /// The strings whose `{{…}}` placeholders are filled when it runs.
+    fn templates(&self) -> Vec<String> {
+        match self {
+            StepKind::ServiceRequest { payload, .. } => template::placeholders(payload),
+            StepKind::Condition(c) => vec![c.path.clone()],
+            StepKind::Approval { .. } => Vec::new(),
+            StepKind::HumanInput { prompt, title, .. } => {
+                template::placeholders(&serde_json::json!([prompt, title]))
+            }
         }
     }
 }
@@ -231,9 +255,31 @@ fn step(raw: &Value, index: usize) -> Result<Step, Invalid> {
             message: text(s, &id, "message")?.unwrap_or_else(|| format!("Approve step {label}")),
         },
         Some("condition") => StepKind::Condition(condition(&id, s.get("if"))?),
+        Some("human_input") => {
+            let prompt = text(s, &id, "prompt")?
+                .filter(|p| !p.trim().is_empty())
+                .ok_or_else(|| Invalid(format!("step {id:?}: a human_input step needs prompt")))?;
+            let assignee_email = text(s, &id, "assignee_email")?
+                .map(|e| e.trim().to_lowercase())
+                .filter(|e| !e.is_empty());
+            if let Some(e) = &assignee_email
+                && (e.len() > 254 || !e.contains('@') || e.chars().any(char::is_whitespace))
+            {
+                return bad(format!(
+                    "step {id:?}: assignee_email must be an email address"
+                ));
+            }
+            StepKind::HumanInput {
+                prompt,
+                title: text(s, &id, "title")?
+                    .filter(|t| !t.trim().is_empty())
+                    .unwrap_or_else(|| label.clone()),
+                assignee_email,
+            }
+        }
         Some(other) => {
             return bad(format!(
-                "step {id:?}: unknown type {other:?} (service_request, approval or condition)"
+                "step {id:?}: unknown type {other:?} (service_request, approval, condition or human_input)"
             ));
         }
         None => return bad(format!("step {id:?}: type is required")),
@@ -247,7 +293,7 @@ fn named_step(path: &str) -> Result<Option<&str>, ()> {
     let mut parts = path.split('.');
     match (parts.next(), parts.next(), parts.next()) {
         (Some("input"), _, _) => Ok(None),
-        (Some("steps"), Some(id), Some("result" | "status")) => Ok(Some(id)),
+        (Some("steps"), Some(id), Some("result" | "output" | "status")) => Ok(Some(id)),
         _ => Err(()),
     }
 }
@@ -389,17 +435,13 @@ impl Definition {
     /// Templates and conditions may name only `input` and steps upstream.
     fn check_references(&self) -> Result<(), Invalid> {
         for s in &self.steps {
-            let paths: Vec<String> = match &s.kind {
-                StepKind::ServiceRequest { payload, .. } => template::placeholders(payload),
-                StepKind::Condition(c) => vec![c.path.clone()],
-                StepKind::Approval { .. } => Vec::new(),
-            };
+            let paths = s.kind.templates();
             let upstream = self.ancestors(&s.id);
             for path in paths {
                 match named_step(&path) {
                     Err(()) => {
                         return bad(format!(
-                            "step {:?}: {{{{{path}}}}} must start with input. or steps.<id>.result",
+                            "step {:?}: {{{{{path}}}}} must start with input. or steps.<id>.result (or .output)",
                             s.id
                         ));
                     }
@@ -428,11 +470,7 @@ impl Definition {
     pub fn input_schema(&self) -> Value {
         let mut props = Map::new();
         for s in &self.steps {
-            let paths = match &s.kind {
-                StepKind::ServiceRequest { payload, .. } => template::placeholders(payload),
-                StepKind::Condition(c) => vec![c.path.clone()],
-                StepKind::Approval { .. } => Vec::new(),
-            };
+            let paths = s.kind.templates();
             for p in paths {
                 if let Some(rest) = p.strip_prefix("input.") {
                     let top = rest.split('.').next().unwrap_or(rest);
@@ -529,6 +567,14 @@ mod tests {
         assert!(err(json!({"steps": [{"id": "c", "type": "condition", "if": {"path": "input.x", "gt": "3"}}]})).contains("number"));
         assert!(
             err(json!({"steps": [{"id": "bad id!", "type": "approval"}]})).contains("steps[0]")
+        );
+        assert!(err(json!({"steps": [{"id": "q", "type": "human_input"}]})).contains("prompt"));
+        assert!(
+            err(
+                json!({"steps": [{"id": "q", "type": "human_input", "prompt": "?",
+                                  "assignee_email": "nobody"}]})
+            )
+            .contains("assignee_email")
         );
     }
 

@@ -14,7 +14,15 @@
 //! three times, so a restarted server carries the run on by itself.
 //!
 //! Steps waiting on something outside (an asynchronous provider, the
-//! approval gate of their own request) are polled on every pass.
+//! approval gate of their own request, a person's answer to a human-input
+//! step) are polled on every pass.
+//!
+//! A human-input step is saved `waiting_input` first, then its request is
+//! asked under the key `workflow:<run>:<step>:<attempt>` (`ask_humans`):
+//! the store makes one row per key, so a pass cut off between the two, a
+//! retried pass or two nodes make one request. Each pass reads the row by
+//! that key (asking again if it is missing) and completes the step with
+//! `{text, answered_by}` once it is answered.
 
 use futures::future::join_all;
 use serde_json::{Value, json};
@@ -23,11 +31,15 @@ use time::Duration;
 use super::definition::{Definition, StepKind};
 use super::state::{self, Action, StepState, StepStatus};
 use crate::clock::rfc3339;
+use crate::domains::DomainError;
 use crate::domains::automation::dispatch::{self, Dispatch, Dispatched};
+use crate::domains::automation::template;
+use crate::domains::human_input::service as human_input;
+use crate::governance::trail;
 use crate::ids::{AgentId, OrgId, RequestId};
 use crate::model::{AuditEvent, RequestStatus};
 use crate::platform::Platform;
-use crate::store::{SaveRun, StoreError, WorkflowRun};
+use crate::store::{HumanInputStatus, SaveRun, StoreError, WorkflowRun};
 
 /// The metadata keys of a step's service request.
 pub const RUN_KEY: &str = "workflow_run_id";
@@ -114,7 +126,9 @@ async fn rounds(platform: &Platform, run_id: &str) -> Result<(), StoreError> {
         let before = steps.clone();
         let now = rfc3339(platform.clock.now());
         poll(platform, &mut steps, &now).await?;
+        ask_humans(platform, &run, &def, &mut steps, &now).await?;
         let actions = state::plan(&def, &run.input, &mut steps, &now);
+        let asks = actions.iter().any(|a| matches!(a, Action::AskHuman { .. }));
         for action in &actions {
             if let Action::OpenGate { step_id } = action
                 && let Some(s) = state::find_mut(&mut steps, step_id)
@@ -136,10 +150,14 @@ async fn rounds(platform: &Platform, run_id: &str) -> Result<(), StoreError> {
             .into_iter()
             .filter_map(|a| match a {
                 Action::Dispatch { step_id, payload } => Some((step_id, payload)),
-                Action::OpenGate { .. } => None,
+                Action::OpenGate { .. } | Action::AskHuman { .. } => None,
             })
             .collect();
         if sends.is_empty() {
+            if asks {
+                // Saved as waiting: the next round asks and records it.
+                continue;
+            }
             return Ok(());
         }
         let results = join_all(sends.iter().map(|(step_id, payload)| {
@@ -255,6 +273,98 @@ async fn poll(platform: &Platform, steps: &mut [StepState], now: &str) -> Result
             }
             RequestStatus::AwaitingApproval => s.status = StepStatus::WaitingApproval,
             RequestStatus::Executing | RequestStatus::Running => s.status = StepStatus::Running,
+        }
+    }
+    Ok(())
+}
+
+/// The key a human-input step's request is asked under.
+pub fn human_input_key(run_id: &str, step_id: &str, attempt: u32) -> String {
+    format!("workflow:{run_id}:{step_id}:{attempt}")
+}
+
+/// For each step waiting for a person: its request (asked if it is not
+/// there yet, idempotently), and the answer once there is one.
+async fn ask_humans(
+    platform: &Platform,
+    run: &WorkflowRun,
+    def: &Definition,
+    steps: &mut [StepState],
+    now: &str,
+) -> Result<(), StoreError> {
+    let waiting: Vec<String> = steps
+        .iter()
+        .filter(|s| s.status == StepStatus::WaitingInput)
+        .map(|s| s.step_id.clone())
+        .collect();
+    for step_id in waiting {
+        let Some(StepKind::HumanInput {
+            prompt,
+            title,
+            assignee_email,
+        }) = def.step(&step_id).map(|s| &s.kind)
+        else {
+            continue;
+        };
+        let attempt = state::find(steps, &step_id).map_or(1, |s| s.attempt);
+        let key = human_input_key(&run.id, &step_id, attempt);
+        let row = match platform.stores.human_input.human_input_by_key(&key).await? {
+            Some(row) => row,
+            None => {
+                let values = state::values(&run.input, steps);
+                let fill = |t: &str| match template::fill(&json!(t), &values) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                let workflow_name = platform
+                    .stores
+                    .workflows
+                    .workflow(&OrgId::from(&run.org_id), &run.workflow_id)
+                    .await?
+                    .map(|w| w.name);
+                human_input::ask(
+                    platform,
+                    human_input::Ask {
+                        org_id: OrgId::from(&run.org_id),
+                        title: fill(title),
+                        prompt_text: fill(prompt),
+                        assignee_email: assignee_email.clone(),
+                        source: human_input::Source::Workflow {
+                            workflow_id: run.workflow_id.clone(),
+                            workflow_name,
+                            run_id: run.id.clone(),
+                            step_id: step_id.clone(),
+                            agent_id: run.agent_id.clone(),
+                        },
+                        dedupe_key: Some(key),
+                        actor: format!("workflow_run:{}", run.id),
+                    },
+                )
+                .await
+                .map_err(|e| match e {
+                    DomainError::Store(e) => e,
+                    other => StoreError::Corrupt(format!("asking a person: {other}")),
+                })?
+            }
+        };
+        let s = state::find_mut(steps, &step_id).expect("collected above");
+        s.human_input_id = Some(row.id.clone());
+        match row.status {
+            HumanInputStatus::Pending => {}
+            HumanInputStatus::Answered => {
+                s.status = StepStatus::Completed;
+                s.result = Some(json!({
+                    "text": row.answer_text,
+                    "answered_by": row.answered_by_email,
+                }));
+                s.decided_by = row.answered_by_user_id.as_deref().map(trail::user_actor);
+                s.finished_at = Some(now.to_owned());
+            }
+            HumanInputStatus::Cancelled => {
+                s.status = StepStatus::Failed;
+                s.error = Some("the human input request was cancelled".into());
+                s.finished_at = Some(now.to_owned());
+            }
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::super::DomainError;
 use super::super::agents::service::{manageable, may_act_for};
+use super::super::human_input::service as human_input;
 use super::definition::Definition;
 use super::runner;
 use super::state::{self, StepStatus};
@@ -18,8 +19,8 @@ use crate::ids::{self, AgentId, OrgId, UserId};
 use crate::model::{AuditEvent, Role, UserPrincipal};
 use crate::platform::Platform;
 use crate::store::{
-    GrantChange, PublishRequest, PublishStatus, RunStatus, SaveRun, StoreError, VersionStatus,
-    Workflow, WorkflowGrant, WorkflowRun, WorkflowVersion,
+    GrantChange, HumanInputStatus, PublishRequest, PublishStatus, RunStatus, SaveRun, StoreError,
+    VersionStatus, Workflow, WorkflowGrant, WorkflowRun, WorkflowVersion,
 };
 
 pub const SHARE_SCOPES: [&str; 3] = ["private", "team", "org"];
@@ -585,7 +586,7 @@ pub async fn cancel_run(
     run_id: &str,
 ) -> Result<WorkflowRun, DomainError> {
     let now = platform.clock.now();
-    change_run(
+    let run = change_run(
         platform,
         user,
         w,
@@ -604,7 +605,16 @@ pub async fn cancel_run(
             Ok(json!({}))
         },
     )
-    .await
+    .await?;
+    // Its questions to people no longer wait for an answer.
+    human_input::cancel_for_run(
+        platform,
+        &OrgId::from(&run.org_id),
+        &run.id,
+        "the workflow run was cancelled",
+    )
+    .await?;
+    Ok(run)
 }
 
 /// A new attempt of each step in `which` that failed: completed steps keep
@@ -707,7 +717,7 @@ pub async fn skip_step(
     step_id: &str,
 ) -> Result<WorkflowRun, DomainError> {
     let now = crate::clock::rfc3339(platform.clock.now());
-    change_run(
+    let run = change_run(
         platform,
         user,
         w,
@@ -739,7 +749,19 @@ pub async fn skip_step(
             Ok(json!({"step_id": step_id}))
         },
     )
-    .await
+    .await?;
+    // A skipped human-input step no longer waits for its answer.
+    for row in platform
+        .stores
+        .human_input
+        .human_inputs_of_run(&OrgId::from(&run.org_id), &run.id)
+        .await?
+    {
+        if row.step_id.as_deref() == Some(step_id) && row.status == HumanInputStatus::Pending {
+            human_input::cancel(platform, &row, "the step was skipped").await?;
+        }
+    }
+    Ok(run)
 }
 
 pub async fn grants(

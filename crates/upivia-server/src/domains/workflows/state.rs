@@ -6,7 +6,10 @@
 //! skipped by a person); then a condition is decided at once, an approval
 //! opens a gate (`waiting_approval`), a service request is sent
 //! (`running`, then `completed`, `failed` or `waiting_approval` while its
-//! own approval gate is open). A false condition skips what follows it
+//! own approval gate is open), a human-input step asks a person
+//! (`waiting_input` until answered, then `completed` with the answer as
+//! its result). A run with a step waiting on a person, either way, is
+//! `waiting_approval`. A false condition skips what follows it
 //! (`skipped`, reason `condition`). The run fails when a step failed and
 //! nothing else can proceed; it completes when every step is completed or
 //! skipped.
@@ -23,6 +26,8 @@ pub enum StepStatus {
     Pending,
     Running,
     WaitingApproval,
+    /// A human-input step waiting for its answer.
+    WaitingInput,
     Completed,
     Failed,
     Skipped,
@@ -34,6 +39,7 @@ impl StepStatus {
             StepStatus::Pending => "pending",
             StepStatus::Running => "running",
             StepStatus::WaitingApproval => "waiting_approval",
+            StepStatus::WaitingInput => "waiting_input",
             StepStatus::Completed => "completed",
             StepStatus::Failed => "failed",
             StepStatus::Skipped => "skipped",
@@ -59,6 +65,9 @@ pub struct StepState {
     /// An approval step's gate in the approvals inbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate_id: Option<String>,
+    /// A human-input step's request (`hin_…`), once asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub human_input_id: Option<String>,
     /// `condition` (a false condition upstream) or `manual` (a person).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
@@ -90,6 +99,7 @@ pub fn initial(def: &Definition) -> Vec<StepState> {
             error: None,
             request_id: None,
             gate_id: None,
+            human_input_id: None,
             skip_reason: None,
             decided_by: None,
             started_at: None,
@@ -114,13 +124,18 @@ pub fn find_mut<'s>(steps: &'s mut [StepState], id: &str) -> Option<&'s mut Step
     steps.iter_mut().find(|s| s.step_id == id)
 }
 
-/// What templates and conditions read: `{input, steps: {<id>: {result, status}}}`.
+/// What templates and conditions read: `{input, steps: {<id>: {result,
+/// output, status}}}` (`output` is `result` by another name).
 pub fn values(input: &Value, steps: &[StepState]) -> Value {
     let mut by_id = Map::new();
     for s in steps {
         by_id.insert(
             s.step_id.clone(),
-            json!({"result": s.result.clone().unwrap_or(Value::Null), "status": s.status.as_str()}),
+            json!({
+                "result": s.result.clone().unwrap_or(Value::Null),
+                "output": s.result.clone().unwrap_or(Value::Null),
+                "status": s.status.as_str(),
+            }),
         );
     }
     json!({"input": input, "steps": by_id})
@@ -160,6 +175,8 @@ pub enum Action {
     Dispatch { step_id: String, payload: Value },
     /// Open the step's approval gate.
     OpenGate { step_id: String },
+    /// Ask a person: the step's human-input request (`runner::ask_humans`).
+    AskHuman { step_id: String },
 }
 
 /// Moves every step whose turn has come, deciding conditions and skips at
@@ -218,6 +235,12 @@ pub fn plan(def: &Definition, input: &Value, steps: &mut [StepState], now: &str)
                         step_id: step.id.clone(),
                     });
                 }
+                StepKind::HumanInput { .. } => {
+                    state.status = StepStatus::WaitingInput;
+                    actions.push(Action::AskHuman {
+                        step_id: step.id.clone(),
+                    });
+                }
                 StepKind::ServiceRequest { payload, .. } => {
                     state.status = StepStatus::Running;
                     actions.push(Action::Dispatch {
@@ -246,10 +269,12 @@ pub fn run_status(def: &Definition, steps: &[StepState]) -> (RunStatus, Option<S
     {
         return (RunStatus::Running, None);
     }
-    if steps
-        .iter()
-        .any(|s| s.status == StepStatus::WaitingApproval)
-    {
+    if steps.iter().any(|s| {
+        matches!(
+            s.status,
+            StepStatus::WaitingApproval | StepStatus::WaitingInput
+        )
+    }) {
         return (RunStatus::WaitingApproval, None);
     }
     // Only pending, failed and done steps remain: can a pending one still run?
@@ -369,6 +394,39 @@ mod tests {
             actions,
             [Action::OpenGate {
                 step_id: "after_a".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_human_input_step_waits_for_its_answer_which_later_steps_read_as_output() {
+        let d = def(json!({"steps": [
+            {"id": "ask", "type": "human_input", "prompt": "Notes?"},
+            {"id": "mail", "type": "service_request", "operation": "email.send",
+             "payload": {"body": "{{steps.ask.output.text}}"}}
+        ], "edges": [{"from": "ask", "to": "mail"}]}));
+        let mut steps = initial(&d);
+        let actions = plan(&d, &json!({}), &mut steps, "t");
+        assert_eq!(
+            actions,
+            [Action::AskHuman {
+                step_id: "ask".into()
+            }]
+        );
+        assert_eq!(status(&steps, "ask"), StepStatus::WaitingInput);
+        assert_eq!(run_status(&d, &steps).0, RunStatus::WaitingApproval);
+        assert!(
+            plan(&d, &json!({}), &mut steps, "t").is_empty(),
+            "asked once"
+        );
+        let ask = find_mut(&mut steps, "ask").unwrap();
+        ask.status = StepStatus::Completed;
+        ask.result = Some(json!({"text": "ship it", "answered_by": "a@example.com"}));
+        assert_eq!(
+            plan(&d, &json!({}), &mut steps, "t"),
+            [Action::Dispatch {
+                step_id: "mail".into(),
+                payload: json!({"body": "ship it"})
             }]
         );
     }

@@ -145,23 +145,27 @@ impl ChatStore for PgStore {
             "SELECT {SESSION_COLUMNS} FROM chat_sessions \
              WHERE org_id = $1 AND user_id = $2 AND agent_id = $3 \
              AND model_id IS NOT DISTINCT FROM $4 \
-             AND closed_at IS NULL AND message_count = 0 ORDER BY created_at DESC LIMIT 1"
+             AND closed_at IS NULL AND message_count = 0 AND room_id IS NULL \
+             ORDER BY created_at DESC LIMIT 1"
         );
-        let reusable = sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
-            .bind(n.org_id.as_str())
-            .bind(&n.user_id)
-            .bind(&n.agent_id)
-            .bind(&n.model_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        let reusable = match n.room_id {
+            Some(_) => None,
+            None => sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
+                .bind(n.org_id.as_str())
+                .bind(&n.user_id)
+                .bind(&n.agent_id)
+                .bind(&n.model_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?,
+        };
         if let Some(found) = reusable {
             tx.commit().await.map_err(db_error)?;
             return Ok(found.into());
         }
         sqlx::query(
             "INSERT INTO chat_sessions (id, org_id, user_id, agent_id, model_id, title, \
-             message_count, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
+             message_count, created_at, room_id) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
         )
         .bind(&n.id)
         .bind(n.org_id.as_str())
@@ -170,6 +174,7 @@ impl ChatStore for PgStore {
         .bind(&n.model_id)
         .bind(&n.title)
         .bind(n.now)
+        .bind(&n.room_id)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -195,7 +200,7 @@ impl ChatStore for PgStore {
             "SELECT {SESSION_COLUMNS} FROM chat_sessions \
              WHERE org_id = $1 AND user_id = $2 AND ($3::text IS NULL OR agent_id = $3) \
              AND ($4::text[] IS NULL OR agent_id = ANY($4)) \
-             AND ($5 OR closed_at IS NULL) AND ($6 OR message_count > 0) \
+             AND ($5 OR closed_at IS NULL) AND ($6 OR message_count > 0) AND room_id IS NULL \
              ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC LIMIT $7"
         );
         let rows = sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
@@ -221,7 +226,7 @@ impl ChatStore for PgStore {
     ) -> StoreResult<u64> {
         let done = sqlx::query(
             "UPDATE chat_sessions SET closed_at = $1 WHERE org_id = $2 AND user_id = $3 \
-             AND closed_at IS NULL AND ($4::text IS NULL OR id = $4)",
+             AND closed_at IS NULL AND room_id IS NULL AND ($4::text IS NULL OR id = $4)",
         )
         .bind(now)
         .bind(org_id.as_str())

@@ -67,26 +67,30 @@ pub(super) fn open(ctx: &mut WriteCtx<'_>, n: NewChatSession) -> StoreResult<Cha
     let sql = format!(
         "SELECT {SESSION_COLUMNS} FROM chat_sessions \
          WHERE org_id = ?1 AND user_id = ?2 AND agent_id = ?3 AND model_id IS ?4 \
-         AND closed_at IS NULL AND message_count = 0 ORDER BY created_at DESC LIMIT 1"
+         AND closed_at IS NULL AND message_count = 0 AND room_id IS NULL \
+         ORDER BY created_at DESC LIMIT 1"
     );
-    let reusable = ctx
-        .conn
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_row(
-                params![n.org_id.as_str(), n.user_id, n.agent_id, n.model_id],
-                session,
-            )
-            .optional()
-        })
-        .map_err(db_error)?;
+    let reusable = match n.room_id {
+        Some(_) => None,
+        None => ctx
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(
+                    params![n.org_id.as_str(), n.user_id, n.agent_id, n.model_id],
+                    session,
+                )
+                .optional()
+            })
+            .map_err(db_error)?,
+    };
     if let Some(found) = reusable {
         return Ok(found);
     }
     ctx.conn
         .prepare_cached(
             "INSERT INTO chat_sessions (id, org_id, user_id, agent_id, model_id, title, \
-             message_count, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+             message_count, created_at, room_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -96,7 +100,8 @@ pub(super) fn open(ctx: &mut WriteCtx<'_>, n: NewChatSession) -> StoreResult<Cha
                 n.agent_id,
                 n.model_id,
                 n.title,
-                rows::ts(n.now)
+                rows::ts(n.now),
+                n.room_id
             ])
         })
         .map_err(db_error)?;
@@ -112,7 +117,7 @@ pub(super) fn list(
     let sql = format!(
         "SELECT {SESSION_COLUMNS} FROM chat_sessions \
          WHERE org_id = ?1 AND user_id = ?2 AND (?3 IS NULL OR agent_id = ?3) \
-         AND (?4 OR closed_at IS NULL) AND (?5 OR message_count > 0) \
+         AND (?4 OR closed_at IS NULL) AND (?5 OR message_count > 0) AND room_id IS NULL \
          ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC LIMIT ?6"
     );
     // A team's filter is applied after the query: no limit there (-1).
@@ -159,7 +164,8 @@ pub(super) fn close(
         .conn
         .prepare_cached(
             "UPDATE chat_sessions SET closed_at = ?1 \
-             WHERE org_id = ?2 AND user_id = ?3 AND closed_at IS NULL AND (?4 IS NULL OR id = ?4)",
+             WHERE org_id = ?2 AND user_id = ?3 AND closed_at IS NULL AND room_id IS NULL \
+             AND (?4 IS NULL OR id = ?4)",
         )
         .and_then(|mut s| s.execute(params![rows::ts(now), org_id, user_id, id]))
         .map_err(db_error)?;

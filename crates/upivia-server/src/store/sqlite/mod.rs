@@ -20,6 +20,8 @@ mod devices_store;
 pub mod export;
 pub mod files;
 mod governance_store;
+mod human_input;
+mod human_input_store;
 mod identity;
 mod identity_store;
 mod inbox;
@@ -34,6 +36,7 @@ mod people;
 #[cfg(test)]
 mod query_plans;
 mod requests;
+mod rooms;
 mod rows;
 mod scheduled_tasks;
 mod scheduled_tasks_store;
@@ -112,6 +115,10 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/sqlite/0049_memories.sql")),
     M::up(include_str!("../../../migrations/sqlite/0050_chat.sql")),
     M::up(include_str!("../../../migrations/sqlite/0051_devices.sql")),
+    M::up(include_str!("../../../migrations/sqlite/0052_rooms.sql")),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0053_human_input.sql"
+    )),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,
