@@ -3,13 +3,18 @@
 // which may return a function that stops it (timers) when it is left.
 
 import { api, setCsrf, whenSignedOut, ApiError } from './api.js';
-import { h, fill, toast } from './dom.js';
+import { h, fill, toast, clearToast } from './dom.js';
 import * as approvals from './approvals.js';
 import * as audit from './audit.js';
 import * as usage from './usage.js';
 import * as agents from './agents.js';
+import * as teams from './teams.js';
+import * as workflows from './workflows.js';
+import * as automation from './automation.js';
+import * as storage from './storage.js';
+import * as chats from './chats.js';
 
-const screens = { approvals, audit, usage, agents };
+const screens = { approvals, audit, usage, agents, teams, workflows, automation, storage, chats };
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const who = document.getElementById('who');
@@ -68,6 +73,7 @@ async function signedIn() {
 async function route() {
   if (!me) return;
   if (stop) { stop(); stop = null; }
+  clearToast();
   const [name, ...params] = location.hash.replace(/^#\/?/, '').split('/');
   const screen = screens[name] ?? approvals;
   for (const a of nav.querySelectorAll('a')) {

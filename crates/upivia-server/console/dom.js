@@ -48,6 +48,14 @@ export function toast(message, kind = 'info') {
   toast.timer = setTimeout(() => { el.textContent = ''; el.className = 'toast'; }, 6000);
 }
 
+/** Clears the live region (a message about the screen left behind). */
+export function clearToast() {
+  const el = document.getElementById('toast');
+  clearTimeout(toast.timer);
+  el.textContent = '';
+  el.className = 'toast';
+}
+
 /** A definition list from pairs. */
 export function facts(pairs) {
   return h('dl', { class: 'facts' }, pairs.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));

@@ -51,6 +51,11 @@ const ASSETS: &[Asset] = &[
     asset!("audit.js", JS),
     asset!("usage.js", JS),
     asset!("agents.js", JS),
+    asset!("teams.js", JS),
+    asset!("workflows.js", JS),
+    asset!("automation.js", JS),
+    asset!("storage.js", JS),
+    asset!("chats.js", JS),
 ];
 
 /// Scripts, styles, images and API calls from this origin only; nothing
