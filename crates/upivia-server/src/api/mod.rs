@@ -32,6 +32,7 @@ pub use metrics::handle as metrics_handle;
 mod people;
 mod platform;
 mod provider_callbacks;
+mod rooms;
 mod scheduled_tasks;
 mod secrets;
 mod serde_words;
@@ -137,6 +138,7 @@ fn v1() -> Router<AppState> {
         .merge(simulations::router())
         .merge(ops::router())
         .merge(human_input::router())
+        .merge(rooms::router())
         .route_layer(middleware::from_fn(metrics::track))
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -15,6 +15,7 @@ pub mod inbox;
 pub mod knowledge;
 pub mod memory;
 pub mod ops;
+pub mod rooms;
 pub mod scheduled_tasks;
 pub mod secrets;
 pub mod simulation;

@@ -123,7 +123,8 @@ pub struct FinishRoomTurn {
     /// `done` or `failed`.
     pub status: String,
     pub error: Option<String>,
-    pub message: Option<RoomMessage>,
+    /// The reply's message first, then any notice it leads to.
+    pub messages: Vec<RoomMessage>,
     /// Replies this one leads to (a swarm's next round, its summary).
     pub next: Vec<NewRoomTurn>,
     /// Drops the room's other queued replies (its budget ran out).

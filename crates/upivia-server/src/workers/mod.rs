@@ -207,6 +207,7 @@ pub async fn recover_at_start(
     if !coordination.shared() {
         platform.stores.workflows.release_all_runs().await?;
         platform.stores.knowledge.release_ingestion_leases().await?;
+        platform.stores.rooms.release_room_turn_leases().await?;
     }
     recovery::recover(platform).await
 }
@@ -254,6 +255,10 @@ pub async fn automation_tick(platform: &Platform) -> usize {
     // Documents left waiting (a node restarted, or a claim ran out).
     if let Err(e) = crate::domains::knowledge::ingest::tick(platform).await {
         tracing::warn!(error = %e, "knowledge ingestion pass failed");
+    }
+    // Room replies left queued (a node restarted, or a kick was missed).
+    if let Err(e) = crate::domains::rooms::replies::tick(platform).await {
+        tracing::warn!(error = %e, "room reply pass failed");
     }
     dispatched
 }

@@ -324,6 +324,13 @@ const ROUTES: &[(&str, &str, Who)] = &[
     ),
     // Whoever may manage the named agent; the matrix's `{}` names none.
     ("POST", "/simulations/policy-check", Who::User(Role::Member)),
+    // Any person; a member sees only the rooms they opened or posted in,
+    // so the owner's `{room}` is 404 to them (the matrix's `{}` is 422).
+    ("GET", "/rooms", Who::User(Role::Member)),
+    ("POST", "/rooms", Who::User(Role::Member)),
+    ("GET", "/rooms/{room}", Who::User(Role::Member)),
+    ("POST", "/rooms/{room}/messages", Who::User(Role::Member)),
+    ("POST", "/swarms", Who::User(Role::Member)),
     // `{object}` is a file the owner uploaded: members read it; deleting
     // and restoring is for admins (or its uploader).
     ("GET", "/storage/objects", Who::User(Role::Member)),
@@ -552,6 +559,7 @@ struct Ids {
     device_session: String,
     device_command: String,
     human_input: String,
+    room: String,
     doomed_collection: String,
     cookie: String,
     member_pat: String,
@@ -698,11 +706,13 @@ async fn setup(s: &TestServer) -> Ids {
     ];
     let (device_session, device_command) = matrix_device(s, &agent.id).await;
     let human_input = matrix_human_input(s, &agent.id).await;
+    let room = matrix_room(s).await;
     let mut first_org = first_org;
     first_org.extend([
         device_session.clone(),
         device_command.clone(),
         human_input.clone(),
+        room.clone(),
     ]);
     Ids {
         agent: agent.id,
@@ -728,6 +738,7 @@ async fn setup(s: &TestServer) -> Ids {
         device_session,
         device_command,
         human_input,
+        room,
         doomed_collection: matrix_collection(s).await,
         cookie: owner_session(s).await,
         member_pat: s.user_pat(upivia_server::model::Role::Member).await,
@@ -739,6 +750,15 @@ async fn setup(s: &TestServer) -> Ids {
         doomed: s.agent(json!({"name": "doomed"})).await.id,
         first_org,
     }
+}
+
+/// A room the owner opened, with no agents (posting in it asks nobody).
+async fn matrix_room(s: &TestServer) -> String {
+    let r = s
+        .post("/api/v1/rooms", &s.pat, json!({"title": "matrix"}))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body["room"]["id"].as_str().unwrap().to_owned()
 }
 
 /// A pending, unassigned human-input request, asked as a room asks.
@@ -931,6 +951,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{device_session}", &ids.device_session)
         .replace("{device_command}", &ids.device_command)
         .replace("{human_input}", &ids.human_input)
+        .replace("{room}", &ids.room)
 }
 
 async fn call(s: &TestServer, ids: &Ids, method: &str, path: &str, cred: Cred) -> (u16, Value) {

@@ -48,6 +48,7 @@ mod providers_twilio;
 mod providers_webhook;
 mod refusals;
 mod roles;
+mod rooms;
 mod scheduled_tasks;
 mod secrets;
 mod sessions;

@@ -296,9 +296,10 @@ async fn resume(platform: &Platform, row: &HumanInput) -> Result<(), DomainError
             }
             Ok(())
         }
-        // Rooms resume: wired by the rooms domain. The answer is already
-        // recorded (row and audit event); the rooms domain replaces this
-        // arm with `crate::domains::rooms::on_human_answer(platform, row)`.
+        // Nothing pauses a room on a person yet (its agents' replies run
+        // to the end or fail), so no request of this source is created;
+        // an answer to one would be recorded (row and audit event) and
+        // resume nothing.
         HumanInputSource::Room => Ok(()),
     }
 }

@@ -116,13 +116,14 @@ async fn fleet(platform: &Platform, user: &UserPrincipal) -> Result<Fleet, Domai
         .runs(&org, None, Some(RunStatus::WaitingApproval), RUN_COUNT_CAP)
         .await?
         .len();
+    let rooms_active = platform.stores.rooms.count_active_rooms(&org).await?;
     Ok(Fleet {
         agents_active: agents
             .iter()
             .filter(|a| a.status == AgentStatus::Active)
             .count(),
         agents_total: agents.len(),
-        rooms_active: 0,
+        rooms_active: usize::try_from(rooms_active).unwrap_or(usize::MAX),
         workflow_runs_running: running,
         workflow_runs_paused: paused,
     })

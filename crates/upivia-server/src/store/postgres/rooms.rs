@@ -480,7 +480,7 @@ impl RoomStore for PgStore {
         )
         .bind(&f.status)
         .bind(&f.error)
-        .bind(f.message.as_ref().map(|m| m.id.clone()))
+        .bind(f.messages.first().map(|m| m.id.clone()))
         .bind(f.now)
         .bind(&f.turn_id)
         .bind(f.lease_until)
@@ -490,7 +490,7 @@ impl RoomStore for PgStore {
         let Some((room_id, org_id)) = owned else {
             return Ok(false);
         };
-        if let Some(m) = &f.message {
+        for m in &f.messages {
             insert_message(&mut tx, &org_id, m).await?;
         }
         if f.cancel_queued {

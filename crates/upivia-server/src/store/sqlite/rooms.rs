@@ -325,7 +325,7 @@ fn finish(ctx: &mut WriteCtx<'_>, f: FinishRoomTurn) -> StoreResult<bool> {
             params![
                 f.status,
                 f.error,
-                f.message.as_ref().map(|m| m.id.clone()),
+                f.messages.first().map(|m| m.id.clone()),
                 now,
                 f.turn_id,
                 rows::ts(f.lease_until)
@@ -343,7 +343,7 @@ fn finish(ctx: &mut WriteCtx<'_>, f: FinishRoomTurn) -> StoreResult<bool> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(db_error)?;
-    if let Some(m) = &f.message {
+    for m in &f.messages {
         insert_message(ctx.conn, &org_id, m)?;
     }
     if f.cancel_queued {
