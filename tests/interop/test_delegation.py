@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from upivia import UpiviaError
 
-from support import EMAIL, Agent, Fleet, Server
+from support import EMAIL, Agent, Fleet, Server, wait_for
 
 
 def _family(fleet: Fleet, make_agent) -> tuple[Agent, Agent]:
@@ -102,11 +102,6 @@ def test_refusals_have_their_status_and_code(server: Server, owner, fleet, make_
         parent.client.delegate.create(agent_id=parent.id, objective="No child given")
     assert info.value.status == 422 and "child_agent_id is required" in info.value.server_message
 
-    with pytest.raises(UpiviaError) as info:
-        parent.client.delegate.create(
-            agent_id=parent.id, objective="Now", child_agent_id=child.id, execute_now=True
-        )
-    assert info.value.status == 422 and info.value.code == "execute_now_unavailable"
     assert _ids(parent.client.delegate.list(parent.id)) == []
 
     with pytest.raises(UpiviaError) as info:
@@ -150,3 +145,23 @@ def test_refusals_have_their_status_and_code(server: Server, owner, fleet, make_
         service="email", operation="send", payload=EMAIL, metadata={"delegated_task_id": task}
     )
     assert blocked["reason_code"] == "delegated_task_not_open", blocked
+
+
+def test_execute_now_runs_the_child_on_the_objective(server: Server, owner, fleet, make_agent) -> None:
+    parent, child = _family(fleet, make_agent)
+    objective = 'please send an email {"to": "ops@example.com", "subject": "Weekly", "body": "Report."}'
+    task = parent.client.delegate.create(
+        agent_id=parent.id, objective=objective, child_agent_id=child.id,
+        budget_cap_cents=50, permissions=["email.send"], execute_now=True,
+    )["task"]
+
+    def finished() -> dict | None:
+        got = owner.delegate.get_task(parent.id, task["id"])["task"]
+        return got if got["status"] in ("completed", "failed") else None
+
+    done = wait_for(finished, timeout=20)
+    assert done["status"] == "completed", done
+    assert done["result"]["cost_cents"] > 0
+    assert done["spent_cents"] == done["result"]["cost_cents"]
+    request = child.client.service_requests.get(done["result"]["request_ids"][0])
+    assert request["status"] == "executed"

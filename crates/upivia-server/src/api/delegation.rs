@@ -188,29 +188,22 @@ fn create_task(body: &Map<String, Value>) -> Result<CreateTask, ApiError> {
         }
     };
     let model_id = opt_text(body, "model_id", MODEL_MAX_BYTES)?;
-    match field(body, "execute_now") {
-        None | Some(Value::Bool(false)) => {}
-        Some(Value::Bool(true)) => {
-            return Err(ApiError::OutOfRange {
-                code: "execute_now_unavailable",
-                message: "execute_now is not available yet: the child's autonomous agent loop \
-                          is built with chat, which this server does not have yet; create the \
-                          task without it and let the child pick it up"
-                    .into(),
-            });
-        }
+    let execute_now = match field(body, "execute_now") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
         Some(_) => {
             return Err(invalid(
                 "invalid field execute_now: must be true or false".into(),
             ));
         }
-    }
+    };
     Ok(CreateTask {
         child_agent_id,
         objective,
         budget_cap,
         permissions,
         model_id,
+        execute_now,
     })
 }
 

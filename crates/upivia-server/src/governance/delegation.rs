@@ -36,7 +36,7 @@ pub async fn admit(
     request: &ServiceRequest,
     operation: &OperationSpec,
 ) -> Result<Result<Option<DelegatedTask>, Block>, GovernanceError> {
-    match judge(platform, agent, request.metadata.as_ref(), operation).await? {
+    match judge(platform, agent, request.metadata.as_ref(), Some(operation)).await? {
         Judged::Admitted(task) => Ok(Ok(task)),
         Judged::Blocked(task, (reason, message)) => {
             if let Some(task) = &task {
@@ -48,7 +48,10 @@ pub async fn admit(
 }
 
 /// What a request with `metadata` meets under its task, read and judged
-/// without a write (the policy simulation asks this too).
+/// without a write (the policy simulation asks this too). `operation` is
+/// `None` for a model call of the task's own agent loop: the permissions
+/// name what the loop may do, not its thinking, which is held on the
+/// task's cap all the same (`metered.rs`).
 pub enum Judged {
     /// Under this open task, or under none.
     Admitted(Option<DelegatedTask>),
@@ -60,7 +63,7 @@ pub async fn judge(
     platform: &Platform,
     agent: &Agent,
     metadata: Option<&Value>,
-    operation: &OperationSpec,
+    operation: Option<&OperationSpec>,
 ) -> Result<Judged, GovernanceError> {
     let Some(raw) = task_id_of(metadata) else {
         return Ok(Judged::Admitted(None));
@@ -94,7 +97,7 @@ pub async fn judge(
             ),
         ));
     };
-    let name = format!("{}.{}", operation.service, operation.name);
+    let name = operation.map(|o| format!("{}.{}", o.service, o.name));
     let block = if !matches!(task.status, TaskStatus::Accepted | TaskStatus::InProgress) {
         Some((
             ReasonCode::DelegatedTaskNotOpen,
@@ -104,7 +107,9 @@ pub async fn judge(
                 task.status.as_str()
             ),
         ))
-    } else if !task.permissions.is_empty() && !task.permissions.contains(&name) {
+    } else if let Some(name) =
+        name.filter(|n| !task.permissions.is_empty() && !task.permissions.contains(n))
+    {
         Some((
             ReasonCode::OperationNotDelegated,
             format!(

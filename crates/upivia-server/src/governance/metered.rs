@@ -16,7 +16,7 @@
 use serde_json::Value;
 
 use super::record::Recorder;
-use super::{GovernanceError, budget, execute, lineage, policy, room_budget, trail};
+use super::{GovernanceError, budget, delegation, execute, lineage, policy, room_budget, trail};
 use crate::ids::{self, OrgId, RequestId};
 use crate::model::{Agent, ReasonCode, RequestStatus, ServiceRequest};
 use crate::money::Cents;
@@ -89,6 +89,19 @@ pub async fn reserve(
         match room_budget::hold(platform, agent, room.as_str()).await? {
             Ok(hold) => holds.extend(hold),
             Err((reason, message)) => {
+                return Ok(Metering::Refused {
+                    reason,
+                    message,
+                    request_id: None,
+                });
+            }
+        }
+    }
+    // And a call of a delegated task's loop from the task's cap.
+    if call.metadata.get(delegation::METADATA_KEY).is_some() {
+        match delegation::judge(platform, agent, Some(&call.metadata), None).await? {
+            delegation::Judged::Admitted(task) => holds.extend(task.as_ref().map(delegation::hold)),
+            delegation::Judged::Blocked(_, (reason, message)) => {
                 return Ok(Metering::Refused {
                     reason,
                     message,

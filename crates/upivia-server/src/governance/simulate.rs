@@ -392,33 +392,34 @@ pub async fn simulate(
 
     // 4b. A delegated task the request is made under, read only.
     let request = probe(agent, simulation, binding.id.clone(), estimate, now);
-    let task =
-        match delegation::judge(platform, agent, request.metadata.as_ref(), operation).await? {
-            Judged::Admitted(None) => None,
-            Judged::Admitted(Some(task)) => {
-                j.pass(
-                    "delegated_task",
-                    format!("delegated task {} is open and permits {full_name}", task.id),
-                );
-                Some(task)
-            }
-            Judged::Blocked(_, (reason, message)) => {
-                let fix = match reason {
-                    ReasonCode::DelegatedTaskNotFound => format!(
-                        "name a task delegated to this agent in metadata.{}",
-                        delegation::METADATA_KEY
-                    ),
-                    ReasonCode::DelegatedTaskNotOpen => {
-                        "the task must be accepted or in progress: PATCH \
+    let task = match delegation::judge(platform, agent, request.metadata.as_ref(), Some(operation))
+        .await?
+    {
+        Judged::Admitted(None) => None,
+        Judged::Admitted(Some(task)) => {
+            j.pass(
+                "delegated_task",
+                format!("delegated task {} is open and permits {full_name}", task.id),
+            );
+            Some(task)
+        }
+        Judged::Blocked(_, (reason, message)) => {
+            let fix = match reason {
+                ReasonCode::DelegatedTaskNotFound => format!(
+                    "name a task delegated to this agent in metadata.{}",
+                    delegation::METADATA_KEY
+                ),
+                ReasonCode::DelegatedTaskNotOpen => {
+                    "the task must be accepted or in progress: PATCH \
                      /api/v1/agents/{parent}/delegated-tasks/{task}"
-                            .to_owned()
-                    }
-                    _ => format!("the delegating agent adds {full_name} to the task's permissions"),
-                };
-                j.block("delegated_task", reason, message, fix);
-                None
-            }
-        };
+                        .to_owned()
+                }
+                _ => format!("the delegating agent adds {full_name} to the task's permissions"),
+            };
+            j.block("delegated_task", reason, message, fix);
+            None
+        }
+    };
 
     // 4c. A workflow run the request is a step of.
     let run_hold = match workflow_budget::admit(platform, agent, &request).await? {

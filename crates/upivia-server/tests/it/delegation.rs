@@ -2,7 +2,7 @@
 //! the child moves it through the state machine and reports files and a
 //! result; every refused move, both sides; who may read and act (agents,
 //! members, other organisations); bad input; the task's budget cap, also
-//! under concurrent requests; reattach with `since`; `execute_now`.
+//! under concurrent requests; reattach with `since`; `execute_now` running the child's loop.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -626,24 +626,118 @@ async fn bad_input_gets_a_precise_code_and_creates_nothing() {
     assert_eq!(r.status, 404, "{r:?}");
 }
 
+/// Reads the task as its parent until it leaves `pending` / `accepted` /
+/// `in_progress` (the run is in the background).
+async fn settled(s: &TestServer, f: &Family, id: &str) -> Value {
+    for _ in 0..200 {
+        let r = s.get(&task_path(&f.parent.id, id), &f.parent.key).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let status = r.body["task"]["status"].as_str().unwrap().to_owned();
+        if !["pending", "accepted", "in_progress"].contains(&status.as_str()) {
+            return r.body["task"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("task {id} never finished");
+}
+
 #[tokio::test]
-async fn execute_now_is_refused_and_nothing_is_created() {
+async fn execute_now_runs_the_childs_loop_under_the_tasks_cap_and_permissions() {
     let s = TestServer::start().await;
     let f = family(&s).await;
-    let r = create(&s, &f, json!({"execute_now": true})).await;
-    assert_eq!(r.status, 422, "{r:?}");
-    assert_eq!(r.code(), "execute_now_unavailable");
-    let message = r.body["error"]["message"].as_str().unwrap();
+    let before = s.balance().await;
+    let objective = format!("please send an email {}", email());
+    let r = create(
+        &s,
+        &f,
+        json!({"execute_now": true, "objective": objective, "budget_cap_cents": 50,
+               "permissions": ["email.send"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let id = r.body["task"]["id"].as_str().unwrap().to_owned();
+    let task = settled(&s, &f, &id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let result = &task["result"];
+    assert_eq!(result["executed_by"], "execute_now");
     assert!(
-        message.contains("agent loop") && message.contains("chat"),
-        "{message}"
+        result["text"]
+            .as_str()
+            .unwrap()
+            .contains("email_send: executed"),
+        "{task}"
     );
-    let listed = s.get(&tasks_path(&f.parent.id), &f.parent.key).await;
-    assert!(ids(&listed).is_empty(), "{listed:?}");
-    assert!(audit_events(&s, "delegated_task.created").await.is_empty());
-    // false is the same as leaving it out.
+    let cost = result["cost_cents"].as_i64().unwrap();
+    assert!(cost > 0, "{task}");
+    assert_eq!(task["spent_cents"], cost, "spent from the task's account");
+    // The email was the child's own request, made under the task.
+    let request = result["request_ids"][0].as_str().unwrap();
+    let shown = s
+        .get(&format!("/api/v1/service-requests/{request}"), &f.child.key)
+        .await;
+    assert_eq!(shown.status, 200, "{shown:?}");
+    assert_eq!(shown.body["status"], "executed");
+    let stored = s
+        .platform
+        .stores
+        .governance
+        .request(&upivia_server::ids::RequestId::from(request))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.metadata.unwrap()["delegated_task_id"], id.as_str());
+    // The child took the task and reported it, each move audited.
+    for kind in ["accepted", "in_progress", "completed"] {
+        let events = audit_events(&s, &format!("delegated_task.{kind}")).await;
+        assert_eq!(events.len(), 1, "{kind}: {events:?}");
+        assert_eq!(events[0]["actor"], format!("agent:{}", f.child.id));
+    }
+    // The session the loop ran in holds its transcript.
+    let session = result["chat_session_id"].as_str().unwrap();
+    let shown = s
+        .get(&format!("/api/v1/chat/sessions/{session}"), &s.pat)
+        .await;
+    assert_eq!(shown.status, 200, "{shown:?}");
+    assert!(shown.body["messages"].as_array().unwrap().len() >= 2);
+    assert_eq!(before - s.balance().await, cost);
+    s.ledger_ok().await;
+}
+
+#[tokio::test]
+async fn execute_now_outside_the_tasks_permissions_spends_nothing() {
+    let s = TestServer::start().await;
+    let f = family(&s).await;
+    let before = s.balance().await;
+    let objective = format!("please send an email {}", email());
+    let r = create(
+        &s,
+        &f,
+        json!({"execute_now": true, "objective": objective, "permissions": ["sms.send"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let id = r.body["task"]["id"].as_str().unwrap().to_owned();
+    let task = settled(&s, &f, &id).await;
+    let result = &task["result"];
+    assert_eq!(result["cost_cents"], 0, "{task}");
+    assert_eq!(task["spent_cents"], 0);
+    let request = result["request_ids"][0].as_str().unwrap();
+    let shown = s
+        .get(&format!("/api/v1/service-requests/{request}"), &f.child.key)
+        .await;
+    assert_eq!(shown.body["status"], "blocked", "{shown:?}");
+    assert_eq!(
+        shown.body["reason_code"], "operation_not_delegated",
+        "{shown:?}"
+    );
+    assert_eq!(s.balance().await, before);
+    // false is the same as leaving it out: the task waits for its child.
     let r = create(&s, &f, json!({"execute_now": false})).await;
     assert_eq!(r.status, 200, "{r:?}");
+    let id = r.body["task"]["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let r = s.get(&task_path(&f.parent.id, &id), &f.parent.key).await;
+    assert_eq!(r.body["task"]["status"], "pending");
 }
 
 #[tokio::test]

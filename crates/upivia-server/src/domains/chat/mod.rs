@@ -8,3 +8,4 @@ pub mod sandbox;
 pub mod service;
 pub mod tools;
 pub mod turn;
+pub mod unattended;

@@ -113,6 +113,8 @@ pub struct CreateTask {
     pub budget_cap: Option<Cents>,
     pub permissions: Vec<String>,
     pub model_id: Option<String>,
+    /// The child runs it at once (`autonomy.rs`).
+    pub execute_now: bool,
 }
 
 /// The caller must be the agent `agent_id`: an agent key for another
@@ -248,6 +250,7 @@ pub async fn create(
         "budget_cap_cents": new.budget_cap.map(Cents::get),
         "permissions": permissions,
         "model_id": new.model_id,
+        "execute_now": new.execute_now,
         "objective_chars": new.objective.chars().count(),
     }));
     let created = platform
@@ -267,7 +270,12 @@ pub async fn create(
         })
         .await?;
     match created {
-        TaskCreated::Created(task) => view(platform, *task).await,
+        TaskCreated::Created(task) => {
+            if new.execute_now {
+                super::autonomy::start(platform, (*task).clone());
+            }
+            view(platform, *task).await
+        }
         TaskCreated::NoChild => Err(child_missing()),
         TaskCreated::NotAChild => Err(not_a_child()),
     }

@@ -17,13 +17,13 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use time::{Duration, OffsetDateTime};
-use tokio::sync::mpsc;
 
 use super::service::{self, MESSAGE_PREFIX, TURN_PREFIX};
 use crate::domains::chat::service::SESSION_PREFIX;
-use crate::domains::chat::turn::{self, MAX_MODEL_CALLS, MESSAGE_MAX_CHARS, TurnRequest};
+use crate::domains::chat::turn::{MAX_MODEL_CALLS, MESSAGE_MAX_CHARS, TurnRequest};
+use crate::domains::chat::unattended;
 use crate::governance::room_budget::ROOM_KEY;
 use crate::ids::{self, OrgId, RequestId};
 use crate::model::{Account, HoldLimit, ReasonCode, RequestStatus, UserPrincipal};
@@ -79,14 +79,6 @@ pub async fn tick(platform: &Platform) -> Result<usize, StoreError> {
         }
     }
     Ok(done)
-}
-
-/// What became of one reply.
-struct Reply {
-    text: Option<String>,
-    error: Option<String>,
-    approval_id: Option<String>,
-    request_ids: BTreeSet<String>,
 }
 
 /// Makes a claimed reply; a reply that cannot be made is failed with
@@ -151,8 +143,11 @@ async fn make(
         instructions: Some(instructions(&room, &speaker, turn)),
         ..TurnRequest::default()
     };
-    let reply = run(platform, &opener, request, &room, turn).await;
-    let cost = match costs(platform, &reply.request_ids).await {
+    let mut scope = Map::new();
+    scope.insert(ROOM_KEY.into(), json!(room.id));
+    scope.insert("room_turn_id".into(), json!(turn.id));
+    let reply = unattended::run(platform, &opener, request, scope).await;
+    let cost = match unattended::cost(platform, &reply.request_ids).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, room = %room.id, "could not add up a room reply's cost");
@@ -330,86 +325,6 @@ fn instructions(room: &Room, speaker: &Participant, turn: &RoomTurn) -> String {
         _ => s.push_str(" Reply to the room in a few sentences."),
     }
     s
-}
-
-/// Runs the turn to its end and gathers what it did.
-async fn run(
-    platform: &Platform,
-    opener: &UserPrincipal,
-    request: TurnRequest,
-    room: &Room,
-    turn_row: &RoomTurn,
-) -> Reply {
-    let mut reply = Reply {
-        text: None,
-        error: None,
-        approval_id: None,
-        request_ids: BTreeSet::new(),
-    };
-    let prepared = match turn::prepare(platform, opener, request).await {
-        Ok(p) => p,
-        Err(e) => {
-            reply.error = Some(e.to_string());
-            return reply;
-        }
-    };
-    let mut scope = Map::new();
-    scope.insert(ROOM_KEY.into(), json!(room.id));
-    scope.insert("room_turn_id".into(), json!(turn_row.id));
-    let prepared = prepared.scoped(scope);
-    let (tx, mut rx) = mpsc::channel(64);
-    let runner = tokio::spawn(turn::run(platform.clone(), prepared, tx));
-    while let Some(event) = rx.recv().await {
-        let data = &event.data;
-        let mut note = |v: &Value| {
-            if let Some(id) = v.as_str() {
-                reply.request_ids.insert(id.to_owned());
-            }
-        };
-        match event.name {
-            "tool_done" | "tool_pending" => note(&data["request_id"]),
-            "usage" => {
-                for id in data["model_request_ids"].as_array().into_iter().flatten() {
-                    note(id);
-                }
-            }
-            "error" => {
-                note(&data["request_id"]);
-                if reply.error.is_none() {
-                    reply.error = data["message"].as_str().map(str::to_owned);
-                }
-            }
-            _ => {}
-        }
-        match event.name {
-            "tool_pending" => reply.approval_id = data["approval_id"].as_str().map(str::to_owned),
-            "done" if data["ok"] == json!(true) => {
-                reply.text = data["assistant_message"].as_str().map(str::to_owned);
-            }
-            _ => {}
-        }
-    }
-    if let Err(e) = runner.await {
-        tracing::error!(error = %e, room = %room.id, "a room reply's turn stopped");
-        reply.error.get_or_insert_with(|| "the turn stopped".into());
-    }
-    reply
-}
-
-/// What the reply's requests cost, settled.
-async fn costs(platform: &Platform, ids: &BTreeSet<String>) -> Result<Cents, StoreError> {
-    let mut total = Cents::ZERO;
-    for id in ids {
-        if let Some(r) = platform
-            .stores
-            .governance
-            .request(&RequestId::from(id.as_str()))
-            .await?
-        {
-            total = total.checked_add(r.cost).unwrap_or(total);
-        }
-    }
-    Ok(total)
 }
 
 /// Whether a request of the reply was refused because what is left of
