@@ -419,3 +419,81 @@ async fn a_member_sees_only_the_rooms_they_opened_or_posted_in() {
         .await;
     assert_eq!(r.status, 404, "{r:?}");
 }
+
+#[tokio::test]
+async fn a_reply_cut_off_by_a_crash_is_failed_not_made_again() {
+    use upivia_server::store::{NewRoomTurn, PostRoomMessage, RoomMessage};
+    let s = TestServer::start().await;
+    s.credit(500).await;
+    let a = emailer(&s, "Ada").await;
+    let created = room(&s, &s.pat, json!({"title": "Crash", "agent_ids": [a.id]})).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let org = upivia_server::ids::OrgId::from(
+        s.platform
+            .stores
+            .identity
+            .primary_org()
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+    );
+    // A reply queued as a post queues it, but not kicked: this test takes
+    // the claim itself, as a node that then dies would.
+    let now = s.platform.clock.now();
+    let rooms = &s.platform.stores.rooms;
+    rooms
+        .post_room_message(PostRoomMessage {
+            org_id: org,
+            room_id: id.clone(),
+            message: RoomMessage {
+                id: format!("rmsg_{}", ulid::Ulid::new()),
+                room_id: id.clone(),
+                author_kind: "user".into(),
+                author_id: None,
+                author_name: "owner@upivia.local".into(),
+                body: send_email_message(),
+                metadata: json!({}),
+                created_at: now,
+            },
+            poster: None,
+            turns: vec![NewRoomTurn {
+                id: format!("rturn_{}", ulid::Ulid::new()),
+                agent_id: a.id.clone(),
+                kind: "reply".into(),
+                round: 0,
+            }],
+        })
+        .await
+        .unwrap();
+    let lease = (now + time::Duration::seconds(1))
+        .replace_nanosecond(0)
+        .unwrap();
+    let claimed = rooms.claim_room_turn(now, lease).await.unwrap();
+    assert!(claimed.is_some(), "the reply was claimed");
+    // The claim runs out; the next pass finds it and fails it.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let body = until(&s, &id, "the failure notice", |b| {
+        !by(b, "system").is_empty()
+    })
+    .await;
+    assert!(
+        by(&body, "agent").is_empty(),
+        "the reply was not made: {body}"
+    );
+    let notice = &by(&body, "system")[0];
+    assert!(
+        notice["body"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted by a restart"),
+        "{body}"
+    );
+    assert_eq!(notice["metadata"]["agent_id"], a.id.as_str());
+    assert_eq!(body["room"]["spent_cents"], 0);
+    // Nothing was sent on the agent's behalf.
+    let usage = s
+        .get(&format!("/api/v1/audit-logs?agent_id={}", a.id), &s.pat)
+        .await;
+    assert!(!usage.body.to_string().contains("email.send"), "{usage:?}");
+}

@@ -215,12 +215,24 @@ fn failed(
     lease_until: OffsetDateTime,
     why: String,
 ) -> FinishRoomTurn {
+    // Said in the room, so that a reply that never comes is not silence.
+    let now = platform.clock.now();
+    let notice = RoomMessage {
+        id: ids::new_id(MESSAGE_PREFIX),
+        room_id: turn.room_id.clone(),
+        author_kind: "system".into(),
+        author_id: None,
+        author_name: "system".into(),
+        body: format!("No reply from agent {}: {why}.", turn.agent_id),
+        metadata: json!({"turn_id": turn.id, "agent_id": turn.agent_id, "error": why}),
+        created_at: now,
+    };
     FinishRoomTurn {
         turn_id: turn.id.clone(),
         lease_until,
         status: "failed".into(),
         error: Some(why),
-        messages: Vec::new(),
+        messages: vec![notice],
         next: Vec::new(),
         cancel_queued: false,
         room_status: None,
