@@ -877,3 +877,86 @@ async fn reattach_returns_the_file_writes_after_since() {
     assert_eq!(later.body["file_writes"], json!([]));
     assert_eq!(later.body["last_seq"], 5);
 }
+
+#[tokio::test]
+async fn a_parents_chat_turn_delegates_and_streams_the_childs_progress() {
+    let s = TestServer::start().await;
+    let f = family(&s).await;
+    let r = s
+        .post(
+            "/api/v1/chat/sessions",
+            &s.pat,
+            json!({"agent_id": f.parent.id}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let session = r.body["id"].as_str().unwrap().to_owned();
+    let args = json!({
+        "child_agent_id": f.child.id,
+        "objective": format!("please send an email {}", email()),
+        "budget_cap_cents": 20,
+        "permissions": ["email.send"],
+    });
+    let raw = s
+        .http
+        .post(format!("{}/api/v1/chat/turn", s.base))
+        .bearer_auth(&s.pat)
+        .json(&json!({"sessionId": session, "message": format!("delegate this task {args}")}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let frames: Vec<(String, Value)> = raw
+        .split("\n\n")
+        .filter_map(|block| {
+            let name = block.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((name.to_owned(), serde_json::from_str(data).unwrap()))
+        })
+        .collect();
+    let names: Vec<&str> = frames.iter().map(|(n, _)| n.as_str()).collect();
+    let at = |n: &str| {
+        names
+            .iter()
+            .position(|x| *x == n)
+            .unwrap_or_else(|| panic!("{n}: {raw}"))
+    };
+    assert!(at("tool_planned") < at("delegation_started"), "{names:?}");
+    assert!(at("delegation_started") < at("agent_event"), "{names:?}");
+    assert!(at("agent_event") < at("tool_done"), "{names:?}");
+    assert_eq!(names.last(), Some(&"done"));
+    let started = &frames[at("delegation_started")].1;
+    assert_eq!(started["agent"], "child");
+    let agent_events: Vec<&Value> = frames
+        .iter()
+        .filter(|(n, _)| n == "agent_event")
+        .map(|(_, d)| d)
+        .collect();
+    let types: Vec<&str> = agent_events
+        .iter()
+        .map(|d| d["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types.first(), Some(&"started"), "{types:?}");
+    assert_eq!(types.last(), Some(&"done"), "{types:?}");
+    assert!(
+        agent_events
+            .iter()
+            .any(|d| d["type"] == "tool" && d["tool"] == "email_send" && d["status"] == "executed"),
+        "{agent_events:?}"
+    );
+    let done = agent_events.last().unwrap();
+    assert_eq!(done["agentName"], "child");
+    let spent = done["spentCents"].as_i64().unwrap();
+    assert!(spent > 0, "{done}");
+    // The parent's tool answer is what the child did, under its task.
+    let tool_done = &frames[at("tool_done")].1;
+    assert_eq!(tool_done["tool_name"], "delegate_task");
+    assert_eq!(tool_done["status"], "executed", "{tool_done}");
+    let listed = s.get(&tasks_path(&f.parent.id), &f.parent.key).await;
+    let task = &listed.body["tasks"][0];
+    assert_eq!(task["status"], "completed", "{listed:?}");
+    assert_eq!(task["spent_cents"], spent);
+    s.ledger_ok().await;
+}

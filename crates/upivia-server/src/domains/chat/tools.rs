@@ -34,7 +34,13 @@ pub enum Target {
     Governed { service: String, operation: String },
     /// Back to the client.
     Local,
+    /// A task handed to one of the agent's children, run at once
+    /// (`domains::delegation::autonomy::delegate_from_turn`).
+    Delegate,
 }
+
+/// The tool of an agent with children: hand one of them a task.
+pub const DELEGATE_TOOL: &str = "delegate_task";
 
 #[derive(Clone, Debug)]
 pub struct Toolset {
@@ -100,7 +106,9 @@ pub async fn toolset(
     agent: &Agent,
     local: &[LocalTool],
 ) -> Result<Toolset, GovernanceError> {
-    let mut tools: Vec<(ModelTool, Target)> = enabled_operations(platform, agent)
+    let mut tools: Vec<(ModelTool, Target)> =
+        delegate_tool(platform, agent).await?.into_iter().collect();
+    let governed = enabled_operations(platform, agent)
         .await?
         .into_iter()
         .map(|spec| {
@@ -115,8 +123,8 @@ pub async fn toolset(
                     operation: spec.name.to_string(),
                 },
             )
-        })
-        .collect();
+        });
+    tools.extend(governed);
     for l in local {
         if tools.iter().any(|(t, _)| t.name == l.name) {
             continue;
@@ -131,4 +139,53 @@ pub async fn toolset(
         ));
     }
     Ok(Toolset { tools })
+}
+
+/// `delegate_task`, offered while the agent has active children; its
+/// schema names them.
+async fn delegate_tool(
+    platform: &Platform,
+    agent: &Agent,
+) -> Result<Option<(ModelTool, Target)>, GovernanceError> {
+    let children: Vec<Agent> = platform
+        .stores
+        .agents
+        .agents(&OrgId::from(&agent.org_id), None)
+        .await?
+        .into_iter()
+        .filter(|a| {
+            a.parent_agent_id.as_deref() == Some(agent.id.as_str())
+                && a.status == crate::model::AgentStatus::Active
+        })
+        .collect();
+    if children.is_empty() {
+        return Ok(None);
+    }
+    let listed: Vec<String> = children
+        .iter()
+        .map(|c| format!("{} ({})", c.name, c.id))
+        .collect();
+    let ids: Vec<&str> = children.iter().map(|c| c.id.as_str()).collect();
+    Ok(Some((
+        ModelTool {
+            name: DELEGATE_TOOL.into(),
+            description: format!(
+                "Hand a task to one of your child agents, which works it now with its own tools \
+                 and reports back what it did. Your children: {}.",
+                listed.join(", ")
+            ),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "child_agent_id": {"type": "string", "enum": ids},
+                    "objective": {"type": "string", "description": "What the child is to do."},
+                    "budget_cap_cents": {"type": "integer", "minimum": 0},
+                    "permissions": {"type": "array", "items": {"type": "string"},
+                                    "description": "Operations (service.operation) it may use."}
+                },
+                "required": ["child_agent_id", "objective"]
+            }),
+        },
+        Target::Delegate,
+    )))
 }

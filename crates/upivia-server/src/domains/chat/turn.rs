@@ -762,6 +762,17 @@ async fn run_calls(turn: &mut Turn<'_>, governed: Vec<ToolCall>, local: Vec<Tool
                     Err(()) => return false,
                 }
             }
+            Some(Target::Delegate) => {
+                turn.emit("tool_executing", json!({"tool_name": call.name}))
+                    .await;
+                crate::domains::delegation::autonomy::delegate_from_turn(
+                    turn.platform,
+                    &turn.p.agent,
+                    &call.arguments,
+                    &turn.events,
+                )
+                .await
+            }
             _ => json!({
                 "status": "failed",
                 "reason_code": "unknown_tool",

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-use super::turn::{self, TurnRequest};
+use super::turn::{self, Event, TurnRequest};
 use crate::ids::RequestId;
 use crate::model::UserPrincipal;
 use crate::money::Cents;
@@ -26,6 +26,12 @@ pub struct Outcome {
     pub request_ids: BTreeSet<String>,
 }
 
+/// Where an unattended turn's progress goes, told as `map` tells it.
+pub struct Forward<'a> {
+    pub to: &'a mpsc::Sender<Event>,
+    pub map: &'a (dyn Fn(&Event) -> Option<Event> + Send + Sync),
+}
+
 /// Runs the turn to its end; `scope` goes into the metadata of every
 /// request it makes (`turn::Prepared::scoped`).
 pub async fn run(
@@ -33,6 +39,7 @@ pub async fn run(
     principal: &UserPrincipal,
     request: TurnRequest,
     scope: Map<String, Value>,
+    forward: Option<Forward<'_>>,
 ) -> Outcome {
     let mut out = Outcome::default();
     let prepared = match turn::prepare(platform, principal, request).await {
@@ -45,6 +52,12 @@ pub async fn run(
     let (tx, mut rx) = mpsc::channel(64);
     let runner = tokio::spawn(turn::run(platform.clone(), prepared, tx));
     while let Some(event) = rx.recv().await {
+        if let Some(f) = &forward
+            && let Some(told) = (f.map)(&event)
+        {
+            // A watcher gone is no reason to stop the turn.
+            let _ = f.to.send(told).await;
+        }
         let data = &event.data;
         let mut note = |v: &Value| {
             if let Some(id) = v.as_str() {

@@ -12,16 +12,26 @@
 //! `in_progress`, with the approval and the session in its result, to be
 //! finished from that session.
 //!
+//! A chat turn of the parent may do the same with its `delegate_task`
+//! tool ([`delegate_from_turn`]): the task is created with its arguments
+//! and run while the parent's turn waits, its progress told in the
+//! parent's stream as `delegation_started` and `agent_event` (API.md
+//! §1.11), and what the child did is the tool's answer.
+//!
 //! The run belongs to the node that created the task. A crash in the
 //! middle leaves the task `in_progress`; it is not run again (its tool
 //! calls may have acted) and its parent may cancel it.
 
-use serde_json::{Map, Value, json};
+use std::future::Future;
+use std::pin::Pin;
 
-use super::service::{self, ChangeTask, DelegationCaller, DelegationError};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use super::service::{self, ChangeTask, CreateTask, DelegationCaller, DelegationError};
 use crate::domains::chat::service::SESSION_PREFIX;
-use crate::domains::chat::turn::TurnRequest;
-use crate::domains::chat::unattended;
+use crate::domains::chat::turn::{Event, TurnRequest};
+use crate::domains::chat::unattended::{self, Forward};
 use crate::governance::delegation::METADATA_KEY;
 use crate::ids::{self, AgentId, OrgId};
 use crate::model::{Agent, Role, UserPrincipal};
@@ -33,7 +43,7 @@ use crate::store::{DelegatedTask, NewChatSession, TaskStatus};
 pub fn start(platform: &Platform, task: DelegatedTask) {
     let platform = platform.clone();
     tokio::spawn(async move {
-        if let Err(e) = execute(&platform, &task).await {
+        if let Err(e) = execute(&platform, &task, None).await {
             tracing::warn!(error = %e, task = %task.id, "a delegated task's run stopped");
         }
     });
@@ -47,7 +57,18 @@ fn change(status: Option<TaskStatus>, result: Option<Value>) -> ChangeTask {
     }
 }
 
-async fn execute(platform: &Platform, task: &DelegatedTask) -> Result<(), DelegationError> {
+/// What the child reported: its final status (`None`: still in progress,
+/// paused on an approval) and the result.
+struct Reported {
+    status: Option<TaskStatus>,
+    result: Value,
+}
+
+async fn execute(
+    platform: &Platform,
+    task: &DelegatedTask,
+    forward: Option<&mpsc::Sender<Event>>,
+) -> Result<Option<Reported>, DelegationError> {
     let org = OrgId::from(&task.org_id);
     let Some(child) = platform
         .stores
@@ -55,7 +76,7 @@ async fn execute(platform: &Platform, task: &DelegatedTask) -> Result<(), Delega
         .agent(&org, &AgentId::from(&task.child_agent_id))
         .await?
     else {
-        return Ok(());
+        return Ok(None);
     };
     let as_child = DelegationCaller::Agent(&child);
     for to in [TaskStatus::Accepted, TaskStatus::InProgress] {
@@ -78,12 +99,12 @@ async fn execute(platform: &Platform, task: &DelegatedTask) -> Result<(), Delega
         )
     };
     let Some(principal) = on_behalf_of(platform, &child).await? else {
-        report(
-            Some(TaskStatus::Failed),
-            json!({"error": "nobody in the organisation may run this agent"}),
-        )
-        .await?;
-        return Ok(());
+        let result = json!({"error": "nobody in the organisation may run this agent"});
+        report(Some(TaskStatus::Failed), result.clone()).await?;
+        return Ok(Some(Reported {
+            status: Some(TaskStatus::Failed),
+            result,
+        }));
     };
     let session = platform
         .stores
@@ -108,7 +129,16 @@ async fn execute(platform: &Platform, task: &DelegatedTask) -> Result<(), Delega
     };
     let mut scope = Map::new();
     scope.insert(METADATA_KEY.into(), json!(task.id));
-    let outcome = unattended::run(platform, &principal, request, scope).await;
+    let name = child.name.clone();
+    let map = move |e: &Event| told(&name, e);
+    let outcome = unattended::run(
+        platform,
+        &principal,
+        request,
+        scope,
+        forward.map(|to| Forward { to, map: &map }),
+    )
+    .await;
     let cost = unattended::cost(platform, &outcome.request_ids)
         .await
         .unwrap_or(Cents::ZERO);
@@ -126,8 +156,143 @@ async fn execute(platform: &Platform, task: &DelegatedTask) -> Result<(), Delega
         "chat_session_id": session.id,
         "executed_by": "execute_now",
     });
-    report(status, result).await?;
-    Ok(())
+    report(status, result.clone()).await?;
+    Ok(Some(Reported { status, result }))
+}
+
+/// A child's event as the parent's stream tells it (`agent_event`, whose
+/// camelCase fields API.md pins).
+fn told(agent_name: &str, e: &Event) -> Option<Event> {
+    let data = match e.name {
+        "message" => json!({"type": "thinking", "agentName": agent_name,
+                            "text": e.data["content"]}),
+        "tool_planned" => json!({"type": "tool", "agentName": agent_name,
+                                 "tool": e.data["tool_name"], "status": "planned"}),
+        "tool_done" => json!({"type": "tool", "agentName": agent_name,
+                              "tool": e.data["tool_name"], "status": e.data["status"],
+                              "detail": e.data["result_preview"]}),
+        "tool_pending" => json!({"type": "tool", "agentName": agent_name,
+                                 "tool": e.data["tool_name"], "status": "approval_required",
+                                 "detail": e.data["approval_id"]}),
+        _ => return None,
+    };
+    Some(Event {
+        name: "agent_event",
+        data,
+    })
+}
+
+/// The parent's `delegate_task` tool call: creates the task with the
+/// call's arguments, runs it now and answers with what the child did.
+/// A refused task (not a child, an operation it lacks) is the answer too.
+///
+/// Boxed: the child's turn may offer `delegate_task` in its turn, so the
+/// future's type would otherwise contain itself.
+pub fn delegate_from_turn<'a>(
+    platform: &'a Platform,
+    parent: &'a Agent,
+    arguments: &'a Value,
+    events: &'a mpsc::Sender<Event>,
+) -> Pin<Box<dyn Future<Output = Value> + Send + 'a>> {
+    Box::pin(delegate(platform, parent, arguments, events))
+}
+
+async fn delegate(
+    platform: &Platform,
+    parent: &Agent,
+    arguments: &Value,
+    events: &mpsc::Sender<Event>,
+) -> Value {
+    let refused = |message: String| json!({"status": "failed", "reason_code": "delegation_refused", "message": message});
+    let Some(child_agent_id) = arguments["child_agent_id"].as_str().map(str::to_owned) else {
+        return refused("child_agent_id is required".into());
+    };
+    let Some(objective) = arguments["objective"]
+        .as_str()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_owned)
+    else {
+        return refused("objective is required".into());
+    };
+    let budget_cap = match &arguments["budget_cap_cents"] {
+        Value::Null => None,
+        v => match v.as_i64().filter(|c| *c >= 0) {
+            Some(c) => Some(Cents::new(c)),
+            None => return refused("budget_cap_cents must be 0 or more cents".into()),
+        },
+    };
+    let permissions = arguments["permissions"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let create = CreateTask {
+        child_agent_id,
+        objective: objective.clone(),
+        budget_cap,
+        permissions,
+        model_id: None,
+        execute_now: false,
+    };
+    let view = match service::create(platform, parent, &parent.id, create).await {
+        Ok(view) => view,
+        Err(e) => return refused(e.to_string()),
+    };
+    let task = view.task;
+    let child_name = platform
+        .stores
+        .agents
+        .agent(
+            &OrgId::from(&task.org_id),
+            &AgentId::from(&task.child_agent_id),
+        )
+        .await
+        .ok()
+        .flatten()
+        .map_or_else(|| task.child_agent_id.clone(), |a| a.name);
+    let send = |name: &'static str, data: Value| events.send(Event { name, data });
+    let _ = send(
+        "delegation_started",
+        json!({"agent": child_name, "objective": objective, "task_id": task.id}),
+    )
+    .await;
+    let _ = send(
+        "agent_event",
+        json!({"type": "started", "agentName": child_name, "objective": objective}),
+    )
+    .await;
+    let reported = match execute(platform, &task, Some(events)).await {
+        Ok(Some(r)) => r,
+        Ok(None) => Reported {
+            status: Some(TaskStatus::Failed),
+            result: json!({"error": "the child agent is gone"}),
+        },
+        Err(e) => Reported {
+            status: Some(TaskStatus::Failed),
+            result: json!({"error": e.to_string()}),
+        },
+    };
+    let _ = send(
+        "agent_event",
+        json!({"type": "done", "agentName": child_name,
+               "spentCents": reported.result["cost_cents"], "result": reported.result["text"]}),
+    )
+    .await;
+    json!({
+        "status": match reported.status {
+            Some(TaskStatus::Completed) => "executed",
+            Some(_) => "failed",
+            None => "in_progress",
+        },
+        "task_id": task.id,
+        "task_status": reported.status.map_or("in_progress", TaskStatus::as_str),
+        "result": reported.result,
+    })
 }
 
 /// The person the run acts for: the child's owner while a member, else

@@ -146,7 +146,7 @@ async fn make(
     let mut scope = Map::new();
     scope.insert(ROOM_KEY.into(), json!(room.id));
     scope.insert("room_turn_id".into(), json!(turn.id));
-    let reply = unattended::run(platform, &opener, request, scope).await;
+    let reply = unattended::run(platform, &opener, request, scope, None).await;
     let cost = match unattended::cost(platform, &reply.request_ids).await {
         Ok(c) => c,
         Err(e) => {
