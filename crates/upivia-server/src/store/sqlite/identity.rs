@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
+use super::rows::Named as _;
 use super::writer::WriteCtx;
 use super::{audit, db_error, rows};
 use crate::ids;
@@ -95,6 +96,7 @@ pub(super) fn org(conn: &Connection, org_id: &str) -> StoreResult<Option<Org>> {
     )
     .and_then(|mut s| {
         s.query_row([org_id], |r| {
+            let r = &rows::Columns::new(r);
             Ok(Org {
                 id: r.get("id")?,
                 name: r.get("name")?,

@@ -82,13 +82,11 @@ pub(crate) struct Posting<'a> {
     pub(crate) transfer_id: Option<&'a str>,
 }
 
+pub(super) const INSERT_ENTRY: &str = "INSERT INTO ledger_entries (org_id, account, kind, \
+     amount_cents, request_id, note, created_at, transfer_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
 pub(super) fn insert_entry(conn: &Connection, p: &Posting<'_>) -> StoreResult<()> {
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO ledger_entries (org_id, account, kind, amount_cents, request_id, note, \
-             created_at, transfer_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .map_err(db_error)?;
+    let mut stmt = conn.prepare_cached(INSERT_ENTRY).map_err(db_error)?;
     stmt.execute(params![
         p.org_id,
         p.account.key(),

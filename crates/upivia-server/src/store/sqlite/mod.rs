@@ -119,6 +119,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/sqlite/0053_human_input.sql"
     )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0054_checks_without_lists.sql"
+    )),
 ];
 
 /// Translates SQLite errors once, here: constraint violations are conflicts,

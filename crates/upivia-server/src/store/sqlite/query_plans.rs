@@ -64,3 +64,93 @@ fn a_bound_status_would_miss_the_partial_index() {
     let bound = requests::in_status_sql(RequestStatus::Running).replace("'running'", "?2");
     assert!(!full_scans(&plan(&conn, &bound)).is_empty());
 }
+
+/// Whether running `sql` builds a temporary B-tree (`OpenEphemeral`), as
+/// SQLite does for a constant IN list of more than two values, in a query
+/// or in a CHECK constraint of the table written.
+fn builds_temporary_table(conn: &Connection, sql: &str) -> bool {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN {sql}"))
+        .expect("the statement compiles");
+    let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+    stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(1))
+        .expect("program")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("program rows")
+        .iter()
+        .any(|op| op == "OpenEphemeral")
+}
+
+#[test]
+fn hot_writes_build_no_temporary_tables() {
+    // Migration 0054 spelled the CHECKs of these tables without IN lists;
+    // with them, each of these statements built a temporary B-tree.
+    let conn = migrated();
+    for sql in [
+        super::ledger::INSERT_ENTRY,
+        requests::INSERT_REQUEST,
+        requests::FINISH_REQUEST,
+    ] {
+        assert!(!builds_temporary_table(&conn, sql), "{sql}");
+    }
+    // What the test would see without the migration.
+    assert!(builds_temporary_table(
+        &conn,
+        "SELECT 1 WHERE ?1 IN ('a', 'b', 'c')"
+    ));
+}
+
+#[test]
+fn the_rewritten_checks_refuse_what_the_lists_refused() {
+    // Migration 0054 edits the schema's text in place: the database must
+    // stay sound, and the constraints must still hold.
+    let conn = migrated();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity check");
+    assert_eq!(check, "ok");
+    let entry = |kind: &str| {
+        conn.execute(
+            super::ledger::INSERT_ENTRY,
+            rusqlite::params![
+                "org_1",
+                "org:org_1",
+                kind,
+                1,
+                None::<String>,
+                None::<String>,
+                "t",
+                None::<String>
+            ],
+        )
+    };
+    for kind in ["credit", "debit", "reserve", "release", "settle"] {
+        entry(kind).unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+    let refused = entry("refund").expect_err("a kind outside the list");
+    assert!(
+        refused.to_string().contains("CHECK constraint"),
+        "{refused}"
+    );
+    let sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'service_requests'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("schema");
+    assert!(!sql.contains("status IN"), "{sql}");
+    for status in [
+        "awaiting_approval",
+        "executing",
+        "running",
+        "executed",
+        "blocked",
+        "failed",
+    ] {
+        assert!(
+            sql.contains(&format!("status = '{status}'")),
+            "{status}: {sql}"
+        );
+    }
+}

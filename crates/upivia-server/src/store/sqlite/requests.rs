@@ -220,6 +220,14 @@ pub(super) fn open(ctx: &mut WriteCtx<'_>, open: &OpenRequest) -> StoreResult<Op
     Ok(Opened::Recorded)
 }
 
+pub(super) const INSERT_REQUEST: &str = "INSERT INTO service_requests (id, org_id, agent_id, \
+     binding_id, service, operation, payload, metadata, payload_digest, status, \
+     counts_toward_limits, reason_code, message, estimated_cost_cents, initial_cost_cents, \
+     cost_cents, result, provider, external_id, approval_id, idempotency_key, created_at, \
+     started_at, updated_at, held_accounts, held_cents) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+     ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)";
+
 fn insert_request(
     conn: &Connection,
     req: &ServiceRequest,
@@ -230,45 +238,38 @@ fn insert_request(
         Some((holds, amount)) if amount > Cents::ZERO => (Some(held_keys(holds)), amount.get()),
         _ => (None, 0),
     };
-    conn.prepare_cached(
-        "INSERT INTO service_requests (id, org_id, agent_id, binding_id, service, operation, payload, \
-         metadata, payload_digest, status, counts_toward_limits, reason_code, message, \
-         estimated_cost_cents, initial_cost_cents, cost_cents, result, provider, external_id, \
-         approval_id, idempotency_key, created_at, started_at, updated_at, held_accounts, held_cents) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-         ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            req.id,
-            req.org_id,
-            req.agent_id,
-            req.binding_id,
-            req.service,
-            req.operation,
-            req.payload.to_string(),
-            req.metadata.as_ref().map(|m| m.to_string()),
-            req.payload_digest,
-            req.status.as_str(),
-            counts,
-            req.reason_code.map(|r| r.as_str()),
-            req.message,
-            req.estimated_cost.get(),
-            rows::opt_i64(req.initial_cost),
-            req.cost.get(),
-            req.result.as_ref().map(|r| r.to_string()),
-            req.provider,
-            req.external_id,
-            req.approval_id,
-            req.idempotency_key,
-            rows::ts(req.created_at),
-            req.started_at.map(rows::ts),
-            rows::ts(req.updated_at),
-            held_accounts,
-            held_cents,
-        ])
-    })
-    .map_err(db_error)?;
+    conn.prepare_cached(INSERT_REQUEST)
+        .and_then(|mut s| {
+            s.execute(params![
+                req.id,
+                req.org_id,
+                req.agent_id,
+                req.binding_id,
+                req.service,
+                req.operation,
+                req.payload.to_string(),
+                req.metadata.as_ref().map(|m| m.to_string()),
+                req.payload_digest,
+                req.status.as_str(),
+                counts,
+                req.reason_code.map(|r| r.as_str()),
+                req.message,
+                req.estimated_cost.get(),
+                rows::opt_i64(req.initial_cost),
+                req.cost.get(),
+                req.result.as_ref().map(|r| r.to_string()),
+                req.provider,
+                req.external_id,
+                req.approval_id,
+                req.idempotency_key,
+                rows::ts(req.created_at),
+                req.started_at.map(rows::ts),
+                rows::ts(req.updated_at),
+                held_accounts,
+                held_cents,
+            ])
+        })
+        .map_err(db_error)?;
     Ok(())
 }
 
@@ -359,6 +360,13 @@ fn close_holds(
     Ok(settled)
 }
 
+pub(super) const FINISH_REQUEST: &str = "UPDATE service_requests SET status = ?2, cost_cents = ?3, \
+     result = ?4, provider = ?5, external_id = ?6, initial_cost_cents = ?7, started_at = ?8, \
+     reason_code = ?9, message = ?10, updated_at = ?11, \
+     held_cents = CASE WHEN ?12 THEN held_cents ELSE 0 END, \
+     held_accounts = CASE WHEN ?12 THEN held_accounts ELSE NULL END \
+     WHERE id = ?1";
+
 pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<ServiceRequest> {
     let mut req = f.request;
     let current: Option<(String, Option<String>, i64)> = ctx
@@ -445,14 +453,7 @@ pub(super) fn finish(ctx: &mut WriteCtx<'_>, f: FinishRequest) -> StoreResult<Se
         audit::append(ctx, decision.audit.clone(), f.now)?;
     }
     ctx.conn
-        .prepare_cached(
-            "UPDATE service_requests SET status = ?2, cost_cents = ?3, result = ?4, provider = ?5, \
-             external_id = ?6, initial_cost_cents = ?7, started_at = ?8, reason_code = ?9, \
-             message = ?10, updated_at = ?11, \
-             held_cents = CASE WHEN ?12 THEN held_cents ELSE 0 END, \
-             held_accounts = CASE WHEN ?12 THEN held_accounts ELSE NULL END \
-             WHERE id = ?1",
-        )
+        .prepare_cached(FINISH_REQUEST)
         .and_then(|mut s| {
             s.execute(params![
                 req.id,

@@ -1,7 +1,10 @@
 //! Mapping between SQLite rows and domain records. Conversions are checked
 //! (`try_from`, parse) so a bad row is an error, never a panic.
 
+use std::cell::Cell;
+
 use rusqlite::Row;
+use rusqlite::types::FromSql;
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -21,17 +24,65 @@ fn bad(column: &str, raw: &str) -> rusqlite::Error {
     )
 }
 
+/// A row whose columns are read by name.
+pub(super) trait Named {
+    fn get<T: FromSql>(&self, column: &str) -> rusqlite::Result<T>;
+}
+
+impl Named for Row<'_> {
+    fn get<T: FromSql>(&self, column: &str) -> rusqlite::Result<T> {
+        Row::get(self, column)
+    }
+}
+
+/// A row read by column name, cheaply when the columns are read in the
+/// order they were selected. rusqlite finds a name by comparing it with
+/// every column's name in turn (a C call each), so reading all of a
+/// 20-column row by name made about 200 calls; this compares each name
+/// first with the column after the one read last, and only when that is
+/// not it searches as rusqlite does.
+pub(super) struct Columns<'r, 's> {
+    row: &'r Row<'s>,
+    next: Cell<usize>,
+}
+
+impl<'r, 's> Columns<'r, 's> {
+    pub(super) fn new(row: &'r Row<'s>) -> Self {
+        Columns {
+            row,
+            next: Cell::new(0),
+        }
+    }
+}
+
+impl Named for Columns<'_, '_> {
+    fn get<T: FromSql>(&self, column: &str) -> rusqlite::Result<T> {
+        let stmt = self.row.as_ref();
+        let guess = self.next.get();
+        let index = if stmt.column_name(guess).is_ok_and(|name| name == column) {
+            guess
+        } else {
+            stmt.column_index(column)?
+        };
+        self.next.set(index + 1);
+        self.row.get(index)
+    }
+}
+
 pub(super) fn ts(t: OffsetDateTime) -> String {
     rfc3339(t)
 }
 
-pub(super) fn time_col(row: &Row<'_>, column: &str) -> rusqlite::Result<OffsetDateTime> {
+pub(super) fn time_col(
+    row: &(impl Named + ?Sized),
+    column: &str,
+) -> rusqlite::Result<OffsetDateTime> {
     let raw: String = row.get(column)?;
     parse_rfc3339(&raw).ok_or_else(|| bad(column, &raw))
 }
 
 pub(super) fn opt_time_col(
-    row: &Row<'_>,
+    row: &(impl Named + ?Sized),
     column: &str,
 ) -> rusqlite::Result<Option<OffsetDateTime>> {
     let raw: Option<String> = row.get(column)?;
@@ -39,26 +90,35 @@ pub(super) fn opt_time_col(
         .transpose()
 }
 
-pub(super) fn cents_col(row: &Row<'_>, column: &str) -> rusqlite::Result<Cents> {
+pub(super) fn cents_col(row: &(impl Named + ?Sized), column: &str) -> rusqlite::Result<Cents> {
     Ok(Cents::new(row.get(column)?))
 }
 
-pub(super) fn opt_cents_col(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<Cents>> {
-    Ok(row.get::<_, Option<i64>>(column)?.map(Cents::new))
+pub(super) fn opt_cents_col(
+    row: &(impl Named + ?Sized),
+    column: &str,
+) -> rusqlite::Result<Option<Cents>> {
+    Ok(row.get::<Option<i64>>(column)?.map(Cents::new))
 }
 
-pub(super) fn opt_u32_col(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<u32>> {
+pub(super) fn opt_u32_col(
+    row: &(impl Named + ?Sized),
+    column: &str,
+) -> rusqlite::Result<Option<u32>> {
     let raw: Option<i64> = row.get(column)?;
     raw.map(|v| u32::try_from(v).map_err(|_| bad(column, &v.to_string())))
         .transpose()
 }
 
-pub(super) fn json_col(row: &Row<'_>, column: &str) -> rusqlite::Result<Value> {
+pub(super) fn json_col(row: &(impl Named + ?Sized), column: &str) -> rusqlite::Result<Value> {
     let raw: String = row.get(column)?;
     serde_json::from_str(&raw).map_err(|_| bad(column, &raw))
 }
 
-pub(super) fn opt_json_col(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<Value>> {
+pub(super) fn opt_json_col(
+    row: &(impl Named + ?Sized),
+    column: &str,
+) -> rusqlite::Result<Option<Value>> {
     let raw: Option<String> = row.get(column)?;
     raw.map(|r| serde_json::from_str(&r).map_err(|_| bad(column, &r)))
         .transpose()
@@ -73,38 +133,44 @@ pub(super) const AGENT_COLUMNS: &str = "id, org_id, team_id, owner_user_id, name
     profile, created_at, updated_at, status_set_by_role, monthly_budget_set_by_role, \
     daily_request_limit_set_by_role, rate_limit_set_by_role, parent_agent_id, spawn_depth";
 
-pub(super) fn role_col(row: &Row<'_>, column: &str) -> rusqlite::Result<Role> {
+pub(super) fn role_col(row: &(impl Named + ?Sized), column: &str) -> rusqlite::Result<Role> {
     let raw: String = row.get(column)?;
     Role::parse(&raw).ok_or_else(|| bad(column, &raw))
 }
 
 pub(super) fn agent(row: &Row<'_>) -> rusqlite::Result<Agent> {
-    let status: String = row.get("status")?;
-    let key_mode: String = row.get("key_mode")?;
+    // Fields in the order of AGENT_COLUMNS (see `Columns`).
+    let row = &Columns::new(row);
     Ok(Agent {
         id: row.get("id")?,
         org_id: row.get("org_id")?,
         team_id: row.get("team_id")?,
         owner_user_id: row.get("owner_user_id")?,
-        parent_agent_id: row.get("parent_agent_id")?,
-        spawn_depth: row.get("spawn_depth")?,
         name: row.get("name")?,
         description: row.get("description")?,
-        status: AgentStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
-        key_mode: KeyMode::parse(&key_mode).ok_or_else(|| bad("key_mode", &key_mode))?,
+        status: {
+            let status: String = row.get("status")?;
+            AgentStatus::parse(&status).ok_or_else(|| bad("status", &status))?
+        },
+        key_mode: {
+            let key_mode: String = row.get("key_mode")?;
+            KeyMode::parse(&key_mode).ok_or_else(|| bad("key_mode", &key_mode))?
+        },
         monthly_budget: opt_cents_col(row, "monthly_budget_cents")?,
         daily_request_limit: opt_u32_col(row, "daily_request_limit")?,
         rate_limit_per_minute: opt_u32_col(row, "rate_limit_per_minute")?,
         default_model_id: row.get("default_model_id")?,
         profile: json_col(row, "profile")?,
+        created_at: time_col(row, "created_at")?,
+        updated_at: time_col(row, "updated_at")?,
         set_by: AgentSetters {
             status: role_col(row, "status_set_by_role")?,
             monthly_budget: role_col(row, "monthly_budget_set_by_role")?,
             daily_request_limit: role_col(row, "daily_request_limit_set_by_role")?,
             rate_limit: role_col(row, "rate_limit_set_by_role")?,
         },
-        created_at: time_col(row, "created_at")?,
-        updated_at: time_col(row, "updated_at")?,
+        parent_agent_id: row.get("parent_agent_id")?,
+        spawn_depth: row.get("spawn_depth")?,
     })
 }
 
@@ -115,18 +181,24 @@ pub(super) const BINDING_COLUMNS: &str = "id, agent_id, service_id, operation, r
     monthly_budget_set_by_role, daily_request_limit_set_by_role, rate_limit_set_by_role";
 
 pub(super) fn binding(row: &Row<'_>) -> rusqlite::Result<Binding> {
-    let operation: String = row.get("operation")?;
+    // Fields in the order of BINDING_COLUMNS (see `Columns`).
+    let row = &Columns::new(row);
     Ok(Binding {
         id: row.get("id")?,
         agent_id: row.get("agent_id")?,
         service_id: row.get("service_id")?,
-        operation: (operation != "*").then_some(operation),
+        operation: {
+            let operation: String = row.get("operation")?;
+            (operation != "*").then_some(operation)
+        },
         require_approval: row.get("require_approval")?,
         approval_threshold: opt_cents_col(row, "approval_threshold_cents")?,
         max_cost: opt_cents_col(row, "max_cost_cents")?,
         monthly_budget: opt_cents_col(row, "monthly_budget_cents")?,
         daily_request_limit: opt_u32_col(row, "daily_request_limit")?,
         rate_limit_per_minute: opt_u32_col(row, "rate_limit_per_minute")?,
+        created_at: time_col(row, "created_at")?,
+        updated_at: time_col(row, "updated_at")?,
         enabled: row.get("enabled")?,
         set_by: BindingSetters {
             enabled: role_col(row, "enabled_set_by_role")?,
@@ -137,8 +209,6 @@ pub(super) fn binding(row: &Row<'_>) -> rusqlite::Result<Binding> {
             daily_request_limit: role_col(row, "daily_request_limit_set_by_role")?,
             rate_limit: role_col(row, "rate_limit_set_by_role")?,
         },
-        created_at: time_col(row, "created_at")?,
-        updated_at: time_col(row, "updated_at")?,
     })
 }
 
@@ -153,8 +223,8 @@ pub(super) const REQUEST_FROM: &str =
     "service_requests r LEFT JOIN approvals a ON a.id = r.approval_id";
 
 pub(super) fn request(row: &Row<'_>) -> rusqlite::Result<ServiceRequest> {
-    let status: String = row.get("status")?;
-    let reason: Option<String> = row.get("reason_code")?;
+    // Fields in the order of REQUEST_COLUMNS (see `Columns`).
+    let row = &Columns::new(row);
     Ok(ServiceRequest {
         id: row.get("id")?,
         org_id: row.get("org_id")?,
@@ -165,10 +235,16 @@ pub(super) fn request(row: &Row<'_>) -> rusqlite::Result<ServiceRequest> {
         payload: json_col(row, "payload")?,
         metadata: opt_json_col(row, "metadata")?,
         payload_digest: row.get("payload_digest")?,
-        status: RequestStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
-        reason_code: reason
-            .map(|r| ReasonCode::parse(&r).ok_or_else(|| bad("reason_code", &r)))
-            .transpose()?,
+        status: {
+            let status: String = row.get("status")?;
+            RequestStatus::parse(&status).ok_or_else(|| bad("status", &status))?
+        },
+        reason_code: {
+            let reason: Option<String> = row.get("reason_code")?;
+            reason
+                .map(|r| ReasonCode::parse(&r).ok_or_else(|| bad("reason_code", &r)))
+                .transpose()?
+        },
         message: row.get("message")?,
         estimated_cost: cents_col(row, "estimated_cost_cents")?,
         initial_cost: opt_cents_col(row, "initial_cost_cents")?,
@@ -177,12 +253,12 @@ pub(super) fn request(row: &Row<'_>) -> rusqlite::Result<ServiceRequest> {
         provider: row.get("provider")?,
         external_id: row.get("external_id")?,
         approval_id: row.get("approval_id")?,
-        approval_expires_at: opt_time_col(row, "approval_expires_at")?,
         idempotency_key: row.get("idempotency_key")?,
         created_at: time_col(row, "created_at")?,
         started_at: opt_time_col(row, "started_at")?,
         updated_at: time_col(row, "updated_at")?,
         provider_started_at: opt_time_col(row, "provider_started_at")?,
+        approval_expires_at: opt_time_col(row, "approval_expires_at")?,
     })
 }
 
@@ -193,6 +269,7 @@ pub(super) const APPROVAL_SELECT: &str = "SELECT ap.id, ap.org_id, ap.agent_id, 
     JOIN agents ag ON ag.id = ap.agent_id";
 
 pub(super) fn approval(row: &Row<'_>) -> rusqlite::Result<Approval> {
+    let row = &Columns::new(row);
     let status: String = row.get("status")?;
     Ok(Approval {
         id: row.get("id")?,
@@ -220,6 +297,7 @@ pub(super) const REVIEW_SELECT: &str = "SELECT o.id, o.org_id, o.agent_id, ag.na
     JOIN agents ag ON ag.id = o.agent_id";
 
 pub(super) fn review(row: &Row<'_>) -> rusqlite::Result<OutcomeReview> {
+    let row = &Columns::new(row);
     let status: String = row.get("status")?;
     Ok(OutcomeReview {
         id: row.get("id")?,
@@ -244,6 +322,7 @@ pub(super) const AUDIT_COLUMNS: &str = "seq, id, org_id, event_type, actor, agen
     operation, status, request_id, cost_cents, details, created_at, prev_hash, hash, mac";
 
 pub(super) fn audit_entry(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    let row = &Columns::new(row);
     Ok(AuditEntry {
         seq: row.get("seq")?,
         id: row.get("id")?,
@@ -268,6 +347,7 @@ pub(super) fn audit_entry(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
 
 /// A usage record from an executed request row (its id is the request's).
 pub(super) fn usage_record(row: &Row<'_>) -> rusqlite::Result<UsageRecord> {
+    let row = &Columns::new(row);
     Ok(UsageRecord {
         id: row.get("id")?,
         agent_id: row.get("agent_id")?,
@@ -277,4 +357,29 @@ pub(super) fn usage_record(row: &Row<'_>) -> rusqlite::Result<UsageRecord> {
         cost: cents_col(row, "cost_cents")?,
         created_at: time_col(row, "created_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::{Columns, Named};
+
+    #[test]
+    fn columns_read_in_any_order_as_by_name() {
+        let conn = Connection::open_in_memory().expect("open");
+        let read = |order: &[&str]| -> Vec<i64> {
+            conn.query_row("SELECT 1 AS a, 2 AS b, 3 AS c, 4 AS d", [], |row| {
+                let row = Columns::new(row);
+                order.iter().map(|name| row.get::<i64>(name)).collect()
+            })
+            .expect("row")
+        };
+        assert_eq!(read(&["a", "b", "c", "d"]), [1, 2, 3, 4]);
+        assert_eq!(read(&["c", "a", "d", "b", "b"]), [3, 1, 4, 2, 2]);
+        // Names match without regard to case, as rusqlite's lookup does.
+        assert_eq!(read(&["A", "b", "C"]), [1, 2, 3]);
+        let missing = conn.query_row("SELECT 1 AS a", [], |row| Columns::new(row).get::<i64>("z"));
+        assert!(missing.is_err());
+    }
 }
