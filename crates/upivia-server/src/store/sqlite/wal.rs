@@ -15,11 +15,20 @@
 //! few batches' frames and a sync of the database file. A reader still on
 //! an old snapshot makes it give up after [`RESTART_WAIT`] rather than
 //! stall writes; the next PASSIVE pass asks again.
+//!
+//! A pass follows the amount written, not the clock alone: it runs once
+//! [`PASS_AFTER_COMMITS`] commits have landed since the last one (or, with
+//! fewer, once [`QUIET_PASS_EVERY`] has gone by). A pass copies every page
+//! changed since the one before, and the hot pages (index roots, the
+//! ledger's and the requests' last leaves) change in nearly every commit;
+//! passes spaced by commits copy each of them once per few hundred
+//! commits on any machine. Spaced by time, a slow machine (or a server
+//! under callgrind, tens of times slower) copied them every few commits.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -32,6 +41,13 @@ const RESTART_FRAMES: i64 = 8192;
 /// How often the checkpoint thread runs a PASSIVE pass.
 const PASSIVE_EVERY: Duration = Duration::from_millis(250);
 
+/// Commits after which a pass is due.
+const PASS_AFTER_COMMITS: u64 = 256;
+
+/// Longest time between two passes when fewer commits than
+/// [`PASS_AFTER_COMMITS`] landed (and at least one did).
+const QUIET_PASS_EVERY: Duration = Duration::from_secs(2);
+
 /// Longest the writer waits for readers of an old snapshot to finish.
 pub(super) const RESTART_WAIT: Duration = Duration::from_millis(20);
 
@@ -42,8 +58,11 @@ pub(super) struct WalSignals {
     pub(super) stop: Arc<AtomicBool>,
     /// Set by the checkpoint thread, taken by the writer.
     restart_wanted: Arc<AtomicBool>,
+    /// Counted by the writer, one per committed batch.
+    commits: Arc<AtomicU64>,
     restart_frames: i64,
     passive_every: Duration,
+    pass_after_commits: u64,
 }
 
 impl Default for WalSignals {
@@ -58,8 +77,10 @@ impl WalSignals {
         WalSignals {
             stop: Arc::default(),
             restart_wanted: Arc::default(),
+            commits: Arc::default(),
             restart_frames: frames,
             passive_every: PASSIVE_EVERY,
+            pass_after_commits: PASS_AFTER_COMMITS,
         }
     }
 
@@ -69,7 +90,13 @@ impl WalSignals {
     #[cfg(test)]
     pub(super) fn passing_every(mut self, every: Duration) -> WalSignals {
         self.passive_every = every;
+        self.pass_after_commits = 1;
         self
+    }
+
+    /// Called by the writer after each committed batch.
+    pub(super) fn committed(&self) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// True once after the checkpoint thread asked for a rewind.
@@ -85,13 +112,28 @@ pub(super) fn start_checkpointer(path: &Path, signals: WalSignals) -> StoreResul
     std::thread::Builder::new()
         .name("upivia-sqlite-checkpoint".into())
         .spawn(move || {
+            let mut passed_at = (0u64, Instant::now());
+            // While the log is past the rewind size, every tick passes and
+            // asks again: a rewind that a reader put off is retried at once.
+            let mut rewinding = false;
             while !signals.stop.load(Ordering::Relaxed) {
                 std::thread::sleep(signals.passive_every);
+                let commits = signals.commits.load(Ordering::Relaxed);
+                let since = commits - passed_at.0;
+                let due = rewinding
+                    || since >= signals.pass_after_commits
+                    || (since > 0 && passed_at.1.elapsed() >= QUIET_PASS_EVERY);
+                if !due {
+                    continue;
+                }
+                passed_at = (commits, Instant::now());
                 match passive(&conn) {
-                    Ok(log_frames) if log_frames >= signals.restart_frames => {
-                        signals.restart_wanted.store(true, Ordering::Release);
+                    Ok(log_frames) => {
+                        rewinding = log_frames >= signals.restart_frames;
+                        if rewinding {
+                            signals.restart_wanted.store(true, Ordering::Release);
+                        }
                     }
-                    Ok(_) => {}
                     Err(e) => tracing::debug!(error = %e, "wal checkpoint skipped"),
                 }
             }

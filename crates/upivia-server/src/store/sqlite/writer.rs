@@ -370,6 +370,7 @@ fn run(
             }
         }
         run_batch(&conn, &mut cache, batch, &syncer);
+        signals.committed();
         if signals.take_restart() {
             super::wal::restart(&conn);
         }
