@@ -8,17 +8,24 @@ use rusqlite::Connection;
 use super::{MIGRATIONS, approvals, configure, requests};
 use crate::model::RequestStatus;
 
+/// Column `column` of every row of `{explain} {sql}`, the statement's
+/// parameters left NULL: what SQLite plans does not depend on their values.
+fn explained(conn: &Connection, explain: &str, sql: &str, column: usize) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("{explain} {sql}"))
+        .expect("the statement compiles");
+    let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+    stmt.query_map(rusqlite::params_from_iter(nulls), |r| {
+        r.get::<_, String>(column)
+    })
+    .expect("explain")
+    .collect::<Result<_, _>>()
+    .expect("explain rows")
+}
+
 /// The plan's lines for `sql`, e.g. `SCAN r` or `SEARCH r USING INDEX …`.
 fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-    let mut stmt = conn
-        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-        .expect("the query compiles");
-    // Parameters stay NULL: the plan does not depend on their values.
-    let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
-    stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
-        .expect("plan")
-        .collect::<Result<_, _>>()
-        .expect("plan rows")
+    explained(conn, "EXPLAIN QUERY PLAN", sql, 3)
 }
 
 /// A scan of a table (not of one of its indexes) reads every row.
@@ -69,14 +76,7 @@ fn a_bound_status_would_miss_the_partial_index() {
 /// SQLite does for a constant IN list of more than two values, in a query
 /// or in a CHECK constraint of the table written.
 fn builds_temporary_table(conn: &Connection, sql: &str) -> bool {
-    let mut stmt = conn
-        .prepare(&format!("EXPLAIN {sql}"))
-        .expect("the statement compiles");
-    let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
-    stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(1))
-        .expect("program")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("program rows")
+    explained(conn, "EXPLAIN", sql, 1)
         .iter()
         .any(|op| op == "OpenEphemeral")
 }
